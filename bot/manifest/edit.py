@@ -1,0 +1,207 @@
+"""Format-preserving edits of modules.toml (tomlkit): install, uninstall, upgrade, enable, disable.
+
+Each edit is a pure function text -> text that changes only the lines it must, then validates
+the result and refuses to return an invalid manifest. Read-only paths never import this module
+(tomlkit is ~10x slower than the read parser).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import tomlkit
+import tomlkit.exceptions
+from tomlkit.items import Array, InlineTable, Table
+from tomlkit.toml_document import TOMLDocument
+
+from bot.manifest.delta import ModulesDelta, compute_delta
+from bot.manifest.problems import Problem
+from bot.manifest.validate import ValidationResult, validate_text
+
+# The order RusToK writes a module's keys in.
+_KEY_ORDER = ("crate", "source", "version", "git", "rev", "path", "features", "required", "depends_on", "runtime")
+_LOCATION_KEYS = ("version", "git", "rev", "path")
+
+
+class EditRefused(Exception):  # noqa: N818 - a refusal, not a crash: callers show `reasons`
+    """The edit was not made; `reasons` say why in words a person can act on."""
+
+    def __init__(self, reasons: list[str], problems: tuple[Problem, ...] = ()) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class EditResult:
+    text: str
+    validation: ValidationResult
+    delta: ModulesDelta
+
+
+def install(text: str, slug: str, spec: dict[str, Any], *, enable: bool = False, manifest_dir: str = "") -> EditResult:
+    base = _valid_base(text, manifest_dir)
+    doc = _load(text)
+    modules = _modules_table(doc, create=True)
+    if slug in modules:
+        raise EditRefused([f"`{slug}` is already installed; use upgrade to change it"])
+    modules[slug] = inline_module(spec)
+    if enable:
+        _enabled_array(doc, create=True).append(slug)
+    return _finish(base, doc, manifest_dir)
+
+
+def uninstall(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
+    base = _valid_base(text, manifest_dir)
+    manifest = base.manifest
+    assert manifest is not None  # _valid_base guarantees it
+    if slug not in manifest.modules:
+        raise EditRefused([f"`{slug}` is not installed"])
+    reasons = []
+    if manifest.modules[slug].required:
+        reasons.append(f"`{slug}` is a required module and cannot be uninstalled")
+    dependents = [s for s, spec in manifest.modules.items() if slug in spec.depends_on]
+    if dependents:
+        names = ", ".join(f"`{d}`" for d in dependents)
+        reasons.append(f"{names} depend{'s' if len(dependents) == 1 else ''} on `{slug}`; uninstall them first")
+    if reasons:
+        raise EditRefused(reasons)
+    doc = _load(text)
+    del _modules_table(doc)[slug]
+    enabled = _enabled_array(doc)
+    if enabled is not None:
+        _remove_all(enabled, slug)
+    return _finish(base, doc, manifest_dir)
+
+
+def upgrade(text: str, slug: str, changes: dict[str, Any], *, manifest_dir: str = "") -> EditResult:
+    """Set the given fields (version, rev, git, path, source, features...); a value of None
+    removes the key. Switching source drops the location keys the new source does not use."""
+    base = _valid_base(text, manifest_dir)
+    doc = _load(text)
+    modules = _modules_table(doc)
+    if slug not in modules:
+        raise EditRefused([f"`{slug}` is not installed; use install"])
+    if not changes:
+        raise EditRefused(["nothing to change: give a version, rev, features or another field"])
+    entry = modules[slug]
+    for key, value in changes.items():
+        if value is None:
+            if key in entry:
+                del entry[key]
+        else:
+            entry[key] = _item(value)
+    if "source" in changes:
+        keep = {"crates-io": {"version"}, "registry": {"version"}, "git": {"git", "rev"}, "path": {"path"}}
+        for key in _LOCATION_KEYS:
+            if key in entry and key not in keep.get(str(changes["source"]), set()) and key not in changes:
+                del entry[key]
+    return _finish(base, doc, manifest_dir)
+
+
+def enable(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
+    base = _valid_base(text, manifest_dir)
+    manifest = base.manifest
+    assert manifest is not None
+    if slug not in manifest.modules:
+        raise EditRefused([f"`{slug}` is not installed; install it first"])
+    if slug in manifest.settings.default_enabled:
+        raise EditRefused([f"`{slug}` is already enabled by default"])
+    doc = _load(text)
+    _enabled_array(doc, create=True).append(slug)
+    return _finish(base, doc, manifest_dir)
+
+
+def disable(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
+    base = _valid_base(text, manifest_dir)
+    manifest = base.manifest
+    assert manifest is not None
+    if slug not in manifest.settings.default_enabled:
+        raise EditRefused([f"`{slug}` is not enabled by default"])
+    doc = _load(text)
+    enabled = _enabled_array(doc)
+    assert enabled is not None
+    _remove_all(enabled, slug)
+    return _finish(base, doc, manifest_dir)
+
+
+def inline_module(spec: dict[str, Any]) -> InlineTable:
+    """A module spec as RusToK writes it: one inline table, keys in the usual order, `{ a = 1 }`."""
+    keys = [k for k in _KEY_ORDER if k in spec] + [k for k in spec if k not in _KEY_ORDER]
+    body = ", ".join(f"{_key(k)} = {_item(spec[k]).as_string()}" for k in keys if spec[k] is not None)
+    table = tomlkit.parse(f"x = {{ {body} }}")["x"]
+    assert isinstance(table, InlineTable)
+    table.trivia.trail = "\n"  # end the line like its neighbours, before any blank line
+    return table
+
+
+def _key(name: str) -> str:
+    return tomlkit.key(name).as_string()
+
+
+def _item(value: Any) -> Any:
+    item = tomlkit.item(value)
+    if isinstance(item, Array):
+        item.multiline(False)
+    return item
+
+
+def _valid_base(text: str, manifest_dir: str) -> ValidationResult:
+    result = validate_text(text, manifest_dir=manifest_dir)
+    if not result.valid:
+        raise EditRefused(
+            ["the manifest is not valid now; fix it before editing: " + "; ".join(p.message for p in result.errors)],
+            result.errors,
+        )
+    return result
+
+
+def _load(text: str) -> TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except tomlkit.exceptions.TOMLKitError as exc:  # the fast parser accepted it; tomlkit may be stricter
+        raise EditRefused([f"the manifest cannot be edited safely: {exc}"]) from exc
+
+
+def _modules_table(doc: TOMLDocument, *, create: bool = False) -> Table | InlineTable:
+    if "modules" not in doc and create:
+        doc.add("modules", tomlkit.table())
+    table = doc["modules"]
+    assert isinstance(table, Table | InlineTable)
+    return table
+
+
+def _enabled_array(doc: TOMLDocument, *, create: bool = False) -> Array | None:
+    if "settings" not in doc:
+        if not create:
+            return None
+        doc.add(tomlkit.nl())
+        doc.add("settings", tomlkit.table())
+    settings = doc["settings"]
+    assert isinstance(settings, Table | InlineTable)
+    if "default_enabled" not in settings:
+        if not create:
+            return None
+        settings["default_enabled"] = tomlkit.array()
+    array = settings["default_enabled"]
+    assert isinstance(array, Array)
+    return array
+
+
+def _remove_all(array: Array, value: str) -> None:
+    for index in reversed(range(len(array))):
+        if array[index] == value:
+            del array[index]
+
+
+def _finish(base: ValidationResult, doc: TOMLDocument, manifest_dir: str) -> EditResult:
+    text = tomlkit.dumps(doc)
+    result = validate_text(text, manifest_dir=manifest_dir)
+    if not result.valid or result.manifest is None:
+        raise EditRefused(
+            ["the edit would make the manifest invalid: " + "; ".join(p.message for p in result.errors)],
+            result.errors,
+        )
+    assert base.manifest is not None
+    return EditResult(text, result, compute_delta(base.manifest, result.manifest))

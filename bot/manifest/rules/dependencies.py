@@ -1,0 +1,109 @@
+"""`depends_on`: known slugs, no self-dependency, no cycles, and required modules that stand alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bot.manifest.context import RuleContext
+from bot.manifest.problems import Problem, error, join_path, warning
+
+
+def check(ctx: RuleContext) -> Iterator[Problem]:
+    modules = ctx.modules
+    for slug, spec in modules.items():
+        seen: set[str] = set()
+        for index, dependency in enumerate(spec.depends_on):
+            path = join_path("modules", slug, "depends_on", index)
+            if dependency in seen:
+                yield warning("depends-on", path, f"`{dependency}` is listed twice; list it once")
+                continue
+            seen.add(dependency)
+            if dependency == slug:
+                yield error("depends-on", path, f"module `{slug}` depends on itself; remove it from depends_on")
+            elif dependency not in ctx.all_slugs:
+                yield error(
+                    "depends-on",
+                    path,
+                    f"module `{slug}` depends on `{dependency}`, which is not in [modules]; install it "
+                    "or remove the dependency",
+                )
+            elif spec.required and dependency in modules and not modules[dependency].required:
+                yield error(
+                    "required-closure",
+                    path,
+                    f"required module `{slug}` depends on `{dependency}`, which is optional and could be "
+                    f"uninstalled; mark `{dependency}` required too",
+                )
+    for cycle in find_cycles({slug: spec.depends_on for slug, spec in modules.items()}):
+        yield error(
+            "dependency-cycle",
+            join_path("modules", cycle[0], "depends_on"),
+            "dependency cycle: " + " → ".join([*cycle, cycle[0]]) + "; break it by removing one dependency",
+        )
+
+
+def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """One cycle per strongly connected component (Tarjan's algorithm, iterative so that a
+    20,000-module chain cannot overflow the stack). Self-loops are reported elsewhere."""
+    index_of: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index_of:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, edge = work.pop()
+            if edge == 0:
+                index_of[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            successors = [s for s in graph.get(node, ()) if s in graph and s != node]
+            if edge < len(successors):
+                work.append((node, edge + 1))
+                succ = successors[edge]
+                if succ not in index_of:
+                    work.append((succ, 0))
+                elif succ in on_stack:
+                    low[node] = min(low[node], index_of[succ])
+                continue
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index_of[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(component)
+    return [_cycle_in(set(component), graph) for component in components]
+
+
+def _cycle_in(component: set[str], graph: dict[str, list[str]]) -> list[str]:
+    """A simple cycle through the component's smallest slug, found by breadth-first search, so
+    the report is short and the same every run."""
+    start = min(component)
+    previous: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        next_frontier: list[str] = []
+        for node in frontier:
+            for succ in graph.get(node, ()):
+                if succ == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(previous[path[-1]])
+                    return list(reversed(path))
+                if succ in component and succ not in previous and succ != start:
+                    previous[succ] = node
+                    next_frontier.append(succ)
+        frontier = next_frontier
+    return sorted(component)  # unreachable for a real component

@@ -1,0 +1,62 @@
+"""Every text modbot writes for people lives in templates/; this module renders them.
+
+Values that come from a manifest (or a PR) are escaped for Markdown tables by the `cell`
+filter, so a crafted value cannot break out of a table cell or inject HTML.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bot.manifest.delta import ModulesDelta
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def templates_dir() -> Path:
+    """templates/ of the checkout, or the copy a wheel ships as bot/_templates."""
+    for candidate in (_PACKAGE_DIR / "_templates", _PACKAGE_DIR.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("modbot's templates/ folder is missing from the installation")
+
+
+def markdown_cell(value: Any) -> str:
+    text = "" if value is None else value if isinstance(value, str) else _plain(value)
+    for char, escaped in (("\\", "\\\\"), ("|", "\\|"), ("`", "\\`"), ("<", "&lt;"), (">", "&gt;")):
+        text = text.replace(char, escaped)
+    return " ".join(text.split())
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) if value else "—"
+    return str(value)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Markdown and YAML, not HTML; escaping is explicit per context
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cell"] = markdown_cell
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
+
+
+def render_delta_markdown(delta: ModulesDelta) -> str:
+    return render("comments/modules_delta.md.j2", delta=delta).rstrip("\n")
