@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench clean audit-workflows
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# zizmor + actionlint + check-jsonschema on our own CI, offline (also part of `make pytest`).
+audit-workflows: $(STAMP)
+	$(BIN)/python tests/workflow_audit.py .github/workflows/*.yml
 
 bench: $(STAMP)
 	$(BIN)/python bench/manifest_bench.py
