@@ -12,6 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# GitHub's REST/webhook descriptions for tests/github_conformance: npm packages pinned in package-lock.json.
+NODE_STAMP := node_modules/.modbot-installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(NODE_STAMP)
+
 run: $(STAMP)
 	$(BIN)/modbot validate examples/rustok/modules.toml
 	$(BIN)/modbot diff examples/rustok/modules.base.toml examples/rustok/modules.toml --format markdown
@@ -23,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
