@@ -80,6 +80,10 @@ def test_find_operation(github_rest_spec: GitHubAPI, method: str, url: str, oper
 def test_an_invented_endpoint_is_rejected(github_rest_spec: GitHubAPI) -> None:
     with pytest.raises(UnknownEndpointError, match=r"no endpoint GET /repos/o/r/nonsense"):
         github_rest_spec.find_operation("GET", "https://api.github.com/repos/o/r/nonsense")
+    with pytest.raises(
+        UnknownEndpointError, match=r"closest templates: \['/repos/\{owner\}/\{repo\}/check-runs/"
+    ):
+        github_rest_spec.find_operation("PATCH", "/repos/o/r/check-run/5")
 
 
 def test_a_wrong_method_is_rejected(github_rest_spec: GitHubAPI) -> None:

@@ -4,6 +4,10 @@ Sources (npm, pinned in package.json / package-lock.json, installed into node_mo
 ``@octokit/openapi`` (REST, OpenAPI 3.0.3), ``@octokit/openapi-webhooks`` (webhook schemas, OpenAPI 3.1)
 and ``@octokit/webhooks-examples`` (real webhook payloads). Nothing from them is copied into the repo.
 
+Import it as ``tests.github_conformance`` (as tests/conftest.py does), never as a bare
+``github_conformance``: two import names would mean two module copies, with separate caches and
+distinct exception classes.
+
 Usage in a test::
 
     def test_posts_sticky_comment(github_api):

@@ -331,13 +331,31 @@ class GitHubAPI:
                 f"GitHub has no {method} {path}; the path exists only for {', '.join(allowed)} "
                 f"({', '.join(sorted({str(op) for op in other_methods}))}) in the {self.name} description"
             )
-        templates = sorted({op.template for op in self._operations})
-        shape = re.sub(r"/[^/]*\d[^/]*", "/{…}", path)
-        close = difflib.get_close_matches(shape, templates, n=3, cutoff=0.5)
+        close = self._closest_templates(path)
         raise UnknownEndpointError(
             f"GitHub has no endpoint {method} {path} in the {self.name} description "
             f"(@octokit/openapi {self.version}); closest templates: {close}"
         )
+
+    def _closest_templates(self, path: str, n: int = 3) -> list[str]:
+        segments = path.strip("/").split("/")
+
+        def segment_score(tmpl: str, seg: str) -> float:
+            if tmpl == seg:
+                return 2.0
+            if tmpl.startswith("{"):
+                return 1.0
+            ratio = difflib.SequenceMatcher(None, tmpl, seg).ratio()
+            return 2 * ratio if ratio >= 0.6 else 0.0
+
+        def score(template: str) -> tuple[float, str]:
+            parts = template.strip("/").split("/")
+            same = sum(segment_score(t, p) for t, p in zip(parts, segments, strict=False))
+            return (same - 2 * abs(len(parts) - len(segments)), template)
+
+        bucket = self._buckets.get(_first_segment(path)) or self._operations
+        templates = {op.template for op in bucket}
+        return [t for _, t in sorted((score(t) for t in templates), key=lambda st: (-st[0], st[1]))[:n]]
 
     def find_operation(self, method: str, url: str, *, base_url: str | None = None) -> Operation:
         """The operation for ``method url``; raises `UnknownEndpointError` if GitHub has none."""
