@@ -45,7 +45,8 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # Markdown and YAML, not HTML; escaping is explicit per context
+        # Markdown and YAML, not HTML: escaping is explicit per context (the `cell` filter)
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 
 from bot import __version__
@@ -47,5 +46,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             EXIT_INTERNAL,
         )
     return code
-
-

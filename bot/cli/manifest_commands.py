@@ -20,7 +20,9 @@ DEFAULT_MANIFEST = "modules.toml"
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser("validate", help="check a manifest and list every problem")
-    p.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_MANIFEST], help="default: modules.toml")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", default=[DEFAULT_MANIFEST], help="default: modules.toml"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=cmd_validate)
 
@@ -117,7 +119,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for path, result in invalid:
             _print_validation(path, result)
         return 1
-    assert base.manifest is not None and head.manifest is not None
+    assert base.manifest is not None
+    assert head.manifest is not None
     delta = compute_delta(base.manifest, head.manifest)
     if args.format == "json":
         print_json(delta.to_json())
@@ -152,7 +155,9 @@ def cmd_install(args: argparse.Namespace) -> int:
     )
     if args.required:
         spec["required"] = True
-    return _apply(args, lambda text, d: edit.install(text, args.slug, spec, enable=args.enable, manifest_dir=d))
+    return _apply(
+        args, lambda text, d: edit.install(text, args.slug, spec, enable=args.enable, manifest_dir=d)
+    )
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
@@ -195,7 +200,13 @@ def _apply(args: argparse.Namespace, make: Any) -> int:
     if args.dry_run:
         import difflib
 
-        print("".join(difflib.unified_diff(text.splitlines(True), result.text.splitlines(True), args.manifest, args.manifest)))
+        print(
+            "".join(
+                difflib.unified_diff(
+                    text.splitlines(True), result.text.splitlines(True), args.manifest, args.manifest
+                )
+            )
+        )
     else:
         write_atomically(path, result.text)
     verb = "would change" if args.dry_run else "changed"
@@ -249,11 +260,16 @@ def _print_validation(path: str, result: ValidationResult) -> None:
         print(f"{where}: {paint(problem.severity.value, colour)}[{problem.rule}]{at}: {problem.message}")
     errors = len(result.errors)
     warnings = len(result.problems) - errors
+    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
     if result.valid:
-        tail = f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+        tail = f", {_plural(warnings, 'warning')}" if warnings else ""
         print(f"{path}: {paint('valid', 'green')}{tail} (manifest_hash {result.manifest_hash})")
     else:
-        print(f"{path}: {paint('invalid', 'red')}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
+        print(f"{path}: {paint('invalid', 'red')}: {counts}")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def _print_delta(delta: ModulesDelta) -> None:

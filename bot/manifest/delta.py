@@ -12,6 +12,7 @@ from typing import Any
 from bot.manifest.cargo import parse_version_req
 from bot.manifest.hashing import canonical_build, canonical_module, manifest_hash
 from bot.manifest.model import Manifest, ModuleSpec
+from bot.manifest.perf import paused_gc
 
 _SET_FIELDS = ("features", "depends_on")
 
@@ -69,7 +70,8 @@ class ModulesDelta:
             "added": [{"slug": slug, **spec} for slug, spec in self.added.items()],
             "removed": [{"slug": slug, **spec} for slug, spec in self.removed.items()],
             "changed": [
-                {"slug": slug, "changes": [c.to_json() for c in changes]} for slug, changes in self.changed.items()
+                {"slug": slug, "changes": [c.to_json() for c in changes]}
+                for slug, changes in self.changed.items()
             ],
             "default_enabled": {
                 "added": list(self.default_enabled_added),
@@ -84,9 +86,16 @@ class ModulesDelta:
 
 
 def compute_delta(base: Manifest, head: Manifest) -> ModulesDelta:
+    with paused_gc(64 * (len(base.modules) + len(head.modules))):
+        return _compute_delta(base, head)
+
+
+def _compute_delta(base: Manifest, head: Manifest) -> ModulesDelta:
     base_modules, head_modules = base.modules, head.modules
     added = {s: canonical_module(head_modules[s]) for s in sorted(head_modules.keys() - base_modules.keys())}
-    removed = {s: canonical_module(base_modules[s]) for s in sorted(base_modules.keys() - head_modules.keys())}
+    removed = {
+        s: canonical_module(base_modules[s]) for s in sorted(base_modules.keys() - head_modules.keys())
+    }
     changed: dict[str, tuple[FieldChange, ...]] = {}
     for slug in sorted(base_modules.keys() & head_modules.keys()):
         old, new = base_modules[slug], head_modules[slug]
@@ -200,7 +209,9 @@ def _risks(
             dependents.setdefault(dependency, []).append(slug)
     for slug in removed:
         if base.modules[slug].required:
-            risks.append(Risk("remove-required", slug, f"`{slug}` is a required (core) module and is removed"))
+            risks.append(
+                Risk("remove-required", slug, f"`{slug}` is a required (core) module and is removed")
+            )
         still_there = [d for d in dependents.get(slug, []) if d in head.modules]
         if still_there:
             names = ", ".join(f"`{d}`" for d in still_there)
@@ -222,7 +233,9 @@ def _risks(
                 )
     for slug, spec in head.modules.items():
         if slug not in base.modules and spec.source == "git":
-            risks.append(Risk("git-source", slug, f"`{slug}` is installed from a git source, not a published release"))
+            risks.append(
+                Risk("git-source", slug, f"`{slug}` is installed from a git source, not a published release")
+            )
     return risks
 
 
@@ -244,7 +257,12 @@ def _with_summary(delta: ModulesDelta, head: Manifest) -> ModulesDelta:
         if delta.default_enabled_added or delta.default_enabled_removed:
             parts.append(
                 "default_enabled:"
-                + ",".join([*(f"+{s}" for s in delta.default_enabled_added), *(f"-{s}" for s in delta.default_enabled_removed)])
+                + ",".join(
+                    [
+                        *(f"+{s}" for s in delta.default_enabled_added),
+                        *(f"-{s}" for s in delta.default_enabled_removed),
+                    ]
+                )
             )
         if delta.build:
             parts.append("build changed")

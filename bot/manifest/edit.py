@@ -20,11 +20,22 @@ from bot.manifest.problems import Problem
 from bot.manifest.validate import ValidationResult, validate_text
 
 # The order RusToK writes a module's keys in.
-_KEY_ORDER = ("crate", "source", "version", "git", "rev", "path", "features", "required", "depends_on", "runtime")
+_KEY_ORDER = (
+    "crate",
+    "source",
+    "version",
+    "git",
+    "rev",
+    "path",
+    "features",
+    "required",
+    "depends_on",
+    "runtime",
+)
 _LOCATION_KEYS = ("version", "git", "rev", "path")
 
 
-class EditRefused(Exception):  # noqa: N818 - a refusal, not a crash: callers show `reasons`
+class EditRefused(Exception):
     """The edit was not made; `reasons` say why in words a person can act on."""
 
     def __init__(self, reasons: list[str], problems: tuple[Problem, ...] = ()) -> None:
@@ -40,7 +51,9 @@ class EditResult:
     delta: ModulesDelta
 
 
-def install(text: str, slug: str, spec: dict[str, Any], *, enable: bool = False, manifest_dir: str = "") -> EditResult:
+def install(
+    text: str, slug: str, spec: dict[str, Any], *, enable: bool = False, manifest_dir: str = ""
+) -> EditResult:
     base = _valid_base(text, manifest_dir)
     doc = _load(text)
     modules = _modules_table(doc, create=True)
@@ -48,7 +61,7 @@ def install(text: str, slug: str, spec: dict[str, Any], *, enable: bool = False,
         raise EditRefused([f"`{slug}` is already installed; use upgrade to change it"])
     modules[slug] = inline_module(spec)
     if enable:
-        _enabled_array(doc, create=True).append(slug)
+        _new_enabled_array(doc).append(slug)
     return _finish(base, doc, manifest_dir)
 
 
@@ -64,7 +77,9 @@ def uninstall(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
     dependents = [s for s, spec in manifest.modules.items() if slug in spec.depends_on]
     if dependents:
         names = ", ".join(f"`{d}`" for d in dependents)
-        reasons.append(f"{names} depend{'s' if len(dependents) == 1 else ''} on `{slug}`; uninstall them first")
+        reasons.append(
+            f"{names} depend{'s' if len(dependents) == 1 else ''} on `{slug}`; uninstall them first"
+        )
     if reasons:
         raise EditRefused(reasons)
     doc = _load(text)
@@ -109,7 +124,7 @@ def enable(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
     if slug in manifest.settings.default_enabled:
         raise EditRefused([f"`{slug}` is already enabled by default"])
     doc = _load(text)
-    _enabled_array(doc, create=True).append(slug)
+    _new_enabled_array(doc).append(slug)
     return _finish(base, doc, manifest_dir)
 
 
@@ -151,7 +166,10 @@ def _valid_base(text: str, manifest_dir: str) -> ValidationResult:
     result = validate_text(text, manifest_dir=manifest_dir)
     if not result.valid:
         raise EditRefused(
-            ["the manifest is not valid now; fix it before editing: " + "; ".join(p.message for p in result.errors)],
+            [
+                "the manifest is not valid now; fix it before editing: "
+                + "; ".join(p.message for p in result.errors)
+            ],
             result.errors,
         )
     return result
@@ -170,6 +188,12 @@ def _modules_table(doc: TOMLDocument, *, create: bool = False) -> Table | Inline
     table = doc["modules"]
     assert isinstance(table, Table | InlineTable)
     return table
+
+
+def _new_enabled_array(doc: TOMLDocument) -> Array:
+    array = _enabled_array(doc, create=True)
+    assert array is not None  # created when missing
+    return array
 
 
 def _enabled_array(doc: TOMLDocument, *, create: bool = False) -> Array | None:

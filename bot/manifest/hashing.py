@@ -85,7 +85,9 @@ def canonical_json(manifest: Manifest) -> bytes:
 
 
 def manifest_hash(manifest: Manifest) -> str:
-    return hashlib.sha256(canonical_json(manifest)).hexdigest()
+    if manifest._hash is None:
+        manifest._hash = hashlib.sha256(canonical_json(manifest)).hexdigest()
+    return manifest._hash
 
 
 def _canonical_req(text: str) -> str:

@@ -64,15 +64,15 @@ def _parent(path: str) -> str:
     return "".join(segments[:-1]).lstrip(".") if len(segments) > 1 else ""
 
 
-def _key_text(kind: str | None, token: str) -> str:
+def _key_text(kind: str | None, lexeme: str) -> str:
     if kind == "basic":
         try:
-            return str(json.loads(token))
+            return str(json.loads(lexeme))
         except ValueError:
-            return token[1:-1]
+            return lexeme[1:-1]
     if kind == "literal":
-        return token[1:-1]
-    return token
+        return lexeme[1:-1]
+    return lexeme
 
 
 def index_lines(text: str) -> LineIndex:
@@ -95,18 +95,18 @@ def index_lines(text: str) -> LineIndex:
         else:
             lines[path] = at
 
-    def start_value(kind: str | None, token: str, value_path: list[Part]) -> str:
-        if token == "{":
+    def start_value(kind: str | None, lexeme: str, value_path: list[Part]) -> str:
+        if lexeme == "{":
             stack.append(_Frame("inline", value_path))
             return "key"
-        if token == "[":
+        if lexeme == "[":
             stack.append(_Frame("array", value_path))
             return "value"
         return "sep"
 
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup
-        token = match.group()
+        lexeme = match.group()
         if kind == "nl":
             line += 1
             if not stack:
@@ -115,22 +115,22 @@ def index_lines(text: str) -> LineIndex:
         if kind in ("ws", "comment"):
             continue
         if kind in ("mlbasic", "mlliteral"):
-            line += token.count("\n")
+            line += lexeme.count("\n")
         if expect in ("header", "aot"):
-            if token in ("]", "]]") or kind == "aot_close":
+            if lexeme in ("]", "]]") or kind == "aot_close":
                 if expect == "aot":
-                    base = join_path(*parts)
-                    count = aot_counts[base] = aot_counts.get(base, -1) + 1
+                    name = join_path(*parts)
+                    count = aot_counts[name] = aot_counts.get(name, -1) + 1
                     table = [*parts, count]
                 else:
                     table = list(parts)
                 record(table, line)
                 expect, parts = "sep", []
             elif kind in ("bare", "basic", "literal"):
-                parts.append(_key_text(kind, token))
+                parts.append(_key_text(kind, lexeme))
             continue
         if expect == "key":
-            if not stack and not parts and token == "[":
+            if not stack and not parts and lexeme == "[":
                 expect = "header"
                 continue
             if kind == "aot_open" and not stack:
@@ -139,20 +139,20 @@ def index_lines(text: str) -> LineIndex:
             if kind in ("bare", "basic", "literal"):
                 if not parts:
                     key_line = line
-                parts.append(_key_text(kind, token))
-            elif token == "=":
-                base = stack[-1].base if stack else table
-                value_path: list[Part] = [*base, *parts]
+                parts.append(_key_text(kind, lexeme))
+            elif lexeme == "=":
+                prefix = stack[-1].base if stack else table
+                value_path: list[Part] = [*prefix, *parts]
                 record(value_path, key_line)
                 parts = []
                 expect = "value"
                 pending_path = value_path
-            elif token == "}" and stack and stack[-1].kind == "inline":
+            elif lexeme == "}" and stack and stack[-1].kind == "inline":
                 stack.pop()
                 expect = "sep"
             continue
         if expect == "value":
-            if token == "]" and stack and stack[-1].kind == "array":  # empty array or trailing comma
+            if lexeme == "]" and stack and stack[-1].kind == "array":  # empty array or trailing comma
                 stack.pop()
                 expect = "sep"
                 continue
@@ -160,7 +160,7 @@ def index_lines(text: str) -> LineIndex:
                 frame = stack[-1]
                 pending_path = [*frame.base, frame.index]
                 record(pending_path, line)
-            expect = start_value(kind, token, pending_path)
+            expect = start_value(kind, lexeme, pending_path)
             if expect == "value":  # an array opened: its first element's path comes next
                 pending_path = stack[-1].base
             continue
@@ -168,14 +168,14 @@ def index_lines(text: str) -> LineIndex:
         if not stack:
             continue
         frame = stack[-1]
-        if token == ",":
+        if lexeme == ",":
             if frame.kind == "array":
                 frame.index += 1
                 pending_path = frame.base
                 expect = "value"
             else:
                 expect = "key"
-        elif token in ("]", "}"):
+        elif lexeme in ("]", "}"):
             stack.pop()
             expect = "sep"
     return result

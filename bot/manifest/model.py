@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
-
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema
 
 # Literals rather than enums: in strict mode pydantic takes a TOML string for a Literal as is.
 SourceKind = Literal["crates-io", "git", "path"]
@@ -115,6 +114,10 @@ class Manifest(_Table):
     build: Build = Field(default_factory=Build)
     modules: dict[str, ModuleSpec] = Field(description="slug -> module spec")
     settings: Settings = Field(default_factory=Settings)
+
+    # manifest_hash is asked for by validation, delta and callers alike; the model is frozen, so
+    # it is computed once (see bot.manifest.hashing).
+    _hash: str | None = PrivateAttr(None)
 
     @property
     def deployment_profile(self) -> DeploymentProfile:

@@ -78,7 +78,9 @@ def parse_manifest_text(text: str) -> ParsedDocument:
 
 
 def _too_deep() -> Problem:
-    return error("limits", "", f"values are nested deeper than {MAX_DEPTH} levels; a manifest never needs that")
+    return error(
+        "limits", "", f"values are nested deeper than {MAX_DEPTH} levels; a manifest never needs that"
+    )
 
 
 def _syntax_problem(exc: tomli.TOMLDecodeError, text: str) -> Problem:
@@ -103,14 +105,18 @@ def _syntax_problem(exc: tomli.TOMLDecodeError, text: str) -> Problem:
 
 
 def _depth_exceeds(value: object, limit: int) -> bool:
-    """Iterative, so a hostile document cannot exhaust the stack here either."""
-    stack: list[tuple[object, int]] = [(value, 0)]
+    """Iterative, so a hostile document cannot exhaust the stack here either; only containers
+    are pushed, so a large flat manifest costs one type check per value."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = []
+    if isinstance(value, dict | list):
+        stack.append((value, 0))
     while stack:
         item, depth = stack.pop()
-        if depth > limit:
+        if depth >= limit:
             return True
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+        children: Any = item.values() if type(item) is dict else item
+        for child in children:
+            kind = type(child)
+            if (kind is dict or kind is list) and child:
+                stack.append((child, depth + 1))
     return False

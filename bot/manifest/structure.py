@@ -25,7 +25,11 @@ _RULE_BY_KEY = {
     "stack": "ui-stack",
     "schema": "schema-version",
 }
-_REQUIRED_RULE = {("app",): "app-required", ("modules",): "modules-required", ("schema",): "schema-version"}
+_REQUIRED_RULE: dict[tuple[str | int, ...], str] = {
+    ("app",): "app-required",
+    ("modules",): "modules-required",
+    ("schema",): "schema-version",
+}
 
 _TOP_LEVEL_MODELS: dict[str, type[BaseModel]] = {"build": Build, "settings": Settings}
 
@@ -69,7 +73,9 @@ def type_manifest(data: dict[str, Any]) -> TypedManifest:
 def _partial(data: dict[str, Any], slugs: list[str], exc: ValidationError) -> TypedManifest:
     problems = [_type_problem(detail, data) for detail in exc.errors(include_url=False)]
     broken_modules = {
-        detail["loc"][1] for detail in exc.errors() if detail["loc"][:1] == ("modules",) and len(detail["loc"]) > 1
+        detail["loc"][1]
+        for detail in exc.errors()
+        if detail["loc"][:1] == ("modules",) and len(detail["loc"]) > 1
     }
     raw_modules = data.get("modules")
     modules: dict[str, ModuleSpec] = {}
@@ -110,7 +116,7 @@ def _type_problem(detail: ErrorDetails, data: dict[str, Any]) -> Problem:
     loc = tuple(detail["loc"])
     path = join_path(*loc) if loc else ""
     if detail["type"] == "missing":
-        rule = _REQUIRED_RULE.get(loc, "required-key")  # type: ignore[call-overload]
+        rule = _REQUIRED_RULE.get(loc, "required-key")
         return error(rule, path, f"`{path}` is missing; {_missing_hint(loc)}")
     key = next((part for part in reversed(loc) if isinstance(part, str)), "")
     rule = _RULE_BY_KEY.get(key, "type")
@@ -121,7 +127,7 @@ def _type_problem(detail: ErrorDetails, data: dict[str, Any]) -> Problem:
 
 def _missing_hint(loc: tuple[Any, ...]) -> str:
     if loc == ("schema",):
-        return 'add `schema = 2` at the top of the file'
+        return "add `schema = 2` at the top of the file"
     if loc == ("app",):
         return 'add `app = "rustok-server"` (the package the manifest builds)'
     if loc == ("modules",):

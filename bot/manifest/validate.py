@@ -10,6 +10,7 @@ from bot.manifest.hashing import manifest_hash
 from bot.manifest.locate import index_lines
 from bot.manifest.model import Manifest
 from bot.manifest.parse import ParsedDocument, parse_manifest_bytes, parse_manifest_text
+from bot.manifest.perf import paused_gc
 from bot.manifest.problems import Problem, error
 from bot.manifest.rules import run_rules
 from bot.manifest.structure import type_manifest
@@ -21,6 +22,7 @@ MAX_MODULES = 20_000
 class ValidationResult:
     problems: tuple[Problem, ...]
     manifest: Manifest | None  # the typed manifest, when its shape is right (even with errors)
+    manifest_hash: str | None = None  # set when valid
 
     @property
     def valid(self) -> bool:
@@ -29,10 +31,6 @@ class ValidationResult:
     @property
     def errors(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.is_error)
-
-    @property
-    def manifest_hash(self) -> str | None:
-        return manifest_hash(self.manifest) if self.valid and self.manifest is not None else None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -43,11 +41,13 @@ class ValidationResult:
 
 
 def validate_bytes(raw: bytes, *, manifest_dir: str = "") -> ValidationResult:
-    return _validate(parse_manifest_bytes(raw), manifest_dir)
+    with paused_gc(len(raw)):
+        return _validate(parse_manifest_bytes(raw), manifest_dir)
 
 
 def validate_text(text: str, *, manifest_dir: str = "") -> ValidationResult:
-    return _validate(parse_manifest_text(text), manifest_dir)
+    with paused_gc(len(text)):
+        return _validate(parse_manifest_text(text), manifest_dir)
 
 
 def validate_file(path: Path, *, manifest_dir: str = "") -> ValidationResult:
@@ -71,7 +71,9 @@ def _validate(document: ParsedDocument, manifest_dir: str) -> ValidationResult:
     problems = [*document.problems, *typed.problems, *run_rules(RuleContext(typed, manifest_dir))]
     if problems:
         problems = _with_lines(problems, document.text)
-    return ValidationResult(tuple(problems), typed.manifest)
+    valid = typed.manifest is not None and not any(p.is_error for p in problems)
+    digest = manifest_hash(typed.manifest) if valid and typed.manifest is not None else None
+    return ValidationResult(tuple(problems), typed.manifest, digest)
 
 
 def _with_lines(problems: list[Problem], text: str) -> list[Problem]:

@@ -25,7 +25,7 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
         apps.append((("build", "admin"), build.admin.public_url, build.admin.redirect_uris))
     ids: set[str] = set()
     for index, storefront in enumerate(build.storefront):
-        base = ("build", "storefront", index)
+        base: tuple[str | int, ...] = ("build", "storefront", index)
         if storefront.id in ids:
             yield error(
                 "storefront-id",
@@ -42,7 +42,9 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
         for index, uri in enumerate(redirect_uris):
             if not _is_web_url(uri):
                 yield error(
-                    "url", join_path(*base, "redirect_uris", index), f"{uri!r} is not an http(s) URL with a host"
+                    "url",
+                    join_path(*base, "redirect_uris", index),
+                    f"{uri!r} is not an http(s) URL with a host",
                 )
 
 

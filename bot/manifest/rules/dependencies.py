@@ -19,7 +19,9 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
                 continue
             seen.add(dependency)
             if dependency == slug:
-                yield error("depends-on", path, f"module `{slug}` depends on itself; remove it from depends_on")
+                yield error(
+                    "depends-on", path, f"module `{slug}` depends on itself; remove it from depends_on"
+                )
             elif dependency not in ctx.all_slugs:
                 yield error(
                     "depends-on",
@@ -50,40 +52,41 @@ def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
     on_stack: set[str] = set()
     stack: list[str] = []
     components: list[list[str]] = []
-    counter = 0
-    for root in graph:
+    for root, root_successors in graph.items():
         if root in index_of:
             continue
-        work: list[tuple[str, int]] = [(root, 0)]
+        index_of[root] = low[root] = len(index_of)
+        stack.append(root)
+        on_stack.add(root)
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(root_successors))]
         while work:
-            node, edge = work.pop()
-            if edge == 0:
-                index_of[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            successors = [s for s in graph.get(node, ()) if s in graph and s != node]
-            if edge < len(successors):
-                work.append((node, edge + 1))
-                succ = successors[edge]
+            node, successors = work[-1]
+            for succ in successors:
+                if succ == node or succ not in graph:
+                    continue
                 if succ not in index_of:
-                    work.append((succ, 0))
-                elif succ in on_stack:
+                    index_of[succ] = low[succ] = len(index_of)
+                    stack.append(succ)
+                    on_stack.add(succ)
+                    work.append((succ, iter(graph[succ])))
+                    break
+                if succ in on_stack:
                     low[node] = min(low[node], index_of[succ])
-                continue
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index_of[node]:
-                component: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    components.append(component)
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index_of[node]:
+                    component: list[str] = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        components.append(component)
     return [_cycle_in(set(component), graph) for component in components]
 
 
