@@ -19,9 +19,17 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $(NODE_STAMP)
 
+# The main job, for now: the modbot CLI on the bundled example (examples/rustok-mini) and on
+# RusToK's real history: validate, propose an install (dry run), show a real modules_delta.
+EXAMPLE := examples/rustok-mini/modules.toml
+HISTORY := tests/fixtures/rustok-history
+
 run: $(STAMP)
-	$(BIN)/modbot validate examples/rustok/modules.toml
-	$(BIN)/modbot diff examples/rustok/modules.base.toml examples/rustok/modules.toml --format markdown
+	$(BIN)/modbot validate $(EXAMPLE)
+	$(BIN)/modbot install forum --crate rustok-forum --source path --path crates/rustok-forum \
+		--depends-on content --enable --manifest $(EXAMPLE) --dry-run
+	$(BIN)/modbot diff $(HISTORY)/37-2026-07-23-5f4a2dd94.toml $(HISTORY)/38-2026-07-23-41f2ce0c5.toml --format markdown
+	-$(BIN)/modbot validate $(HISTORY)/19-2026-03-30-59ceae6e5.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench

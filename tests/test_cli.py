@@ -51,7 +51,9 @@ def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
-def test_validate_defaults_to_modules_toml(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validate_defaults_to_modules_toml(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shutil.copy(LATEST, tmp_path / "modules.toml")
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "validate")[0] == 0
@@ -102,13 +104,28 @@ def test_edit_commands_in_place(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     shutil.copy(MINI_MANIFEST, manifest)
     original = manifest.read_text()
     code, out, _ = run(
-        capsys, "install", "forum", "--crate", "rustok-forum", "--source", "path", "--path", "crates/rustok-forum",
-        "--depends-on", "content", "--enable", "--manifest", str(manifest),
+        capsys,
+        "install",
+        "forum",
+        "--crate",
+        "rustok-forum",
+        "--source",
+        "path",
+        "--path",
+        "crates/rustok-forum",
+        "--depends-on",
+        "content",
+        "--enable",
+        "--manifest",
+        str(manifest),
     )
     assert code == 0, out
     assert "+forum" in out
     text = manifest.read_text()
-    assert 'forum = { crate = "rustok-forum", source = "path", path = "crates/rustok-forum", depends_on = ["content"] }' in text
+    assert (
+        'forum = { crate = "rustok-forum", source = "path", path = "crates/rustok-forum", depends_on = ["content"] }'
+        in text
+    )
     assert run(capsys, "disable", "forum", "--manifest", str(manifest))[0] == 0
     assert run(capsys, "uninstall", "forum", "--manifest", str(manifest))[0] == 0
     assert manifest.read_text() == original
@@ -132,7 +149,7 @@ def test_dry_run_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     before = manifest.read_bytes()
     code, out, _ = run(capsys, "enable", "seo", "--manifest", str(manifest), "--dry-run")
     assert code == 0
-    assert '+default_enabled = [' in out
+    assert "+default_enabled = [" in out
     assert manifest.read_bytes() == before
 
 
@@ -159,5 +176,7 @@ def test_entry_point_does_not_import_server_or_github_code() -> None:
         "print(heavy)"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code, str(LATEST)], capture_output=True, text=True, env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(LATEST)], capture_output=True, text=True, env=env, check=False
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

@@ -24,8 +24,17 @@ def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 
 def test_install_adds_one_line_in_rustok_layout() -> None:
-    result = install(REAL, "forum_plus", {"crate": "rustok-forum-plus", "source": "crates-io", "version": "0.1",
-                                          "features": ["search"], "depends_on": ["forum"]})
+    result = install(
+        REAL,
+        "forum_plus",
+        {
+            "crate": "rustok-forum-plus",
+            "source": "crates-io",
+            "version": "0.1",
+            "features": ["search"],
+            "depends_on": ["forum"],
+        },
+    )
     removed, added = changed_lines(REAL, result.text)
     assert removed == []
     assert added == [
@@ -38,7 +47,9 @@ def test_install_adds_one_line_in_rustok_layout() -> None:
 
 
 def test_install_and_enable_touches_default_enabled_only_otherwise() -> None:
-    result = install(REAL, "seo2", {"crate": "rustok-seo2", "source": "path", "path": "crates/rustok-seo2"}, enable=True)
+    result = install(
+        REAL, "seo2", {"crate": "rustok-seo2", "source": "path", "path": "crates/rustok-seo2"}, enable=True
+    )
     removed, added = changed_lines(REAL, result.text)
     assert len(removed) == 1 and removed[0].startswith("default_enabled")
     assert len(added) == 2
@@ -79,7 +90,9 @@ def test_upgrade_changes_only_that_value() -> None:
 
 
 def test_upgrade_switching_source_drops_the_old_location() -> None:
-    result = upgrade(REAL, "seo", {"source": "git", "git": "https://github.com/rustok/seo.git", "rev": "v2.0.0"})
+    result = upgrade(
+        REAL, "seo", {"source": "git", "git": "https://github.com/rustok/seo.git", "rev": "v2.0.0"}
+    )
     manifest = result.validation.manifest
     assert manifest is not None
     assert manifest.modules["seo"].path is None

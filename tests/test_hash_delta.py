@@ -56,7 +56,9 @@ def test_formatting_does_not_change_the_hash() -> None:
 
 
 def test_explicit_defaults_do_not_change_the_hash() -> None:
-    explicit = BASE.replace('depends_on = ["content"] }', 'depends_on = ["content"], required = false, features = [] }')
+    explicit = BASE.replace(
+        'depends_on = ["content"] }', 'depends_on = ["content"], required = false, features = [] }'
+    )
     assert validate_text(explicit).manifest_hash == validate_text(BASE).manifest_hash
 
 
@@ -95,8 +97,14 @@ def test_diff_of_a_manifest_with_itself_is_empty() -> None:
 def test_delta_fields() -> None:
     head = (
         BASE.replace('"0.2", features = ["a", "b"]', '"0.1", features = ["b", "c"]')
-        .replace('blog = { crate = "rustok-blog", source = "path", path = "crates/rustok-blog", depends_on = ["content"] }\n', "")
-        .replace("[settings]", 'forum = { crate = "rustok-forum", source = "crates-io", version = "0.1" }\n\n[settings]')
+        .replace(
+            'blog = { crate = "rustok-blog", source = "path", path = "crates/rustok-blog", depends_on = ["content"] }\n',
+            "",
+        )
+        .replace(
+            "[settings]",
+            'forum = { crate = "rustok-forum", source = "crates-io", version = "0.1" }\n\n[settings]',
+        )
         .replace('["content"]', '["content", "forum"]')
     )
     delta = compute_delta(manifest(BASE), manifest(head))
@@ -111,20 +119,28 @@ def test_delta_fields() -> None:
     assert delta.default_enabled_added == ("forum",)
     assert [r.kind for r in delta.risks] == ["version-downgrade"]
     data = json.loads(json.dumps(delta.to_json()))
-    assert set(data) >= {"summary", "added", "removed", "changed", "default_enabled", "build", "risks", "base_hash", "head_hash"}
+    assert set(data) >= {
+        "summary",
+        "added",
+        "removed",
+        "changed",
+        "default_enabled",
+        "build",
+        "risks",
+        "base_hash",
+        "head_hash",
+    }
     assert data["added"][0]["slug"] == "forum"
     assert data["changed"][0]["slug"] == "content"
 
 
 def test_risks() -> None:
-    head = (
-        BASE.replace(
-            'outbox = { crate = "rustok-outbox", source = "path", path = "crates/rustok-outbox", required = true }\n', ""
-        )
-        .replace(
-            'source = "crates-io", version = "0.2"',
-            'source = "git", git = "https://github.com/rustok/content.git", rev = "main"',
-        )
+    head = BASE.replace(
+        'outbox = { crate = "rustok-outbox", source = "path", path = "crates/rustok-outbox", required = true }\n',
+        "",
+    ).replace(
+        'source = "crates-io", version = "0.2"',
+        'source = "git", git = "https://github.com/rustok/content.git", rev = "main"',
     )
     delta = compute_delta(manifest(BASE), manifest(head))
     kinds = {(r.kind, r.slug) for r in delta.risks}
@@ -137,7 +153,8 @@ def test_removing_a_module_others_depend_on_is_a_risk() -> None:
     # The head is invalid (blog depends on a module that is gone), but its shape is fine, so the
     # PR comment can still show the delta with the risk next to the validation error.
     head_text = BASE.replace(
-        'content = { crate = "rustok-content", source = "crates-io", version = "0.2", features = ["a", "b"] }\n', ""
+        'content = { crate = "rustok-content", source = "crates-io", version = "0.2", features = ["a", "b"] }\n',
+        "",
     ).replace('default_enabled = ["content"]', "default_enabled = []")
     head = validate_text(head_text)
     assert not head.valid

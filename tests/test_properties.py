@@ -42,11 +42,17 @@ def manifests(draw: st.DrawFn) -> dict[str, object]:
         modules[slug] = spec
     enabled = [s for s in slugs if draw(st.booleans()) and not modules[s].get("required")]
     while True:  # drop modules whose dependencies are not on, until nothing changes
-        closed = [s for s in enabled if all(d in enabled or modules[d].get("required") for d in _deps(modules[s]))]
+        closed = [
+            s for s in enabled if all(d in enabled or modules[d].get("required") for d in _deps(modules[s]))
+        ]
         if closed == enabled:
             break
         enabled = closed
-    return {"modules": modules, "default_enabled": enabled, "profile": draw(st.sampled_from([None, "release", "dev"]))}
+    return {
+        "modules": modules,
+        "default_enabled": enabled,
+        "profile": draw(st.sampled_from([None, "release", "dev"])),
+    }
 
 
 def _deps(spec: dict[str, object]) -> list[str]:
@@ -67,8 +73,11 @@ def render(m: dict[str, object], *, style: int) -> str:
     """The same meaning in different TOML layouts: inline tables, standard tables, shuffled keys,
     literal strings, comments and blank lines."""
     quote = "'" if style % 2 else '"'
-    lines = ["# a comment", "", "schema = 2", f"app = {quote}rustok-server{quote}"] if style < 2 else [
-        f"app = {quote}rustok-server{quote}", "schema    =    2   # trailing comment"]
+    lines = (
+        ["# a comment", "", "schema = 2", f"app = {quote}rustok-server{quote}"]
+        if style < 2
+        else [f"app = {quote}rustok-server{quote}", "schema    =    2   # trailing comment"]
+    )
     if m["profile"]:
         lines += ["", "[build]", f"profile = {quote}{m['profile']}{quote}"]
     modules: dict[str, dict[str, object]] = m["modules"]  # type: ignore[assignment]
@@ -77,15 +86,24 @@ def render(m: dict[str, object], *, style: int) -> str:
         lines += ["", "[settings]", f"default_enabled = {_value(list(reversed(enabled)), quote)}"]
     if style in (0, 1, 3):
         lines += ["", "[modules]"]
-        for slug, spec in (reversed(list(modules.items())) if style == 1 else modules.items()):
+        for slug, spec in reversed(list(modules.items())) if style == 1 else modules.items():
             keys = reversed(list(spec)) if style == 3 else spec
             body = ", ".join(f"{k} = {_value(spec[k], quote)}" for k in keys)
             lines.append(f"{slug} = {{ {body} }}")
     else:
         for slug, spec in modules.items():
-            lines += ["", f"[modules.{slug}]", *(f"{k} = {_value(v, quote)}" for k, v in spec.items()), "  # indented comment"]
+            lines += [
+                "",
+                f"[modules.{slug}]",
+                *(f"{k} = {_value(v, quote)}" for k, v in spec.items()),
+                "  # indented comment",
+            ]
     if style != 3:
-        lines += ["", "[settings]", f"default_enabled = [\n  {', '.join(repr(s) if style % 2 else _value(s, quote) for s in enabled)}\n]"]
+        lines += [
+            "",
+            "[settings]",
+            f"default_enabled = [\n  {', '.join(repr(s) if style % 2 else _value(s, quote) for s in enabled)}\n]",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +120,9 @@ def test_hash_is_invariant_under_reformatting(m: dict[str, object]) -> None:
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(manifests(), SLUGS, VERSIONS, st.booleans())
-def test_install_then_diff_reports_exactly_that_install(m: dict[str, object], slug: str, version: str, on: bool) -> None:
+def test_install_then_diff_reports_exactly_that_install(
+    m: dict[str, object], slug: str, version: str, on: bool
+) -> None:
     text = render(m, style=0)
     spec = {"crate": f"new-{slug.replace('_', '-')}", "source": "crates-io", "version": version}
     try:
@@ -154,13 +174,13 @@ def test_random_bytes_never_raise(raw: bytes) -> None:
         assert problem.rule and problem.message
 
 
-TOML_ALPHABET = st.sampled_from(list('[]{}=,."\'#\n abcmodulesschemaapp0123_-:\\tru'))
+TOML_ALPHABET = st.sampled_from(list("[]{}=,.\"'#\n abcmodulesschemaapp0123_-:\\tru"))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(TOML_ALPHABET, max_size=200).map("".join))
 def test_random_toml_like_text_never_raises(text: str) -> None:
-    result = validate_text("schema = 2\napp = \"x\"\n" + text)
+    result = validate_text('schema = 2\napp = "x"\n' + text)
     assert isinstance(result.problems, tuple)
 
 
