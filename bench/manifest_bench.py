@@ -25,7 +25,16 @@ from bot.manifest import compute_delta, validate_bytes  # noqa: E402
 
 def generate(count: int, *, bump: bool = False) -> bytes:
     """A RusToK-shaped manifest: mixed sources, features, dependency chains, default_enabled."""
-    lines = ["# generated", "schema = 2", 'app = "rustok-server"', "", "[build]", 'profile = "release"', "", "[modules]"]
+    lines = [
+        "# generated",
+        "schema = 2",
+        'app = "rustok-server"',
+        "",
+        "[build]",
+        'profile = "release"',
+        "",
+        "[modules]",
+    ]
     enabled = []
     for i in range(count):
         deps = f', depends_on = ["m{i - 1}"]' if i % 3 and i else ""
@@ -84,17 +93,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}")
-    print("scenario: validate base + validate head + hash both + diff (two manifests), and validate+hash alone")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}"
+    )
+    print(
+        "scenario: validate base + validate head + hash both + diff (two manifests), and validate+hash alone"
+    )
     print(f"{'modules':>8} {'pair best':>10} {'pair median':>12} {'one best':>9} {'one median':>11}")
     results = {}
     for count in (50, 5_000, 20_000):
         best, median, one_best, one_median = in_process(count, args.repeat)
         results[count] = median
-        print(f"{count:>8} {best * 1000:>8.1f}ms {median * 1000:>10.1f}ms {one_best * 1000:>7.1f}ms {one_median * 1000:>9.1f}ms")
+        print(
+            f"{count:>8} {best * 1000:>8.1f}ms {median * 1000:>10.1f}ms {one_best * 1000:>7.1f}ms {one_median * 1000:>9.1f}ms"
+        )
     print(f"20,000 / 5,000 ratio (median pair): {results[20_000] / results[5_000]:.2f}x (linear would be 4x)")
     best, median = cli_wall(max(args.repeat, 10))
-    print(f"`modbot validate` 50 modules, wall incl. start-up: best {best * 1000:.0f}ms, median {median * 1000:.0f}ms")
+    print(
+        f"`modbot validate` 50 modules, wall incl. start-up: best {best * 1000:.0f}ms, median {median * 1000:.0f}ms"
+    )
 
 
 if __name__ == "__main__":
