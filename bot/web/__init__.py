@@ -1,0 +1,1 @@
+"""The HTTP edge: the webhook endpoint (verify, record, answer) and the admin API."""
