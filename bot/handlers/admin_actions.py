@@ -15,7 +15,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.manifest.delta import ModulesDelta
-from bot.manifest.edit import EditRefused, EditResult, disable, enable, install, uninstall, upgrade
+from bot.manifest.edit import (
+    MODULE_KEY_ORDER,
+    EditRefused,
+    EditResult,
+    disable,
+    enable,
+    install,
+    uninstall,
+    upgrade,
+)
 from bot.render import render
 
 Action = Literal["install", "uninstall", "upgrade", "enable", "disable"]
@@ -53,7 +62,7 @@ class ModuleChange(BaseModel):
     runtime: Literal["extension"] | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {key: value for key in _SPEC_KEYS if (value := getattr(self, key)) is not None}
+        return {key: value for key in MODULE_KEY_ORDER if (value := getattr(self, key)) is not None}
 
 
 class Intent(BaseModel):

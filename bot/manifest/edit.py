@@ -20,7 +20,7 @@ from bot.manifest.problems import Problem
 from bot.manifest.validate import ValidationResult, validate_text
 
 # The order RusToK writes a module's keys in.
-_KEY_ORDER = (
+MODULE_KEY_ORDER = (
     "crate",
     "source",
     "version",
@@ -143,7 +143,7 @@ def disable(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
 
 def inline_module(spec: dict[str, Any]) -> InlineTable:
     """A module spec as RusToK writes it: one inline table, keys in the usual order, `{ a = 1 }`."""
-    keys = [k for k in _KEY_ORDER if k in spec] + [k for k in spec if k not in _KEY_ORDER]
+    keys = [k for k in MODULE_KEY_ORDER if k in spec] + [k for k in spec if k not in MODULE_KEY_ORDER]
     body = ", ".join(f"{_key(k)} = {_item(spec[k]).as_string()}" for k in keys if spec[k] is not None)
     table = tomlkit.parse(f"x = {{ {body} }}")["x"]
     assert isinstance(table, InlineTable)
