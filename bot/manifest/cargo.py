@@ -983,6 +983,10 @@ def _scp_problem(url: str, *, allow_scp_like: bool) -> str | None:
     return _git_host_problem(url, host) or _git_path_problem(url, path)
 
 
+def _first_unprintable(text: str) -> str | None:
+    return next((ch for ch in text if ch.isspace() or not ch.isprintable()), None)
+
+
 def check_git_url(url: str, *, allow_scp_like: bool = True) -> str | None:
     """`None` if `url` is a safe remote git address, else why not.
 
@@ -1015,7 +1019,7 @@ def check_git_url(url: str, *, allow_scp_like: bool = True) -> str | None:
             f'git URL {_quote(url)} uses git\'s transport-helper syntax ("ext::", "fd::"), which can run '
             f"arbitrary commands; use e.g. {_GIT_URL_EXAMPLES}"
         )
-    bad = next((ch for ch in url if ch.isspace() or not ch.isprintable()), None)
+    bad = None if url.isascii() and url.isprintable() and " " not in url else _first_unprintable(url)
     if bad is not None:
         return f"git URL {_quote(url)} contains {_char_name(bad)}; use e.g. {_GIT_URL_EXAMPLES}"
     m = _URL_RE.fullmatch(url) if "://" in url else None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from bot.manifest.context import RuleContext
 from bot.manifest.problems import Problem, error, join_path, warning
@@ -13,35 +14,44 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
     for slug, spec in modules.items():
         seen: set[str] = set()
         for index, dependency in enumerate(spec.depends_on):
-            path = join_path("modules", slug, "depends_on", index)
-            if dependency in seen:
-                yield warning("depends-on", path, f"`{dependency}` is listed twice; list it once")
-                continue
+            problem = _dependency_problem(ctx, slug, dependency, seen)
+            if problem is not None:
+                yield problem(join_path("modules", slug, "depends_on", index))
             seen.add(dependency)
-            if dependency == slug:
-                yield error(
-                    "depends-on", path, f"module `{slug}` depends on itself; remove it from depends_on"
-                )
-            elif dependency not in ctx.all_slugs:
-                yield error(
-                    "depends-on",
-                    path,
-                    f"module `{slug}` depends on `{dependency}`, which is not in [modules]; install it "
-                    "or remove the dependency",
-                )
-            elif spec.required and dependency in modules and not modules[dependency].required:
-                yield error(
-                    "required-closure",
-                    path,
-                    f"required module `{slug}` depends on `{dependency}`, which is optional and could be "
-                    f"uninstalled; mark `{dependency}` required too",
-                )
     for cycle in find_cycles({slug: spec.depends_on for slug, spec in modules.items()}):
         yield error(
             "dependency-cycle",
             join_path("modules", cycle[0], "depends_on"),
             "dependency cycle: " + " → ".join([*cycle, cycle[0]]) + "; break it by removing one dependency",
         )
+
+
+def _dependency_problem(
+    ctx: RuleContext, slug: str, dependency: str, seen: set[str]
+) -> Callable[[str], Problem] | None:
+    """The problem with one `depends_on` entry, as a function of its path (built only when needed)."""
+    modules = ctx.modules
+    if dependency in seen:
+        return partial(warning, "depends-on", message=f"`{dependency}` is listed twice; list it once")
+    if dependency == slug:
+        return partial(
+            error, "depends-on", message=f"module `{slug}` depends on itself; remove it from depends_on"
+        )
+    if dependency not in ctx.all_slugs:
+        return partial(
+            error,
+            "depends-on",
+            message=f"module `{slug}` depends on `{dependency}`, which is not in [modules]; install it "
+            "or remove the dependency",
+        )
+    if modules[slug].required and dependency in modules and not modules[dependency].required:
+        return partial(
+            error,
+            "required-closure",
+            message=f"required module `{slug}` depends on `{dependency}`, which is optional and could be "
+            f"uninstalled; mark `{dependency}` required too",
+        )
+    return None
 
 
 def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:

@@ -88,11 +88,11 @@ def _check_spec(slug: str, spec: ModuleSpec, manifest_dir: str) -> Iterator[Prob
             yield error("path", join_path(*base, "path"), problem)
     seen: set[str] = set()
     for index, feature in enumerate(spec.features):
-        path = join_path(*base, "features", index)
         if feature in seen:
+            path = join_path(*base, "features", index)
             yield warning("features", path, f"feature {feature!r} is listed twice; list it once")
             continue
         seen.add(feature)
         problem = check_feature_name(feature)
         if problem:
-            yield error("features", path, problem)
+            yield error("features", join_path(*base, "features", index), problem)
