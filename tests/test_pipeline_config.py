@@ -1,0 +1,345 @@
+"""The pipeline config (.github/modbot.toml): good and bad files, every problem with its TOML path,
+the JSON Schema agreeing with the model, the deploy command template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import tomli
+
+from bot.manifest import validate_text
+from bot.pipeline.config import (
+    ConfigError,
+    command_argv,
+    command_template_problem,
+    duration_seconds,
+    load_pipeline_config,
+    manifest_problems,
+    parse_pipeline_config,
+    pipeline_config_json_schema,
+    repository_root,
+)
+
+PIN = "modbot @ git+https://github.com/rustok/modbot@0123456789abcdef0123456789abcdef01234567"
+
+GOOD = f"""
+[build]
+package = "rustok-server"
+manifest = "modules.toml"
+cargo_toml = "apps/server/Cargo.toml"
+feature_prefix = "mod-"
+extra_features = ["redis-cache"]
+toolchain = "1.95.0"
+workspace = "."
+
+[image]
+registry = "ghcr.io"
+repository = "rustok/rustok-server"
+dockerfile = "Dockerfile"
+context = "."
+
+[[environments]]
+name = "staging"
+url = "https://staging.example.com"
+auto_deploy = true
+health_token_env = "RUSTOK_HEALTH_TOKEN"
+backend = "kubernetes"
+kubernetes = {{ namespace = "rustok", deployment = "rustok-server", container = "server", timeout = "300s" }}
+
+[[environments]]
+name = "prod-eu"
+url = "https://rustok.example.com/"
+backend = "compose"
+compose = {{ file = "deploy/compose.yml", service = "server" }}
+
+[[environments]]
+name = "lab"
+url = "http://127.0.0.1:8080"
+backend = "command"
+command = "deploy/run.sh --image {{image}} {{release_id}} {{environment}}"
+
+[workflows]
+modbot_install = "{PIN}"
+default_branch = "main"
+runs_on = "ubuntu-24.04"
+"""
+
+MINIMAL = """
+[image]
+repository = "rustok/rustok-server"
+[[environments]]
+name = "staging"
+url = "https://staging.example.com"
+backend = "command"
+command = "./deploy.sh {image}"
+[workflows]
+modbot_install = "modbot==0.1.0"
+"""
+
+
+def problems_of(text: str) -> dict[str, str]:
+    with pytest.raises(ConfigError) as info:
+        parse_pipeline_config(text)
+    return {problem.path: problem.message for problem in info.value.problems}
+
+
+def test_good_config_parses_with_its_values() -> None:
+    config = parse_pipeline_config(GOOD)
+    assert config.build.extra_features == ["redis-cache"]
+    assert config.image.name == "ghcr.io/rustok/rustok-server"
+    staging = config.environment("staging")
+    assert staging.auto_deploy is True
+    assert staging.deploy_tag == "deploy/staging"
+    assert staging.kubernetes is not None
+    assert staging.kubernetes.timeout == "300s"
+    assert config.environment("prod-eu").compose is not None
+    assert config.environment("lab").auto_deploy is False
+    assert config.headless is None
+    with pytest.raises(KeyError, match="known: staging, prod-eu, lab"):
+        config.environment("production")
+
+
+def test_minimal_config_takes_documented_defaults() -> None:
+    config = parse_pipeline_config(MINIMAL)
+    assert config.build.package == "rustok-server"
+    assert config.build.feature_prefix == "mod-"
+    assert config.build.cargo_toml == "apps/server/Cargo.toml"
+    assert config.build.toolchain == "1.95.0"
+    assert config.image.registry == "ghcr.io"
+    assert config.workflows.default_branch == "main"
+    assert config.environments[0].smoke_timeout == "120s"
+
+
+def test_every_problem_is_listed_with_its_toml_path() -> None:
+    bad = """
+[build]
+pakage = "x"
+toolchain = "stable"
+extra_features = ["a b", "ok"]
+cargo_toml = "../outside/Cargo.toml"
+[image]
+repository = "Rustok/Server"
+[[environments]]
+name = "Staging"
+url = "ftp://x"
+auto_deploy = "yes"
+backend = "kubernetes"
+kubernetes = { namespace = "rustok", deployment = "rustok-server", container = "server", timeout = "soon" }
+[[environments]]
+name = "prod"
+url = "https://user:secret@example.com"
+backend = "command"
+command = "deploy.sh {image} | tee log"
+[workflows]
+modbot_install = "modbot"
+"""
+    found = problems_of(bad)
+    assert set(found) == {
+        "build.pakage",
+        "build.toolchain",
+        "build.extra_features[0]",
+        "build.cargo_toml",
+        "image.repository",
+        "environments[0].name",
+        "environments[0].url",
+        "environments[0].auto_deploy",
+        "environments[0].kubernetes.timeout",
+        "environments[1].url",
+        "environments[1].command",
+        "workflows.modbot_install",
+    }
+    assert "unknown key" in found["build.pakage"]
+    assert "not pinned" in found["build.toolchain"]
+    assert "outside the repository" in found["build.cargo_toml"]
+    assert "credentials" in found["environments[1].url"]
+    assert "secret" not in found["environments[1].url"].replace("a secret", "")
+    assert "without a shell" in found["environments[1].command"]
+    assert "valid boolean" in found["environments[0].auto_deploy"]
+
+
+def test_error_message_names_the_file_and_counts() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_pipeline_config("", source="x/modbot.toml")
+    text = str(info.value)
+    assert text.startswith("x/modbot.toml: invalid pipeline config (3 problems):")
+    assert "image: required key is missing" in text
+    assert "environments: required key is missing" in text
+    assert "workflows: required key is missing" in text
+
+
+def test_invalid_toml_and_bytes(tmp_path: Path) -> None:
+    assert "not valid TOML" in problems_of("[image\n")[""]
+    bad = tmp_path / "modbot.toml"
+    bad.write_bytes(b"\xff\xfe[image]")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_pipeline_config(bad)
+    with pytest.raises(OSError):
+        load_pipeline_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("fragment", "path", "needle"),
+    [
+        ('backend = "kubernetes"', "environments[0]", "no `kubernetes` setting"),
+        (
+            'backend = "command"\ncommand = "x"\ncompose = { file = "c.yml", service = "s" }',
+            "environments[0]",
+            "`compose` is set too",
+        ),
+        ('backend = "swarm"\ncommand = "x"', "environments[0].backend", "kubernetes"),
+    ],
+)
+def test_backend_must_match_its_settings(fragment: str, path: str, needle: str) -> None:
+    text = f"""
+[image]
+repository = "r/s"
+[[environments]]
+name = "staging"
+url = "https://x.example"
+{fragment}
+[workflows]
+modbot_install = "modbot==1.0"
+"""
+    found = problems_of(text)
+    assert needle in found[path]
+
+
+def test_duplicate_environment_names_are_refused() -> None:
+    text = (
+        MINIMAL
+        + '[[environments]]\nname = "staging"\nurl = "https://y"\nbackend = "command"\ncommand = "z"\n'
+    )
+    # the [[environments]] after [workflows] is still the same array of tables
+    found = problems_of(text)
+    assert 'environment name "staging" appears more than once' in found[""]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "modbot",
+        "modbot>=0.1",
+        "modbot @ git+https://github.com/rustok/modbot@main",
+        "modbot @ git+https://github.com/rustok/modbot@0123456789abcdef0123456789abcdef01234567; rm -rf /",
+        "modbot @ git+https://github.com/rustok/modbot@0123456789ABCDEF0123456789abcdef01234567",
+        "modbot @ git+http://github.com/rustok/modbot@0123456789abcdef0123456789abcdef01234567",
+        "modbot==1.0 $(id)",
+    ],
+)
+def test_modbot_install_must_be_pinned(value: str) -> None:
+    text = MINIMAL.replace('"modbot==0.1.0"', json.dumps(value))
+    assert "pinned" in problems_of(text)["workflows.modbot_install"]
+
+
+@pytest.mark.parametrize("value", ["main", "release/2026", "trunk"])
+def test_default_branch_accepts_plain_names(value: str) -> None:
+    config = parse_pipeline_config(MINIMAL + f'default_branch = "{value}"\n')
+    assert config.workflows.default_branch == value
+
+
+@pytest.mark.parametrize("value", ["ma in", "-x", "a..b", "$(id)", "a;b", "x/"])
+def test_default_branch_refuses_shell_and_bad_refs(value: str) -> None:
+    assert "workflows.default_branch" in problems_of(MINIMAL + f"default_branch = {json.dumps(value)}\n")
+
+
+def test_headless_ui_config() -> None:
+    text = (
+        MINIMAL
+        + """
+[[headless.ui]]
+name = "admin"
+repository = "rustok/rustok-admin"
+dockerfile = "apps/admin/Dockerfile"
+[[headless.ui]]
+name = "storefront"
+repository = "rustok/rustok-storefront"
+dockerfile = "apps/storefront/Dockerfile"
+deployment = "rustok-storefront"
+"""
+    )
+    config = parse_pipeline_config(text)
+    assert config.headless is not None
+    assert [ui.name for ui in config.headless.ui] == ["admin", "storefront"]
+    assert config.headless.ui[0].context == "."
+    dup = MINIMAL + '[[headless.ui]]\nname = "a"\nrepository = "r/a"\ndockerfile = "D"\n' * 2
+    assert 'headless.ui name "a" appears more than once' in problems_of(dup)["headless"]
+
+
+def test_headless_section_is_required_iff_the_manifest_is_headless() -> None:
+    monolith = validate_text('schema = 2\napp = "rustok-server"\n[modules]\n').manifest
+    headless = validate_text(
+        'schema = 2\napp = "rustok-server"\n[build.server]\nembed_admin = false\n[modules]\n'
+    ).manifest
+    assert monolith is not None
+    assert headless is not None
+    plain = parse_pipeline_config(MINIMAL)
+    with_ui = parse_pipeline_config(
+        MINIMAL + '[[headless.ui]]\nname = "admin"\nrepository = "r/a"\ndockerfile = "D"\n'
+    )
+    assert manifest_problems(plain, monolith) == []
+    assert manifest_problems(with_ui, headless) == []
+    assert "needs [[headless.ui]]" in manifest_problems(plain, headless)[0].message
+    assert "remove" in manifest_problems(with_ui, monolith)[0].message
+
+
+@pytest.mark.parametrize(
+    ("template", "needle"),
+    [
+        ("", "empty"),
+        ("deploy.sh {image} > log", "shell operator"),
+        ("deploy.sh {image}; reboot", None),  # `{image};` is one word: no shell, so `;` is harmless
+        ("deploy.sh $IMAGE", "without a shell"),
+        ("deploy.sh {tag}", "unknown placeholder"),
+        ("deploy.sh {image.__class__}", "unknown placeholder"),
+        ("deploy.sh {image", 'unmatched "{"'),
+        ("{image} run", "program"),
+        ("deploy.sh 'unclosed", "quotes"),
+    ],
+)
+def test_command_template_checks(template: str, needle: str | None) -> None:
+    problem = command_template_problem(template)
+    if needle is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert needle in problem
+
+
+def test_command_values_are_never_split_or_interpreted() -> None:
+    argv = command_argv(
+        "deploy/run.sh --image={image} 'two words' {release_id} {environment}",
+        {"image": "x@sha256:1 ; rm -rf /", "release_id": "$(id)", "environment": "staging", "service": "s"},
+    )
+    assert argv == ["deploy/run.sh", "--image=x@sha256:1 ; rm -rf /", "two words", "$(id)", "staging"]
+
+
+def test_durations() -> None:
+    assert duration_seconds("300s") == 300
+    assert duration_seconds("5m") == 300
+    assert duration_seconds("2h") == 7200
+    for bad in ("0s", "5", "1d", "1.5m", "-3s"):
+        with pytest.raises(ValueError, match="duration"):
+            duration_seconds(bad)
+
+
+def test_repository_root(tmp_path: Path) -> None:
+    assert repository_root(tmp_path / ".github" / "modbot.toml") == tmp_path.resolve()
+    assert repository_root(tmp_path / "ci" / "modbot.toml") == (tmp_path / "ci").resolve()
+
+
+def test_json_schema_agrees_with_the_model() -> None:
+    schema = pipeline_config_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for text in (GOOD, MINIMAL):
+        assert list(validator.iter_errors(tomli.loads(text))) == []
+    # typos and wrong shapes are caught by editors too
+    typo = tomli.loads(MINIMAL.replace("[image]", "[image]\nregistri = 'x'"))
+    assert any("registri" in err.message for err in validator.iter_errors(typo))
+    wrong = tomli.loads(MINIMAL.replace('name = "staging"', 'name = "Staging!"'))
+    assert list(validator.iter_errors(wrong))
+    unpinned = tomli.loads(MINIMAL.replace('url = "https', 'url = "ftp'))
+    assert list(validator.iter_errors(unpinned))
