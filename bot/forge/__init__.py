@@ -1,0 +1,434 @@
+"""The forge: what handlers may ask of GitHub, as a small typed interface of our own.
+
+Handlers take a `Forge` and never see PyGithub (only `bot.forge.github` imports it), so they stay pure
+and are tested against `tests.fakes.FakeForge`; a contract suite (tests/test_forge_contract.py) runs
+the same checks against the fake and against `GitHubForge` behind GitHub's published API description,
+so the fake cannot drift from the real thing.
+
+Every method is one API call where GitHub allows it (no listing when an id is known); listings follow
+``Link`` pagination and stop as soon as they have their answer. Failures raise `ForgeError` (never
+PyGithub's exceptions). Calls made inside ``with count_calls() as counter:`` are counted per task, which
+is how call budgets (e.g. "at most 5 calls for a first validation") are measured and tested.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, cast, runtime_checkable
+
+__all__ = [
+    "CHECK_CONCLUSIONS",
+    "CHECK_OUTPUT_LIMIT",
+    "CHECK_STATUSES",
+    "COMMENT_LIMIT",
+    "COMMIT_STATES",
+    "MAX_ANNOTATIONS_PER_REQUEST",
+    "MAX_PULL_FILES",
+    "PERMISSIONS",
+    "REACTIONS",
+    "STATUS_DESCRIPTION_LIMIT",
+    "Annotation",
+    "AnnotationLevel",
+    "CallCounter",
+    "CheckRun",
+    "Comment",
+    "CommitInfo",
+    "Forge",
+    "ForgeError",
+    "ForgeProvider",
+    "Permission",
+    "PullRequest",
+    "Ref",
+    "check_comment_body",
+    "check_run_fields",
+    "count_calls",
+    "normalize_ref",
+    "permission_from",
+    "record_call",
+    "status_description",
+    "truncate_output",
+    "validate_repo",
+]
+
+# --- limits GitHub enforces (checked before a call, identically by every Forge) ----------------------
+COMMENT_LIMIT = 65_536  # characters in an issue comment body
+CHECK_OUTPUT_LIMIT = 65_535  # characters in a check run's output.summary / output.text
+MAX_ANNOTATIONS_PER_REQUEST = 50  # check run annotations per create/update request
+STATUS_DESCRIPTION_LIMIT = 140  # characters in a commit status description
+MAX_PULL_FILES = 3_000  # GET /pulls/{n}/files lists at most this many files
+REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
+CHECK_STATUSES = frozenset({"queued", "in_progress", "completed"})
+CHECK_CONCLUSIONS = frozenset(
+    {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out"}
+)
+COMMIT_STATES = frozenset({"error", "failure", "pending", "success"})
+# Repository roles, strongest first. Custom roles fall back to the base permission they extend.
+PERMISSIONS = ("admin", "maintain", "write", "triage", "read", "none")
+
+Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
+AnnotationLevel = Literal["notice", "warning", "failure"]
+
+_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_REF_PART = re.compile(r"^[A-Za-z0-9._/+@-]+$")
+
+
+class ForgeError(Exception):
+    """A GitHub operation failed: which operation, the HTTP status (None: no answer, e.g. a network
+    error) and GitHub's own message. Never carries a token.
+
+    ``retry_after`` (seconds) is set when GitHub asked us to wait longer than the forge may block, so the
+    caller can reschedule the job instead of holding a worker.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        status: int | None,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.operation = operation
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+        self.attempts = attempts
+        where = f"HTTP {status}" if status is not None else "no response"
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        wait = f" (retry after {retry_after:.0f}s)" if retry_after is not None else ""
+        super().__init__(f"GitHub {operation} failed{tries}: {where}: {message}{wait}")
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+
+# --- what the forge returns ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PullRequest:
+    repo: str  # the base repository, owner/name
+    number: int
+    state: str  # "open" | "closed"
+    merged: bool
+    draft: bool
+    title: str
+    body: str
+    author: str  # login
+    html_url: str
+    head_sha: str
+    head_ref: str
+    head_repo: str | None  # owner/name of the head repository; None when a fork was deleted
+    base_sha: str
+    base_ref: str
+
+    @property
+    def from_fork(self) -> bool:
+        """The head lives in another repository (or one that no longer exists): no commands with power."""
+        return self.head_repo is None or self.head_repo.lower() != self.repo.lower()
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str  # login, e.g. "modbot[bot]"
+    author_type: str  # "User" | "Bot" | "Organization"
+    html_url: str
+
+
+@dataclass(frozen=True)
+class Annotation:
+    path: str
+    start_line: int
+    end_line: int
+    level: AnnotationLevel
+    message: str
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None
+    html_url: str | None
+
+
+@dataclass(frozen=True)
+class Ref:
+    ref: str  # full name: "refs/tags/deploy/prod"
+    sha: str  # what it points at (a commit, or an annotated tag object)
+    object_type: str  # "commit" | "tag"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """Who made a commit: the GitHub accounts (None when the e-mail maps to no account) and the git
+    identities. A branch is the bot's own only while every commit is authored and committed by it."""
+
+    sha: str
+    author_login: str | None
+    committer_login: str | None
+    author_email: str
+    committer_email: str
+
+    def made_by(self, login: str) -> bool:
+        wanted = login.lower()
+        return (self.author_login or "").lower() == wanted and (self.committer_login or "").lower() == wanted
+
+
+# --- the interface ---------------------------------------------------------------------------------
+@runtime_checkable
+class Forge(Protocol):
+    """What handlers may do on GitHub. ``repo`` is always ``owner/name``."""
+
+    @property
+    def bot_login(self) -> str:
+        """Our own identity (e.g. ``modbot[bot]``): whose comments and commits are ours."""
+        ...
+
+    # reading
+    def get_file(self, repo: str, path: str, ref: str) -> bytes | None:
+        """The file's exact bytes at ``ref`` (branch, tag or SHA); None when it does not exist there."""
+        ...
+
+    def get_pull(self, repo: str, number: int) -> PullRequest: ...
+
+    def pull_touches(self, repo: str, number: int, path: str) -> bool:
+        """Whether the PR adds, changes, removes or renames ``path``. Conservatively True when the PR
+        changes more files than GitHub will list (3,000)."""
+        ...
+
+    def default_branch(self, repo: str) -> str: ...
+
+    def branch_head(self, repo: str, branch: str) -> str:
+        """The commit SHA the branch points at (ForgeError 404 when there is no such branch)."""
+        ...
+
+    def get_permission(self, repo: str, username: str) -> Permission:
+        """The user's role on the repository: admin, maintain, write, triage, read or none."""
+        ...
+
+    # the sticky comment
+    def find_comment(self, repo: str, number: int, marker: str) -> Comment | None:
+        """The first comment on the issue/PR holding ``marker`` that *we* wrote (others' copies of the
+        marker do not count)."""
+        ...
+
+    def create_comment(self, repo: str, number: int, body: str) -> Comment: ...
+
+    def update_comment(self, repo: str, comment_id: int, body: str) -> Comment: ...
+
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None: ...
+
+    # checks (App mode) and commit statuses (token mode)
+    def create_check_run(
+        self,
+        repo: str,
+        head_sha: str,
+        name: str,
+        *,
+        status: str = "completed",
+        conclusion: str | None = None,
+        title: str = "",
+        summary: str = "",
+        text: str | None = None,
+        annotations: Sequence[Annotation] = (),
+        details_url: str | None = None,
+        external_id: str | None = None,
+    ) -> CheckRun: ...
+
+    def update_check_run(
+        self,
+        repo: str,
+        check_run_id: int,
+        *,
+        status: str | None = None,
+        conclusion: str | None = None,
+        title: str = "",
+        summary: str = "",
+        text: str | None = None,
+        annotations: Sequence[Annotation] = (),
+    ) -> CheckRun: ...
+
+    def set_commit_status(
+        self,
+        repo: str,
+        sha: str,
+        state: str,
+        *,
+        context: str,
+        description: str,
+        target_url: str | None = None,
+    ) -> None: ...
+
+    # branches, commits and pull requests (admin actions)
+    def create_branch(self, repo: str, branch: str, from_sha: str) -> None: ...
+
+    def update_branch_ref(self, repo: str, branch: str, sha: str, *, force: bool = False) -> None: ...
+
+    def commit_file(
+        self,
+        repo: str,
+        branch: str,
+        path: str,
+        content: bytes,
+        *,
+        message: str,
+        parent_sha: str,
+        force: bool = False,
+    ) -> str:
+        """One commit on top of ``parent_sha`` whose tree is the parent's with ``path`` set to exactly
+        ``content``; moves the existing ``branch`` to it (``force`` when that is not a fast-forward, e.g.
+        regenerating the bot's branch on a new base). Returns the new commit's SHA."""
+        ...
+
+    def find_open_pull_by_branch(self, repo: str, head_branch: str) -> PullRequest | None:
+        """The open PR from ``head_branch`` of this same repository, if any."""
+        ...
+
+    def create_pull(
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> PullRequest: ...
+
+    def update_pull(
+        self, repo: str, number: int, *, title: str | None = None, body: str | None = None
+    ) -> PullRequest: ...
+
+    def branch_commits_authors(self, repo: str, base: str, head: str) -> list[CommitInfo]:
+        """Who made each commit on ``head`` that ``base`` does not have (oldest first)."""
+        ...
+
+    # refs (tags for deploys)
+    def get_ref(self, repo: str, ref: str) -> Ref | None:
+        """``ref`` as ``tags/x``, ``heads/x`` or ``refs/...``; None when it does not exist."""
+        ...
+
+    def create_ref(self, repo: str, ref: str, sha: str) -> Ref: ...
+
+    def update_ref(self, repo: str, ref: str, sha: str, *, force: bool = False) -> Ref: ...
+
+
+class ForgeProvider(Protocol):
+    """Hands out a `Forge` for the installation a webhook came from (App mode: each installation has its
+    own token; token mode: one forge for all)."""
+
+    def for_installation(self, installation_id: int | None) -> Forge: ...
+
+
+# --- per-task call counting ------------------------------------------------------------------------
+@dataclass
+class CallCounter:
+    """API calls made in one task (``with count_calls() as counter``). ``token_exchanges`` counts the
+    App's installation-token requests separately: they happen about once an hour, not per task."""
+
+    calls: int = 0
+    token_exchanges: int = 0
+    by_operation: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.calls + self.token_exchanges
+
+
+_COUNTERS: contextvars.ContextVar[tuple[CallCounter, ...]] = contextvars.ContextVar(
+    "modbot_forge_counters", default=()
+)
+
+
+@contextmanager
+def count_calls() -> Iterator[CallCounter]:
+    """Count the forge calls made in this context (thread / asyncio task); nests."""
+    counter = CallCounter()
+    token = _COUNTERS.set((*_COUNTERS.get(), counter))
+    try:
+        yield counter
+    finally:
+        _COUNTERS.reset(token)
+
+
+def record_call(operation: str, *, token_exchange: bool = False) -> None:
+    """Called by every Forge implementation once per API request it makes."""
+    for counter in _COUNTERS.get():
+        if token_exchange:
+            counter.token_exchanges += 1
+        else:
+            counter.calls += 1
+        counter.by_operation[operation] = counter.by_operation.get(operation, 0) + 1
+
+
+# --- argument checks shared by every Forge (so the fake refuses exactly what the real one refuses) ----
+def validate_repo(repo: str) -> str:
+    if not _REPO.fullmatch(repo) or repo.split("/", 1)[1] in {".", ".."}:
+        raise ValueError(f"not a repository full name (owner/name): {repo!r}")
+    return repo
+
+
+def normalize_ref(ref: str) -> str:
+    """``refs/tags/x`` / ``tags/x`` → ``tags/x``; only ``heads/`` and ``tags/`` refs are allowed."""
+    short = ref.removeprefix("refs/")
+    kind, _, name = short.partition("/")
+    if (
+        kind not in {"heads", "tags"}
+        or not name
+        or not _REF_PART.fullmatch(name)
+        or ".." in name
+        or "//" in name
+        or name.startswith("/")
+        or name.endswith(("/", ".", ".lock"))
+        or "@{" in name
+    ):
+        raise ValueError(f"not a branch or tag ref: {ref!r}")
+    return short
+
+
+def check_comment_body(body: str) -> str:
+    if len(body) > COMMENT_LIMIT:
+        raise ValueError(
+            f"comment body has {len(body)} characters; GitHub accepts at most {COMMENT_LIMIT} "
+            "(truncate it with a note before posting)"
+        )
+    return body
+
+
+def truncate_output(text: str, limit: int = CHECK_OUTPUT_LIMIT) -> str:
+    if len(text) <= limit:
+        return text
+    note = "\n\n… (truncated: GitHub limits check output to 65,535 characters)"
+    return text[: limit - len(note)] + note
+
+
+def status_description(description: str) -> str:
+    if len(description) <= STATUS_DESCRIPTION_LIMIT:
+        return description
+    return description[: STATUS_DESCRIPTION_LIMIT - 1] + "…"
+
+
+def check_run_fields(status: str | None, conclusion: str | None) -> None:
+    if status is not None and status not in CHECK_STATUSES:
+        raise ValueError(f"check run status must be one of {sorted(CHECK_STATUSES)}, not {status!r}")
+    if conclusion is not None and conclusion not in CHECK_CONCLUSIONS:
+        raise ValueError(
+            f"check run conclusion must be one of {sorted(CHECK_CONCLUSIONS)}, not {conclusion!r}"
+        )
+    if status == "completed" and conclusion is None:
+        raise ValueError("a completed check run needs a conclusion")
+    if conclusion is not None and status not in (None, "completed"):
+        raise ValueError(f"a check run with a conclusion is completed, not {status!r}")
+
+
+def permission_from(permission: str | None, role_name: str | None) -> Permission:
+    """The collaborator-permission answer as one role: ``role_name`` when it is a built-in role (GitHub's
+    ``permission`` field folds maintain into write and triage into read), else the base ``permission``
+    a custom role extends; anything unknown is ``none`` (fail closed)."""
+    for candidate in (role_name, permission):
+        if candidate in PERMISSIONS:
+            return cast(Permission, candidate)
+    return "none"

@@ -1,0 +1,1012 @@
+"""`GitHubForge`: the `Forge` over GitHub's REST API. The only module of modbot that imports PyGithub.
+
+PyGithub provides the authentication (a GitHub App's JWT, installation tokens and their refresh; or a
+plain token), the HTTP session, GitHub Enterprise Server base URLs and error mapping. Requests go through
+its public ``Requester.requestJsonAndCheck`` with explicit paths and bodies rather than through its typed
+objects, because the typed layer adds calls or gets URLs wrong for what we need: a lazy ``GitRef.edit``
+PATCHes ``/git/ref/…`` (GitHub only has ``PATCH /git/refs/…``), ``Commit.create_status`` completes the lazy
+commit with an extra GET, permission and role name are two GETs, and its paginated lists hide the page
+requests we must retry and count. Every request shape is checked against GitHub's OpenAPI description in
+tests (tests/test_forge_github.py).
+
+Retries are ours (PyGithub's are switched off) so that every attempt is counted and every wait is
+injectable: 5xx and network errors are retried for idempotent requests (GET, PUT, PATCH, DELETE and the
+POSTs that are idempotent by nature: git blobs/trees/commits, statuses, reactions); 429 and 403 rate
+limits (``Retry-After``, ``X-RateLimit-Remaining: 0`` + ``X-RateLimit-Reset``, or GitHub's "secondary rate
+limit" message) for every request, since GitHub did not process it. A POST that creates something
+visible (a comment, a check run, a PR, a ref) is not retried on 5xx: GitHub may have done it; the job is
+retried instead and re-reads GitHub (e.g. finds the sticky comment) first. Waits use exponential backoff
+with jitter, or what GitHub asks for (plus jitter); a wait longer than ``RetryPolicy.max_wait`` is not
+slept but raised as `ForgeError.retry_after`, so the worker reschedules instead of blocking.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+from github import Auth, Github, GithubException
+
+from bot import __version__
+from bot.forge import (
+    COMMIT_STATES,
+    MAX_ANNOTATIONS_PER_REQUEST,
+    MAX_PULL_FILES,
+    REACTIONS,
+    Annotation,
+    CheckRun,
+    Comment,
+    CommitInfo,
+    ForgeError,
+    Permission,
+    PullRequest,
+    Ref,
+    check_comment_body,
+    check_run_fields,
+    normalize_ref,
+    permission_from,
+    record_call,
+    status_description,
+    truncate_output,
+    validate_repo,
+)
+
+if TYPE_CHECKING:
+    from github.InstallationAuthorization import InstallationAuthorization
+
+    from bot.config import BotSettings
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "ForgeStats",
+    "GitHubForge",
+    "GitHubForgeProvider",
+    "RetryPolicy",
+    "redact",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.github.com"
+PER_PAGE = 100
+USER_AGENT = f"modbot/{__version__}"
+_IDEMPOTENT_VERBS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+
+# --- secrets never reach a log line or an exception ----------------------------------------------------
+_SECRET_PATTERNS = (
+    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9_]{10,}|github_pat_[A-Za-z0-9_]{10,})"),  # GitHub tokens
+    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWTs
+    re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9_.\-]{16,}"),  # Authorization header values
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+    re.compile(r'(?i)("token"\s*:\s*")[^"]+'),  # {"token": "..."} (access_tokens answers)
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a token, JWT or private key replaced."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "***" if m.lastindex else "***", text)
+    return text
+
+
+class _RedactingFilter(logging.Filter):
+    """PyGithub logs whole request/response pairs at DEBUG, including the access_tokens answer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: drop its arguments rather than the record
+            message = str(record.msg)
+        record.msg, record.args = redact(message), None
+        return True
+
+
+for _name in ("github", "github.Requester", "github.GithubRetry", "github.GithubIntegration"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, _RedactingFilter) for f in _logger.filters):
+        _logger.addFilter(_RedactingFilter())
+
+
+# --- retries and metrics -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5  # attempts in all, the first included
+    backoff_base: float = 1.0  # seconds before the first retry of a 5xx (doubling, capped, jittered)
+    backoff_cap: float = 30.0
+    secondary_wait: float = 60.0  # a secondary rate limit with no header: GitHub says "at least a minute"
+    max_wait: float = 90.0  # longer waits are not slept but raised (ForgeError.retry_after)
+    jitter: float = 1.0  # up to this many seconds added to a wait GitHub asked for
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+
+class ForgeStats:
+    """Process-wide counters for /metrics: calls by operation, errors by status ("network" when there was
+    no answer), retries and installation-token exchanges. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.rate_limit_remaining: int | None = None
+
+    def record_call(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+
+    def record_error(self, operation: str, status: int | None) -> None:
+        with self._lock:
+            self.errors[str(status) if status is not None else "network"] += 1
+
+    def record_retry(self, operation: str) -> None:
+        with self._lock:
+            self.retries[operation] += 1
+
+    def record_rate_limit(self, remaining: int) -> None:
+        with self._lock:
+            self.rate_limit_remaining = remaining
+
+    @property
+    def total_calls(self) -> int:
+        with self._lock:
+            return sum(self.calls.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": dict(self.calls),
+                "errors": dict(self.errors),
+                "retries": dict(self.retries),
+                "rate_limit_remaining": self.rate_limit_remaining,
+            }
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _message(data: Any) -> str:
+    """GitHub's error message, with the details of a 422 ("Validation Failed: Reference already exists")."""
+    if not isinstance(data, dict):
+        return redact(str(data))[:500] if data else "(no message)"
+    message = str(data.get("message") or "(no message)")
+    details = []
+    for error in data.get("errors") or []:
+        if isinstance(error, dict):
+            detail = error.get("message") or " ".join(
+                str(error[k]) for k in ("resource", "field", "code") if error.get(k)
+            )
+            if detail:
+                details.append(str(detail))
+        elif error:
+            details.append(str(error))
+    if details:
+        message += f" ({'; '.join(details)})"
+    return redact(message)[:1000]
+
+
+def _is_rate_limited(status: int | None, headers: Mapping[str, Any] | None, message: str) -> bool:
+    if status == 429:
+        return True
+    if status != 403:
+        return False
+    return (
+        _header(headers, "retry-after") is not None
+        or _header(headers, "x-ratelimit-remaining") == "0"
+        or "rate limit" in message.lower()
+    )
+
+
+def _next_link(headers: Mapping[str, Any]) -> str | None:
+    link = _header(headers, "link")
+    if not link:
+        return None
+    for part in link.split(","):
+        match = re.match(r"\s*<([^>]+)>\s*;(.*)", part)
+        if match and re.search(r'rel="?next"?', match.group(2)):
+            return match.group(1)
+    return None
+
+
+# --- App authentication -----------------------------------------------------------------------------
+class _InstallationAuth(Auth.AppInstallationAuth):
+    """PyGithub's installation auth with a wider refresh margin (a token is replaced ``refresh_margin``
+    before it expires, not 20 s), an injectable clock, one refresh at a time, and counting."""
+
+    def __init__(
+        self,
+        app_auth: Auth.AppAuth,
+        installation_id: int,
+        *,
+        stats: ForgeStats,
+        clock: Callable[[], float],
+        refresh_margin: float,
+    ) -> None:
+        super().__init__(app_auth, installation_id)
+        self._stats = stats
+        self._clock = clock
+        self._margin = timedelta(seconds=refresh_margin)
+        self._current: InstallationAuthorization | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def token(self) -> str:
+        with self._lock:
+            now = datetime.fromtimestamp(self._clock(), UTC)
+            current = self._current
+            if current is None or current.expires_at - self._margin <= now:
+                current = self._current = self._exchange()
+            return str(current.token)
+
+    def _exchange(self) -> InstallationAuthorization:
+        operation = "installation_token"
+        self._stats.record_call(operation)
+        record_call(operation, token_exchange=True)
+        try:
+            authorization = self._get_installation_authorization()
+        except GithubException as exc:
+            self._stats.record_error(operation, exc.status)
+            raise ForgeError(
+                f"{operation} (installation {self.installation_id})", exc.status, _message(exc.data)
+            ) from None
+        log.info(
+            "GitHub installation %s: new access token, expires %s",
+            self.installation_id,
+            authorization.expires_at.isoformat(),
+        )
+        return authorization
+
+
+def _client(auth: Auth.Auth, base_url: str, timeout: float) -> Github:
+    return Github(
+        auth=auth,
+        base_url=base_url,
+        timeout=int(timeout),
+        user_agent=USER_AGENT,
+        per_page=PER_PAGE,
+        retry=None,  # ours: see the module docstring
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+        lazy=True,
+    )
+
+
+# --- the forge --------------------------------------------------------------------------------------
+class GitHubForge:
+    """`bot.forge.Forge` over one authenticated GitHub client (one installation, or a token)."""
+
+    def __init__(
+        self,
+        github: Github,
+        *,
+        bot_login: str | Callable[[], str],
+        retry: RetryPolicy | None = None,
+        stats: ForgeStats | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        allowed_repositories: frozenset[str] | None = None,
+        app_mode: bool = False,
+    ) -> None:
+        self._github = github
+        self._requester = github.requester
+        self._bot_login = bot_login
+        self._bot_login_lock = threading.Lock()
+        self.retry = retry or RetryPolicy()
+        self.stats = stats or ForgeStats()
+        self._sleep = sleep
+        self._clock = clock
+        self._rand = rand
+        self._allowed = (
+            frozenset(r.lower() for r in allowed_repositories) if allowed_repositories is not None else None
+        )
+        self.app_mode = app_mode
+
+    @classmethod
+    def with_token(
+        cls, token: str, *, base_url: str = DEFAULT_API_URL, timeout: float = 15, **kwargs: Any
+    ) -> GitHubForge:
+        """A forge authenticated with a personal access / fine-grained token (token mode)."""
+        return cls(_client(Auth.Token(token), base_url, timeout), **kwargs)
+
+    def close(self) -> None:
+        self._github.close()
+
+    @property
+    def bot_login(self) -> str:
+        if callable(self._bot_login):
+            with self._bot_login_lock:
+                if callable(self._bot_login):
+                    self._bot_login = self._bot_login()
+        assert isinstance(self._bot_login, str)
+        return self._bot_login
+
+    # --- the request loop ---------------------------------------------------------------------------
+    def _repo(self, repo: str) -> str:
+        validate_repo(repo)
+        if self._allowed is not None and repo.lower() not in self._allowed:
+            raise ForgeError("repository check", None, f"{repo} is not in MODBOT_REPOSITORIES")
+        return f"/repos/{repo}"
+
+    def request(
+        self,
+        operation: str,
+        verb: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        idempotent: bool | None = None,
+        not_found: bool = False,
+    ) -> tuple[dict[str, Any], Any] | None:
+        """One API request with retries. With ``not_found``, a 404 returns None (and is no error)."""
+        if idempotent is None:
+            idempotent = verb in _IDEMPOTENT_VERBS
+        policy = self.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.record_call(operation)
+            record_call(operation)
+            status: int | None
+            headers: Mapping[str, Any] | None = None
+            failed = operation
+            try:
+                response_headers, data = self._requester.requestJsonAndCheck(
+                    verb, url, parameters=dict(params) if params else None, input=body
+                )
+            except GithubException as exc:
+                status, headers, message = exc.status, exc.headers, _message(exc.data)
+                if status == 404 and not_found:
+                    return None
+            except ForgeError as exc:  # the installation-token exchange under this request failed
+                status, message, failed = exc.status, exc.message, exc.operation
+            except requests.RequestException as exc:
+                status, message = None, redact(f"{type(exc).__name__}: {exc}")[:500]
+            else:
+                remaining = _header(response_headers, "x-ratelimit-remaining")
+                if remaining is not None and remaining.isdigit():
+                    self.stats.record_rate_limit(int(remaining))
+                return response_headers, data
+            if failed == operation:  # (a failed token exchange counted its own error)
+                self.stats.record_error(operation, status)
+            wait = self._wait(
+                failed, status, headers=headers, message=message, attempt=attempt, idempotent=idempotent
+            )
+            if wait is None or attempt >= policy.max_attempts:
+                error = ForgeError(failed, status, message, attempts=attempt)
+                level = (
+                    logging.WARNING if status is not None and status < 500 and wait is None else logging.ERROR
+                )
+                log.log(level, "%s", error)
+                raise error
+            log.warning(
+                "GitHub %s: %s: %s; retrying in %.1fs (attempt %d of %d)",
+                failed,
+                f"HTTP {status}" if status is not None else "no response",
+                message,
+                wait,
+                attempt + 1,
+                policy.max_attempts,
+            )
+            self.stats.record_retry(operation)
+            self._sleep(wait)
+
+    def _wait(
+        self,
+        operation: str,
+        status: int | None,
+        *,
+        headers: Mapping[str, Any] | None,
+        message: str,
+        attempt: int,
+        idempotent: bool,
+    ) -> float | None:
+        """Seconds to wait before retrying, None for no retry; raises when GitHub asks for too long."""
+        policy = self.retry
+        if _is_rate_limited(status, headers, message):
+            wait = self._rate_limit_wait(headers)
+            if wait > policy.max_wait:
+                error = ForgeError(operation, status, message, retry_after=wait, attempts=attempt)
+                log.error("%s", error)
+                raise error
+            return float(wait + self._rand() * policy.jitter)
+        if status is None or status >= 500:
+            if not idempotent:
+                return None
+            backoff = min(policy.backoff_cap, policy.backoff_base * 2 ** (attempt - 1))
+            return float(backoff / 2 + self._rand() * backoff / 2)
+        return None
+
+    def _rate_limit_wait(self, headers: Mapping[str, Any] | None) -> float:
+        retry_after = _header(headers, "retry-after")
+        if retry_after is not None:
+            if retry_after.strip().isdigit():
+                return float(retry_after.strip())
+            try:
+                when = email.utils.parsedate_to_datetime(retry_after)
+            except (TypeError, ValueError):
+                when = None
+            if when is not None:
+                return max(0.0, when.timestamp() - self._clock())
+        reset = _header(headers, "x-ratelimit-reset")
+        if _header(headers, "x-ratelimit-remaining") == "0" and reset is not None and reset.isdigit():
+            return max(0.0, int(reset) - self._clock()) + 1.0  # the reset happens somewhere in that second
+        return self.retry.secondary_wait
+
+    def _get(self, operation: str, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        result = self.request(operation, "GET", url, params=params)
+        assert result is not None
+        return result[1]
+
+    def _send(self, operation: str, verb: str, url: str, body: Any, *, idempotent: bool | None = None) -> Any:
+        result = self.request(operation, verb, url, body=body, idempotent=idempotent)
+        assert result is not None
+        return result[1]
+
+    def _pages(self, operation: str, url: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Each page's data, following ``Link: rel="next"`` (which carries the query from then on)."""
+        next_url: str | None = url
+        query: Mapping[str, Any] | None = {**(params or {}), "per_page": PER_PAGE}
+        while next_url is not None:
+            result = self.request(operation, "GET", next_url, params=query)
+            assert result is not None
+            headers, data = result
+            yield data
+            next_url, query = _next_link(headers), None
+
+    # --- reading ------------------------------------------------------------------------------------
+    def get_file(self, repo: str, path: str, ref: str) -> bytes | None:
+        base = self._repo(repo)
+        _check_path(path)
+        result = self.request(
+            "get_file", "GET", f"{base}/contents/{quote(path)}", params={"ref": ref}, not_found=True
+        )
+        if result is None:
+            return None
+        data = result[1]
+        if isinstance(data, list):
+            raise ForgeError("get_file", None, f"{path} at {ref} is a directory, not a file")
+        kind = data.get("type")
+        if kind != "file":
+            raise ForgeError("get_file", None, f"{path} at {ref} is a {kind}, not a file")
+        content, encoding = data.get("content") or "", data.get("encoding")
+        if encoding == "base64" and (content or not data.get("size")):
+            return base64.b64decode(content)
+        # 1-100 MB: the contents API leaves "content" empty (encoding "none"); the blob API has it.
+        blob = self._get("get_file", f"{base}/git/blobs/{quote(str(data['sha']), safe='')}")
+        return _blob_bytes(blob)
+
+    def get_pull(self, repo: str, number: int) -> PullRequest:
+        data = self._get("get_pull", f"{self._repo(repo)}/pulls/{int(number)}")
+        return _pull(repo, data)
+
+    def pull_touches(self, repo: str, number: int, path: str) -> bool:
+        _check_path(path)
+        seen = 0
+        for page in self._pages("pull_touches", f"{self._repo(repo)}/pulls/{int(number)}/files"):
+            for entry in page:
+                if path in (entry.get("filename"), entry.get("previous_filename")):
+                    return True
+            seen += len(page)
+        return seen >= MAX_PULL_FILES  # GitHub lists no more: we cannot know, so we say yes (and validate)
+
+    def default_branch(self, repo: str) -> str:
+        return str(self._get("default_branch", self._repo(repo))["default_branch"])
+
+    def branch_head(self, repo: str, branch: str) -> str:
+        ref = normalize_ref(f"heads/{branch}")
+        return str(self._get("branch_head", f"{self._repo(repo)}/git/ref/{quote(ref)}")["object"]["sha"])
+
+    def get_permission(self, repo: str, username: str) -> Permission:
+        result = self.request(
+            "get_permission",
+            "GET",
+            f"{self._repo(repo)}/collaborators/{quote(username, safe='')}/permission",
+            not_found=True,
+        )
+        if result is None:
+            return "none"
+        data = result[1]
+        return permission_from(data.get("permission"), data.get("role_name"))
+
+    # --- comments -----------------------------------------------------------------------------------
+    def find_comment(self, repo: str, number: int, marker: str) -> Comment | None:
+        if not marker:
+            raise ValueError("an empty marker would match every comment")
+        me = self.bot_login.lower()
+        for page in self._pages("find_comment", f"{self._repo(repo)}/issues/{int(number)}/comments"):
+            for data in page:
+                comment = _comment(data)
+                if comment.author.lower() == me and marker in comment.body:
+                    return comment
+        return None
+
+    def create_comment(self, repo: str, number: int, body: str) -> Comment:
+        check_comment_body(body)
+        url = f"{self._repo(repo)}/issues/{int(number)}/comments"
+        return _comment(self._send("create_comment", "POST", url, {"body": body}))
+
+    def update_comment(self, repo: str, comment_id: int, body: str) -> Comment:
+        check_comment_body(body)
+        url = f"{self._repo(repo)}/issues/comments/{int(comment_id)}"
+        return _comment(self._send("update_comment", "PATCH", url, {"body": body}))
+
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
+        if content not in REACTIONS:
+            raise ValueError(f"reaction must be one of {sorted(REACTIONS)}, not {content!r}")
+        url = f"{self._repo(repo)}/issues/comments/{int(comment_id)}/reactions"
+        self._send("add_reaction", "POST", url, {"content": content}, idempotent=True)  # same one twice: 200
+
+    # --- checks and statuses ------------------------------------------------------------------------
+    def create_check_run(
+        self,
+        repo: str,
+        head_sha: str,
+        name: str,
+        *,
+        status: str = "completed",
+        conclusion: str | None = None,
+        title: str = "",
+        summary: str = "",
+        text: str | None = None,
+        annotations: Sequence[Annotation] = (),
+        details_url: str | None = None,
+        external_id: str | None = None,
+    ) -> CheckRun:
+        check_run_fields(status, conclusion)
+        batches = _batches(annotations)
+        body: dict[str, Any] = {"name": name, "head_sha": head_sha, "status": status}
+        if conclusion is not None:
+            body["conclusion"] = conclusion
+        if details_url is not None:
+            body["details_url"] = details_url
+        if external_id is not None:
+            body["external_id"] = external_id
+        output = _output(title, summary, text, batches[0])
+        if output is not None:
+            body["output"] = output
+        run = _check_run(self._send("create_check_run", "POST", f"{self._repo(repo)}/check-runs", body))
+        return self._more_annotations(repo, run, title, summary, batches[1:])
+
+    def update_check_run(
+        self,
+        repo: str,
+        check_run_id: int,
+        *,
+        status: str | None = None,
+        conclusion: str | None = None,
+        title: str = "",
+        summary: str = "",
+        text: str | None = None,
+        annotations: Sequence[Annotation] = (),
+    ) -> CheckRun:
+        check_run_fields(status, conclusion)
+        batches = _batches(annotations)
+        body: dict[str, Any] = {}
+        if status is not None:
+            body["status"] = status
+        if conclusion is not None:
+            body["conclusion"] = conclusion
+        output = _output(title, summary, text, batches[0])
+        if output is not None:
+            body["output"] = output
+        url = f"{self._repo(repo)}/check-runs/{int(check_run_id)}"
+        run = _check_run(self._send("update_check_run", "PATCH", url, body))
+        return self._more_annotations(repo, run, title, summary, batches[1:])
+
+    def _more_annotations(
+        self, repo: str, run: CheckRun, title: str, summary: str, batches: Sequence[Sequence[Annotation]]
+    ) -> CheckRun:
+        url = f"{self._repo(repo)}/check-runs/{run.id}"
+        for batch in batches:  # GitHub appends each request's annotations to the run's
+            output = _output(title, summary, None, batch)
+            run = _check_run(self._send("update_check_run", "PATCH", url, {"output": output}))
+        return run
+
+    def set_commit_status(
+        self,
+        repo: str,
+        sha: str,
+        state: str,
+        *,
+        context: str,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        if state not in COMMIT_STATES:
+            raise ValueError(f"commit status state must be one of {sorted(COMMIT_STATES)}, not {state!r}")
+        body: dict[str, Any] = {
+            "state": state,
+            "context": context,
+            "description": status_description(description),
+        }
+        if target_url is not None:
+            body["target_url"] = target_url
+        url = f"{self._repo(repo)}/statuses/{quote(sha, safe='')}"
+        self._send("set_commit_status", "POST", url, body, idempotent=True)  # the latest status wins
+
+    # --- branches, commits, pull requests -----------------------------------------------------------
+    def create_branch(self, repo: str, branch: str, from_sha: str) -> None:
+        self._create_ref("create_branch", repo, f"heads/{branch}", from_sha)
+
+    def update_branch_ref(self, repo: str, branch: str, sha: str, *, force: bool = False) -> None:
+        self._update_ref("update_branch_ref", repo, f"heads/{branch}", sha, force)
+
+    def commit_file(
+        self,
+        repo: str,
+        branch: str,
+        path: str,
+        content: bytes,
+        *,
+        message: str,
+        parent_sha: str,
+        force: bool = False,
+    ) -> str:
+        base = self._repo(repo)
+        _check_path(path)
+        normalize_ref(f"heads/{branch}")
+        # Git data API, not the contents API: the commit gets exactly these bytes (base64 blob), exactly
+        # this parent, and the branch moves once, at the end, to a commit that is already complete.
+        parent = self._get("commit_file", f"{base}/git/commits/{quote(parent_sha, safe='')}")
+        blob = self._send(
+            "commit_file",
+            "POST",
+            f"{base}/git/blobs",
+            {"content": base64.b64encode(content).decode("ascii"), "encoding": "base64"},
+            idempotent=True,  # content-addressed
+        )
+        tree = self._send(
+            "commit_file",
+            "POST",
+            f"{base}/git/trees",
+            {
+                "base_tree": parent["tree"]["sha"],
+                "tree": [{"path": path, "mode": "100644", "type": "blob", "sha": blob["sha"]}],
+            },
+            idempotent=True,
+        )
+        commit = self._send(
+            "commit_file",
+            "POST",
+            f"{base}/git/commits",
+            {"message": message, "tree": tree["sha"], "parents": [parent_sha]},
+            idempotent=True,  # a retry at worst leaves an unreferenced twin commit
+        )
+        sha = str(commit["sha"])
+        self._update_ref("commit_file", repo, f"heads/{branch}", sha, force)
+        return sha
+
+    def find_open_pull_by_branch(self, repo: str, head_branch: str) -> PullRequest | None:
+        normalize_ref(f"heads/{head_branch}")
+        owner = repo.split("/", 1)[0]
+        data = self._get(
+            "find_open_pull_by_branch",
+            f"{self._repo(repo)}/pulls",
+            {"state": "open", "head": f"{owner}:{head_branch}", "per_page": 1},
+        )
+        return _pull(repo, data[0]) if data else None
+
+    def create_pull(
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> PullRequest:
+        check_comment_body(body)
+        payload = {"title": title, "head": head, "base": base, "body": body, "draft": draft}
+        return _pull(repo, self._send("create_pull", "POST", f"{self._repo(repo)}/pulls", payload))
+
+    def update_pull(
+        self, repo: str, number: int, *, title: str | None = None, body: str | None = None
+    ) -> PullRequest:
+        payload: dict[str, Any] = {}
+        if title is not None:
+            payload["title"] = title
+        if body is not None:
+            payload["body"] = check_comment_body(body)
+        url = f"{self._repo(repo)}/pulls/{int(number)}"
+        return _pull(repo, self._send("update_pull", "PATCH", url, payload))
+
+    def branch_commits_authors(self, repo: str, base: str, head: str) -> list[CommitInfo]:
+        url = f"{self._repo(repo)}/compare/{quote(base)}...{quote(head)}"
+        commits: list[CommitInfo] = []
+        for page in self._pages("branch_commits_authors", url):
+            commits.extend(_commit_info(c) for c in page.get("commits") or [])
+        return commits
+
+    # --- refs ---------------------------------------------------------------------------------------
+    def get_ref(self, repo: str, ref: str) -> Ref | None:
+        short = normalize_ref(ref)
+        result = self.request("get_ref", "GET", f"{self._repo(repo)}/git/ref/{quote(short)}", not_found=True)
+        return _ref(result[1]) if result is not None else None
+
+    def create_ref(self, repo: str, ref: str, sha: str) -> Ref:
+        return self._create_ref("create_ref", repo, ref, sha)
+
+    def update_ref(self, repo: str, ref: str, sha: str, *, force: bool = False) -> Ref:
+        return self._update_ref("update_ref", repo, ref, sha, force)
+
+    def _create_ref(self, operation: str, repo: str, ref: str, sha: str) -> Ref:
+        short = normalize_ref(ref)
+        body = {"ref": f"refs/{short}", "sha": sha}
+        return _ref(self._send(operation, "POST", f"{self._repo(repo)}/git/refs", body))
+
+    def _update_ref(self, operation: str, repo: str, ref: str, sha: str, force: bool) -> Ref:
+        short = normalize_ref(ref)
+        url = f"{self._repo(repo)}/git/refs/{quote(short)}"
+        return _ref(self._send(operation, "PATCH", url, {"sha": sha, "force": force}))
+
+
+# --- JSON → our types ---------------------------------------------------------------------------------
+def _check_path(path: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in {"", ".", ".."} for p in parts):
+        raise ValueError(f"not a relative file path in the repository: {path!r}")
+
+
+def _blob_bytes(blob: Mapping[str, Any]) -> bytes:
+    encoding, content = blob.get("encoding"), str(blob.get("content") or "")
+    if encoding == "base64":
+        return base64.b64decode(content)
+    if encoding in ("utf-8", "utf8"):
+        return content.encode("utf-8")
+    raise ForgeError("get_file", None, f"blob {blob.get('sha')} has an unknown encoding {encoding!r}")
+
+
+def _login(user: Any) -> str | None:
+    return str(user["login"]) if isinstance(user, dict) and user.get("login") else None
+
+
+def _pull(repo: str, data: Mapping[str, Any]) -> PullRequest:
+    head, base = data["head"], data["base"]
+    head_repo = head.get("repo")
+    return PullRequest(
+        repo=repo,
+        number=int(data["number"]),
+        state=str(data["state"]),
+        merged=bool(data.get("merged") or data.get("merged_at")),
+        draft=bool(data.get("draft")),
+        title=str(data.get("title") or ""),
+        body=str(data.get("body") or ""),
+        author=_login(data.get("user")) or "",
+        html_url=str(data["html_url"]),
+        head_sha=str(head["sha"]),
+        head_ref=str(head["ref"]),
+        head_repo=str(head_repo["full_name"]) if isinstance(head_repo, dict) else None,
+        base_sha=str(base["sha"]),
+        base_ref=str(base["ref"]),
+    )
+
+
+def _comment(data: Mapping[str, Any]) -> Comment:
+    user = data.get("user") or {}
+    return Comment(
+        id=int(data["id"]),
+        body=str(data.get("body") or ""),
+        author=_login(user) or "",
+        author_type=str(user.get("type") or ""),
+        html_url=str(data.get("html_url") or ""),
+    )
+
+
+def _check_run(data: Mapping[str, Any]) -> CheckRun:
+    return CheckRun(
+        id=int(data["id"]),
+        name=str(data["name"]),
+        head_sha=str(data["head_sha"]),
+        status=str(data["status"]),
+        conclusion=data.get("conclusion"),
+        html_url=data.get("html_url"),
+    )
+
+
+def _ref(data: Mapping[str, Any]) -> Ref:
+    return Ref(ref=str(data["ref"]), sha=str(data["object"]["sha"]), object_type=str(data["object"]["type"]))
+
+
+def _commit_info(data: Mapping[str, Any]) -> CommitInfo:
+    git = data.get("commit") or {}
+    return CommitInfo(
+        sha=str(data["sha"]),
+        author_login=_login(data.get("author")),
+        committer_login=_login(data.get("committer")),
+        author_email=str((git.get("author") or {}).get("email") or ""),
+        committer_email=str((git.get("committer") or {}).get("email") or ""),
+    )
+
+
+def _batches(annotations: Sequence[Annotation]) -> list[Sequence[Annotation]]:
+    if not annotations:
+        return [()]
+    size = MAX_ANNOTATIONS_PER_REQUEST
+    return [annotations[i : i + size] for i in range(0, len(annotations), size)]
+
+
+def _output(
+    title: str, summary: str, text: str | None, annotations: Sequence[Annotation]
+) -> dict[str, Any] | None:
+    if not (title or summary or text or annotations):
+        return None
+    if not title or not summary:
+        raise ValueError("a check run output needs a title and a summary")
+    output: dict[str, Any] = {"title": title[:255], "summary": truncate_output(summary)}
+    if text:
+        output["text"] = truncate_output(text)
+    if annotations:
+        output["annotations"] = [_annotation(a) for a in annotations]
+    return output
+
+
+def _annotation(a: Annotation) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "path": a.path,
+        "start_line": a.start_line,
+        "end_line": a.end_line,
+        "annotation_level": a.level,
+        "message": a.message,
+    }
+    if a.title:
+        data["title"] = a.title
+    return data
+
+
+# --- the provider: one forge per installation ------------------------------------------------------------
+class GitHubForgeProvider:
+    """Hands out `GitHubForge` clients: per installation in App mode (a small LRU cache, each client
+    keeping and refreshing its installation token), the same one in token mode."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_API_URL,
+        token: str | None = None,
+        app_id: int | None = None,
+        private_key: str | None = None,
+        bot_login: str | None = None,
+        retry: RetryPolicy | None = None,
+        stats: ForgeStats | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        timeout: float = 15,
+        allowed_repositories: frozenset[str] | None = None,
+        cache_size: int = 64,
+        token_refresh_margin: float = 300.0,
+    ) -> None:
+        if (token is None) == (app_id is None or private_key is None):
+            raise ValueError("give either a token, or an App id and its private key")
+        self.base_url = base_url.rstrip("/")
+        self.stats = stats or ForgeStats()
+        self._retry = retry or RetryPolicy()
+        self._sleep, self._clock, self._rand = sleep, clock, rand
+        self._timeout = timeout
+        self._allowed = allowed_repositories
+        self._cache_size = cache_size
+        self._margin = token_refresh_margin
+        self._lock = threading.Lock()
+        self._forges: OrderedDict[int, GitHubForge] = OrderedDict()
+        self._bot_login = bot_login
+        self._app_auth: Auth.AppAuth | None = None
+        self._token_forge: GitHubForge | None = None
+        if token is not None:
+            self._token_forge = self._forge(Auth.Token(token), app_mode=False)
+        else:
+            assert app_id is not None
+            assert private_key is not None
+            self._app_auth = Auth.AppAuth(app_id, private_key)
+
+    @classmethod
+    def from_settings(cls, settings: BotSettings, **kwargs: Any) -> GitHubForgeProvider:
+        mode = settings.auth_mode  # raises ConfigError when credentials are missing
+        common: dict[str, Any] = {
+            "base_url": settings.github_api_url,
+            "bot_login": settings.bot_login,
+            "allowed_repositories": settings.repositories,
+            **kwargs,
+        }
+        if mode == "token":
+            assert settings.github_token is not None
+            return cls(token=settings.github_token.get_secret_value(), **common)
+        assert settings.github_app_id is not None
+        assert settings.github_private_key is not None
+        return cls(
+            app_id=settings.github_app_id,
+            private_key=settings.github_private_key.get_secret_value(),
+            **common,
+        )
+
+    @property
+    def app_mode(self) -> bool:
+        return self._app_auth is not None
+
+    def _forge(self, auth: Auth.Auth, *, app_mode: bool) -> GitHubForge:
+        return GitHubForge(
+            _client(auth, self.base_url, self._timeout),
+            bot_login=self._resolve_bot_login,
+            retry=self._retry,
+            stats=self.stats,
+            sleep=self._sleep,
+            clock=self._clock,
+            rand=self._rand,
+            allowed_repositories=self._allowed,
+            app_mode=app_mode,
+        )
+
+    def for_installation(self, installation_id: int | None) -> GitHubForge:
+        if self._token_forge is not None:
+            return self._token_forge
+        if installation_id is None:
+            raise ForgeError("for_installation", None, "App mode needs the webhook's installation id")
+        assert self._app_auth is not None
+        with self._lock:
+            forge = self._forges.get(installation_id)
+            if forge is not None:
+                self._forges.move_to_end(installation_id)
+                return forge
+            auth = _InstallationAuth(
+                self._app_auth,
+                int(installation_id),
+                stats=self.stats,
+                clock=self._clock,
+                refresh_margin=self._margin,
+            )
+            forge = self._forges[installation_id] = self._forge(auth, app_mode=True)
+            while len(self._forges) > self._cache_size:
+                _, evicted = self._forges.popitem(last=False)
+                evicted.close()
+            return forge
+
+    def _resolve_bot_login(self) -> str:
+        """MODBOT_BOT_LOGIN, else asked once: the App's slug + ``[bot]`` (GET /app with the App's JWT),
+        or the token's user (GET /user)."""
+        with self._lock:
+            if self._bot_login is not None:
+                return self._bot_login
+        if self._app_auth is not None:
+            app = GitHubForge(
+                _client(self._app_auth, self.base_url, self._timeout),
+                bot_login="",
+                retry=self._retry,
+                stats=self.stats,
+                sleep=self._sleep,
+                clock=self._clock,
+                rand=self._rand,
+            )
+            try:
+                login = f"{app._get('get_app', '/app')['slug']}[bot]"
+            finally:
+                app.close()
+        else:
+            assert self._token_forge is not None
+            login = str(self._token_forge._get("get_user", "/user")["login"])
+        with self._lock:
+            self._bot_login = login
+        return login
+
+    def close(self) -> None:
+        with self._lock:
+            forges = list(self._forges.values())
+            self._forges.clear()
+        for forge in forges:
+            forge.close()
+        if self._token_forge is not None:
+            self._token_forge.close()
