@@ -1,0 +1,67 @@
+"""What every part of the store shares: the engine, the clock and the two kinds of transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.store.engine import SQLITE_BEGIN_OPTION
+
+__all__ = ["Clock", "StoreBase", "utc_now"]
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreBase:
+    """Holds the engine; each public store method runs in exactly one transaction of its own."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        backend = engine.dialect.name
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"the store supports SQLite and PostgreSQL, not {backend!r}")
+        self.engine = engine
+        self.clock = clock
+        self.is_postgresql = backend == "postgresql"
+
+    def now(self) -> datetime:
+        value = self.clock()
+        if value.tzinfo is None:
+            raise ValueError("the store's clock must return aware datetimes")
+        return value.astimezone(UTC)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A read-write transaction: committed on success, rolled back on any exception.
+
+        On SQLite it starts with BEGIN IMMEDIATE: the write lock is taken at once, so two writers
+        queue on ``busy_timeout`` instead of one failing on a lock upgrade. On PostgreSQL it is a
+        READ COMMITTED transaction; row locks are taken by the statements themselves.
+        """
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a plain deferred BEGIN on SQLite: never waits for writers)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+            with conn.begin():
+                yield conn
+
+    def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """The dialect's INSERT construct (both have ``on_conflict_do_nothing``)."""
+        if self.is_postgresql:
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (at shutdown, or in a child process after fork)."""
+        self.engine.dispose()

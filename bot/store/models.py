@@ -1,0 +1,203 @@
+"""The schema: four tables, typed with SQLAlchemy 2 ``Mapped[...]``.
+
+These classes are the source of truth for queries and for ``alembic`` autogenerate; the
+migrations in ``bot/store/migrations/versions`` are hand-checked copies of them, and a test asserts
+that a database migrated to head has exactly this schema (docs/store.md).
+
+Every timestamp is a timezone-aware UTC ``datetime`` in Python. SQLite has no time zone type, so
+the value is stored as UTC text (fixed-width ISO format, which sorts correctly) and given back its
+UTC zone on the way out; PostgreSQL stores ``timestamptz``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "ADMIN_TOKENS",
+    "AUDIT_LOG",
+    "DELIVERIES",
+    "PR_STATE",
+    "AdminTokenRow",
+    "AuditLogRow",
+    "Base",
+    "DeliveryRow",
+    "DeliveryStatus",
+    "PrStateRow",
+    "UTCDateTime",
+    "metadata",
+]
+
+# Constraint names are part of the schema that migrations must reproduce: name them all.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """The life of a delivery's job (docs/store.md has the state diagram)."""
+
+    PENDING = "pending"  # waiting to be taken (now, or at next_attempt_at after a failed attempt)
+    RUNNING = "running"  # taken by lease_owner until lease_until
+    DONE = "done"  # handled
+    FAILED = "failed"  # gave up: a permanent error, or max attempts reached
+    IGNORED = "ignored"  # looked at and deliberately not handled (reason in last_error)
+
+
+FINISHED_STATUSES = frozenset({DeliveryStatus.DONE, DeliveryStatus.FAILED, DeliveryStatus.IGNORED})
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend; naive datetimes are refused (fail closed)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BIGINT ids on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the auto-incrementing rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# JSONB on PostgreSQL (binary, indexable, queryable with ->> and @>); JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class DeliveryRow(Base):
+    """One webhook delivery and its job. ``delivery_id`` is GitHub's X-GitHub-Delivery."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str | None] = mapped_column(String(100))
+    repository: Mapped[str | None] = mapped_column(String(200))
+    installation_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'running', 'done', 'failed', 'ignored')",
+            name="status",
+        ),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        # claim_next: the oldest due pending job; crash recovery: running jobs by lease expiry
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "status", "lease_until"),
+        # purge_finished and "recent deliveries" views
+        Index(None, "received_at"),
+    )
+
+
+class PrStateRow(Base):
+    """What the bot last wrote on a pull request (a cache: GitHub stays the system of record)."""
+
+    __tablename__ = "pr_state"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repository: Mapped[str] = mapped_column(String(200))  # owner/name, lower-cased
+    number: Mapped[int] = mapped_column(Integer)
+    comment_id: Mapped[int | None] = mapped_column(BigInteger)
+    check_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    manifest_hash: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("repository", "number"),)
+
+
+class AdminTokenRow(Base):
+    """An admin API bearer token. Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "admin_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditLogRow(Base):
+    """Append-only record of who did what. There is no update or delete API; on PostgreSQL and
+    SQLite a trigger rejects UPDATE and DELETE (and TRUNCATE on PostgreSQL)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str | None] = mapped_column(String(300))
+    details: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(None, "at"),
+        Index(None, "actor", "id"),
+        Index(None, "action", "id"),
+    )
+
+
+def _table(row: type[Base]) -> Table:
+    table = row.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+DELIVERIES = _table(DeliveryRow)
+PR_STATE = _table(PrStateRow)
+ADMIN_TOKENS = _table(AdminTokenRow)
+AUDIT_LOG = _table(AuditLogRow)

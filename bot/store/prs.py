@@ -1,0 +1,133 @@
+"""What the bot last wrote on each pull request: sticky comment id, check run id, head handled.
+
+A cache that saves API calls (the sticky comment is found by id instead of by listing comments);
+GitHub stays the system of record, so a lost row only costs a lookup by the hidden marker.
+
+Stale results: two workers may handle two pushes to the same PR at once. ``save_pr_state`` is a
+compare-and-set on ``head_sha``: it stores only if the head stored now is still the one the
+handler read before it started (``expected_head_sha``), and says whether it won. The protocol for
+a handler: read the state, *then* re-read the PR's head from GitHub, do the work, then
+``save_pr_state(expected_head_sha=<head read first>)``; only a winner publishes its result. A
+handler of an older head either finds the PR's head has moved on, or loses the compare-and-set to
+the newer handler that stored first.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, select, update
+
+from bot.store.base import StoreBase
+from bot.store.models import PR_STATE
+
+__all__ = ["KEEP", "Keep", "PrState", "PrStateMixin", "normalize_repository"]
+
+_T = PR_STATE
+_C = _T.c
+
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+")
+
+
+class Keep(enum.Enum):
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+"""Default of the optional ``save_pr_state`` fields: leave the stored value as it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrState:
+    repository: str  # owner/name, lower-cased
+    number: int
+    comment_id: int | None
+    check_run_id: int | None
+    head_sha: str | None
+    manifest_hash: str | None
+    updated_at: datetime
+
+
+def normalize_repository(repository: str) -> str:
+    """``owner/name`` lower-cased (GitHub names are case-insensitive); anything else is refused."""
+    if not _REPOSITORY.fullmatch(repository) or len(repository) > 200:
+        raise ValueError(f"not an owner/name repository: {repository[:200]!r}")
+    return repository.lower()
+
+
+def _check_number(number: int) -> None:
+    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+        raise ValueError(f"not a pull request number: {number!r}")
+
+
+class PrStateMixin(StoreBase):
+    def get_pr_state(self, repository: str, number: int) -> PrState | None:
+        repo = normalize_repository(repository)
+        _check_number(number)
+        with self.read() as conn:
+            row = conn.execute(
+                select(
+                    _C.repository,
+                    _C.number,
+                    _C.comment_id,
+                    _C.check_run_id,
+                    _C.head_sha,
+                    _C.manifest_hash,
+                    _C.updated_at,
+                ).where(_C.repository == repo, _C.number == number)
+            ).first()
+        return None if row is None else PrState(**row._asdict())
+
+    def save_pr_state(
+        self,
+        repository: str,
+        number: int,
+        *,
+        head_sha: str,
+        expected_head_sha: str | None,
+        comment_id: int | Keep | None = KEEP,
+        check_run_id: int | Keep | None = KEEP,
+        manifest_hash: str | Keep | None = KEEP,
+    ) -> bool:
+        """Compare-and-set: store ``head_sha`` (and the given fields) only if the stored head is
+        still ``expected_head_sha`` (None: no head stored yet, e.g. a PR never seen). Returns True
+        if this call won and stored, False if another handler stored a different head first.
+
+        To update the comment or check id for the head you already own, pass the same sha as
+        ``head_sha`` and ``expected_head_sha``.
+        """
+        repo = normalize_repository(repository)
+        _check_number(number)
+        for name, sha in (("head_sha", head_sha), ("expected_head_sha", expected_head_sha)):
+            if sha is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+                raise ValueError(f"{name} is not a commit sha: {sha[:80]!r}")
+        values: dict[str, Any] = {"head_sha": head_sha, "updated_at": self.now()}
+        for name, value in (
+            ("comment_id", comment_id),
+            ("check_run_id", check_run_id),
+            ("manifest_hash", manifest_hash),
+        ):
+            if value is not KEEP:
+                values[name] = value
+        key = (_C.repository == repo) & (_C.number == number)
+        with self.write() as conn:
+            if expected_head_sha is None:
+                inserted = conn.execute(
+                    self.insert(_T)
+                    .values(repository=repo, number=number, **values)
+                    .on_conflict_do_nothing(index_elements=[_C.repository, _C.number])
+                    .returning(_C.id)
+                ).first()
+                if inserted is not None:
+                    return True
+                current: ColumnElement[bool] = _C.head_sha.is_(None)
+            else:
+                current = _C.head_sha == expected_head_sha
+            # On PostgreSQL a concurrent UPDATE of the row makes this one wait, then re-check the
+            # WHERE clause against the committed row: the loser matches nothing.
+            result = conn.execute(update(_T).where(key, current).values(**values))
+            return result.rowcount == 1

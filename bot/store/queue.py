@@ -1,0 +1,454 @@
+"""The durable delivery queue: record a webhook delivery, then lease its job to one worker.
+
+Each delivery row is also its job (docs/store.md has the state diagram)::
+
+    record_delivery ──► pending ──claim_next──► running ──complete──► done
+                          ▲  ▲                   │ │ │
+                          │  └──fail(retry_in)───┘ │ └──ignore──► ignored
+                          │     (attempts left)    └──fail──► failed (no retry, or attempts used up)
+                          └── lease expired: claim_next takes it again (or fails it when attempts are used up)
+
+Exactly-once *taking*: a job is claimed by one UPDATE that moves it to ``running`` with a lease
+(``lease_owner``, ``lease_until``). On PostgreSQL the candidate row is picked with
+``SELECT … FOR UPDATE SKIP LOCKED`` so replicas never wait for or take each other's rows; on SQLite
+the claim runs under ``BEGIN IMMEDIATE`` (one writer at a time). Every later transition
+(``complete``, ``fail``, ``ignore``, ``heartbeat``, ``release``) is fenced on the lease: it only
+applies while the row is still ``running`` for the same owner and attempt, so a worker whose lease
+expired and whose job was taken again cannot overwrite the new attempt (it gets LeaseLostError).
+Handling itself is at-least-once: a worker that dies mid-job is retried after its lease expires,
+so handlers must be idempotent (the sticky comment and the PR-state compare-and-set are).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, func, select, update
+
+from bot.store.base import StoreBase
+from bot.store.models import DELIVERIES, FINISHED_STATUSES, DeliveryStatus
+from bot.store.redact import redact_text, truncate
+
+__all__ = [
+    "DeliveryInfo",
+    "Job",
+    "LeaseLostError",
+    "QueueMixin",
+    "RecordOutcome",
+    "default_backoff",
+]
+
+_T = DELIVERIES
+_C = _T.c
+
+DEFAULT_MAX_ATTEMPTS = 5
+_EXHAUSTED_SWEEP_BATCH = 100
+
+
+class RecordOutcome(enum.StrEnum):
+    """What ``record_delivery`` did with a delivery (the webhook reports it in its 202 body)."""
+
+    NEW = "new"  # first time seen: stored, job pending
+    DUPLICATE_DONE = "duplicate_done"  # already finished (done or ignored): nothing to do
+    REQUEUED = "requeued"  # a redelivery of a failed or stalled job: it runs again (now)
+    DUPLICATE_PENDING = "duplicate_pending"  # already queued or running: nothing new
+
+
+class LeaseLostError(RuntimeError):
+    """The worker no longer holds the job's lease (it expired and the job was taken again, or the
+    job was redelivered). The worker must stop and must not report a result for this job."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A delivery leased to one worker. Pass it back to complete / fail / ignore / heartbeat."""
+
+    id: int
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    installation_id: int | None
+    payload: dict[str, Any]
+    received_at: datetime
+    attempts: int  # including this one
+    worker_id: str
+    lease_until: datetime
+    lease_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryInfo:
+    """A delivery row as stored (for status pages, tests and operators)."""
+
+    id: int
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    installation_id: int | None
+    payload: dict[str, Any]
+    received_at: datetime
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_error: str | None
+
+
+def default_backoff(attempts: int, *, base: float = 5.0, cap: float = 600.0) -> float:
+    """Seconds to wait before retrying after ``attempts`` failed attempts: exponential with full
+    jitter (AWS architecture blog), so replicas retrying the same outage spread out."""
+    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
+
+
+def _check_text(name: str, value: str | None, limit: int, *, required: bool) -> None:
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"{name} is required")
+        return
+    if len(value) > limit:
+        raise ValueError(f"{name} is longer than {limit} characters")
+
+
+def _message(error: str | BaseException) -> str:
+    text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+    return truncate(redact_text(text))
+
+
+_JOB_COLUMNS = (
+    _C.id,
+    _C.delivery_id,
+    _C.event,
+    _C.action,
+    _C.repository,
+    _C.installation_id,
+    _C.payload,
+    _C.received_at,
+    _C.attempts,
+    _C.lease_owner,
+    _C.lease_until,
+)
+
+
+def _job(row: Row[Any], lease_seconds: float) -> Job:
+    return Job(
+        id=row.id,
+        delivery_id=row.delivery_id,
+        event=row.event,
+        action=row.action,
+        repository=row.repository,
+        installation_id=row.installation_id,
+        payload=row.payload,
+        received_at=row.received_at,
+        attempts=row.attempts,
+        worker_id=row.lease_owner,
+        lease_until=row.lease_until,
+        lease_seconds=lease_seconds,
+    )
+
+
+class QueueMixin(StoreBase):
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+    # -- the webhook side -------------------------------------------------------------------
+
+    def record_delivery(  # noqa: PLR0917 (positional: the webhook's DeliveryRecorder protocol)
+        self,
+        delivery_id: str,
+        event: str,
+        action: str | None,
+        repository: str | None,
+        installation_id: int | None,
+        payload: Mapping[str, Any],
+    ) -> RecordOutcome:
+        """Store a verified delivery durably (one short transaction), deduplicated on its id.
+
+        A delivery seen before is not stored again: done/ignored → DUPLICATE_DONE; pending or
+        running under a live lease → DUPLICATE_PENDING; failed → REQUEUED with a fresh attempt
+        budget; pending but waiting for a retry, or running under an expired lease (its worker
+        died) → REQUEUED, due now. The stored payload is the parsed JSON body.
+        """
+        _check_text("delivery_id", delivery_id, 100, required=True)
+        _check_text("event", event, 100, required=True)
+        _check_text("action", action, 100, required=False)
+        _check_text("repository", repository, 200, required=False)
+        now = self.now()
+        with self.write() as conn:
+            inserted = conn.execute(
+                self.insert(_T)
+                .values(
+                    delivery_id=delivery_id,
+                    event=event,
+                    action=action,
+                    repository=repository,
+                    installation_id=installation_id,
+                    payload=dict(payload),
+                    received_at=now,
+                    status=DeliveryStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=[_C.delivery_id])
+                .returning(_C.id)
+            ).first()
+            if inserted is not None:
+                return RecordOutcome.NEW
+            # Seen before. Lock the row (PostgreSQL) so a worker's transition cannot interleave.
+            row = conn.execute(
+                select(_C.id, _C.status, _C.next_attempt_at, _C.lease_until)
+                .where(_C.delivery_id == delivery_id)
+                .with_for_update()
+            ).one()
+            status = DeliveryStatus(row.status)
+            if status in (DeliveryStatus.DONE, DeliveryStatus.IGNORED):
+                return RecordOutcome.DUPLICATE_DONE
+            requeue = update(_T).where(_C.id == row.id)
+            if status is DeliveryStatus.FAILED:
+                conn.execute(
+                    requeue.values(
+                        status=DeliveryStatus.PENDING.value,
+                        attempts=0,
+                        next_attempt_at=now,
+                        lease_owner=None,
+                        lease_until=None,
+                        finished_at=None,
+                    )
+                )
+                return RecordOutcome.REQUEUED
+            if status is DeliveryStatus.PENDING and row.next_attempt_at > now:
+                conn.execute(requeue.values(next_attempt_at=now))
+                return RecordOutcome.REQUEUED
+            if status is DeliveryStatus.RUNNING and row.lease_until is not None and row.lease_until <= now:
+                conn.execute(
+                    requeue.values(
+                        status=DeliveryStatus.PENDING.value,
+                        next_attempt_at=now,
+                        lease_owner=None,
+                        lease_until=None,
+                    )
+                )
+                return RecordOutcome.REQUEUED
+            return RecordOutcome.DUPLICATE_PENDING
+
+    # -- the worker side ----------------------------------------------------------------------
+
+    def claim_next(self, worker_id: str, lease_seconds: float = 60.0) -> Job | None:
+        """Lease the next due job to ``worker_id`` for ``lease_seconds``, or None if none is due.
+
+        Jobs whose worker died (lease expired) come first, then pending jobs by due time. A job
+        whose lease expired after its last allowed attempt is marked failed instead of retried.
+        ``worker_id`` must be unique per concurrently running worker (e.g. host:pid:thread).
+        """
+        _check_text("worker_id", worker_id, 200, required=True)
+        if not lease_seconds > 0:
+            raise ValueError("lease_seconds must be positive")
+        now = self.now()
+        until = now + timedelta(seconds=lease_seconds)
+        running = _C.status == DeliveryStatus.RUNNING.value
+        expired = and_(running, _C.lease_until <= now)
+        with self.write() as conn:
+            exhausted = (
+                select(_C.id)
+                .where(expired, _C.attempts >= self.max_attempts)
+                .limit(_EXHAUSTED_SWEEP_BATCH)
+                .with_for_update(skip_locked=True)
+            )
+            conn.execute(
+                update(_T)
+                .where(_C.id.in_(exhausted.scalar_subquery()), expired)
+                .values(
+                    status=DeliveryStatus.FAILED.value,
+                    finished_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=func.coalesce(_C.last_error + " | ", "")
+                    + "the worker's lease expired on the last allowed attempt",
+                )
+            )
+            candidates = (
+                (and_(expired, _C.attempts < self.max_attempts), _C.lease_until),
+                (
+                    and_(_C.status == DeliveryStatus.PENDING.value, _C.next_attempt_at <= now),
+                    _C.next_attempt_at,
+                ),
+            )
+            for condition, order in candidates:
+                pick = (
+                    select(_C.id)
+                    .where(condition)
+                    .order_by(order, _C.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
+                )
+                row = conn.execute(
+                    update(_T)
+                    .where(_C.id == pick, condition)
+                    .values(
+                        status=DeliveryStatus.RUNNING.value,
+                        attempts=_C.attempts + 1,
+                        lease_owner=worker_id,
+                        lease_until=until,
+                        started_at=now,
+                    )
+                    .returning(*_JOB_COLUMNS)
+                ).first()
+                if row is not None:
+                    return _job(row, lease_seconds)
+        return None
+
+    def _transition(self, job: Job, values: Mapping[str, Any]) -> None:
+        held = and_(
+            _C.id == job.id,
+            _C.status == DeliveryStatus.RUNNING.value,
+            _C.lease_owner == job.worker_id,
+            _C.attempts == job.attempts,
+        )
+        with self.write() as conn:
+            result = conn.execute(update(_T).where(held).values(**values))
+            if result.rowcount != 1:
+                raise LeaseLostError(
+                    f"job {job.id} (delivery {job.delivery_id}, attempt {job.attempts}) "
+                    f"is no longer leased to {job.worker_id}"
+                )
+
+    def complete(self, job: Job) -> None:
+        """The job was handled: done. Raises LeaseLostError if the lease was lost meanwhile."""
+        self._transition(
+            job,
+            {
+                "status": DeliveryStatus.DONE.value,
+                "finished_at": self.now(),
+                "lease_owner": None,
+                "lease_until": None,
+            },
+        )
+
+    def fail(self, job: Job, error: str | BaseException, retry_in: float | None) -> DeliveryStatus:
+        """The attempt failed. With ``retry_in`` seconds (see ``default_backoff``) and attempts
+        left, the job goes back to pending, due then; otherwise (``retry_in=None`` for a permanent
+        error, or the last attempt) it is failed. The error is stored redacted and truncated.
+        Returns the job's new status."""
+        if retry_in is not None and not retry_in >= 0:
+            raise ValueError("retry_in must be a non-negative number of seconds")
+        now = self.now()
+        message = _message(error)
+        if retry_in is not None and job.attempts < self.max_attempts:
+            self._transition(
+                job,
+                {
+                    "status": DeliveryStatus.PENDING.value,
+                    "next_attempt_at": now + timedelta(seconds=retry_in),
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "last_error": message,
+                },
+            )
+            return DeliveryStatus.PENDING
+        self._transition(
+            job,
+            {
+                "status": DeliveryStatus.FAILED.value,
+                "finished_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": message,
+            },
+        )
+        return DeliveryStatus.FAILED
+
+    def ignore(self, job: Job, reason: str) -> None:
+        """The job needs no handling (e.g. a PR that does not touch the manifest); the reason is
+        kept in ``last_error``."""
+        self._transition(
+            job,
+            {
+                "status": DeliveryStatus.IGNORED.value,
+                "finished_at": self.now(),
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": truncate(redact_text(reason)),
+            },
+        )
+
+    def heartbeat(self, job: Job, lease_seconds: float | None = None) -> Job:
+        """Extend the lease to now + ``lease_seconds`` (default: the job's own). Call it well
+        within the lease during long work. Raises LeaseLostError if the lease is gone."""
+        seconds = job.lease_seconds if lease_seconds is None else lease_seconds
+        if not seconds > 0:
+            raise ValueError("lease_seconds must be positive")
+        until = self.now() + timedelta(seconds=seconds)
+        self._transition(job, {"lease_until": until})
+        return dataclasses.replace(job, lease_until=until, lease_seconds=seconds)
+
+    def release(self, job: Job) -> None:
+        """Give the job back without handling it (e.g. on shutdown): pending, due now, and this
+        attempt is not counted."""
+        self._transition(
+            job,
+            {
+                "status": DeliveryStatus.PENDING.value,
+                "next_attempt_at": self.now(),
+                "attempts": job.attempts - 1,
+                "lease_owner": None,
+                "lease_until": None,
+            },
+        )
+
+    # -- observing the queue ---------------------------------------------------------------------
+
+    def queue_depth(self) -> int:
+        """Jobs not finished yet: pending (due or waiting for a retry) plus running."""
+        with self.read() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(_T)
+                .where(_C.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.RUNNING.value]))
+            ).scalar_one()
+        return int(count)
+
+    def delivery_counts(self) -> dict[tuple[str, DeliveryStatus], int]:
+        """Number of stored deliveries by (event, status), for metrics."""
+        with self.read() as conn:
+            rows = conn.execute(select(_C.event, _C.status, func.count()).group_by(_C.event, _C.status)).all()
+        return {(event, DeliveryStatus(status)): int(count) for event, status, count in rows}
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest pending job is due (a worker can sleep until then), or None."""
+        with self.read() as conn:
+            value: datetime | None = conn.execute(
+                select(func.min(_C.next_attempt_at)).where(_C.status == DeliveryStatus.PENDING.value)
+            ).scalar_one()
+        return value
+
+    def get_delivery(self, delivery_id: str) -> DeliveryInfo | None:
+        with self.read() as conn:
+            row = conn.execute(select(_T).where(_C.delivery_id == delivery_id)).first()
+        if row is None:
+            return None
+        return DeliveryInfo(**{**row._asdict(), "status": DeliveryStatus(row.status)})
+
+    def purge_finished(self, older_than: timedelta) -> int:
+        """Delete finished deliveries (done, failed, ignored) received more than ``older_than``
+        ago; returns how many. A redelivery of a purged id is treated as new, so keep more than
+        GitHub's redelivery window (a few days). Unfinished jobs are never purged."""
+        cutoff = self.now() - older_than
+        with self.write() as conn:
+            result = conn.execute(
+                _T.delete().where(
+                    _C.status.in_([s.value for s in FINISHED_STATUSES]),
+                    _C.received_at < cutoff,
+                )
+            )
+        return int(result.rowcount)
