@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import manifest_commands
+from bot.cli import manifest_commands, pipeline_commands
 from bot.cli.output import UsageError, fail
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"modbot {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     manifest_commands.register(commands)
+    pipeline_commands.register(commands)
     return parser
 
 

@@ -28,7 +28,6 @@ from bot.manifest.cargo import (
     check_crate_name,
     check_feature_name,
     check_relative_path,
-    check_target_triple,
     unsafe_word_problem,
 )
 from bot.manifest.model import Manifest
@@ -159,7 +158,7 @@ ImageRepository = Annotated[
 ]
 
 
-def _url_problem(value: str) -> str | None:
+def url_problem(value: str) -> str | None:
     problem = None
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         return f'URL "{value}" contains whitespace or a control character'
@@ -183,7 +182,7 @@ def _url_problem(value: str) -> str | None:
 
 HttpUrl = Annotated[
     str,
-    _checked(_url_problem),
+    _checked(url_problem),
     Field(
         json_schema_extra={"pattern": r"^https?://"},
         description="An http(s) base URL without credentials, query or fragment.",
@@ -317,18 +316,13 @@ class BuildConfig(_Strict):
     )
     toolchain: Toolchain = "1.95.0"
     workspace: RelPath = Field(".", description="The folder with the workspace Cargo.toml and Cargo.lock.")
-    target: str | None = Field(
-        None,
-        description="Target triple for cargo --target; overrides the manifest's build.target.",
+    key_paths: list[RelPath] = Field(
+        default_factory=lambda: ["."],
+        description="Paths whose committed content (git tree ids at HEAD) is part of the build key, so a "
+        "code change is never answered with an old image. Default: the whole repository. [] keeps "
+        "only manifest_hash + Cargo.lock + toolchain + template version + cargo arguments (for "
+        "repositories whose module code all comes from crates.io or git, pinned by Cargo.lock).",
     )
-
-    @model_validator(mode="after")
-    def _check_target(self) -> BuildConfig:
-        if self.target is not None:
-            problem = check_target_triple(self.target)
-            if problem is not None:
-                raise ValueError(f"target: {problem}")
-        return self
 
 
 class ImageConfig(_Strict):

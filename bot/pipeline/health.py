@@ -1,0 +1,313 @@
+"""Smoke and preflight checks against a server's `/health` and `/health/modules`.
+
+The judging is pure (`judge_smoke`, `judge_preflight`: answers in, a report out); `fetch` and the
+retry loops are the only I/O. HTTP is stdlib `urllib.request` with a timeout on every request and
+redirects refused (a redirect would carry the bearer token to wherever it points). The token is sent
+in a header and never appears in a report.
+
+`/health/modules` has the shape RusToK serves:
+`{"status": "ok"|"degraded", "modules": [{"slug", "name", "status"}], "manifest_hash"?: ...}`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_BODY = 1 << 20
+USER_AGENT = "modbot-pipeline"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP exchange: a status and body, or the transport error that prevented one."""
+
+    url: str
+    status: int | None
+    body: bytes = b""
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return self.error
+        return f"HTTP {self.status}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 3xx is returned to the caller as an HTTPError
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
+def fetch(url: str, *, token: str | None, timeout: float) -> Answer:
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, headers=headers, method="GET")  # noqa: S310 - http(s) checked
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            return Answer(url, response.status, response.read(MAX_BODY + 1)[:MAX_BODY])
+    except urllib.error.HTTPError as exc:
+        body = b""
+        with contextlib.suppress(OSError):
+            body = exc.read(MAX_BODY)
+        if 300 <= exc.code < 400:
+            where = exc.headers.get("Location", "?") if exc.headers else "?"
+            return Answer(url, exc.code, body, f"HTTP {exc.code} redirect to {where}; give the final URL")
+        return Answer(url, exc.code, body)
+    except urllib.error.URLError as exc:
+        return Answer(url, None, error=f"cannot connect ({_reason(exc.reason)})")
+    except TimeoutError:
+        return Answer(url, None, error=f"no answer within {timeout:.1f}s")
+    except (OSError, ValueError) as exc:
+        return Answer(url, None, error=f"request failed ({_reason(exc)})")
+
+
+def _reason(reason: object) -> str:
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    return str(reason) or type(reason).__name__
+
+
+def endpoint(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + path
+
+
+def normalize_hash(value: object) -> str | None:
+    """`sha256:abc…` and `abc…` are the same manifest_hash; empty/absent means "not reported"."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip().lower().removeprefix("sha256:")
+
+
+# --- judging (pure) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModulesAnswer:
+    status: str | None
+    modules: dict[str, str]  # slug -> status
+    manifest_hash: str | None
+    release_id: str | None
+
+
+def parse_modules_answer(answer: Answer) -> tuple[ModulesAnswer | None, str | None]:
+    """The `/health/modules` JSON -> ModulesAnswer, or why it is not one."""
+    try:
+        data = json.loads(answer.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, "/health/modules did not answer JSON"
+    if not isinstance(data, dict) or not isinstance(data.get("modules"), list):
+        return None, '/health/modules answered JSON without a "modules" list'
+    modules: dict[str, str] = {}
+    for item in data["modules"]:
+        if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
+            return None, '/health/modules lists a module without a "slug"'
+        slug = item["slug"]
+        if slug in modules:
+            return None, f"/health/modules lists {slug} twice"
+        status = item.get("status")
+        modules[slug] = status if isinstance(status, str) else "unknown"
+    status = data.get("status")
+    release = data.get("release_id")
+    return (
+        ModulesAnswer(
+            status if isinstance(status, str) else None,
+            modules,
+            normalize_hash(data.get("manifest_hash")),
+            release if isinstance(release, str) and release else None,
+        ),
+        None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    ok: bool
+    problems: tuple[str, ...]
+    missing: tuple[str, ...] = ()
+    unexpected: tuple[str, ...] = ()
+    unhealthy: tuple[tuple[str, str], ...] = ()
+    served: ModulesAnswer | None = None
+    permanent: bool = False  # retrying will not help (e.g. the token is refused)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "missing": list(self.missing),
+            "unexpected": list(self.unexpected),
+            "unhealthy": {slug: status for slug, status in self.unhealthy},
+            "served_status": self.served.status if self.served else None,
+            "served_modules": sorted(self.served.modules) if self.served else None,
+            "served_manifest_hash": self.served.manifest_hash if self.served else None,
+            "served_release_id": self.served.release_id if self.served else None,
+        }
+
+
+def _http_problem(answer: Answer, what: str) -> tuple[str, bool] | None:
+    """(problem, permanent) when `answer` is not a 200."""
+    if answer.status == 200 and answer.error is None:
+        return None
+    if answer.status in (401, 403):
+        return (
+            f"GET {what}: HTTP {answer.status}: the server wants a bearer token "
+            "(pass --token-env NAME, or check the token)",
+            True,
+        )
+    return f"GET {what}: {answer.describe()}", False
+
+
+def judge_smoke(
+    health: Answer, modules: Answer, expected: Collection[str], expected_hash: str | None
+) -> Report:
+    """`/health` answers 200 and `/health/modules` serves exactly `expected`, all "ok"."""
+    for answer, what in ((health, "/health"), (modules, "/health/modules")):
+        problem = _http_problem(answer, what)
+        if problem is not None:
+            return Report(False, (problem[0],), permanent=problem[1])
+    served, shape = parse_modules_answer(modules)
+    if served is None:
+        return Report(False, (shape or "bad answer",))
+    want = set(expected)
+    missing = tuple(sorted(want - served.modules.keys()))
+    unexpected = tuple(sorted(served.modules.keys() - want))
+    unhealthy = tuple(sorted((s, st) for s, st in served.modules.items() if s in want and st != "ok"))
+    problems: list[str] = []
+    if missing:
+        problems.append(f"missing modules (in the manifest, not served): {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected modules (served, not in the manifest): {', '.join(unexpected)}")
+    if unhealthy:
+        problems.append("unhealthy modules: " + ", ".join(f"{s} ({st})" for s, st in unhealthy))
+    if served.status != "ok" and not unhealthy:
+        problems.append(f'/health/modules reports status "{served.status}"')
+    want_hash = normalize_hash(expected_hash)
+    if served.manifest_hash is not None and want_hash is not None and served.manifest_hash != want_hash:
+        problems.append(
+            f"the server was built from manifest_hash {served.manifest_hash[:12]}…, the manifest is "
+            f"{want_hash[:12]}…"
+        )
+    return Report(not problems, tuple(problems), missing, unexpected, unhealthy, served)
+
+
+def judge_preflight(modules: Answer, expected: Collection[str], ui_hash: str) -> Report:
+    """Headless: is the backend compatible with a UI built from a manifest with `ui_hash`/`expected`?
+
+    Compatible means the same manifest_hash when the backend reports one; when it reports none, the
+    same module set. Module health is not preflight's business (smoke checks it)."""
+    problem = _http_problem(modules, "/health/modules")
+    if problem is not None:
+        return Report(False, (problem[0],), permanent=problem[1])
+    served, shape = parse_modules_answer(modules)
+    if served is None:
+        return Report(False, (shape or "bad answer",))
+    want = set(expected)
+    missing = tuple(sorted(want - served.modules.keys()))
+    unexpected = tuple(sorted(served.modules.keys() - want))
+    diff = []
+    if missing:
+        diff.append(f"the UI expects modules the backend lacks: {', '.join(missing)}")
+    if unexpected:
+        diff.append(f"the backend serves modules the UI was not built for: {', '.join(unexpected)}")
+    problems: list[str] = []
+    want_hash = normalize_hash(ui_hash)
+    if served.manifest_hash is not None:
+        if served.manifest_hash != want_hash:
+            problems.append(
+                f"the backend runs manifest_hash {served.manifest_hash[:12]}…"
+                + (f" (release {served.release_id})" if served.release_id else "")
+                + f", the UI was built from {str(want_hash)[:12]}…"
+            )
+            problems += diff
+    else:
+        problems += diff
+    return Report(not problems, tuple(problems), missing, unexpected, (), served)
+
+
+# --- retry loops (I/O) --------------------------------------------------------------------------
+
+Fetch = Callable[[str], Answer]
+
+
+@dataclass(slots=True)
+class RunResult:
+    report: Report
+    attempts: int
+    seconds: float
+    history: list[str] = field(default_factory=list)  # one line per failed attempt
+
+
+def _retry(
+    attempt: Callable[[float], Report],
+    *,
+    timeout: float,
+    interval: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    start = clock()
+    deadline = start + timeout
+    attempts = 0
+    history: list[str] = []
+    while True:
+        attempts += 1
+        remaining = max(deadline - clock(), 0.5)
+        report = attempt(min(10.0, remaining))
+        now = clock()
+        if report.ok or report.permanent or now + interval > deadline:
+            return RunResult(report, attempts, now - start, history)
+        history.append(f"attempt {attempts}: " + "; ".join(report.problems))
+        sleep(interval)
+
+
+def run_smoke(
+    base_url: str,
+    expected: Collection[str],
+    *,
+    expected_hash: str | None,
+    token: str | None,
+    timeout: float,
+    interval: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    def attempt(request_timeout: float) -> Report:
+        health = fetch(endpoint(base_url, "/health"), token=token, timeout=request_timeout)
+        if health.status != 200:
+            modules = health  # no point asking for modules when /health fails
+            return judge_smoke(health, modules, expected, expected_hash)
+        modules = fetch(endpoint(base_url, "/health/modules"), token=token, timeout=request_timeout)
+        return judge_smoke(health, modules, expected, expected_hash)
+
+    return _retry(attempt, timeout=timeout, interval=interval, sleep=sleep)
+
+
+def run_preflight(
+    backend_url: str,
+    expected: Collection[str],
+    *,
+    ui_hash: str,
+    token: str | None,
+    timeout: float,
+    interval: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    """Retries only while the backend cannot be reached or answers 5xx; an incompatible answer is final."""
+
+    def attempt(request_timeout: float) -> Report:
+        answer = fetch(endpoint(backend_url, "/health/modules"), token=token, timeout=request_timeout)
+        report = judge_preflight(answer, expected, ui_hash)
+        transient = answer.error is not None or (answer.status or 0) >= 500
+        if not report.ok and not transient:
+            return Report(False, report.problems, report.missing, report.unexpected, (), report.served, True)
+        return report
+
+    return _retry(attempt, timeout=timeout, interval=interval, sleep=sleep)
