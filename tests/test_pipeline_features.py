@@ -1,0 +1,299 @@
+"""`modbot pipeline features`: the exact cargo arguments, and the check that every module has its
+feature, on rustok-mini and on RusToK's real server Cargo.toml and manifest history."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import tomli
+
+from bot.cli import main
+from bot.manifest import validate_text
+from bot.pipeline.config import BuildConfig
+from bot.pipeline.features import cargo_package_info, cargo_profile, plan_features
+from tests.corpus import LATEST, ROOT
+
+MINI = ROOT / "examples" / "rustok-mini"
+REAL_CARGO = ROOT / "tests" / "fixtures" / "rustok-server-Cargo.toml"
+MINI_CARGO = tomli.loads((MINI / "apps/server/Cargo.toml").read_text())
+
+
+def manifest(text: str):  # type: ignore[no-untyped-def]
+    result = validate_text(text)
+    assert result.manifest is not None, result.problems
+    return result.manifest
+
+
+def mini_manifest(extra_modules: str = "", build: str = "") -> str:
+    return f"""schema = 2
+app = "rustok-server"
+[build]
+{build}
+[modules]
+outbox = {{ crate = "rustok-outbox", source = "path", path = "crates/rustok-outbox", required = true }}
+content = {{ crate = "rustok-content", source = "path", path = "crates/rustok-content" }}
+{extra_modules}
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- the pure plan --------------------------------------------------------------------------------
+
+
+def test_plan_for_rustok_mini_manifest() -> None:
+    text = (MINI / "modules.toml").read_text()
+    plan = plan_features(manifest(text), BuildConfig(), cargo_package_info(MINI_CARGO))
+    assert plan.ok, plan.errors
+    assert plan.cargo_args == [
+        "-p", "rustok-server", "--locked", "--no-default-features",
+        "--features", "mod-blog,mod-content,mod-outbox,mod-pages,embed-admin,embed-storefront",
+        "--release",
+    ]  # fmt: skip
+    assert plan.modules == ("blog", "content", "outbox", "pages")
+    assert plan.profile_dir == "release"
+    assert len(plan.manifest_hash) == 64
+
+
+def test_a_module_without_its_feature_fails_and_is_named() -> None:
+    # crates/rustok-search exists, but the server has no mod-search feature
+    text = mini_manifest(
+        'search = { crate = "rustok-search", source = "path", path = "crates/rustok-search" }'
+    )
+    plan = plan_features(manifest(text), BuildConfig(), cargo_package_info(MINI_CARGO))
+    assert not plan.ok
+    assert len(plan.errors) == 1
+    assert "optional module search" in plan.errors[0]
+    assert "no feature mod-search" in plan.errors[0]
+    assert 'mod-search = ["dep:rustok-search"]' in plan.errors[0]
+
+
+def test_required_and_extension_modules_are_passed_too() -> None:
+    cargo = {
+        "package": {"name": "rustok-server"},
+        "features": {
+            "mod-outbox": [],
+            "mod-content": [],
+            "mod-ai": [],
+            "embed-admin": [],
+            "embed-storefront": [],
+        },
+        "dependencies": {"rustok-core": {"path": "x"}, "rustok-ai": {"path": "y", "optional": True}},
+    }
+    text = mini_manifest(
+        'ai = { crate = "rustok-ai", source = "path", path = "crates/rustok-ai", runtime = "extension" }\n'
+        'core = { crate = "rustok-core", source = "path", path = "crates/rustok-core", required = true }'
+    )
+    plan = plan_features(manifest(text), BuildConfig(), cargo_package_info(cargo))
+    assert plan.ok, plan.errors
+    # outbox (required) and ai (extension) by their features; core is a plain dependency: no feature
+    assert plan.features[:3] == ("mod-ai", "mod-content", "mod-outbox")
+    assert plan.compiled_by_feature == ("ai", "content", "outbox")
+    assert "core" in plan.modules
+    assert plan.warnings == ()
+
+
+def test_required_module_without_feature_nor_dependency_is_a_warning() -> None:
+    text = mini_manifest(
+        'core = { crate = "rustok-nowhere", source = "path", path = "crates/x", required = true }'
+    )
+    plan = plan_features(manifest(text), BuildConfig(), cargo_package_info(MINI_CARGO))
+    assert plan.ok
+    assert any("required module core" in w for w in plan.warnings)
+
+
+def test_module_crate_features_become_dependency_features() -> None:
+    cargo = {
+        "features": {"mod-outbox": [], "mod-content": [], "embed-admin": [], "embed-storefront": []},
+        "dependencies": {"content-crate": {"package": "rustok-content", "path": "c", "optional": True}},
+    }
+    text = mini_manifest().replace(
+        'path = "crates/rustok-content" }', 'path = "crates/rustok-content", features = ["graphql", "fts"] }'
+    )
+    plan = plan_features(manifest(text), BuildConfig(), cargo_package_info(cargo))
+    assert plan.ok, plan.errors
+    assert "content-crate/graphql" in plan.features
+    assert "content-crate/fts" in plan.features
+
+
+def test_embed_flags_follow_build_server_and_profile() -> None:
+    cargo = cargo_package_info(MINI_CARGO)
+    headless = mini_manifest(build="[build.server]\nembed_admin = false\nembed_storefront = true")
+    plan = plan_features(manifest(headless), BuildConfig(), cargo)
+    assert "embed-admin" not in plan.features
+    assert "embed-storefront" in plan.features
+    # a monolith with no [build.server] embeds both (that is what monolith means)
+    plan = plan_features(manifest(mini_manifest()), BuildConfig(), cargo)
+    assert plan.features[-2:] == ("embed-admin", "embed-storefront")
+    # schema 1 headless without a server table embeds nothing
+    schema1 = mini_manifest(build='deployment_profile = "headless"').replace("schema = 2", "schema = 1")
+    plan = plan_features(manifest(schema1), BuildConfig(), cargo)
+    assert not any(f.startswith("embed") for f in plan.features)
+
+
+@pytest.mark.parametrize(
+    ("profile", "cargo", "flags"),
+    [
+        (None, "release", ["--release"]),
+        ("release", "release", ["--release"]),
+        ("debug", "dev", []),
+        ("dev", "dev", []),
+        ("ci-fast", "ci-fast", ["--profile", "ci-fast"]),
+    ],
+)
+def test_profiles(profile: str | None, cargo: str, flags: list[str]) -> None:
+    assert cargo_profile(profile) == cargo
+    build = f'profile = "{profile}"' if profile else ""
+    plan = plan_features(manifest(mini_manifest(build=build)), BuildConfig(), cargo_package_info(MINI_CARGO))
+    tail = plan.cargo_args[plan.cargo_args.index("--features") + 2 :]
+    assert tail == flags
+
+
+def test_target_and_extra_features() -> None:
+    text = mini_manifest(build='target = "x86_64-unknown-linux-gnu"')
+    build = BuildConfig(extra_features=["embed-admin", "rustok-outbox/metrics"])
+    plan = plan_features(manifest(text), build, cargo_package_info(MINI_CARGO))
+    assert plan.ok, plan.errors
+    assert plan.cargo_args[-2:] == ["--target", "x86_64-unknown-linux-gnu"]
+    assert plan.features.count("embed-admin") == 1
+    missing = plan_features(
+        manifest(text), BuildConfig(extra_features=["redis-cache"]), cargo_package_info(MINI_CARGO)
+    )
+    assert missing.errors == ("apps/server/Cargo.toml has no feature redis-cache (build.extra_features)",)
+
+
+def test_wrong_package_is_reported() -> None:
+    plan = plan_features(
+        manifest(mini_manifest()), BuildConfig(package="rustok-api"), cargo_package_info(MINI_CARGO)
+    )
+    assert any('is the package "rustok-server"' in e for e in plan.errors)
+
+
+def test_real_rustok_latest_manifest_has_one_gap_iggy_connector() -> None:
+    """RusToK's real server Cargo.toml against its latest real manifest: `iggy_connector` (an
+    extension) has no `mod-iggy_connector`, and its crate is a non-optional dependency, so the
+    manifest cannot decide whether it is compiled."""
+    real = manifest(LATEST.read_text())
+    cargo = cargo_package_info(tomli.loads(REAL_CARGO.read_text()))
+    plan = plan_features(real, BuildConfig(extra_features=["redis-cache"]), cargo)
+    assert len(plan.errors) == 1, plan.errors
+    assert "extension module iggy_connector" in plan.errors[0]
+    assert "mod-iggy_connector" in plan.errors[0]
+    assert "non-optional dependency" in plan.errors[0]
+    # required core modules are plain dependencies in RusToK: no feature needed, none passed
+    assert "mod-auth" not in plan.features
+    assert "mod-commerce" in plan.features and "mod-ai" in plan.features
+    # flex has mod-flex but its crate is always compiled in: said, not failed
+    assert any(w.startswith("module flex:") for w in plan.warnings)
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def real_repo(tmp_path: Path, manifest_file: Path) -> Path:
+    (tmp_path / ".github").mkdir()
+    (tmp_path / "apps/server").mkdir(parents=True)
+    shutil.copy(REAL_CARGO, tmp_path / "apps/server/Cargo.toml")
+    shutil.copy(manifest_file, tmp_path / "modules.toml")
+    config = (
+        (MINI / ".github/modbot.toml")
+        .read_text()
+        .replace("extra_features = []", 'extra_features = ["redis-cache"]')
+    )
+    (tmp_path / ".github/modbot.toml").write_text(config)
+    return tmp_path / ".github/modbot.toml"
+
+
+def test_cli_catches_the_real_iggy_connector_gap(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = real_repo(tmp_path, LATEST)
+    code, out, err = run(capsys, "pipeline", "features", "--config", str(config))
+    assert code == 1
+    assert out == ""
+    assert "extension module iggy_connector" in err and "mod-iggy_connector" in err
+    assert "Traceback" not in err
+    code, out, _ = run(capsys, "pipeline", "features", "--config", str(config), "--format", "json")
+    assert code == 1
+    assert json.loads(out)["ok"] is False
+
+
+def test_cli_on_an_older_real_manifest_passes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # manifest 37 predates iggy_connector (added in 38); every module of it has its feature in today's Cargo.toml
+    older = next((ROOT / "tests/fixtures/rustok-history").glob("37-*.toml"))
+    config = real_repo(tmp_path, older)
+    code, out, err = run(capsys, "pipeline", "features", "--config", str(config), "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["cargo_args"][:4] == ["-p", "rustok-server", "--locked", "--no-default-features"]
+    assert "redis-cache" in data["features"].split(",")
+    assert data["target"] == "x86_64-unknown-linux-gnu"
+
+
+def test_cli_features_text_json_github(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = str(MINI / ".github/modbot.toml")
+    code, out, _ = run(capsys, "pipeline", "features", "--config", config)
+    assert code == 0
+    assert out.strip() == (
+        "cargo build -p rustok-server --locked --no-default-features --features "
+        "mod-blog,mod-content,mod-outbox,mod-pages,embed-admin,embed-storefront --release"
+    )
+    outputs = tmp_path / "outputs"
+    outputs.write_text("earlier=1\n")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    code, out, _ = run(capsys, "pipeline", "features", "--config", config, "--format", "github")
+    assert code == 0
+    from bot.pipeline.outputs import parse_github_outputs
+
+    written = parse_github_outputs(outputs.read_text())
+    assert written["earlier"] == "1"  # appended, never truncated
+    assert json.loads(written["cargo_args"])[-1] == "--release"
+    assert json.loads(written["modules"]) == ["blog", "content", "outbox", "pages"]
+    assert len(written["manifest_hash"]) == 64
+    assert written["target"] == ""
+    monkeypatch.delenv("GITHUB_OUTPUT")
+    code, _, err = run(capsys, "pipeline", "features", "--config", config, "--format", "github")
+    assert code == 2
+    assert "GITHUB_OUTPUT" in err
+
+
+def test_cli_usage_and_io_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "pipeline", "features", "--config", str(tmp_path / "nope.toml"))
+    assert code == 2 and "no pipeline config" in err
+    bad = tmp_path / "modbot.toml"
+    bad.write_text('[image]\nrepository = "x"\n')
+    code, _, err = run(capsys, "pipeline", "features", "--config", str(bad))
+    assert code == 2
+    assert "environments: required key is missing" in err
+    code, _, err = run(
+        capsys,
+        "pipeline",
+        "features",
+        "--config",
+        str(MINI / ".github/modbot.toml"),
+        "--manifest",
+        str(tmp_path / "x"),
+    )
+    assert code == 2 and "cannot access" in err
+    broken = tmp_path / "modules.toml"
+    broken.write_text(
+        'schema = 2\napp = "rustok-server"\n[modules]\nx = { crate = "a b", source = "path" }\n'
+    )
+    code, _, err = run(
+        capsys,
+        "pipeline",
+        "features",
+        "--config",
+        str(MINI / ".github/modbot.toml"),
+        "--manifest",
+        str(broken),
+    )
+    assert code == 1 and "the manifest is invalid" in err
+    assert "Traceback" not in err
