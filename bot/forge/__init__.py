@@ -51,6 +51,7 @@ __all__ = [
     "record_call",
     "status_description",
     "truncate_output",
+    "validate_path",
     "validate_repo",
 ]
 
@@ -369,6 +370,14 @@ def validate_repo(repo: str) -> str:
     if not _REPO.fullmatch(repo) or repo.split("/", 1)[1] in {".", ".."}:
         raise ValueError(f"not a repository full name (owner/name): {repo!r}")
     return repo
+
+
+def validate_path(path: str) -> str:
+    """A file path inside the repository: relative, no empty, ``.`` or ``..`` segments."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or any(p in {"", ".", ".."} for p in parts):
+        raise ValueError(f"not a relative file path in the repository: {path!r}")
+    return path
 
 
 def normalize_ref(ref: str) -> str:

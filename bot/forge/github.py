@@ -60,6 +60,7 @@ from bot.forge import (
     record_call,
     status_description,
     truncate_output,
+    validate_path,
     validate_repo,
 )
 
@@ -478,7 +479,7 @@ class GitHubForge:
     # --- reading ------------------------------------------------------------------------------------
     def get_file(self, repo: str, path: str, ref: str) -> bytes | None:
         base = self._repo(repo)
-        _check_path(path)
+        validate_path(path)
         result = self.request(
             "get_file", "GET", f"{base}/contents/{quote(path)}", params={"ref": ref}, not_found=True
         )
@@ -502,7 +503,7 @@ class GitHubForge:
         return _pull(repo, data)
 
     def pull_touches(self, repo: str, number: int, path: str) -> bool:
-        _check_path(path)
+        validate_path(path)
         seen = 0
         for page in self._pages("pull_touches", f"{self._repo(repo)}/pulls/{int(number)}/files"):
             for entry in page:
@@ -665,7 +666,7 @@ class GitHubForge:
         force: bool = False,
     ) -> str:
         base = self._repo(repo)
-        _check_path(path)
+        validate_path(path)
         normalize_ref(f"heads/{branch}")
         # Git data API, not the contents API: the commit gets exactly these bytes (base64 blob), exactly
         # this parent, and the branch moves once, at the end, to a commit that is already complete.
@@ -757,12 +758,6 @@ class GitHubForge:
 
 
 # --- JSON → our types ---------------------------------------------------------------------------------
-def _check_path(path: str) -> None:
-    parts = path.split("/")
-    if not path or path.startswith("/") or any(p in {"", ".", ".."} for p in parts):
-        raise ValueError(f"not a relative file path in the repository: {path!r}")
-
-
 def _blob_bytes(blob: Mapping[str, Any]) -> bytes:
     encoding, content = blob.get("encoding"), str(blob.get("content") or "")
     if encoding == "base64":
