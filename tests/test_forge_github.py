@@ -969,8 +969,11 @@ def test_redact_hides_tokens_jwts_and_keys(rsa_key: rsa.RSAPrivateKey) -> None:
     assert "Authorization: token ***" in cleaned
 
 
-def test_stats_are_shared_by_a_provider(github_api: GitHubMock) -> None:
-    stats = ForgeStats()
+def test_stats_are_shared_by_a_provider_and_forwarded(github_api: GitHubMock) -> None:
+    seen: list[tuple[str, ...]] = []
+    stats = ForgeStats(
+        on_call=lambda op: seen.append((op,)), on_error=lambda op, status: seen.append((op, status))
+    )
     github_api.add("GET", f"{R}/pulls/7", json=pull_json(github_api))
     github_api.add("GET", f"{R}/pulls/8", json=error_json("Not Found"), status=404)
     provider = GitHubForgeProvider(base_url=github_api.base_url, token=TOKEN, bot_login=BOT, stats=stats)
@@ -981,3 +984,4 @@ def test_stats_are_shared_by_a_provider(github_api: GitHubMock) -> None:
     assert stats.snapshot()["calls"] == {"get_pull": 2}
     assert stats.snapshot()["errors"] == {"404": 1}
     assert stats.total_calls == 2
+    assert seen == [("get_pull",), ("get_pull",), ("get_pull", "404")]

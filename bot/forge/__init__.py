@@ -79,7 +79,7 @@ _REF_PART = re.compile(r"^[A-Za-z0-9._/+@-]+$")
 
 class ForgeError(Exception):
     """A GitHub operation failed: which operation, the HTTP status (None: no answer, e.g. a network
-    error) and GitHub's own message. Never carries a token.
+    error, or an answer we cannot use) and GitHub's own message. Never carries a token.
 
     ``retry_after`` (seconds) is set when GitHub asked us to wait longer than the forge may block, so the
     caller can reschedule the job instead of holding a worker.
@@ -99,10 +99,10 @@ class ForgeError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.attempts = attempts
-        where = f"HTTP {status}" if status is not None else "no response"
+        where = f"HTTP {status}: " if status is not None else ""
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         wait = f" (retry after {retry_after:.0f}s)" if retry_after is not None else ""
-        super().__init__(f"GitHub {operation} failed{tries}: {where}: {message}{wait}")
+        super().__init__(f"GitHub {operation} failed{tries}: {where}{message}{wait}")
 
     @property
     def not_found(self) -> bool:

@@ -139,8 +139,17 @@ class ForgeStats:
     """Process-wide counters for /metrics: calls by operation, errors by status ("network" when there was
     no answer), retries and installation-token exchanges. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        on_call: Callable[[str], None] | None = None,
+        on_error: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """``on_call(operation)`` / ``on_error(operation, status)`` forward each count, e.g. to Prometheus
+        counters (``bot.metrics.Metrics.github_calls`` / ``github_errors``)."""
         self._lock = threading.Lock()
+        self._on_call = on_call
+        self._on_error = on_error
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
@@ -149,10 +158,15 @@ class ForgeStats:
     def record_call(self, operation: str) -> None:
         with self._lock:
             self.calls[operation] += 1
+        if self._on_call is not None:
+            self._on_call(operation)
 
     def record_error(self, operation: str, status: int | None) -> None:
+        label = str(status) if status is not None else "network"
         with self._lock:
-            self.errors[str(status) if status is not None else "network"] += 1
+            self.errors[label] += 1
+        if self._on_error is not None:
+            self._on_error(operation, label)
 
     def record_retry(self, operation: str) -> None:
         with self._lock:
