@@ -157,6 +157,8 @@ def _http_problem(answer: Answer, what: str) -> tuple[str, bool] | None:
     """(problem, permanent) when `answer` is not a 200."""
     if answer.status == 200 and answer.error is None:
         return None
+    if answer.status is not None and 300 <= answer.status < 400:
+        return f"GET {what}: {answer.describe()}", True
     if answer.status in (401, 403):
         return (
             f"GET {what}: HTTP {answer.status}: the server wants a bearer token "
