@@ -4,10 +4,11 @@ PyGithub provides the authentication (a GitHub App's JWT, installation tokens an
 plain token), the HTTP session, GitHub Enterprise Server base URLs and error mapping. Requests go through
 its public ``Requester.requestJsonAndCheck`` with explicit paths and bodies rather than through its typed
 objects, because the typed layer adds calls or gets URLs wrong for what we need: a lazy ``GitRef.edit``
-PATCHes ``/git/ref/…`` (GitHub only has ``PATCH /git/refs/…``), ``Commit.create_status`` completes the lazy
-commit with an extra GET, permission and role name are two GETs, and its paginated lists hide the page
-requests we must retry and count. Every request shape is checked against GitHub's OpenAPI description in
-tests (tests/test_forge_github.py).
+PATCHes ``/git/ref/…`` (GitHub only has ``PATCH /git/refs/…``; the conformance harness rejects it),
+permission and role name are two GETs (one answer holds both), and its paginated lists hide the page
+requests we must retry, count and stop early. Paths are built from the repository's full name, so no
+object is ever fetched just to learn its URL. Every request shape is checked against GitHub's OpenAPI
+description in tests (tests/test_forge_github.py).
 
 Retries are ours (PyGithub's are switched off) so that every attempt is counted and every wait is
 injectable: 5xx and network errors are retried for idempotent requests (GET, PUT, PATCH, DELETE and the
