@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean audit-workflows
+.PHONY: run test lint typecheck pytest bench clean audit-workflows workflows
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test: lint typecheck pytest
 # zizmor + actionlint + check-jsonschema on our own CI, offline (also part of `make pytest`).
 audit-workflows: $(STAMP)
 	$(BIN)/python tests/workflow_audit.py .github/workflows/*.yml
+
+# The rendered workflows of the bundled examples (docs/workflows.md); tests fail when they drift.
+workflows: $(STAMP)
+	$(BIN)/modbot workflows render --config examples/rustok-mini/.github/modbot.toml --out workflows/monolith
+	$(BIN)/modbot workflows render --config examples/headless/.github/modbot.toml --out workflows/headless
 
 bench: $(STAMP)
 	$(BIN)/python bench/manifest_bench.py
