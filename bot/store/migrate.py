@@ -14,6 +14,7 @@ The revision history lives in ``bot/store/migrations/versions``; the alembic ver
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -43,6 +44,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "modbot_schema_version"
 # pg_advisory_lock key: the bytes of "modbot:m" as a signed 64-bit integer
 ADVISORY_LOCK_KEY = int.from_bytes(b"modbot:m", "big", signed=True)
+_PROCESS_LOCK = threading.Lock()
 
 
 class SchemaTooNewError(RuntimeError):
@@ -91,6 +93,13 @@ def downgrade_to(engine: Engine, revision: str) -> None:
 
 
 def _run(engine: Engine, direction: str, revision: str) -> None:
+    # Alembic keeps its running environment in module globals: one migration per process at a
+    # time. Across processes (replicas), the database lock below does the serializing.
+    with _PROCESS_LOCK:
+        _run_locked(engine, direction, revision)
+
+
+def _run_locked(engine: Engine, direction: str, revision: str) -> None:
     script = ScriptDirectory.from_config(alembic_config())
     is_postgresql = engine.dialect.name == "postgresql"
     with engine.connect() as conn:

@@ -31,14 +31,21 @@ _SECRET_PATTERNS = [
     re.compile(r"sha256=[0-9a-f]{64}"),
 ]
 # user:password@ in URLs (keep the user, mask the password)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]+):[^@/\s]+@", re.IGNORECASE)
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>\b[a-z][a-z0-9+.\-]{0,30}://)(?P<user>[^:/@\s]{1,200}):[^@/\s]{1,500}@", re.IGNORECASE
+)
+# Redaction scans the text several times; bound the work for huge messages (they are truncated anyway).
+_MAX_SCAN_CHARS = 20_000
 _SECRET_KEY_NAME = re.compile(
     r"(?i)(secret|token|password|passwd|private[_-]?key|authorization|api[_-]?key|credential)"
 )
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every secret-looking substring replaced by ``[redacted]``."""
+    """``text`` with every secret-looking substring replaced by ``[redacted]``. Text beyond the
+    first 20,000 characters is dropped (with a note) rather than scanned."""
+    if len(text) > _MAX_SCAN_CHARS:
+        text = truncate(text, _MAX_SCAN_CHARS)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(REDACTED, text)
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)

@@ -1,0 +1,360 @@
+"""The delivery queue on SQLite and PostgreSQL: recording, redelivery, leases, retries, crash recovery."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.store import DeliveryStatus, Job, LeaseLostError, RecordOutcome, Store, default_backoff
+from bot.store.testing import FakeClock, temporary_store
+
+MAX_ATTEMPTS = 3
+LEASE = 30.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    with temporary_store(request.param, directory=tmp_path, clock=clock, max_attempts=MAX_ATTEMPTS) as store:
+        yield store
+
+
+PAYLOAD = {
+    "action": "opened",
+    "number": 7,
+    "pull_request": {"head": {"sha": "a" * 40}, "title": "Añadir módulo «forum» ✓"},
+    "repository": {"full_name": "Acme/Site"},
+    "installation": {"id": 42},
+    "list": [1, 2.5, None, True],
+}
+
+
+def record(store: Store, delivery_id: str = "d-1", event: str = "pull_request") -> RecordOutcome:
+    return store.record_delivery(delivery_id, event, "opened", "Acme/Site", 42, PAYLOAD)
+
+
+def claim(store: Store, worker: str = "w1") -> Job:
+    job = store.claim_next(worker, LEASE)
+    assert job is not None
+    return job
+
+
+def status(store: Store, delivery_id: str = "d-1") -> DeliveryStatus:
+    info = store.get_delivery(delivery_id)
+    assert info is not None
+    return info.status
+
+
+# -- recording -------------------------------------------------------------------------------------
+
+
+def test_new_delivery_is_stored_pending_with_its_payload(store: Store, clock: FakeClock) -> None:
+    assert record(store) is RecordOutcome.NEW
+    info = store.get_delivery("d-1")
+    assert info is not None
+    assert (info.event, info.action, info.repository, info.installation_id) == (
+        "pull_request",
+        "opened",
+        "Acme/Site",
+        42,
+    )
+    assert info.payload == PAYLOAD
+    assert info.status is DeliveryStatus.PENDING
+    assert info.attempts == 0
+    assert info.received_at == clock() == info.next_attempt_at
+    assert info.received_at.utcoffset() == timedelta(0)
+    assert (info.lease_owner, info.lease_until, info.finished_at, info.last_error) == (None,) * 4
+    assert store.get_delivery("nope") is None
+
+
+def test_redelivery_of_a_queued_or_running_job_adds_nothing(store: Store) -> None:
+    record(store)
+    assert record(store) is RecordOutcome.DUPLICATE_PENDING
+    job = claim(store)
+    assert record(store) is RecordOutcome.DUPLICATE_PENDING  # running under a live lease
+    assert status(store) is DeliveryStatus.RUNNING
+    store.complete(job)  # the lease was not disturbed
+    assert store.claim_next("w2", LEASE) is None
+
+
+def test_redelivery_of_a_finished_job_does_nothing(store: Store) -> None:
+    record(store, "done-1")
+    store.complete(claim(store))
+    record(store, "ignored-1")
+    store.ignore(claim(store), "the PR does not touch modules.toml")
+    for delivery_id in ("done-1", "ignored-1"):
+        assert record(store, delivery_id) is RecordOutcome.DUPLICATE_DONE
+    assert store.claim_next("w1", LEASE) is None
+    assert status(store, "done-1") is DeliveryStatus.DONE
+
+
+def test_redelivery_of_a_failed_job_runs_it_again_with_a_fresh_budget(store: Store) -> None:
+    record(store)
+    job = claim(store)
+    assert store.fail(job, "permanent: bad installation", retry_in=None) is DeliveryStatus.FAILED
+    assert status(store) is DeliveryStatus.FAILED
+    assert record(store) is RecordOutcome.REQUEUED
+    info = store.get_delivery("d-1")
+    assert info is not None
+    assert (info.status, info.attempts, info.finished_at) == (DeliveryStatus.PENDING, 0, None)
+    again = claim(store, "w2")
+    assert again.attempts == 1
+    store.complete(again)
+    assert status(store) is DeliveryStatus.DONE
+
+
+def test_redelivery_of_a_job_waiting_for_a_retry_makes_it_due_now(store: Store, clock: FakeClock) -> None:
+    record(store)
+    store.fail(claim(store), "GitHub 502", retry_in=300)
+    assert store.claim_next("w1", LEASE) is None  # not due for five minutes
+    assert record(store) is RecordOutcome.REQUEUED
+    job = claim(store)
+    assert job.attempts == 2  # the earlier failure still counts
+
+
+def test_redelivery_of_a_job_whose_worker_died_requeues_it(store: Store, clock: FakeClock) -> None:
+    record(store)
+    dead = claim(store, "dead-worker")
+    clock.advance(LEASE + 1)
+    assert record(store) is RecordOutcome.REQUEUED
+    assert status(store) is DeliveryStatus.PENDING
+    with pytest.raises(LeaseLostError):
+        store.complete(dead)
+    job = claim(store, "w2")
+    assert job.attempts == 2
+    store.complete(job)
+
+
+def test_record_refuses_bad_input(store: Store) -> None:
+    with pytest.raises(ValueError, match="delivery_id"):
+        store.record_delivery("", "push", None, None, None, {})
+    with pytest.raises(ValueError, match="delivery_id"):
+        store.record_delivery("x" * 101, "push", None, None, None, {})
+    with pytest.raises(ValueError, match="event"):
+        store.record_delivery("d", "", None, None, None, {})
+    assert store.queue_depth() == 0
+
+
+def test_the_same_delivery_recorded_concurrently_is_new_exactly_once(store: Store) -> None:
+    outcomes: list[RecordOutcome] = []
+    barrier = threading.Barrier(6)
+
+    def deliver() -> None:
+        barrier.wait()
+        outcomes.append(record(store, "racing"))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == sorted([RecordOutcome.NEW] + [RecordOutcome.DUPLICATE_PENDING] * 5)
+    assert store.queue_depth() == 1
+
+
+# -- claiming and finishing --------------------------------------------------------------------------
+
+
+def test_jobs_are_claimed_oldest_first_and_once(store: Store, clock: FakeClock) -> None:
+    for n in range(3):
+        record(store, f"d-{n}", event="push" if n == 1 else "pull_request")
+        clock.advance(1)
+    jobs = [claim(store, f"w{n}") for n in range(3)]
+    assert [job.delivery_id for job in jobs] == ["d-0", "d-1", "d-2"]
+    assert jobs[1].event == "push"
+    assert jobs[0].payload == PAYLOAD
+    assert jobs[0].worker_id == "w0"
+    assert jobs[0].lease_until == clock() + timedelta(seconds=LEASE)
+    assert all(job.attempts == 1 for job in jobs)
+    assert store.claim_next("w9", LEASE) is None
+    for job in jobs:
+        store.complete(job)
+    assert {status(store, f"d-{n}") for n in range(3)} == {DeliveryStatus.DONE}
+    info = store.get_delivery("d-0")
+    assert info is not None
+    assert info.finished_at == clock()
+    assert (info.lease_owner, info.lease_until) == (None, None)
+
+
+def test_claim_refuses_bad_arguments(store: Store) -> None:
+    with pytest.raises(ValueError, match="worker_id"):
+        store.claim_next("", LEASE)
+    with pytest.raises(ValueError, match="lease_seconds"):
+        store.claim_next("w", 0)
+
+
+def test_fail_with_retry_backs_off_until_the_last_attempt(store: Store, clock: FakeClock) -> None:
+    record(store)
+    for attempt in range(1, MAX_ATTEMPTS):
+        job = claim(store)
+        assert job.attempts == attempt
+        assert store.fail(job, RuntimeError(f"GitHub 502 #{attempt}"), retry_in=60) is DeliveryStatus.PENDING
+        info = store.get_delivery("d-1")
+        assert info is not None
+        assert info.next_attempt_at == clock() + timedelta(seconds=60)
+        assert info.last_error == f"RuntimeError: GitHub 502 #{attempt}"
+        assert store.claim_next("w1", LEASE) is None  # backing off
+        clock.advance(60)
+    last = claim(store)
+    assert last.attempts == MAX_ATTEMPTS
+    assert store.fail(last, "still 502", retry_in=60) is DeliveryStatus.FAILED
+    info = store.get_delivery("d-1")
+    assert info is not None
+    assert (info.status, info.attempts, info.finished_at) == (DeliveryStatus.FAILED, MAX_ATTEMPTS, clock())
+    clock.advance(3600)
+    assert store.claim_next("w1", LEASE) is None
+
+
+def test_errors_are_stored_redacted_and_truncated(store: Store) -> None:
+    record(store)
+    secret = "ghs_" + "A1b2C3d4" * 5
+    store.fail(claim(store), f"401 with token {secret} " + "x" * 5000, retry_in=None)
+    info = store.get_delivery("d-1")
+    assert info is not None and info.last_error is not None
+    assert secret not in info.last_error
+    assert "[redacted]" in info.last_error
+    assert len(info.last_error) == 2000
+    assert info.last_error.endswith("characters in all]")
+
+
+def test_ignore_keeps_the_reason(store: Store) -> None:
+    record(store)
+    store.ignore(claim(store), "no change to modules.toml")
+    info = store.get_delivery("d-1")
+    assert info is not None
+    assert (info.status, info.last_error) == (DeliveryStatus.IGNORED, "no change to modules.toml")
+
+
+def test_fail_rejects_a_negative_delay(store: Store) -> None:
+    record(store)
+    with pytest.raises(ValueError, match="retry_in"):
+        store.fail(claim(store), "x", retry_in=-1)
+
+
+def test_heartbeat_extends_the_lease(store: Store, clock: FakeClock) -> None:
+    record(store)
+    job = claim(store)
+    clock.advance(LEASE - 5)
+    job = store.heartbeat(job)
+    assert job.lease_until == clock() + timedelta(seconds=LEASE)
+    clock.advance(LEASE - 5)  # past the first lease, within the extended one
+    assert store.claim_next("w2", LEASE) is None
+    job = store.heartbeat(job, lease_seconds=120)
+    assert job.lease_until == clock() + timedelta(seconds=120)
+    store.complete(job)
+
+
+def test_release_gives_the_job_back_without_counting_the_attempt(store: Store) -> None:
+    record(store)
+    job = claim(store)
+    store.release(job)
+    again = claim(store, "w2")
+    assert again.attempts == 1
+    with pytest.raises(LeaseLostError):
+        store.complete(job)
+
+
+# -- crash recovery ----------------------------------------------------------------------------------
+
+
+def test_a_job_whose_worker_died_is_taken_again_after_its_lease(store: Store, clock: FakeClock) -> None:
+    record(store)
+    crashed = claim(store, "w1")  # ... and w1 dies without a word
+    clock.advance(LEASE - 1)
+    assert store.claim_next("w2", LEASE) is None  # the lease still holds
+    clock.advance(2)
+    recovered = claim(store, "w2")
+    assert (recovered.id, recovered.attempts, recovered.worker_id) == (crashed.id, 2, "w2")
+    # the first worker wakes up: every transition it tries is refused, nothing is overwritten
+    for late in (
+        lambda: store.complete(crashed),
+        lambda: store.fail(crashed, "late", retry_in=1),
+        lambda: store.ignore(crashed, "late"),
+        lambda: store.heartbeat(crashed),
+        lambda: store.release(crashed),
+    ):
+        with pytest.raises(LeaseLostError):
+            late()
+    info = store.get_delivery("d-1")
+    assert info is not None
+    assert (info.status, info.lease_owner, info.attempts) == (DeliveryStatus.RUNNING, "w2", 2)
+    store.complete(recovered)
+    assert status(store) is DeliveryStatus.DONE
+
+
+def test_a_job_that_kills_every_worker_ends_failed(store: Store, clock: FakeClock) -> None:
+    record(store)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        job = claim(store, f"w{attempt}")
+        assert job.attempts == attempt
+        clock.advance(LEASE + 1)
+    assert store.claim_next("w9", LEASE) is None
+    info = store.get_delivery("d-1")
+    assert info is not None
+    assert info.status is DeliveryStatus.FAILED
+    assert info.last_error is not None and "lease expired" in info.last_error
+    assert info.lease_owner is None
+
+
+def test_a_job_survives_a_restart(tmp_path: Path, clock: FakeClock) -> None:
+    with temporary_store("sqlite", directory=tmp_path, clock=clock) as first:
+        record(first)
+    with temporary_store("sqlite", directory=tmp_path, clock=clock) as second:  # same file, new engine
+        job = claim(second)
+        assert job.payload == PAYLOAD
+        second.complete(job)
+
+
+# -- observing ---------------------------------------------------------------------------------------
+
+
+def test_depth_counts_and_next_due(store: Store, clock: FakeClock) -> None:
+    assert store.queue_depth() == 0
+    assert store.next_due_at() is None
+    assert store.delivery_counts() == {}
+    for n in range(4):
+        record(store, f"d-{n}", event="push" if n % 2 else "pull_request")
+    store.complete(claim(store))  # d-0, pull_request
+    running = claim(store)  # d-1, push
+    store.fail(claim(store), "x", retry_in=90)  # d-2, pull_request
+    assert store.queue_depth() == 3  # d-1 running, d-2 waiting, d-3 pending
+    assert store.next_due_at() == clock()
+    assert store.delivery_counts() == {
+        ("pull_request", DeliveryStatus.DONE): 1,
+        ("pull_request", DeliveryStatus.PENDING): 1,
+        ("push", DeliveryStatus.RUNNING): 1,
+        ("push", DeliveryStatus.PENDING): 1,
+    }
+    store.complete(running)
+    store.complete(claim(store))  # d-3
+    assert store.next_due_at() == clock() + timedelta(seconds=90)
+
+
+def test_purge_removes_only_old_finished_deliveries(store: Store, clock: FakeClock) -> None:
+    record(store, "old-done")
+    store.complete(claim(store))
+    record(store, "old-pending")
+    clock.advance(86400 * 8)
+    record(store, "new-done")
+    store.complete(claim(store))  # old-pending is claimed first: FIFO
+    store.complete(claim(store))
+    record(store, "new-pending")
+    assert store.purge_finished(timedelta(days=7)) == 2  # old-done and old-pending (now done)
+    assert store.get_delivery("old-done") is None
+    assert store.get_delivery("new-done") is not None
+    assert store.get_delivery("new-pending") is not None
+    assert record(store, "old-done") is RecordOutcome.NEW  # forgotten: a redelivery is new again
+
+
+def test_default_backoff_grows_and_is_capped() -> None:
+    for attempts, ceiling in ((1, 5.0), (2, 10.0), (3, 20.0), (20, 600.0)):
+        for _ in range(50):
+            assert ceiling / 2 <= default_backoff(attempts) <= ceiling
