@@ -735,6 +735,15 @@ def test_after_the_last_attempt_a_clear_error_is_logged(
     assert TOKEN not in caplog.text and TOKEN not in str(error)
 
 
+def test_a_503_with_retry_after_waits_at_least_that(
+    github_api: GitHubMock, forge: GitHubForge, sleeps: Sleeps
+) -> None:
+    github_api.add("GET", f"{R}/pulls/7", status=503, json={"message": "busy"}, headers={"Retry-After": "12"})
+    github_api.add("GET", f"{R}/pulls/7", json=pull_json(github_api))
+    forge.get_pull(REPO, 7)
+    assert sleeps == [12.0]
+
+
 def test_backoff_is_capped() -> None:
     forge = GitHubForge.with_token(TOKEN, bot_login=BOT, rand=lambda: 1.0, retry=RetryPolicy(backoff_cap=4))
     waits = [
@@ -886,6 +895,31 @@ def test_installation_token_is_refreshed_before_it_expires(
     used = [c.headers["Authorization"] for c in github_api.calls if c.operation_id == "pulls/get"]
     assert used == ["token ghs_first", "token ghs_first", "token ghs_second"]
     assert [c.operation_id for c in github_api.calls].count("apps/create-installation-access-token") == 2
+
+
+def test_a_revoked_installation_token_is_replaced_once(
+    github_api: GitHubMock, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    now = time.time()
+    github_api.add(
+        "POST", "/app/installations/42/access_tokens", json=token_json(github_api, "ghs_revoked", now + 3600)
+    )
+    github_api.add(
+        "POST", "/app/installations/42/access_tokens", json=token_json(github_api, "ghs_fresh", now + 3600)
+    )
+    inject_fault(github_api, "GET", f"{R}/pulls/7", 401, body=error_json("Bad credentials"))
+    github_api.add("GET", f"{R}/pulls/7", json=pull_json(github_api))
+    inject_fault(github_api, "GET", f"{R}/pulls/8", 401, body=error_json("Bad credentials"))
+    inject_fault(github_api, "GET", f"{R}/pulls/8", 401, body=error_json("Bad credentials"))
+    forge = app_provider(github_api, rsa_key, Clock(now), bot_login=BOT).for_installation(42)
+    assert forge.get_pull(REPO, 7).number == 7
+    assert [c.headers["Authorization"] for c in github_api.calls if c.operation_id == "pulls/get"] == [
+        "token ghs_revoked",
+        "token ghs_fresh",
+    ]
+    with pytest.raises(ForgeError) as info:  # a second 401 in a row is an answer, not a glitch
+        forge.get_pull(REPO, 8)
+    assert info.value.status == 401
 
 
 def test_a_refused_token_exchange_is_a_clear_error(

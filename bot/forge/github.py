@@ -230,6 +230,7 @@ def _is_rate_limited(status: int | None, headers: Mapping[str, Any] | None, mess
         _header(headers, "retry-after") is not None
         or _header(headers, "x-ratelimit-remaining") == "0"
         or "rate limit" in message.lower()
+        or "abuse detection" in message.lower()  # the older wording of a secondary rate limit
     )
 
 
@@ -273,6 +274,10 @@ class _InstallationAuth(Auth.AppInstallationAuth):
             if current is None or current.expires_at - self._margin <= now:
                 current = self._current = self._exchange()
             return str(current.token)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._current = None
 
     def _exchange(self) -> InstallationAuthorization:
         operation = "installation_token"
@@ -326,6 +331,7 @@ class GitHubForge:
     ) -> None:
         self._github = github
         self._requester = github.requester
+        self._auth = self._requester.auth
         self._bot_login = bot_login
         self._bot_login_lock = threading.Lock()
         self.retry = retry or RetryPolicy()
@@ -395,6 +401,14 @@ class GitHubForge:
                 status, headers, message = exc.status, exc.headers, _message(exc.data)
                 if status == 404 and not_found:
                     return None
+                if status == 401 and attempt == 1 and isinstance(self._auth, _InstallationAuth):
+                    # the installation token was revoked or expired early: forget it, exchange once more
+                    self._auth.invalidate()
+                    self.stats.record_error(operation, status)
+                    log.warning(
+                        "GitHub %s: HTTP 401 with the installation token; requesting a new one", operation
+                    )
+                    continue
             except ForgeError as exc:  # the installation-token exchange under this request failed
                 status, message, failed = exc.status, exc.message, exc.operation
             except requests.RequestException as exc:
@@ -451,7 +465,11 @@ class GitHubForge:
             if not idempotent:
                 return None
             backoff = min(policy.backoff_cap, policy.backoff_base * 2 ** (attempt - 1))
-            return float(backoff / 2 + self._rand() * backoff / 2)
+            wait = backoff / 2 + self._rand() * backoff / 2
+            asked = _header(headers, "retry-after")  # a 503 may say when to come back
+            if asked is not None and asked.strip().isdigit():
+                wait = max(wait, min(float(asked.strip()), policy.max_wait))
+            return float(wait)
         return None
 
     def _rate_limit_wait(self, headers: Mapping[str, Any] | None) -> float:
