@@ -2,9 +2,8 @@
 
 use rustok_core::{ModuleHealth, RusToKModule};
 
-use crate::config::Config;
-use crate::http::{Request, Response};
-use crate::json;
+use rustok_web::config::Config;
+use rustok_web::{constant_time_eq, json, Request, Response};
 
 /// Build metadata baked in at compile time by the release pipeline.
 pub fn manifest_hash() -> Option<&'static str> {
@@ -120,16 +119,6 @@ impl App {
     }
 }
 
-/// Compares two byte strings in time that depends only on the length of `expected`.
-pub fn constant_time_eq(expected: &[u8], given: &[u8]) -> bool {
-    let mut diff = u8::from(expected.len() != given.len());
-    for (i, &e) in expected.iter().enumerate() {
-        let g = given.get(i).copied().unwrap_or(!e);
-        diff |= e ^ g;
-    }
-    std::hint::black_box(diff) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,16 +186,6 @@ mod tests {
             200
         );
         assert_eq!(app.handle(&req("GET", "/other", None)).status, 404);
-    }
-
-    #[test]
-    fn constant_time_eq_works() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(!constant_time_eq(b"", b"x"));
-        assert!(constant_time_eq(b"", b""));
     }
 
     #[test]

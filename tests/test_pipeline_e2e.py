@@ -1,0 +1,208 @@
+"""The pipeline on a real cargo build of examples/rustok-mini and the real running server:
+features -> cargo build --offline with exactly those arguments -> start -> smoke; install a module
+-> rebuild -> smoke with it; a module without its feature fails at `features`; a server built without
+a module the manifest lists fails smoke; preflight against the real server.
+
+One copy of the workspace and one CARGO_TARGET_DIR for the whole session, so every build after the
+first is incremental (as the cached workflow runs them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.corpus import ROOT
+
+pytestmark = pytest.mark.slow
+
+MINI = ROOT / "examples" / "rustok-mini"
+TOKEN = "e2e-health-token"
+
+
+def modbot(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, as a workflow step runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@dataclass
+class Workspace:
+    root: Path
+    target_dir: Path
+
+    def features(self, manifest: str = "modules.toml") -> dict[str, object]:
+        done = modbot("pipeline", "features", "--manifest", manifest, "--format", "json", cwd=self.root)
+        assert done.returncode == 0, done.stderr
+        data: dict[str, object] = json.loads(done.stdout)
+        return data
+
+    def cargo_build(self, args: list[str], *, manifest_hash: str | None = None) -> Path:
+        env = {**os.environ, "CARGO_TARGET_DIR": str(self.target_dir)}
+        env.pop("RUSTOK_RELEASE_ID", None)
+        env.pop("RUSTOK_MANIFEST_HASH", None)
+        if manifest_hash:
+            env["RUSTOK_MANIFEST_HASH"] = manifest_hash
+        done = subprocess.run(
+            ["cargo", "build", "--offline", *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        return self.target_dir / "release" / "rustok-server"
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo is not installed")
+    base = tmp_path_factory.mktemp("e2e")
+    root = base / "rustok-mini"
+    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns("target"))
+    return Workspace(root, base / "target")
+
+
+class RunningServer:
+    def __init__(self, binary: Path, env: dict[str, str] | None = None) -> None:
+        clean = {k: v for k, v in os.environ.items() if k not in ("RUSTOK_HEALTH_TOKEN", "RUSTOK_DEGRADED")}
+        self.process = subprocess.Popen(
+            [str(binary), "--port", "0"],
+            env={**clean, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        line: list[str] = []
+        assert self.process.stdout is not None
+        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(10)
+        if not line or not line[0].startswith("listening on http://"):
+            self.stop()
+            pytest.fail(f"the server did not start: {line!r}")
+        self.url = line[0].strip().removeprefix("listening on ")
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def serve() -> Iterator[object]:
+    started: list[RunningServer] = []
+
+    def start(binary: Path, env: dict[str, str] | None = None) -> RunningServer:
+        server = RunningServer(binary, env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def smoke(
+    ws: Workspace, url: str, *extra: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, object]]:
+    done = modbot(
+        "pipeline", "smoke", "--url", url, "--format", "json", "--timeout", "10", *extra, cwd=ws.root, env=env
+    )
+    assert "Traceback" not in done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_manifest_to_running_server_and_module_install(workspace: Workspace, serve) -> None:  # type: ignore[no-untyped-def]
+    ws = workspace
+    # 1. features -> cargo build --offline with exactly those arguments -> start -> smoke
+    plan = ws.features()
+    args = plan["cargo_args"]
+    assert isinstance(args, list)
+    assert "--no-default-features" in args and "--release" in args
+    binary = ws.cargo_build(args, manifest_hash=str(plan["manifest_hash"]))
+    server = serve(binary)
+    code, report = smoke(ws, server.url)
+    assert code == 0, report
+    assert report["served_modules"] == ["blog", "content", "outbox", "pages"]
+    assert report["served_manifest_hash"] == plan["manifest_hash"]  # baked in at build time
+    without_forum = ws.target_dir / "rustok-server-without-forum"
+    shutil.copy2(binary, without_forum)
+
+    # the real server's token and degraded switches, seen by smoke
+    guarded = serve(binary, {"RUSTOK_HEALTH_TOKEN": TOKEN})
+    code, report = smoke(ws, guarded.url)
+    assert code == 1 and "HTTP 401" in report["problems"][0]  # type: ignore[index]
+    code, report = smoke(ws, guarded.url, "--token-env", "E2E_TOKEN", env={"E2E_TOKEN": TOKEN})
+    assert code == 0, report
+    degraded = serve(binary, {"RUSTOK_DEGRADED": "blog"})
+    code, report = smoke(ws, degraded.url, "--timeout", "1")
+    assert code == 1 and report["unhealthy"] == {"blog": "degraded"}
+
+    # 2. modbot install forum -> rebuild (the pipeline's own build step) -> smoke passes with forum
+    done = modbot(
+        "install", "forum", "--crate", "rustok-forum", "--source", "path", "--path", "crates/rustok-forum",
+        "--depends-on", "content", "--enable", "--manifest", "modules.toml", cwd=ws.root,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    built = modbot(
+        "pipeline", "build", "--offline", "--target-dir", str(ws.target_dir), "--format", "json", cwd=ws.root
+    )
+    assert built.returncode == 0, built.stderr[-4000:]
+    result = json.loads(built.stdout)
+    assert "mod-forum" in result["cargo_args"][result["cargo_args"].index("--features") + 1]
+    assert Path(result["binary"]) == ws.target_dir / "release" / "rustok-server"
+    with_forum = serve(Path(result["binary"]))
+    code, report = smoke(ws, with_forum.url)
+    assert code == 0, report
+    assert report["served_modules"] == ["blog", "content", "forum", "outbox", "pages"]
+
+    # 3. a server built without a module the manifest lists fails smoke, naming it
+    old = serve(without_forum)
+    code, report = smoke(ws, old.url, "--timeout", "1")
+    assert code == 1
+    assert report["missing"] == ["forum"]
+    assert any("built from manifest_hash" in p for p in report["problems"])  # type: ignore[union-attr]
+
+    # 4. preflight (headless UI gate) against the real server
+    done = modbot("pipeline", "preflight", "--backend-url", with_forum.url, "--format", "json", cwd=ws.root)
+    assert done.returncode == 0, done.stdout
+    done = modbot("pipeline", "preflight", "--backend-url", old.url, "--format", "json", cwd=ws.root)
+    assert done.returncode == 1
+    assert "the UI expects modules the backend lacks: forum" in json.loads(done.stdout)["problems"]
+
+
+def test_a_module_without_its_feature_fails_at_features_not_at_runtime(workspace: Workspace) -> None:
+    manifest = workspace.root / "with-search.toml"
+    text = (MINI / "modules.toml").read_text()
+    text = text.replace(
+        "[settings]",
+        'search = { crate = "rustok-search", source = "path", path = "crates/rustok-search" }\n\n[settings]',
+    )
+    manifest.write_text(text)
+    assert (workspace.root / "crates/rustok-search/Cargo.toml").exists()  # the crate is there
+    done = modbot("pipeline", "features", "--manifest", "with-search.toml", cwd=workspace.root)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "optional module search" in done.stderr and "no feature mod-search" in done.stderr
+    # and so does the pipeline's build step: cargo never runs
+    done = modbot("pipeline", "build", "--manifest", "with-search.toml", "--offline", cwd=workspace.root)
+    assert done.returncode == 1 and "no feature mod-search" in done.stderr
+    assert "$ cargo" not in done.stderr
