@@ -139,3 +139,18 @@ def test_redaction() -> None:
     assert truncate("short", 10) == "short"
     long = truncate("x" * 100, 60)
     assert len(long) == 60 and long.endswith("[truncated: 100 characters in all]")
+
+
+def test_sqlite_writers_of_one_process_queue_on_one_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.store.base
+
+    with temporary_store("sqlite", directory=tmp_path) as store:
+        other = Store(make_engine(f"sqlite:///{tmp_path / 'modbot-test.sqlite3'}"))
+        assert other._writer is store._writer is not None
+        monkeypatch.setattr(bot.store.base, "WRITER_WAIT_SECONDS", 0.05)
+        with store.write(), pytest.raises(TimeoutError, match="busy"):  # a writer holds the file
+            other.record_delivery("d", "push", None, None, None, {})
+        assert other.record_delivery("d", "push", None, None, None, {}).value == "new"
+        other.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,8 +18,21 @@ __all__ = ["Clock", "StoreBase", "utc_now"]
 Clock = Callable[[], datetime]
 
 
+WRITER_WAIT_SECONDS = 30.0
+
+_SQLITE_WRITERS: dict[str, threading.Lock] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _sqlite_writer_lock(engine: Engine) -> threading.Lock:
+    """One lock per SQLite file in this process, shared by every engine on that file."""
+    key = os.path.realpath(engine.url.database or "")
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(key, threading.Lock())
 
 
 class StoreBase:
@@ -30,6 +45,7 @@ class StoreBase:
         self.engine = engine
         self.clock = clock
         self.is_postgresql = backend == "postgresql"
+        self._writer = None if self.is_postgresql else _sqlite_writer_lock(engine)
 
     def now(self) -> datetime:
         value = self.clock()
@@ -42,11 +58,22 @@ class StoreBase:
         """A read-write transaction: committed on success, rolled back on any exception.
 
         On SQLite it starts with BEGIN IMMEDIATE: the write lock is taken at once, so two writers
-        queue on ``busy_timeout`` instead of one failing on a lock upgrade. On PostgreSQL it is a
-        READ COMMITTED transaction; row locks are taken by the statements themselves.
+        wait (``busy_timeout``) instead of one failing on a lock upgrade. Threads of this process
+        first queue on an in-process lock per database file: SQLite's busy handler polls with
+        growing sleeps, which under contention gave some writers waits of hundreds of ms.
+        On PostgreSQL it is a READ COMMITTED transaction; the statements take the row locks.
         """
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        if self._writer is None:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        if not self._writer.acquire(timeout=WRITER_WAIT_SECONDS):
+            raise TimeoutError(f"the SQLite store stayed busy for {WRITER_WAIT_SECONDS} s")
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        finally:
+            self._writer.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
