@@ -1,0 +1,577 @@
+"""The generated workflows (bot/workflows.py, templates/workflows/): rendering for both profiles, the
+committed `workflows/` against a fresh render (drift), the security audits (one harness call for
+every rendered file), structural security rules read with a YAML parser, and hostile config values.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.cli import main
+from bot.manifest.model import Manifest
+from bot.manifest.validate import validate_file
+from bot.pipeline.config import PipelineConfig, load_pipeline_config, parse_pipeline_config
+from bot.pipeline.version import TEMPLATE_VERSION
+from bot.workflows import (
+    ACTIONS,
+    WORKFLOW_FILES,
+    RenderError,
+    check_workflows,
+    expr_str,
+    inputs_digest,
+    parse_header,
+    render_workflows,
+    yaml_str,
+)
+from tests.corpus import ROOT
+from tests.workflow_audit import Finding, audit_workflows
+
+EXAMPLES = {
+    "monolith": ROOT / "examples" / "rustok-mini",
+    "headless": ROOT / "examples" / "headless",
+}
+RENDERED = ROOT / "workflows"
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>.+?)\s*$")
+
+
+def load(profile: str) -> tuple[PipelineConfig, Manifest]:
+    root = EXAMPLES[profile]
+    config = load_pipeline_config(root / ".github" / "modbot.toml")
+    result = validate_file(root / config.build.manifest)
+    assert result.valid, result.problems
+    assert result.manifest is not None
+    return config, result.manifest
+
+
+# libyaml's parser when present (20x faster than the pure-Python ones; the hostile-value tests parse
+# hundreds of renders)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse(text: str) -> dict[str, Any]:
+    doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+    assert isinstance(doc, dict)
+    if True in doc:  # YAML 1.1 reads the key `on` as a boolean
+        doc["on"] = doc.pop(True)
+    return doc
+
+
+def with_(model: Any, path: str, value: Any) -> Any:
+    """A copy of a frozen pydantic model with the dotted `path` replaced, unvalidated (to prove the
+    renderer's own checks, behind the config's)."""
+    head, _, rest = path.partition(".")
+    if "[" in head:
+        name, index = head[:-1].split("[")
+        items = list(getattr(model, name))
+        items[int(index)] = with_(items[int(index)], rest, value) if rest else value
+        return model.model_copy(update={name: items})
+    return model.model_copy(update={head: with_(getattr(model, head), rest, value) if rest else value})
+
+
+# --- variants: every template branch, rendered once per test session ------------------------------
+
+VARIANT_TOML = """
+[build]
+package = "rustok-server"
+manifest = "deploy+ops/modules.toml"
+cargo_toml = "server/apps/server/Cargo.toml"
+workspace = "server"
+toolchain = "nightly-2026-01-15"
+key_paths = []
+
+[image]
+registry = "registry.example.com:5000"
+repository = "platform/rustok-server"
+dockerfile = "docker/server.Dockerfile"
+context = "server"
+
+[[environments]]
+name = "qa"
+url = "https://qa.example.com/base/"
+backend = "compose"
+compose = { file = "deploy/compose.yml", service = "server" }
+
+[[environments]]
+name = "prod-eu"
+url = "https://eu.example.com"
+health_token_env = "PROD_HEALTH"
+backend = "command"
+command = "./deploy/rollout.sh {environment} {image}"
+
+[workflows]
+modbot_install = "modbot @ git+https://github.com/rustok/modbot@0123456789abcdef0123456789abcdef01234567"
+default_branch = "trunk"
+runs_on = "ubuntu-24.04"
+python_version = "3.12"
+"""
+
+
+def variant() -> tuple[PipelineConfig, Manifest]:
+    """No GHCR (registry credentials), compose and command backends, no auto_deploy, a workspace in
+    a sub-folder, a target triple, a `+` in paths (escaped in path filters)."""
+    config = parse_pipeline_config(VARIANT_TOML)
+    _, manifest = load("monolith")
+    build = manifest.build.model_copy(update={"target": "x86_64-unknown-linux-musl"})
+    return config, manifest.model_copy(update={"build": build})
+
+
+@pytest.fixture(scope="module")
+def renders() -> dict[str, dict[str, str]]:
+    out = {profile: render_workflows(*load(profile)) for profile in EXAMPLES}
+    out["variant"] = render_workflows(*variant())
+    return out
+
+
+@pytest.fixture(scope="module")
+def docs(renders: dict[str, dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (profile, name): parse(text) for profile, files in renders.items() for name, text in files.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def audit(renders: dict[str, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
+    """One harness call (one process per tool) over every rendered file of every profile."""
+    folder = tmp_path_factory.mktemp("rendered")
+    paths = []
+    for profile, files in renders.items():
+        for name, text in files.items():
+            path = folder / f"{profile}-{name}"
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+    return audit_workflows(paths, persona="pedantic")
+
+
+def jobs(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    yield from doc["jobs"].items()
+
+
+def steps(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for job_id, job in jobs(doc):
+        for step in job.get("steps", []):
+            yield job_id, step
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+
+def test_both_profiles_render_a_build_and_a_deploy_workflow(renders: dict[str, dict[str, str]]) -> None:
+    for files in renders.values():
+        assert set(files) == set(WORKFLOW_FILES)
+
+
+def test_monolith_is_one_pipeline(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    build, deploy = docs["monolith", "modbot-build.yml"], docs["monolith", "modbot-deploy.yml"]
+    assert list(build["jobs"]) == ["check", "plan", "build", "image", "release", "promote"]
+    assert list(deploy["jobs"]) == ["resolve", "deploy-staging", "deploy-production"]
+    assert build["jobs"]["release"]["needs"] == ["plan", "image"]
+    # staging auto-deploys (promote moves only its tag); production is moved by hand
+    promote_runs = [s for s in build["jobs"]["promote"]["steps"] if "run" in s and "promote" in s["run"]]
+    assert [s["env"]["ENVIRONMENT"] for s in promote_runs] == ["staging"]
+
+
+def test_headless_builds_and_deploys_the_uis_apart(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    build, deploy = docs["headless", "modbot-build.yml"], docs["headless", "modbot-deploy.yml"]
+    assert {"image-ui-admin", "image-ui-storefront"} <= set(build["jobs"])
+    assert build["jobs"]["release"]["needs"] == ["plan", "image", "image-ui-admin", "image-ui-storefront"]
+    release_run = build["jobs"]["release"]["steps"][-1]["run"]
+    assert release_run.count("--ui-image") == 2
+    ui = deploy["jobs"]["deploy-staging-ui"]
+    assert ui["needs"] == ["resolve", "deploy-staging"]
+    step_ids = [s.get("id") for s in ui["steps"]]
+    # the UI deploy is gated by preflight against the backend of that environment
+    assert step_ids.index("preflight") < step_ids.index("deploy")
+    preflight = next(s for s in ui["steps"] if s.get("id") == "preflight")
+    assert 'preflight --config "$MODBOT_CONFIG" --environment "$ENVIRONMENT"' in preflight["run"]
+    deploy_run = next(s for s in ui["steps"] if s.get("id") == "deploy")["run"]
+    assert deploy_run.count("--ui ") == 2
+    assert ui["env"]["UI_0_NAME"] == "admin"
+
+
+def test_monolith_has_no_ui_jobs(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    assert not [j for j in docs["monolith", "modbot-build.yml"]["jobs"] if j.startswith("image-ui")]
+    assert not [j for j in docs["monolith", "modbot-deploy.yml"]["jobs"] if j.endswith("-ui")]
+
+
+def test_variant_uses_registry_credentials_and_escapes_path_filters(
+    docs: dict[tuple[str, str], dict[str, Any]], renders: dict[str, dict[str, str]]
+) -> None:
+    build = docs["variant", "modbot-build.yml"]
+    login = next(s for _, s in steps(build) if str(s.get("uses", "")).startswith("docker/login-action@"))
+    assert login["with"]["password"] == "${{ secrets.MODBOT_REGISTRY_PASSWORD }}"
+    assert "packages" not in build["jobs"]["image"]["permissions"]  # GHCR only
+    assert "promote" not in build["jobs"]  # no auto_deploy environment
+    paths = build["on"]["pull_request"]["paths"]
+    assert "deploy\\+ops/modules.toml" in paths and "server/**/Cargo.toml" in paths
+    assert build["on"]["push"]["branches"] == ["trunk"]
+    assert "RUST_TARGET" in build["env"]
+    deploy = renders["variant"]["modbot-deploy.yml"]
+    assert "DOCKER_HOST: ${{ vars.MODBOT_DOCKER_HOST }}" in deploy
+    assert "MODBOT_DEPLOY_TOKEN: ${{ secrets.MODBOT_DEPLOY_TOKEN }}" in deploy
+    assert "MODBOT_HEALTH_TOKEN: ${{ secrets.PROD_HEALTH }}" in deploy
+
+
+def test_installing_a_module_changes_no_workflow() -> None:
+    config, manifest = load("monolith")
+    modules = dict(manifest.modules)
+    modules["forum"] = modules["blog"].model_copy(
+        update={"crate": "rustok-forum", "path": "crates/rustok-forum"}
+    )
+    assert render_workflows(config, manifest.model_copy(update={"modules": modules})) == render_workflows(
+        config, manifest
+    )
+
+
+def test_a_config_that_does_not_fit_the_profile_is_refused() -> None:
+    config, _ = load("monolith")
+    _, headless_manifest = load("headless")
+    with pytest.raises(RenderError, match="headless"):
+        render_workflows(config, headless_manifest)
+
+
+# --- header and drift -----------------------------------------------------------------------------
+
+
+def test_every_file_carries_template_version_and_inputs_hash(renders: dict[str, dict[str, str]]) -> None:
+    for profile, files in renders.items():
+        config, manifest = load(profile) if profile in EXAMPLES else variant()
+        for text in files.values():
+            assert parse_header(text) == (TEMPLATE_VERSION, inputs_digest(config, manifest))
+            assert "do not edit" in text.splitlines()[0]
+
+
+def test_inputs_hash_follows_config_and_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    config, manifest = load("monolith")
+    digest = inputs_digest(config, manifest)
+    moved = with_(config, "environments[0].url", "https://elsewhere.example.com")
+    assert inputs_digest(moved, manifest) != digest
+    import bot.workflows
+
+    real = bot.workflows.template_sources
+    monkeypatch.setattr(bot.workflows, "template_sources", lambda: {**real(), "workflows/x.j2": "0" * 64})
+    assert inputs_digest(config, manifest) != digest
+
+
+@pytest.mark.parametrize("profile", list(EXAMPLES))
+def test_committed_workflows_match_a_fresh_render(
+    profile: str, renders: dict[str, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = RENDERED / profile
+    assert check_workflows(renders[profile], folder) == [], "run `make workflows`"
+    config_path = EXAMPLES[profile] / ".github" / "modbot.toml"
+    assert main(["workflows", "check", "--config", str(config_path), "--dir", str(folder)]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_drift_is_detected_on_a_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy = tmp_path / "monolith"
+    shutil.copytree(RENDERED / "monolith", copy)
+    config_path = str(EXAMPLES["monolith"] / ".github" / "modbot.toml")
+    check = ["workflows", "check", "--config", config_path, "--dir", str(copy)]
+    assert main(check) == 0
+
+    # a hand edit below the header
+    build = copy / "modbot-build.yml"
+    pristine = build.read_text()
+    build.write_text(pristine.replace("timeout-minutes: 90", "timeout-minutes: 600", 1))
+    capsys.readouterr()
+    assert main(check) == 1
+    out = capsys.readouterr().out
+    assert "modbot-build.yml: differs from a fresh render: was edited after rendering" in out
+
+    # rendered from other inputs (the header names them)
+    build.write_text(re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, pristine, count=1))
+    assert main(check) == 1
+    assert "rendered from other inputs" in capsys.readouterr().out
+
+    # a missing file, and a stale generated one
+    build.unlink()
+    (copy / "modbot-old.yml").write_text(pristine)
+    assert main(check) == 1
+    out = capsys.readouterr().out
+    assert "modbot-build.yml: missing" in out and "modbot-old.yml: stale" in out
+
+    # render repairs it (the stale file is reported, not deleted)
+    (copy / "modbot-old.yml").unlink()
+    assert main(["workflows", "render", "--config", config_path, "--out", str(copy)]) == 0
+    assert build.read_text() == pristine
+    assert main(check) == 0
+    capsys.readouterr()
+    assert main(["workflows", "render", "--config", config_path, "--out", str(copy)]) == 0
+    assert capsys.readouterr().out.count("unchanged") == 2
+
+
+def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["workflows", "render", "--config", str(tmp_path / "none.toml")]) == 2
+    bad = tmp_path / ".github" / "modbot.toml"
+    bad.parent.mkdir()
+    bad.write_text('[workflows]\nrunsOn = "x"\n')
+    assert main(["workflows", "check", "--config", str(bad)]) == 2
+    assert "invalid pipeline config" in capsys.readouterr().err
+    # a config for a monolith with a headless manifest: cannot render
+    monolith_config = str(EXAMPLES["monolith"] / ".github" / "modbot.toml")
+    headless_manifest = str(EXAMPLES["headless"] / "modules.toml")
+    out = ["--out", str(tmp_path / "out")]
+    assert (
+        main(["workflows", "render", "--config", monolith_config, "--manifest", headless_manifest, *out]) == 1
+    )
+    assert "cannot render" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+# --- security: the audits and the rules, read with a YAML parser ----------------------------------
+
+
+def test_every_rendered_workflow_passes_the_audits_with_zero_findings(audit: list[Finding]) -> None:
+    assert audit == [], "\n".join(map(str, audit))
+
+
+def test_top_level_permissions_are_empty_and_every_job_is_least_privilege(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    allowed_writes = {
+        "image": {"packages"},
+        "release": {"contents"},
+        "image-ui-admin": {"packages"},
+        "image-ui-storefront": {"packages"},
+    }
+    for (profile, name), doc in docs.items():
+        assert doc["permissions"] == {}, (profile, name)
+        assert "concurrency" in doc
+        for job_id, job in jobs(doc):
+            assert isinstance(job["timeout-minutes"], int), (profile, name, job_id)
+            perms = job["permissions"]
+            writes = {scope for scope, level in perms.items() if level == "write"}
+            if job_id.startswith("deploy-"):
+                assert writes == {"deployments"}, job_id
+            else:
+                assert writes <= allowed_writes.get(job_id, set()), (profile, name, job_id, perms)
+            assert "secrets." not in str(job.get("env", {})), f"{job_id}: a secret in job-level env"
+
+
+def test_triggers(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    for (_, name), doc in docs.items():
+        assert "pull_request_target" not in doc["on"] and "workflow_run" not in doc["on"]
+        if name == "modbot-build.yml":
+            assert set(doc["on"]) == {"pull_request", "push"}
+            assert doc["on"]["pull_request"]["paths"]
+        else:
+            assert doc["on"] == {"push": {"tags": ["deploy/*"]}}
+
+
+def test_pull_request_job_has_no_secrets_and_no_write(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    for (_, name), doc in docs.items():
+        if name != "modbot-build.yml":
+            continue
+        check = doc["jobs"]["check"]
+        assert check["if"] == "github.event_name == 'pull_request'"
+        assert check["permissions"] == {"contents": "read"}
+        assert "secrets." not in str(check)
+        for job_id, job in jobs(doc):
+            if job_id != "check":
+                assert job.get("if", "").startswith(("github.event_name == 'push'", "needs.")) or job.get(
+                    "needs"
+                ), job_id
+
+
+def test_every_checkout_keeps_no_credentials(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    checkouts = 0
+    for doc in docs.values():
+        for job_id, step in steps(doc):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                checkouts += 1
+                assert step["with"]["persist-credentials"] is False, job_id
+    assert checkouts >= 20
+
+
+def test_every_uses_is_pinned_to_a_full_sha(renders: dict[str, dict[str, str]]) -> None:
+    seen = set()
+    for files in renders.values():
+        for text in files.values():
+            for line in text.splitlines():
+                match = USES_LINE.match(line)
+                if match:
+                    assert SHA_PIN.match(match["ref"]), line
+                    seen.add(match["ref"])
+    assert seen == set(ACTIONS.values())
+
+
+def test_no_expression_inside_any_run_script(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    runs = 0
+    for doc in docs.values():
+        for job_id, step in steps(doc):
+            if "run" in step:
+                runs += 1
+                assert "${{" not in step["run"], f"{job_id}: {step.get('name')}"
+    assert runs > 50
+
+
+def test_deploy_jobs_are_bound_to_their_environment(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    for profile in (*EXAMPLES, "variant"):
+        doc = docs[profile, "modbot-deploy.yml"]
+        config = load(profile)[0] if profile in EXAMPLES else variant()[0]
+        for env in config.environments:
+            job_ids = [f"deploy-{env.name}"] + ([f"deploy-{env.name}-ui"] if config.headless else [])
+            for job_id in job_ids:
+                job = doc["jobs"][job_id]
+                assert job["environment"] == {"name": env.name, "url": env.url}
+                group = f"deploy-{env.name}" + ("-ui" if job_id.endswith("-ui") else "")
+                assert job["concurrency"] == {"group": group, "cancel-in-progress": False}
+                assert job["if"] == f"github.ref == 'refs/tags/deploy/{env.name}'"
+                assert "resolve" in job["needs"]
+        assert doc["concurrency"]["cancel-in-progress"] is False
+
+
+def test_deploy_rolls_back_once_and_moves_the_tag_with_the_app_token(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    job = docs["monolith", "modbot-deploy.yml"]["jobs"]["deploy-staging"]
+    by_id = {s["id"]: s for s in job["steps"] if "id" in s}
+    order = [s.get("id") for s in job["steps"]]
+    assert order.index("deploy") < order.index("smoke") < order.index("redeploy")
+    assert order.index("redeploy") < order.index("previous-smoke") < order.index("app-token")
+    assert order.index("app-token") < order.index("move-back")
+    assert '--release "$PREVIOUS_RELEASE"' in by_id["redeploy"]["run"]
+    assert by_id["redeploy"]["if"].startswith("failure()")
+    assert "steps.previous-smoke.outcome == 'success'" in by_id["app-token"]["if"]
+    assert by_id["app-token"]["with"] == {
+        "app-id": "${{ vars.MODBOT_APP_ID }}",
+        "private-key": "${{ secrets.MODBOT_APP_PRIVATE_KEY }}",
+        "permission-contents": "write",
+    }
+    move = by_id["move-back"]
+    assert "rollback-tag" in move["run"] and "--push" in move["run"]
+    assert move["env"]["MODBOT_PUSH_TOKEN"] == "${{ steps.app-token.outputs.token }}"
+    # the token reaches git only through this step's environment
+    assert "$MODBOT_PUSH_TOKEN" in move["env"]["GIT_CONFIG_VALUE_1"]
+    assert by_id["deploy"]["run"].endswith('--release "$RELEASE_ID"')
+    assert "MODBOT_HEALTH_TOKEN" in by_id["smoke"]["env"]
+
+
+# --- hostile config values ------------------------------------------------------------------------
+
+HOSTILE = [
+    'a"b',
+    "a'b",
+    "a: b",
+    "a # b",
+    "- a",
+    "{a: b}",
+    "[a]",
+    "&a *a !!str",
+    "a\\nb",
+    "\\u0022",
+    "a\nevil: 1",
+    "a\r\nb",
+    "${{ github.token }}",
+    "x${{secrets.A}}",
+    "a\u2028b",
+    "}} ${{ github.token",
+]
+# (where in the config, does the value end up in a job id / expression too)
+FIELDS = [
+    "environments[0].url",
+    "environments[0].name",
+    "image.repository",
+    "image.registry",
+    "image.dockerfile",
+    "image.context",
+    "build.manifest",
+    "build.package",
+    "build.toolchain",
+    "build.workspace",
+    "workflows.modbot_install",
+    "workflows.default_branch",
+    "workflows.runs_on",
+    "workflows.python_version",
+    "headless.ui[0].name",
+    "headless.ui[0].repository",
+    "environments[0].health_token_env",
+]
+
+
+def _shape(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _shape(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_shape(v) for v in node]
+    return type(node).__name__
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_hostile_values_cannot_inject_yaml_or_expressions(field: str) -> None:
+    config, manifest = load("headless")
+    # the baseline: the same field with a plain value (a registry other than GHCR changes the login)
+    plain = "registry.example.com" if field == "image.registry" else "x"
+    baseline = render_workflows(with_(config, field, plain), manifest)
+    baseline_shapes = {name: _shape(parse(text)) for name, text in baseline.items()}
+    for value in HOSTILE:
+        try:
+            rendered = render_workflows(with_(config, field, value), manifest)
+        except RenderError:
+            continue  # refused: nothing rendered
+        # names become job ids, step names and expression literals: only the safe alphabet passes
+        assert not field.endswith((".name", "health_token_env")), f"{field}={value!r} was not refused"
+        scalars: set[str] = set()
+        for name, text in rendered.items():
+            # no new expression and the same YAML structure (no injected key, job or step)
+            assert text.count("${{") == baseline[name].count("${{"), (field, value)
+            doc = parse(text)
+            assert _shape(doc) == baseline_shapes[name], (field, value)
+            scalars |= _scalars(doc)
+        assert any(value in scalar for scalar in scalars), (field, value)  # present, as data
+
+
+def _scalars(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set().union(*(_scalars(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_scalars(v) for v in node)) if node else set()
+    return {node} if isinstance(node, str) else set()
+
+
+def test_a_url_the_config_accepts_cannot_smuggle_an_expression() -> None:
+    # The config's URL check allows "${{...}}" without spaces in a path; the renderer refuses it.
+    text = (EXAMPLES["headless"] / ".github" / "modbot.toml").read_text()
+    hostile = text.replace(
+        '"https://api.staging.rustok.example.com"', '"https://x.example.com/${{secrets.A}}"'
+    )
+    config = parse_pipeline_config(hostile)
+    _, manifest = load("headless")
+    with pytest.raises(RenderError, match=r"GitHub expression"):
+        render_workflows(config, manifest)
+    quoted = text.replace('"https://api.staging.rustok.example.com"', '"https://x.example.com/a\'b\\"c"')
+    rendered = render_workflows(parse_pipeline_config(quoted), manifest)
+    doc = parse(rendered["modbot-deploy.yml"])
+    assert doc["jobs"]["deploy-staging"]["environment"]["url"] == "https://x.example.com/a'b\"c"
+
+
+def test_filters() -> None:
+    assert yaml_str('a"b') == '"a\\"b"'
+    assert yaml_str("ü") == '"ü"'
+    for bad in ("${{ x }}", "a\nb", "a\x00", "a\u2028", 3):
+        with pytest.raises(RenderError):
+            yaml_str(bad)
+    assert expr_str("refs/tags/deploy/prod-eu") == "'refs/tags/deploy/prod-eu'"
+    for bad in ("it's", "a b", "", "a}}", "${{"):
+        with pytest.raises(RenderError):
+            expr_str(bad)
+
+
+def test_clashing_ui_job_ids_are_refused() -> None:
+    config, manifest = load("headless")
+    assert config.headless is not None
+    clash = with_(config, "headless.ui[1].name", "admin")
+    with pytest.raises(RenderError, match="job id"):
+        render_workflows(clash, manifest)
+    dotted = with_(with_(config, "headless.ui[0].name", "ui.v2"), "headless.ui[1].name", "ui_v2")
+    with pytest.raises(RenderError, match="image-ui-ui_v2"):
+        render_workflows(dotted, manifest)
