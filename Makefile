@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean audit-workflows workflows
+.PHONY: run test lint typecheck pytest bench clean audit-workflows workflows bench-store
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ workflows: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/manifest_bench.py
+
+# record_delivery / claim latency on SQLite and the local PostgreSQL (docs/performance.md)
+bench-store: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m bot.store.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
