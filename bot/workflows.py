@@ -346,7 +346,7 @@ def inputs_digest(config: PipelineConfig, manifest: Manifest) -> str:
 def header_line(digest: str) -> str:
     return (
         f"{HEADER_PREFIX} template v{TEMPLATE_VERSION}; inputs sha256:{digest}; "
-        "do not edit: regenerate with `modbot workflows render` (here: make workflows)"
+        "do not edit: regenerate with `modbot workflows render`"
     )
 
 
