@@ -249,7 +249,7 @@ def _context(config: PipelineConfig, manifest: Manifest, header: str) -> dict[st
         _repo_path(build.cargo_toml),
         cargo_lock,
         DEFAULT_CONFIG_PATH,
-        ".github/workflows/modbot-build.yml",
+        *(f".github/workflows/{name}" for name in WORKFLOW_FILES),
     ]
     image_context = _repo_path(config.image.context)
     return {
