@@ -235,8 +235,11 @@ def test_ignore_keeps_the_reason(store: Store) -> None:
 
 def test_fail_rejects_a_negative_delay(store: Store) -> None:
     record(store)
-    with pytest.raises(ValueError, match="retry_in"):
-        store.fail(claim(store), "x", retry_in=-1)
+    job = claim(store)
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="retry_in"):
+            store.fail(job, "x", retry_in=bad)
+    assert status(store) is DeliveryStatus.RUNNING
 
 
 def test_heartbeat_extends_the_lease(store: Store, clock: FakeClock) -> None:
@@ -358,3 +361,19 @@ def test_default_backoff_grows_and_is_capped() -> None:
     for attempts, ceiling in ((1, 5.0), (2, 10.0), (3, 20.0), (20, 600.0)):
         for _ in range(50):
             assert ceiling / 2 <= default_backoff(attempts) <= ceiling
+
+
+def test_nul_characters_do_not_lose_a_delivery(store: Store) -> None:
+    # JSONB and PostgreSQL text refuse NUL; a PR body may contain one. The delivery must still be stored.
+    payload = {"body": "a\x00b", "literal": "\\u0000 stays", "k\x00": [1]}
+    assert (
+        store.record_delivery("nul", "pull_request", "edited", "acme/site", 1, payload) is RecordOutcome.NEW
+    )
+    job = claim(store)
+    if store.is_postgresql:
+        assert job.payload == {"body": "a\ufffdb", "literal": "\\u0000 stays", "k\ufffd": [1]}
+    else:
+        assert job.payload == payload
+    store.fail(job, "bad byte \x00 in output", retry_in=None)
+    info = store.get_delivery("nul")
+    assert info is not None and info.last_error == "bad byte \ufffd in output"

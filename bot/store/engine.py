@@ -13,7 +13,9 @@ Anything else is refused: the queue's locking is written for these two.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -101,7 +103,21 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
+        json_serializer=postgres_json_dumps,
     )
+
+
+# A JSON "\u0000" escape preceded by an even number of backslashes (so a literal "\\u0000" is kept).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def postgres_json_dumps(value: Any) -> str:
+    """``json.dumps`` for JSONB, which refuses the NUL character (U+0000) that JSON text may
+    contain (a PR body can): NULs become U+FFFD so the delivery is still stored."""
+    text = json.dumps(value)
+    if "\\u0000" in text:
+        text = _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", text)
+    return text
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) -> None:

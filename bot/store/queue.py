@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -251,7 +252,7 @@ class QueueMixin(StoreBase):
         ``worker_id`` must be unique per concurrently running worker (e.g. host:pid:thread).
         """
         _check_text("worker_id", worker_id, 200, required=True)
-        if not lease_seconds > 0:
+        if not (lease_seconds > 0 and math.isfinite(lease_seconds)):
             raise ValueError("lease_seconds must be positive")
         now = self.now()
         until = now + timedelta(seconds=lease_seconds)
@@ -340,7 +341,7 @@ class QueueMixin(StoreBase):
         left, the job goes back to pending, due then; otherwise (``retry_in=None`` for a permanent
         error, or the last attempt) it is failed. The error is stored redacted and truncated.
         Returns the job's new status."""
-        if retry_in is not None and not retry_in >= 0:
+        if retry_in is not None and not (retry_in >= 0 and math.isfinite(retry_in)):
             raise ValueError("retry_in must be a non-negative number of seconds")
         now = self.now()
         message = _message(error)
@@ -386,7 +387,7 @@ class QueueMixin(StoreBase):
         """Extend the lease to now + ``lease_seconds`` (default: the job's own). Call it well
         within the lease during long work. Raises LeaseLostError if the lease is gone."""
         seconds = job.lease_seconds if lease_seconds is None else lease_seconds
-        if not seconds > 0:
+        if not (seconds > 0 and math.isfinite(seconds)):
             raise ValueError("lease_seconds must be positive")
         until = self.now() + timedelta(seconds=seconds)
         self._transition(job, {"lease_until": until})

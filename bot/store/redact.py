@@ -42,10 +42,11 @@ _SECRET_KEY_NAME = re.compile(
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every secret-looking substring replaced by ``[redacted]``. Text beyond the
-    first 20,000 characters is dropped (with a note) rather than scanned."""
+    """``text`` with every secret-looking substring replaced by ``[redacted]`` (and NUL by U+FFFD).
+    Text beyond the first 20,000 characters is dropped (with a note) rather than scanned."""
     if len(text) > _MAX_SCAN_CHARS:
         text = truncate(text, _MAX_SCAN_CHARS)
+    text = text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(REDACTED, text)
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
@@ -57,7 +58,7 @@ def redact_value(value: Any) -> Any:
         return redact_text(value)
     if isinstance(value, Mapping):
         return {
-            str(key): (REDACTED if _SECRET_KEY_NAME.search(str(key)) else redact_value(item))
+            redact_text(str(key)): (REDACTED if _SECRET_KEY_NAME.search(str(key)) else redact_value(item))
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):

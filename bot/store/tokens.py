@@ -85,16 +85,21 @@ class TokenMixin(AuditMixin):
         if not _TOKEN_SHAPE.fullmatch(token):
             return None
         digest = hash_token(token)
-        now = self.now()
-        with self.write() as conn:
+        with self.read() as conn:  # a flood of wrong tokens must not take the SQLite write lock
             row = conn.execute(
                 select(_C.token_sha256, *_PUBLIC_COLUMNS).where(
                     _C.token_sha256 == digest, _C.revoked_at.is_(None)
                 )
             ).first()
-            if row is None or not hmac.compare_digest(row.token_sha256, digest):
+        if row is None or not hmac.compare_digest(row.token_sha256, digest):
+            return None
+        now = self.now()
+        with self.write() as conn:
+            used = conn.execute(
+                update(_T).where(_C.id == row.id, _C.revoked_at.is_(None)).values(last_used_at=now)
+            )
+            if used.rowcount != 1:  # revoked meanwhile
                 return None
-            conn.execute(update(_T).where(_C.id == row.id).values(last_used_at=now))
         return AdminToken(
             id=row.id, name=row.name, created_at=row.created_at, last_used_at=now, revoked_at=None
         )
