@@ -6,6 +6,7 @@ every rendered file), structural security rules read with a YAML parser, and hos
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -575,3 +576,70 @@ def test_clashing_ui_job_ids_are_refused() -> None:
     dotted = with_(with_(config, "headless.ui[0].name", "ui.v2"), "headless.ui[1].name", "ui_v2")
     with pytest.raises(RenderError, match="image-ui-ui_v2"):
         render_workflows(dotted, manifest)
+
+
+# --- contract with the CLI: every modbot command the YAML runs parses ------------------------------
+
+SAMPLES = {
+    "RELEASE_ID": "rel_2026_11_26_002",
+    "PREVIOUS_RELEASE": "rel_2026_11_26_001",
+    "IMAGE_DIGEST": "sha256:" + "a" * 64,
+    "BUILD_ID": "123456-1",
+    "DEPLOY_TAG": "deploy/staging",
+    "BEFORE": "0" * 40,
+    "GITHUB_SHA": "b" * 40,
+    "RUNNER_TEMP": "runner-temp",
+}
+
+
+def _sample(key: str, value: str) -> str:
+    if "${{" not in value:
+        return value
+    if re.fullmatch(r"UI_\d+_DIGEST", key):
+        return "sha256:" + "c" * 64
+    return SAMPLES.get(key, "x")
+
+
+def _modbot_commands(script: str, env: dict[str, str]) -> Iterator[list[str]]:
+    joined = script.replace("\\\n", " ")
+    for raw in joined.splitlines():
+        line = raw.strip()
+        if not line.startswith("modbot "):
+            continue
+        expanded = re.sub(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", lambda m: env.get(m[1], SAMPLES.get(m[1], "")), line)
+        yield shlex.split(expanded)
+
+
+def test_every_modbot_command_in_the_yaml_is_accepted_by_the_cli(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    from bot.cli import build_parser
+
+    parser = build_parser()
+    seen: set[str] = set()
+    for (profile, name), doc in docs.items():
+        for job_id, job in jobs(doc):
+            for step in job.get("steps", []):
+                if "run" not in step:
+                    continue
+                env = {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+                env = {k: _sample(k, str(v)) for k, v in env.items()}
+                for argv in _modbot_commands(step["run"], env):
+                    try:
+                        parser.parse_args(argv[1:])
+                    except SystemExit as exc:  # argparse: unknown flag or a value its type refuses
+                        raise AssertionError(f"{profile}/{name} {job_id}: {argv}") from exc
+                    seen.add(" ".join(argv[1:3]))
+    assert {
+        "validate modules.toml",
+        "workflows check",
+        "pipeline features",
+        "pipeline build",
+        "pipeline release",
+        "pipeline resolve",
+        "pipeline deploy",
+        "pipeline smoke",
+        "pipeline preflight",
+        "pipeline rollback-tag",
+        "pipeline promote",
+    } <= seen, seen
