@@ -3,6 +3,10 @@
 use rustok_content::{ContentError, ContentStore, Node};
 use rustok_core::{ModuleHealth, RusToKModule};
 
+pub mod feed;
+
+pub use feed::{atom, DateTime, Entry, FeedInfo};
+
 /// Content kind used for blog posts.
 pub const KIND: &str = "post";
 

@@ -6,6 +6,11 @@
 use std::fmt;
 use std::sync::Mutex;
 
+pub mod markdown;
+pub mod search;
+
+pub use search::{Hit, SearchIndex};
+
 use rustok_core::{slugify, ModuleHealth, RusToKModule};
 
 /// A piece of content of some kind (`"page"`, `"post"`, `"topic"`, ...).
@@ -32,9 +37,14 @@ impl Node {
         }
     }
 
-    /// Number of whitespace-separated words in the body.
+    /// Number of words in the body's text (Markdown markup not counted).
     pub fn word_count(&self) -> usize {
-        self.body.split_whitespace().count()
+        markdown::to_text(&self.body).split_whitespace().count()
+    }
+
+    /// The body rendered from Markdown to HTML.
+    pub fn html(&self) -> String {
+        markdown::to_html(&self.body)
     }
 }
 

@@ -6,6 +6,10 @@ use std::sync::Mutex;
 use rustok_content::{ContentError, ContentStore, Node};
 use rustok_core::{ModuleHealth, RusToKModule};
 
+pub mod moderation;
+
+pub use moderation::{mentions, Moderator, Verdict};
+
 /// Content kind used for forum topics.
 pub const KIND: &str = "topic";
 

@@ -8,6 +8,11 @@ use std::sync::Mutex;
 
 use rustok_core::{ModuleHealth, RusToKModule};
 
+pub mod json;
+pub mod relay;
+
+pub use relay::{Backoff, Relay, Sink};
+
 /// Default number of events the outbox holds before it reports `degraded`.
 pub const DEFAULT_CAPACITY: usize = 1024;
 

@@ -3,6 +3,10 @@
 use rustok_content::Node;
 use rustok_core::{ModuleHealth, RusToKModule};
 
+pub mod sitemap;
+
+pub use sitemap::{robots_txt, sitemaps, UrlEntry};
+
 /// Longest meta description, in characters.
 pub const MAX_DESCRIPTION: usize = 160;
 
