@@ -5,9 +5,11 @@ every rendered file), structural security rules read with a YAML parser, and hos
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -643,3 +645,168 @@ def test_every_modbot_command_in_the_yaml_is_accepted_by_the_cli(
         "pipeline rollback-tag",
         "pipeline promote",
     } <= seen, seen
+
+
+# --- the scripts themselves, run with bash (gh faked) ----------------------------------------------
+
+
+def _run_step(
+    doc: dict[str, Any],
+    job_id: str,
+    step_id: str,
+    expressions: dict[str, str],
+    tmp_path: Path,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str], list[dict[str, Any]]]:
+    """Run one step's script as GitHub's `shell: bash` does, with `${{ X }}` in env: replaced from
+    `expressions`; `gh` is a fake that records each call (argv and stdin) and answers `--jq .id`."""
+    job = doc["jobs"][job_id]
+    step = next(s for s in job["steps"] if s.get("id") == step_id)
+    env = {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+    resolved = {
+        k: re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: expressions.get(m[1], ""), str(v))
+        for k, v in env.items()
+    }
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "gh-calls.jsonl"
+    fake = bin_dir / "gh"
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        "input=$(cat)\n"
+        f"jq --null-input --compact-output --arg input \"$input\" '{{args: $ARGS.positional, input: $input}}' "
+        f'--args -- "$@" >>"{calls}"\n'
+        'if [[ " $* " == *" --jq .id "* ]]; then echo 4242; fi\n'
+    )
+    fake.chmod(0o755)
+    output = tmp_path / "github-output"
+    output.write_text("")
+    base = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_REPOSITORY": "rustok/rustok",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "99",
+        "GITHUB_REF_NAME": "deploy/staging",
+        "RUNNER_TEMP": str(tmp_path),
+    }
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        env={**base, **resolved},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+    recorded = [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+    return done, outputs, recorded
+
+
+@pytest.mark.parametrize(
+    ("failed", "previous", "needed"),
+    [
+        ("true", "rel_2026_11_26_001", "true"),
+        ("true", "", "false"),  # first deploy: nothing to go back to
+        ("true", "rel_2026_11_27_001", "false"),  # the tag came back from a newer release: never forward
+        ("true", "rel_2026_11_26_002", "false"),
+        ("false", "rel_2026_11_26_001", "false"),
+    ],
+)
+def test_rollback_is_needed_only_after_a_failure_and_never_forward(
+    docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path, failed: str, previous: str, needed: str
+) -> None:
+    doc = docs["monolith", "modbot-deploy.yml"]
+    expressions = {
+        "steps.deploy.outcome == 'failure' || steps.smoke.outcome == 'failure'": failed,
+        "needs.resolve.outputs.previous_release": previous,
+        "needs.resolve.outputs.release_id": "rel_2026_11_26_002",
+    }
+    done, outputs, _ = _run_step(doc, "deploy-staging", "rollback-scope", expressions, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert outputs == {"needed": needed}
+
+
+def test_deployment_is_recorded_through_gh_with_inputs_as_data(
+    docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path
+) -> None:
+    doc = docs["monolith", "modbot-deploy.yml"]
+    hostile = 'rel_2026_11_26_002"; echo pwned; "'
+    expressions = {
+        "needs.resolve.outputs.release_id": hostile,
+        "needs.resolve.outputs.image": "ghcr.io/rustok/rustok-mini@sha256:" + "a" * 64,
+        "github.sha": "c" * 40,
+        "github.token": "t0ken",
+    }
+    done, outputs, calls = _run_step(doc, "deploy-staging", "deployment", expressions, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "pwned" not in done.stdout
+    assert outputs == {"id": "4242"}
+    create, status = calls
+    assert create["args"][:4] == ["api", "--method", "POST", "repos/rustok/rustok/deployments"]
+    body = json.loads(create["input"])
+    assert body["ref"] == "c" * 40 and body["environment"] == "staging"
+    assert body["required_contexts"] == [] and body["auto_merge"] is False
+    assert body["payload"]["release_id"] == hostile  # data, never code
+    assert status["args"][3] == "repos/rustok/rustok/deployments/4242/statuses"
+    state = json.loads(status["input"])
+    assert state["state"] == "in_progress"
+    assert state["environment_url"] == "https://staging.rustok-mini.example.com"
+    assert state["log_url"] == "https://github.com/rustok/rustok/actions/runs/99"
+
+
+def test_failure_is_recorded_with_what_the_rollback_did(
+    docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path
+) -> None:
+    doc = docs["monolith", "modbot-deploy.yml"]
+    job = doc["jobs"]["deploy-staging"]
+    step = next(s for s in job["steps"] if s.get("name") == "Record the failure")
+    step["id"] = "record-failure"
+    expressions = {
+        "steps.deployment.outputs.id": "4242",
+        "needs.resolve.outputs.release_id": "rel_2026_11_26_002",
+        "needs.resolve.outputs.previous_release": "rel_2026_11_26_001",
+        "steps.redeploy.outcome": "success",
+        "steps.previous-smoke.outcome": "success",
+        "steps.move-back.outcome": "success",
+    }
+    done, _, calls = _run_step(doc, "deploy-staging", "record-failure", expressions, tmp_path)
+    del step["id"]
+    assert done.returncode == 0, done.stderr
+    (status,) = calls
+    state = json.loads(status["input"])
+    assert state["state"] == "failure"
+    assert state["description"] == (
+        "rel_2026_11_26_002 failed; rolled back to rel_2026_11_26_001 (smoke: success, tag moved back: success)"
+    )
+
+
+def test_the_push_token_reaches_git_only_through_the_step_environment(
+    docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path
+) -> None:
+    move = next(
+        s
+        for s in docs["monolith", "modbot-deploy.yml"]["jobs"]["deploy-staging"]["steps"]
+        if s.get("id") == "move-back"
+    )
+    env = {k: v for k, v in move["env"].items() if k.startswith("GIT_CONFIG_")}
+    env |= {"MODBOT_PUSH_TOKEN": "s3cret", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        ["git", "credential", "fill"],
+        input="protocol=https\nhost=github.com\npath=rustok/rustok.git\n\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "username=x-access-token\n" in done.stdout and "password=s3cret\n" in done.stdout
+    # without the token variable git gets no password from the helper (and would prompt, disabled here)
+    env.pop("MODBOT_PUSH_TOKEN")
+    done = subprocess.run(
+        ["git", "credential", "fill"],
+        input="protocol=https\nhost=github.com\n\n",
+        env={**env, "GIT_TERMINAL_PROMPT": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "password=s3cret" not in done.stdout
