@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,19 @@ def test_cli_usage_and_io_errors(capsys: pytest.CaptureFixture[str], tmp_path: P
     )
     assert code == 1 and "the manifest is invalid" in err
     assert "Traceback" not in err
+
+
+def test_build_warns_when_rustc_is_not_the_configured_toolchain(capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from bot.cli.pipeline_commands import _check_toolchain
+
+    if shutil.which("rustc") is None:
+        pytest.skip("rustc is not installed")
+    _check_toolchain("1.2.3", dict(os.environ))
+    assert "but build.toolchain is 1.2.3" in capsys.readouterr().err
+    version = subprocess.run(
+        ["rustc", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    _check_toolchain(version, dict(os.environ))
+    assert capsys.readouterr().err == ""

@@ -504,6 +504,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     env.pop("RUSTOK_RELEASE_ID", None)
     if args.release_id:
         env["RUSTOK_RELEASE_ID"] = args.release_id
+    _check_toolchain(ctx.config.build.toolchain, env)
     print(f"$ {shlex.join(argv)}", file=sys.stderr)
     try:
         done = subprocess.run(  # noqa: S603 - argv list, no shell
@@ -522,6 +523,33 @@ def cmd_build(args: argparse.Namespace) -> int:
         "executables": executables,
     }
     return _emit(args, outputs, [f"built {', '.join(executables) or '(no executable)'}"])
+
+
+def _check_toolchain(toolchain: str, env: Mapping[str, str]) -> None:
+    """Warn when the rustc on PATH is not the toolchain the build key names (rustup honours
+    RUSTUP_TOOLCHAIN and rust-toolchain.toml, so this asks rustc itself)."""
+    import subprocess
+
+    try:
+        argv = ["rustc", "--version"]  # from PATH, as cargo finds it
+        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            argv, env=dict(env), capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return  # cargo will say what is wrong
+    words = done.stdout.split()
+    version = words[1] if len(words) > 1 and words[0] == "rustc" else ""
+    if not version:
+        return
+    if toolchain[0].isdigit():
+        matches = version == toolchain or version.startswith(toolchain + ".")
+    else:  # nightly-2026-01-15: rustc 1.x.0-nightly (hash 2026-01-14): the date is the day before
+        matches = "nightly" in version if toolchain.startswith("nightly") else "beta" in version
+    if not matches:
+        _warn(
+            f"rustc is {version}, but build.toolchain is {toolchain}: the build key names {toolchain}, "
+            "so a release made from this build would carry the wrong toolchain"
+        )
 
 
 def _executables(stdout: bytes, package: str) -> list[str]:
