@@ -54,6 +54,7 @@ workflows: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/manifest_bench.py
+	$(BIN)/python bench/rebuild_bench.py
 
 # record_delivery / claim latency on SQLite and the local PostgreSQL (docs/performance.md)
 bench-store: $(STAMP) $(NODE_STAMP)
