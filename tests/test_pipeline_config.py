@@ -343,3 +343,26 @@ def test_json_schema_agrees_with_the_model() -> None:
     assert list(validator.iter_errors(wrong))
     unpinned = tomli.loads(MINIMAL.replace('url = "https', 'url = "ftp'))
     assert list(validator.iter_errors(unpinned))
+
+
+def test_schema_and_config_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from bot.cli import main
+
+    assert main(["pipeline", "schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == pipeline_config_json_schema()
+    (tmp_path / ".github").mkdir()
+    config = tmp_path / ".github/modbot.toml"
+    config.write_text(MINIMAL)
+    module = 'outbox = { crate = "rustok-outbox", source = "crates-io", version = "1" }\n'
+    (tmp_path / "modules.toml").write_text('schema = 2\napp = "rustok-server"\n[modules]\n' + module)
+    assert main(["pipeline", "config", "--config", str(config)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["build"]["feature_prefix"] == "mod-" and shown["environments"][0]["name"] == "staging"
+    (tmp_path / "modules.toml").write_text(
+        'schema = 2\napp = "rustok-server"\n[build.server]\nembed_admin = false\n[modules]\n' + module
+    )
+    assert main(["pipeline", "config", "--config", str(config)]) == 1
+    assert "needs [[headless.ui]]" in capsys.readouterr().err
+    config.write_text(MINIMAL.replace("[image]", "[image]\nregistri = 'x'"))
+    assert main(["pipeline", "config", "--config", str(config)]) == 2
+    assert "image.registri: unknown key" in capsys.readouterr().err

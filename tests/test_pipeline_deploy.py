@@ -213,3 +213,37 @@ def test_deploy_steps_refuse_unpinned_images() -> None:
     config = parse_pipeline_config(CONFIG)
     with pytest.raises(DeployError, match="not pinned"):
         deploy_steps(config.environment("staging"), image="rustok:1", release_id="")
+
+
+def test_headless_release_records_ui_images_and_deploys_them(
+    capsys: pytest.CaptureFixture[str],
+    tools: Path,
+    repo: Path,  # noqa: F811 - the fixture
+) -> None:
+    config = repo / ".github/modbot.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[[headless.ui]]\nname = "admin"\nrepository = "rustok/rustok-admin"\ndockerfile = "apps/admin/Dockerfile"\n'
+    )
+    manifest = repo / "modules.toml"
+    # a monolith manifest with [headless] in the config is refused, naming the fix
+    head = git(repo, "rev-parse", "HEAD")
+    code, _, err = create(capsys, head)
+    assert code == 1 and "profile is monolith" in err
+    manifest.write_text(manifest.read_text().replace("embed_admin = true", "embed_admin = false"))
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "headless")
+    head = git(repo, "rev-parse", "HEAD")
+    admin = f"ghcr.io/rustok/rustok-admin@{DIGEST_B}"
+    code, _, err = create(capsys, head, "--ui-image", f"admin={admin}")
+    assert code == 0, err
+    assert main(["pipeline", "release", "show", "rel_2026_08_16_001", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["ui_images"] == {"admin": admin}
+    code, out, _ = deploy(
+        capsys, "--environment", "staging", "--release", "rel_2026_08_16_001", "--ui", "admin"
+    )
+    assert code == 0
+    assert calls(tools)[0]["argv"][-2:] == ["deployment/admin", f"admin={admin}"]
+    code = main(["pipeline", "config", "--format", "json"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["headless"]["ui"][0]["name"] == "admin"
