@@ -163,8 +163,9 @@ def test_manifest_to_running_server_and_module_install(workspace: Workspace, ser
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     built = modbot(
-        "pipeline", "build", "--offline", "--target-dir", str(ws.target_dir), "--format", "json", cwd=ws.root
-    )
+        "pipeline", "build", "--offline", "--target-dir", str(ws.target_dir), "--release-id", "rel_2026_08_16_002",
+        "--format", "json", cwd=ws.root,
+    )  # fmt: skip
     assert built.returncode == 0, built.stderr[-4000:]
     result = json.loads(built.stdout)
     assert "mod-forum" in result["cargo_args"][result["cargo_args"].index("--features") + 1]
@@ -173,6 +174,8 @@ def test_manifest_to_running_server_and_module_install(workspace: Workspace, ser
     code, report = smoke(ws, with_forum.url)
     assert code == 0, report
     assert report["served_modules"] == ["blog", "content", "forum", "outbox", "pages"]
+    assert report["served_release_id"] == "rel_2026_08_16_002"  # baked in by the pipeline's build
+    assert report["served_manifest_hash"] == result["manifest_hash"]
 
     # 3. a server built without a module the manifest lists fails smoke, naming it
     old = serve(without_forum)

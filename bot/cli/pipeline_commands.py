@@ -499,7 +499,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.offline:
         argv.append("--offline")
     if args.target_dir:
-        argv += ["--target-dir", args.target_dir]
+        argv += ["--target-dir", str(Path(args.target_dir).resolve())]  # cargo runs in the workspace
     env = {**os.environ, "RUSTOK_MANIFEST_HASH": plan.manifest_hash}
     env.pop("RUSTOK_RELEASE_ID", None)
     if args.release_id:
