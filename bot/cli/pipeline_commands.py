@@ -360,8 +360,12 @@ def _load_manifest(path: Path) -> Manifest:
         ]
         raise StepFailed(*lines)
     for problem in result.problems:
-        _warn(f"{path}:{problem.line or '?'}: {problem.message}")
+        _warn(f"{_where(path, problem.line)}: {problem.message}")
     return result.manifest
+
+
+def _where(path: Path, line: int | None) -> str:
+    return f"{path}:{line}" if line else str(path)
 
 
 def _load_cargo_toml(path: Path) -> dict[str, Any]:
