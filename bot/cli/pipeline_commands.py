@@ -355,9 +355,8 @@ def _load_manifest(path: Path) -> Manifest:
     result = validate_file(path, manifest_dir=repo_relative_dir(path))
     if not result.valid or result.manifest is None:
         lines = [f"{path}: the manifest is invalid; run `modbot validate {path}`"]
-        lines += [f"{path}:{p.line or '?'}: {p.rule}: {p.message}" for p in result.problems if p.is_error][
-            :20
-        ]
+        errors = [p for p in result.problems if p.is_error][:20]
+        lines += [f"{_where(path, p.line)}: {p.rule}: {p.message}" for p in errors]
         raise StepFailed(*lines)
     for problem in result.problems:
         _warn(f"{_where(path, problem.line)}: {problem.message}")
