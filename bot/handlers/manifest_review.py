@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.forge import Annotation
 from bot.manifest.delta import ModulesDelta, compute_delta
 from bot.manifest.problems import Problem
 from bot.manifest.validate import ValidationResult, validate_bytes
@@ -17,15 +18,6 @@ COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
 CHECK_TEXT_LIMIT = 65_535  # check run output summary/text limits
 CHECK_NAME = "modbot/manifest"
 STATUS_DESCRIPTION_LIMIT = 140
-
-
-@dataclass(frozen=True, slots=True)
-class Annotation:
-    path: str
-    line: int
-    level: Literal["failure", "warning"]
-    title: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +62,12 @@ class ManifestReview:
             return ()
         return tuple(
             Annotation(
-                self.manifest_path,
-                p.line,
-                "failure" if p.is_error else "warning",
-                p.rule,
-                f"{p.path}: {p.message}" if p.path else p.message,
+                path=self.manifest_path,
+                start_line=p.line,
+                end_line=p.line,
+                level="failure" if p.is_error else "warning",
+                message=f"{p.path}: {p.message}" if p.path else p.message,
+                title=p.rule,
             )
             for p in self.head.problems
             if p.line is not None

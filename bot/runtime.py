@@ -1,0 +1,27 @@
+"""Everything a running bot shares: settings, the store, the forges, metrics, the worker wake-up.
+
+Built once by `modbot serve` (or by tests with fakes) and handed to the web app and the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from bot.config import BotSettings
+from bot.forge import ForgeProvider
+from bot.metrics import Metrics
+from bot.store import Store
+
+
+@dataclass
+class Runtime:
+    settings: BotSettings
+    store: Store
+    forges: ForgeProvider
+    metrics: Metrics = field(default_factory=Metrics)
+    wake: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.metrics.queue_depth.set_function(lambda: float(self.store.queue_depth()))

@@ -1,0 +1,80 @@
+"""The FastAPI app: POST /webhook, GET /healthz, GET /metrics, and the admin API.
+
+The app only verifies, records and answers; worker threads started with the app do the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+
+from bot import __version__
+from bot.metrics import CONTENT_TYPE_LATEST
+from bot.runtime import Runtime
+from bot.web.webhook import WebhookConfig, webhook_router
+from bot.worker.wiring import build_worker
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
+    """`workers` threads handle jobs while the app runs (0: another process does)."""
+    settings = runtime.settings
+    settings.require_serve()  # fail closed: no webhook secret or no credentials = no server
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        threads = [_start_worker(runtime, index) for index in range(workers)]
+        try:
+            yield
+        finally:
+            runtime.stop.set()
+            runtime.wake.set()
+            for thread in threads:
+                thread.join(timeout=10)
+
+    app = FastAPI(title="modbot", version=__version__, lifespan=lifespan)
+    config = WebhookConfig(
+        secrets=settings.webhook_secret_values(),
+        max_body_bytes=settings.max_body_bytes,
+        repositories=settings.repositories,
+    )
+    app.include_router(webhook_router(config, runtime.store, runtime.metrics, runtime.wake.set))
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        try:
+            depth = runtime.store.queue_depth()
+        except Exception:
+            log.exception("health check: the store is not reachable")
+            return JSONResponse({"status": "error", "store": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__, "queue_depth": depth})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    try:
+        from bot.web.admin import admin_router  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
+    except ImportError:  # the admin API lands in its own change
+        pass
+    else:
+        app.include_router(admin_router(runtime))
+    return app
+
+
+def _start_worker(runtime: Runtime, index: int) -> threading.Thread:
+    worker = build_worker(runtime, index)
+    thread = threading.Thread(
+        target=worker.run_forever,
+        args=(runtime.stop, runtime.wake),
+        name=f"modbot-worker-{index}",
+        daemon=True,
+    )
+    thread.start()
+    return thread

@@ -1,0 +1,102 @@
+"""The worker: takes jobs from the store, hands each to the handler for its event, and records
+the outcome. A job that raises is retried with backoff (GitHub outages, rate limits) up to the
+store's attempt limit; nothing is lost when the process dies, because the lease expires and
+another worker takes the job again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class PermanentError(Exception):
+    """The job can never succeed (bad payload, refused by policy): fail it without retrying."""
+
+
+class JobLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+class JobQueue(Protocol):
+    def claim_next(self, worker_id: str, lease_seconds: float) -> Any: ...
+    def complete(self, job: Any) -> Any: ...
+    def fail(self, job: Any, error: str, retry_in: float | None) -> Any: ...
+    def ignore(self, job: Any, reason: str) -> Any: ...
+
+
+Handler = Callable[[Any], str | None]  # returns a short outcome ("commented", "ignored: ...")
+
+
+@dataclass
+class Worker:
+    queue: JobQueue
+    handlers: Mapping[str, Handler]
+    metrics: Metrics
+    worker_id: str
+    lease_seconds: float = 120.0
+    poll_seconds: float = 2.0
+    base_backoff: float = 5.0
+    max_backoff: float = 600.0
+
+    def run_once(self) -> bool:
+        """Handle one job if there is one; True when a job was taken."""
+        job = self.queue.claim_next(self.worker_id, self.lease_seconds)
+        if job is None:
+            return False
+        handler = self.handlers.get(job.event)
+        if handler is None:
+            self.queue.ignore(job, f"no handler for {job.event}")
+            self.metrics.jobs.labels(job.event, "ignored").inc()
+            return True
+        started = time.perf_counter()
+        try:
+            outcome = handler(job)
+        except PermanentError as exc:
+            log.warning("job %s (%s) failed permanently: %s", job.id, job.event, exc)
+            self.queue.fail(job, str(exc), None)
+            self.metrics.jobs.labels(job.event, "failed").inc()
+        except Exception as exc:
+            retry_in = self.backoff(job.attempts)
+            log.exception("job %s (%s) failed; retry in %.0fs", job.id, job.event, retry_in)
+            self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in)
+            self.metrics.jobs.labels(job.event, "retry").inc()
+        else:
+            self.queue.complete(job)
+            self.metrics.jobs.labels(job.event, "done").inc()
+            log.info("job %s (%s): %s", job.id, job.event, outcome or "done")
+        finally:
+            self.metrics.handling_seconds.labels(job.event).observe(time.perf_counter() - started)
+        return True
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential with full jitter, so retries of many jobs after an outage spread out."""
+        ceiling = min(self.max_backoff, self.base_backoff * 2 ** max(attempts - 1, 0))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+
+    def run_forever(self, stop: threading.Event, wake: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the store itself failed: wait and try again, never die
+                log.exception("worker %s: could not take a job", self.worker_id)
+                busy = False
+            if not busy:
+                wake.wait(self.poll_seconds)
+                wake.clear()
