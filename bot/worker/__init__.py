@@ -73,10 +73,15 @@ class Worker:
             self.queue.fail(job, str(exc), None)
             self.metrics.jobs.labels(job.event, "failed").inc()
         except Exception as exc:
+            # GitHub may have said how long to wait (rate limits); otherwise back off with jitter
+            asked = getattr(exc, "retry_after", None)
             retry_in = self.backoff(job.attempts)
+            if isinstance(asked, int | float) and asked > 0:
+                retry_in = float(asked)
             log.exception("job %s (%s) failed; retry in %.0fs", job.id, job.event, retry_in)
-            self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in)
-            self.metrics.jobs.labels(job.event, "retry").inc()
+            status = self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in)
+            final = str(getattr(status, "value", status)) == "failed"
+            self.metrics.jobs.labels(job.event, "failed" if final else "retry").inc()
         else:
             self.queue.complete(job)
             self.metrics.jobs.labels(job.event, "done").inc()
