@@ -46,7 +46,11 @@ def test_invalid_pr_links_problems_to_the_exact_line() -> None:
     assert "`default-enabled-closure`" in body
     assert "manifest_hash" not in body  # only valid manifests have one
     [annotation] = result.annotations
-    assert (annotation.start_line, annotation.level, annotation.title) == (68, "failure", "default-enabled-closure")
+    assert (annotation.start_line, annotation.level, annotation.title) == (
+        68,
+        "failure",
+        "default-enabled-closure",
+    )
     output = check_run_output(result)
     assert output["title"] == "modules.toml: 1 error, 0 warnings"
     assert status_description(result) == output["title"]
