@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from bot import __version__
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.runtime import Runtime
+from bot.web.admin import admin_router
 from bot.web.webhook import WebhookConfig, webhook_router
 from bot.worker.wiring import build_worker
 
@@ -59,12 +60,7 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
     def metrics() -> Response:
         return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    try:
-        from bot.web.admin import admin_router  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
-    except ImportError:  # the admin API lands in its own change
-        pass
-    else:
-        app.include_router(admin_router(runtime))
+    app.include_router(admin_router(runtime))
     return app
 
 
