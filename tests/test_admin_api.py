@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from bot.cli import main
 from bot.config import BotSettings, load_settings
 from bot.forge import Forge, ForgeError
 from bot.runtime import Runtime
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.store.testing import temporary_store
 from bot.web.app import create_app
 from tests.corpus import LATEST, read
@@ -322,3 +325,52 @@ def test_the_openapi_document_describes_the_endpoint(client: TestClient) -> None
 
 def operation_description(doc: dict[str, Any]) -> str:
     return str(doc["components"]["securitySchemes"]["AdminToken"]["description"])
+
+
+# --- `modbot admin token ...` ----------------------------------------------------------------------------
+def test_token_cli_create_list_revoke(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], provider: Provider
+) -> None:
+    for name in [n for n in os.environ if n.startswith("MODBOT_")]:
+        monkeypatch.delenv(name)
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("MODBOT_DATABASE_URL", url)
+    assert main(["admin", "token", "create", "ops-portal", "--reason", "for the portal"]) == 0
+    created = capsys.readouterr()
+    secret = created.out.strip()
+    assert secret.startswith("mbt_") and len(created.out.splitlines()) == 1
+    assert "shown only this once" in created.err and secret not in created.err
+    assert main(["admin", "token", "list", "--format", "json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (
+        listed["name"] == "ops-portal" and listed["revoked_at"] is None and secret not in json.dumps(listed)
+    )
+    store = open_store(url)
+    try:
+        client = client_for(store, provider)
+        assert client.post(URL, json=INSTALL, headers=auth(secret)).status_code == 201
+        assert main(["admin", "token", "revoke", str(listed["id"]), "--reason", "leaked"]) == 0
+        assert client.post(URL, json=INSTALL, headers=auth(secret)).status_code == 401
+        actions = [e.action for e in store.query_audit(limit=10).entries]
+        assert actions == ["admin_token.revoke", "module.install", "admin_token.create"]
+    finally:
+        store.engine.dispose()
+    capsys.readouterr()
+    assert main(["admin", "token", "revoke", str(listed["id"])]) == 2
+    assert "no active admin token" in capsys.readouterr().err
+    assert main(["admin", "token", "list"]) == 0
+    assert "no admin tokens" in capsys.readouterr().out
+
+
+def test_token_cli_config_errors_are_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in os.environ if n.startswith("MODBOT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MODBOT_DATABASE_URL", "postgresql://user:hunter2@127.0.0.1:1/nowhere")
+    assert main(["admin", "token", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the store" in err and "hunter2" not in err and "Traceback" not in err
+    monkeypatch.setenv("MODBOT_DATABASE_URL", "nonsense")
+    assert main(["admin", "token", "create", "x"]) == 2
+    assert "MODBOT_DATABASE_URL" in capsys.readouterr().err

@@ -7,15 +7,20 @@ published REST description (the `github_api` fixture) for the opening path.
 from __future__ import annotations
 
 import base64
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.cli import main
 from bot.forge import ForgeError, count_calls
 from bot.forge.github import GitHubForge
 from bot.handlers.admin_actions import Intent, propose_change, read_intent_marker
 from bot.manifest import validate_text
 from bot.manifest.edit import EditRefused
+from bot.store import open_store
 from tests.corpus import LATEST, read
 from tests.fakes import FakeForge
 from tests.github_conformance import GitHubMock
@@ -197,7 +202,8 @@ def test_a_non_default_default_branch(forge: FakeForge) -> None:
 
 
 # --- the same, against GitHub's real API shapes ---------------------------------------------------------
-def test_opening_a_pr_through_github(github_api: GitHubMock) -> None:
+def mock_the_opening_path(github_api: GitHubMock) -> None:
+    """What GitHub answers when the PR is opened (12 requests)."""
     r = f"/repos/{REPO}"
     base, commit_sha = "b" * 40, "4" * 40
 
@@ -232,6 +238,11 @@ def test_opening_a_pr_through_github(github_api: GitHubMock) -> None:
         created["head"]["repo"]["full_name"] = REPO
     github_api.add("POST", f"{r}/pulls", json=created)
 
+
+def test_opening_a_pr_through_github(github_api: GitHubMock) -> None:
+    r = f"/repos/{REPO}"
+    base, commit_sha = "b" * 40, "4" * 40
+    mock_the_opening_path(github_api)
     forge = GitHubForge.with_token(
         "ghp_" + "x" * 36, base_url=github_api.base_url, bot_login=BOT, sleep=lambda _: None
     )
@@ -258,3 +269,92 @@ def test_opening_a_pr_through_github(github_api: GitHubMock) -> None:
         "modbot: install +forum2@0.1",
     )
     assert read_intent_marker(opened["body"]) is not None
+
+
+# --- the CLI: `modbot propose` -------------------------------------------------------------------------
+@pytest.fixture
+def bot_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in [n for n in os.environ if n.startswith("MODBOT_")]:
+        monkeypatch.delenv(name)
+    database = tmp_path / "modbot.sqlite3"
+    monkeypatch.setenv("MODBOT_GITHUB_TOKEN", "ghp_" + "x" * 36)
+    monkeypatch.setenv("MODBOT_BOT_LOGIN", BOT)
+    monkeypatch.setenv("MODBOT_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("MODBOT_REPOSITORIES", f"{REPO},rustok/other")
+    return database
+
+
+def audit_entries(database: Path) -> list[Any]:
+    store = open_store(f"sqlite:///{database}")
+    try:
+        return store.query_audit(limit=10).entries
+    finally:
+        store.engine.dispose()
+
+
+def test_cli_propose_opens_the_pr(
+    github_api: GitHubMock, bot_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mock_the_opening_path(github_api)
+    code = main(
+        [
+            "propose", "install", "forum2", "--repo", REPO, "--crate", "rustok-forum2",
+            "--source", "crates-io", "--version", "0.1", "--requested-by", "alice",
+            "--reason", "tenants asked", "--format", "json",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["status"] == "opened" and result["pull_number"] == 21
+    github_api.assert_all_used()
+    [entry] = audit_entries(bot_env)
+    assert entry.action == "module.install" and entry.target == f"{REPO}#21"
+    assert entry.details is not None and entry.details["outcome"] == "opened"
+    assert entry.actor.startswith("cli:") and entry.reason == "tenants asked"
+
+
+def test_cli_propose_refused_is_exit_1_and_touches_nothing(
+    github_api: GitHubMock, bot_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = f"/repos/{REPO}"
+    repo_json = github_api.example("GET", r)
+    repo_json.update(full_name=REPO, default_branch="main")
+    github_api.add("GET", r, json=repo_json)
+    github_api.add("GET", f"{r}/git/ref/heads/main", json=ref_json(github_api, "refs/heads/main", "b" * 40))
+    github_api.add(
+        "GET", f"{r}/contents/modules.toml", json=content_json(github_api, "modules.toml", TEXT.encode())
+    )
+    code = main(["propose", "uninstall", "outbox", "--repo", REPO, "--requested-by", "alice"])
+    out = capsys.readouterr().out
+    assert code == 1 and "refused" in out and "required" in out
+    assert [c.method for c in github_api.calls] == ["GET", "GET", "GET"]
+    [entry] = audit_entries(bot_env)
+    assert entry.details is not None and entry.details["outcome"] == "refused"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--repo", "evil/repo"], "not among the repositories"),
+        (["--repo", "not a repo"], "owner/name"),
+        (["--repo", REPO, "--requested-by", "a\nb"], "one line"),
+    ],
+)
+def test_cli_propose_usage_errors_are_exit_2_without_a_call(
+    github_api: GitHubMock, bot_env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code = main(["propose", "enable", "seo", "--requested-by", "alice", *argv])
+    err = capsys.readouterr()
+    assert code == 2 and message in err.err
+    assert github_api.calls == []
+
+
+def test_cli_propose_github_failure_is_exit_2(
+    github_api: GitHubMock, bot_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    github_api.add("GET", f"/repos/{REPO}", json=error_json("Not Found"), status=404)
+    code = main(["propose", "enable", "seo", "--repo", REPO, "--requested-by", "alice"])
+    err = capsys.readouterr().err
+    assert code == 2 and "HTTP 404" in err and "Traceback" not in err
+    assert "ghp_" not in err
