@@ -1,0 +1,464 @@
+"""Webhook acknowledgement under load: the real app vs a bare FastAPI endpoint, same run, same machine.
+
+Three kinds of process, all on 127.0.0.1:
+
+- the modbot server: ``create_app(Runtime(settings, store, forges), workers=0)`` under uvicorn — the
+  real webhook path (size limit, X-Hub-Signature-256 check, JSON parse, one durable
+  ``record_delivery``, 202); no worker threads, so nothing calls GitHub (the forge is a FakeForge);
+- the bare server: a FastAPI app whose POST /webhook reads the body and answers 202, nothing else;
+- the client: asyncio + httpx.AsyncClient, ``--concurrency`` requests in flight (a closed loop, one
+  connection each), after ``--warmup`` untimed deliveries; per-request time from sending to the 202.
+
+Each delivery is a real ``pull_request.synchronize`` payload from ``@octokit/webhooks-examples``
+(≈25 KB of JSON), signed like GitHub signs it, with a unique X-GitHub-Delivery. After the run every
+delivery id is looked up in the store: zero deliveries may be lost. The store is a SQLite file in a temp
+dir, or with ``--database-url`` a PostgreSQL database (in a fresh schema, dropped at the end).
+
+    python bench/webhook_load.py [--requests 2000] [--concurrency 100] [--warmup 200] [--rounds 1]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile DIR]
+        [--loop auto|asyncio|uvloop] [--http auto|h11|httptools]
+
+``--profile DIR`` runs the modbot server under cProfile (every thread: the event loop and the thread
+pool that does the database write) and prints where its time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import itertools
+import json
+import os
+import pstats
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+
+from bot.store.bench import describe_machine, percentiles  # noqa: E402
+from bot.web.signature import sign  # noqa: E402
+
+SECRET = "bench-webhook-secret"  # noqa: S105 - signs and checks the bench's own deliveries only
+REPO = "octo-org/octo-repo"
+TARGET_P99_MS = 50.0
+TARGET_RATIO = 2.0
+
+
+# -- the servers (child processes) ------------------------------------------------------------------
+
+
+def bare_app() -> Any:
+    app = FastAPI()
+
+    @app.post("/webhook", status_code=202)
+    async def webhook(request: Request) -> JSONResponse:
+        await request.body()  # the body has to come off the socket anyway; nothing else is done
+        return JSONResponse({"status": "new"}, status_code=202)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+class _OneForge:
+    def __init__(self, forge: Any) -> None:
+        self.forge = forge
+
+    def for_installation(self, installation_id: int | None) -> Any:
+        return self.forge
+
+
+def modbot_app(database_url: str) -> Any:
+    from bot.config import load_settings  # noqa: PLC0415
+    from bot.runtime import Runtime  # noqa: PLC0415
+    from bot.store import open_store  # noqa: PLC0415
+    from bot.web.app import create_app  # noqa: PLC0415
+    from tests.fakes import FakeForge  # noqa: PLC0415
+
+    settings = load_settings(
+        {
+            "MODBOT_WEBHOOK_SECRET": SECRET,
+            "MODBOT_GITHUB_TOKEN": "bench-token-never-used",
+            "MODBOT_DATABASE_URL": database_url,
+            "MODBOT_BOT_LOGIN": "modbot[bot]",
+        }
+    )
+    store = open_store(settings.database_url.get_secret_value())
+    return create_app(Runtime(settings, store, _OneForge(FakeForge())), workers=0)
+
+
+class _ThreadProfiles:
+    """cProfile for every thread of the process: the event loop and the thread pool's threads."""
+
+    def __init__(self) -> None:
+        self.profiles: list[cProfile.Profile] = []
+        self.lock = threading.Lock()
+
+    def _start_in_thread(self, *_: Any) -> None:
+        profile = cProfile.Profile()
+        with self.lock:
+            self.profiles.append(profile)
+        profile.enable()  # replaces this bootstrap hook in this thread
+
+    def start(self) -> None:
+        threading.setprofile(self._start_in_thread)
+        self._start_in_thread()
+
+    def dump(self, path: str) -> None:
+        threading.setprofile(None)  # type: ignore[arg-type]
+        stats: pstats.Stats | None = None
+        with self.lock:
+            for profile in self.profiles:
+                profile.disable()
+                profile.create_stats()
+                if not profile.stats:  # type: ignore[attr-defined]
+                    continue
+                if stats is None:
+                    stats = pstats.Stats(profile)
+                else:
+                    stats.add(profile)
+        if stats is not None:
+            stats.dump_stats(path)
+
+
+def serve(kind: str, args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415
+
+    app = modbot_app(args.database_url) if kind == "modbot" else bare_app()
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening
+    # socket says TCP (with proto 0, every keep-alive response waits ~40 ms for a delayed ACK)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        loop=args.loop,
+        http=args.http,
+        backlog=2048,
+        timeout_keep_alive=60,
+    )
+    server = uvicorn.Server(config)
+    print(json.dumps({"port": sock.getsockname()[1]}), flush=True)
+    profiles = _ThreadProfiles() if args.profile_out else None
+    if profiles is not None:
+        profiles.start()
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it stopped on
+        pass
+    finally:
+        if profiles is not None:
+            profiles.dump(args.profile_out)
+    return 0
+
+
+@contextlib.contextmanager
+def server_process(kind: str, args: argparse.Namespace, profile_out: str | None = None) -> Iterator[str]:
+    command = [sys.executable, __file__, "--serve", kind, "--loop", args.loop, "--http", args.http]
+    if kind == "modbot":
+        command += ["--database-url", args.store_url]
+    if profile_out:
+        command += ["--profile-out", profile_out]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {kind} server did not start (exit code {process.wait()})")
+        url = f"http://127.0.0.1:{json.loads(line)['port']}"
+        _wait_healthy(url)
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown (and the profile dump)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(url: str) -> None:
+    import httpx  # noqa: PLC0415
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url}/healthz did not answer within 30 s")
+        time.sleep(0.1)
+
+
+# -- the client (a child process) -------------------------------------------------------------------
+
+
+def delivery_body() -> bytes:
+    from tests.github_conformance import webhook_example  # noqa: PLC0415
+
+    payload = webhook_example("pull_request", "synchronize")
+    payload["repository"]["full_name"] = REPO
+    payload["installation"] = {"id": 42, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI="}
+    return json.dumps(payload).encode()
+
+
+def _headers(body: bytes, ids: list[str]) -> list[dict[str, str]]:
+    signature = sign(SECRET, body)  # same body each time: signed once, outside the timed section
+    base = {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/bench",
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Hook-ID": "1",
+        "X-Hub-Signature-256": signature,
+    }
+    return [{**base, "X-GitHub-Delivery": delivery_id} for delivery_id in ids]
+
+
+async def _send_all(
+    clients: list[Any], body: bytes, headers: list[dict[str, str]]
+) -> tuple[list[int], Counter[str]]:
+    """Every client sends one delivery after another until all are sent (a closed loop)."""
+    import httpx  # noqa: PLC0415
+
+    latencies: list[int] = []
+    outcomes: Counter[str] = Counter()
+    next_index = itertools.count()
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        while (n := next(next_index)) < len(headers):
+            started = time.perf_counter_ns()
+            try:
+                response = await client.post("/webhook", content=body, headers=headers[n])
+            except httpx.HTTPError as error:
+                outcomes[f"error {type(error).__name__}"] += 1
+                continue
+            latencies.append(time.perf_counter_ns() - started)
+            status = response.json().get("status") if response.status_code == 202 else None
+            outcomes[f"{response.status_code} {status}"] += 1
+
+    await asyncio.gather(*(sender(client) for client in clients))
+    return latencies, outcomes
+
+
+async def _load(args: argparse.Namespace, body: bytes) -> dict[str, Any]:
+    import httpx  # noqa: PLC0415
+
+    warm = _headers(body, [f"{args.id_prefix}-warm-{n}" for n in range(args.warmup)])
+    timed = _headers(body, [f"{args.id_prefix}-{n}" for n in range(args.requests)])
+    # One client (one keep-alive connection) per concurrent sender, as GitHub's senders are: a single
+    # AsyncClient with a 100-connection pool spends its time in httpcore's pool bookkeeping
+    # (encode/httpx#3215) and becomes the bottleneck. The warm-up opens the connections; the timed
+    # deliveries reuse them.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=args.url, limits=limits, timeout=60))
+            for _ in range(args.concurrency)
+        ]
+        await _send_all(clients, body, warm)
+        started, cpu = time.perf_counter(), time.process_time()
+        latencies, outcomes = await _send_all(clients, body, timed)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "latency_ms": percentiles(latencies),
+        "per_s": args.requests / wall,
+        "wall_s": wall,
+        "client_cpu": cpu / wall,
+        "outcomes": dict(outcomes),
+        "body_bytes": len(body),
+    }
+
+
+def client(args: argparse.Namespace) -> int:
+    print(json.dumps(asyncio.run(_load(args, delivery_body()))))
+    return 0
+
+
+def run_client(url: str, args: argparse.Namespace, id_prefix: str) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--client",
+        url,
+        "--id-prefix",
+        id_prefix,
+        "--requests",
+        str(args.requests),
+        "--concurrency",
+        str(args.concurrency),
+        "--warmup",
+        str(args.warmup),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the client failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def server_ack_metrics(url: str) -> dict[str, float]:
+    """The app's own modbot_webhook_ack_seconds histogram: handler time, without the HTTP layer."""
+    import httpx  # noqa: PLC0415
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("modbot_webhook_ack_seconds_"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+# -- the whole run ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def store_url(args: argparse.Namespace) -> Iterator[str]:
+    if args.database_url:
+        from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+        from bot.store.engine import normalize_url  # noqa: PLC0415
+        from bot.store.testing import postgres_schema  # noqa: PLC0415
+
+        with postgres_schema(normalize_url(make_url(args.database_url))) as url:
+            yield url.render_as_string(hide_password=False)
+        return
+    with tempfile.TemporaryDirectory(prefix="modbot-webhook-bench-") as directory:
+        yield f"sqlite:///{directory}/modbot.sqlite3"
+
+
+def verify_stored(url: str, prefixes: list[str], args: argparse.Namespace) -> tuple[int, int, int]:
+    """(measured deliveries found, expected, rows in the store)."""
+    from bot.store import open_store  # noqa: PLC0415
+
+    store = open_store(url, migrate=False)
+    try:
+        expected = [f"{prefix}-{n}" for prefix in prefixes for n in range(args.requests)]
+        found = sum(store.get_delivery(delivery_id) is not None for delivery_id in expected)
+        rows = sum(store.delivery_counts().values())
+    finally:
+        store.dispose()
+    return found, len(expected), rows
+
+
+def fmt_row(name: str, r: dict[str, Any]) -> str:
+    lat = r["latency_ms"]
+    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(r["outcomes"].items()))
+    return (
+        f"| {name} | {lat['p50']:.1f} ms | {lat['p90']:.1f} ms | {lat['p99']:.1f} ms | {lat['max']:.1f} ms "
+        f"| {r['per_s']:,.0f} | {r['client_cpu']:.0%} | {outcomes} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="timed deliveries per server and round")
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=200, help="untimed deliveries first")
+    parser.add_argument("--rounds", type=int, default=1, help="bare then modbot, this many times")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL (a fresh schema); default SQLite")
+    parser.add_argument("--profile", default=None, metavar="DIR", help="cProfile the modbot server")
+    parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
+    parser.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"])
+    # internal: the child processes
+    parser.add_argument("--serve", choices=["modbot", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--id-prefix", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return serve(args.serve, args)
+    if args.client:
+        args.url = args.client
+        return client(args)
+
+    import uvicorn  # noqa: PLC0415
+
+    print(f"machine: {describe_machine()}, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"uvicorn {uvicorn.__version__} (loop={args.loop}, http={args.http}); {args.requests} deliveries "
+        f"per server and round, {args.concurrency} concurrent, after {args.warmup} warm-up deliveries"
+    )
+    rows: list[tuple[str, dict[str, Any]]] = []
+    profile_out = None
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        profile_out = str(Path(args.profile) / "modbot-server.prof")
+    run = uuid.uuid4().hex[:8]
+    with store_url(args) as url:
+        args.store_url = url
+        backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+        prefixes: list[str] = []
+        with server_process("bare", args) as bare, server_process("modbot", args, profile_out) as modbot:
+            for round_ in range(1, args.rounds + 1):
+                rows.append((f"bare FastAPI, round {round_}", run_client(bare, args, f"bare-{run}-{round_}")))
+                prefix = f"bench-{run}-{round_}"
+                prefixes.append(prefix)
+                rows.append((f"modbot ({backend}), round {round_}", run_client(modbot, args, prefix)))
+            ack = server_ack_metrics(modbot)
+        found, expected, stored = verify_stored(url, prefixes, args)
+
+    body = rows[0][1]["body_bytes"]
+    print(f"payload: pull_request.synchronize from @octokit/webhooks-examples, {body:,} bytes\n")
+    print("| server | p50 | p90 | p99 | max | deliveries/s | client CPU | responses |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for name, result in rows:
+        print(fmt_row(name, result))
+    count = ack.get("modbot_webhook_ack_seconds_count", 0.0)
+    if count:
+        mean = ack["modbot_webhook_ack_seconds_sum"] / count * 1000
+        within = ack.get('modbot_webhook_ack_seconds_bucket{le="0.005"}', 0.0) / count
+        print(
+            f"\nmodbot's own ack histogram (handler only, warm-up included): {count:,.0f} deliveries, "
+            f"mean {mean:.2f} ms, {within:.1%} within 5 ms"
+        )
+    warmups = args.warmup * args.rounds
+    lost = expected - found
+    print(
+        f"stored: {found:,} of {expected:,} measured deliveries found by id ({lost} lost); "
+        f"{stored:,} rows in the store ({expected:,} + {warmups:,} warm-up expected)"
+    )
+    bare_p99 = max(r["latency_ms"]["p99"] for n, r in rows if n.startswith("bare"))
+    modbot_p99 = max(r["latency_ms"]["p99"] for n, r in rows if n.startswith("modbot"))
+    print(
+        f"target: modbot p99 {modbot_p99:.1f} ms (< {TARGET_P99_MS:.0f} ms: "
+        f"{'met' if modbot_p99 < TARGET_P99_MS else 'MISSED'}); "
+        f"{modbot_p99 / bare_p99:.2f}× the bare p99 (≤ {TARGET_RATIO:.0f}×: "
+        f"{'met' if modbot_p99 <= TARGET_RATIO * bare_p99 else 'MISSED'}); "
+        f"lost {lost} ({'met' if lost == 0 and stored == expected + warmups else 'MISSED'})"
+    )
+    if profile_out and Path(profile_out).is_file():
+        print(f"\nprofile of the modbot server ({profile_out}), top functions by own time:")
+        pstats.Stats(profile_out).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profile_out).sort_stats("cumulative").print_stats(30)
+    ok = lost == 0 and stored == expected + warmups
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
