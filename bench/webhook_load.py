@@ -86,7 +86,7 @@ class _OneForge:
         return self.forge
 
 
-def modbot_app(database_url: str) -> Any:
+def modbot_app(database_url: str, sqlite_synchronous: str | None) -> Any:
     from bot.config import load_settings  # noqa: PLC0415
     from bot.runtime import Runtime  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
@@ -101,7 +101,15 @@ def modbot_app(database_url: str) -> Any:
             "MODBOT_BOT_LOGIN": "modbot[bot]",
         }
     )
-    store = open_store(settings.database_url.get_secret_value())
+    url = settings.database_url.get_secret_value()
+    if sqlite_synchronous and url.startswith("sqlite"):  # an experiment: the bot itself always uses FULL
+        from bot.store import Store, make_engine, upgrade_to_head  # noqa: PLC0415
+
+        engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        upgrade_to_head(engine)
+        store = Store(engine)
+    else:
+        store = open_store(url)
     return create_app(Runtime(settings, store, _OneForge(FakeForge())), workers=0)
 
 
@@ -142,7 +150,7 @@ class _ThreadProfiles:
 def serve(kind: str, args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415
 
-    app = modbot_app(args.database_url) if kind == "modbot" else bare_app()
+    app = modbot_app(args.database_url, args.sqlite_synchronous) if kind == "modbot" else bare_app()
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening
     # socket says TCP (with proto 0, every keep-alive response waits ~40 ms for a delayed ACK)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -177,6 +185,8 @@ def server_process(kind: str, args: argparse.Namespace, profile_out: str | None 
     command = [sys.executable, __file__, "--serve", kind, "--loop", args.loop, "--http", args.http]
     if kind == "modbot":
         command += ["--database-url", args.store_url]
+        if args.sqlite_synchronous:
+            command += ["--sqlite-synchronous", args.sqlite_synchronous]
     if profile_out:
         command += ["--profile-out", profile_out]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -263,6 +273,44 @@ async def _send_all(
     return latencies, outcomes
 
 
+async def _send_at_rate(
+    clients: list[Any], body: bytes, headers: list[dict[str, str]], rate: float
+) -> tuple[list[int], Counter[str]]:
+    """Open loop: delivery n is due at n / rate seconds; it waits for a free connection if none is
+    (at most len(clients) in flight); its latency counts from when it was due (no coordinated omission)."""
+    import httpx  # noqa: PLC0415
+
+    latencies: list[int] = []
+    outcomes: Counter[str] = Counter()
+    free: asyncio.Queue[Any] = asyncio.Queue()
+    for client in clients:
+        free.put_nowait(client)
+
+    async def send(client: httpx.AsyncClient, n: int, due: int) -> None:
+        try:
+            response = await client.post("/webhook", content=body, headers=headers[n])
+        except httpx.HTTPError as error:
+            outcomes[f"error {type(error).__name__}"] += 1
+            return
+        finally:
+            free.put_nowait(client)
+        latencies.append(time.perf_counter_ns() - due)
+        status = response.json().get("status") if response.status_code == 202 else None
+        outcomes[f"{response.status_code} {status}"] += 1
+
+    tasks = []
+    start = time.perf_counter_ns()
+    for n in range(len(headers)):
+        due = start + int(n * 1e9 / rate)
+        delay = (due - time.perf_counter_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        client = await free.get()
+        tasks.append(asyncio.create_task(send(client, n, due)))
+    await asyncio.gather(*tasks)
+    return latencies, outcomes
+
+
 async def _load(args: argparse.Namespace, body: bytes) -> dict[str, Any]:
     import httpx  # noqa: PLC0415
 
@@ -280,7 +328,10 @@ async def _load(args: argparse.Namespace, body: bytes) -> dict[str, Any]:
         ]
         await _send_all(clients, body, warm)
         started, cpu = time.perf_counter(), time.process_time()
-        latencies, outcomes = await _send_all(clients, body, timed)
+        if args.rate:
+            latencies, outcomes = await _send_at_rate(clients, body, timed, args.rate)
+        else:
+            latencies, outcomes = await _send_all(clients, body, timed)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
         "latency_ms": percentiles(latencies),
@@ -312,6 +363,8 @@ def run_client(url: str, args: argparse.Namespace, id_prefix: str) -> dict[str, 
         "--warmup",
         str(args.warmup),
     ]
+    if args.rate:
+        command += ["--rate", str(args.rate)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the client failed:\n{done.stderr}")
@@ -383,6 +436,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="bare then modbot, this many times")
     parser.add_argument("--database-url", default=None, help="PostgreSQL (a fresh schema); default SQLite")
     parser.add_argument("--profile", default=None, metavar="DIR", help="cProfile the modbot server")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: start this many deliveries per second (at most --concurrency in flight); "
+        "latency counts from the scheduled start. Default: closed loop, --concurrency always in flight",
+    )
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=["FULL", "NORMAL"],
+        default=None,
+        help="experiment: the SQLite store's PRAGMA synchronous (the bot uses FULL)",
+    )
     parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
     parser.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"])
     # internal: the child processes
@@ -400,9 +466,14 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn  # noqa: PLC0415
 
     print(f"machine: {describe_machine()}, load average {os.getloadavg()[0]:.2f}")
+    mode = (
+        f"open loop at {args.rate:g}/s, at most {args.concurrency} in flight"
+        if args.rate
+        else f"closed loop, {args.concurrency} concurrent"
+    )
     print(
         f"uvicorn {uvicorn.__version__} (loop={args.loop}, http={args.http}); {args.requests} deliveries "
-        f"per server and round, {args.concurrency} concurrent, after {args.warmup} warm-up deliveries"
+        f"per server and round, {mode}, after {args.warmup} warm-up deliveries"
     )
     rows: list[tuple[str, dict[str, Any]]] = []
     profile_out = None
@@ -413,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     with store_url(args) as url:
         args.store_url = url
         backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+        if args.sqlite_synchronous and backend == "SQLite":
+            backend += f" synchronous={args.sqlite_synchronous}"
         prefixes: list[str] = []
         with server_process("bare", args) as bare, server_process("modbot", args, profile_out) as modbot:
             for round_ in range(1, args.rounds + 1):
