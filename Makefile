@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean audit-workflows workflows bench-store
+.PHONY: run test lint typecheck pytest bench clean audit-workflows workflows bench-store bench-webhook
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: $(STAMP)
 # record_delivery / claim latency on SQLite and the local PostgreSQL (docs/performance.md)
 bench-store: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bot.store.bench
+
+# webhook acknowledgement under load: modbot vs a bare FastAPI endpoint, zero-loss check (docs/performance.md)
+bench-webhook: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/webhook_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
