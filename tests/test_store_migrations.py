@@ -238,6 +238,33 @@ def test_replicas_starting_together_migrate_once(url: URL) -> None:
     assert_migrated_once(url)
 
 
+def test_connections_opening_a_new_sqlite_file_together_all_succeed(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs an exclusive lock that SQLite's busy handler does not
+    wait for: each connection must wait for the others instead of failing "database is locked"
+    (a replica failing at start-up). The race is narrow, so try it on many new files."""
+    for attempt in range(40):
+        engines = [make_engine(f"sqlite:///{tmp_path / f'new-{attempt}.sqlite3'}") for _ in range(8)]
+        barrier = threading.Barrier(len(engines))
+        errors: list[BaseException] = []
+
+        def open_one(engine: Engine, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+            barrier.wait()
+            try:
+                with engine.connect() as conn:
+                    assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            except BaseException as error:  # collected and reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=open_one, args=(engine, barrier, errors)) for engine in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        for engine in engines:
+            engine.dispose()
+        assert errors == []
+
+
 def test_threads_starting_together_migrate_once(url: URL) -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -128,8 +130,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) ->
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            mode = cursor.fetchone()
+            mode = _enable_wal(cursor, busy_timeout_ms / 1000)
             if mode is None or str(mode[0]).lower() != "wal":
                 # e.g. a network file system: concurrent readers and writer would be unsafe
                 raise UnsupportedDatabaseError(f"SQLite refused WAL journal mode (got {mode!r})")
@@ -145,3 +146,32 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) ->
         if mode not in _SQLITE_BEGIN_MODES:
             raise ValueError(f"unknown SQLite BEGIN mode {mode!r}")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _enable_wal(cursor: sqlite3.Cursor, timeout_s: float) -> Any:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds the lock it needs.
+
+    Switching a new file to WAL takes an exclusive lock, and SQLite does not call the busy
+    handler for it when another connection is doing the same (it returns "database is locked" at
+    once to avoid a deadlock): two replicas opening a fresh database together would fail. So wait
+    here, up to the busy timeout, as any other write would."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.002
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return cursor.fetchone()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error) or time.monotonic() + delay > deadline:
+                raise
+            log.debug("SQLite busy switching to WAL; retrying in %.3fs", delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    message = str(error).lower()
+    return "locked" in message or "busy" in message
