@@ -102,16 +102,23 @@ def _render(config: PipelineConfig, manifest: Manifest) -> dict[str, str] | None
         return None
 
 
-def cmd_render(args: argparse.Namespace) -> int:
-    from bot.workflows import write_workflows
-
+def _rendered_with_root(args: argparse.Namespace) -> tuple[dict[str, str], Path] | int:
+    """The fresh render and the repository root, or the exit code to stop with."""
     loaded = _inputs(args)
     if isinstance(loaded, int):
         return loaded
     config, manifest, root = loaded
     rendered = _render(config, manifest)
-    if rendered is None:
-        return EXIT_FAILED
+    return EXIT_FAILED if rendered is None else (rendered, root)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from bot.workflows import write_workflows
+
+    result = _rendered_with_root(args)
+    if isinstance(result, int):
+        return result
+    rendered, root = result
     out = Path(args.out) if args.out else root / ".github" / "workflows"
     written = {path.name for path in write_workflows(rendered, out)}
     for name in sorted(rendered):
@@ -123,13 +130,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from bot.workflows import check_workflows
 
-    loaded = _inputs(args)
-    if isinstance(loaded, int):
-        return loaded
-    config, manifest, root = loaded
-    rendered = _render(config, manifest)
-    if rendered is None:
-        return EXIT_FAILED
+    result = _rendered_with_root(args)
+    if isinstance(result, int):
+        return result
+    rendered, root = result
     directory = Path(args.dir) if args.dir else root / ".github" / "workflows"
     drifts = check_workflows(rendered, directory)
     if not drifts:
