@@ -71,10 +71,11 @@ def type_manifest(data: dict[str, Any]) -> TypedManifest:
 
 
 def _partial(data: dict[str, Any], slugs: list[str], exc: ValidationError) -> TypedManifest:
-    problems = [_type_problem(detail, data) for detail in exc.errors(include_url=False)]
+    details = exc.errors(include_url=False)
+    problems = [_type_problem(detail, data) for detail in details]
     broken_modules = {
         detail["loc"][1]
-        for detail in exc.errors()
+        for detail in details
         if detail["loc"][:1] == ("modules",) and len(detail["loc"]) > 1
     }
     raw_modules = data.get("modules")

@@ -7,7 +7,6 @@ another worker takes the job again.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -15,23 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.metrics import Metrics
+from bot.store import default_backoff
 
 log = logging.getLogger(__name__)
 
 
 class PermanentError(Exception):
     """The job can never succeed (bad payload, refused by policy): fail it without retrying."""
-
-
-class JobLike(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def event(self) -> str: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def payload(self) -> dict[str, Any]: ...
 
 
 class JobQueue(Protocol):
@@ -91,9 +80,7 @@ class Worker:
         return True
 
     def backoff(self, attempts: int) -> float:
-        """Exponential with full jitter, so retries of many jobs after an outage spread out."""
-        ceiling = min(self.max_backoff, self.base_backoff * 2 ** max(attempts - 1, 0))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+        return default_backoff(attempts, base=self.base_backoff, cap=self.max_backoff)
 
     def run_forever(self, stop: threading.Event, wake: threading.Event) -> None:
         while not stop.is_set():

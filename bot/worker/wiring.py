@@ -1,32 +1,17 @@
-"""Which handler runs for which event, with what it needs (the forge of the delivery's installation),
-and the GitHub call/error metrics of each job."""
+"""Which handler runs for which event, with what it needs (the forge of the delivery's installation).
+
+GitHub call and error metrics are fed by the forge provider's `ForgeStats` hooks (`modbot serve`),
+which see every request, retries and admin API calls included, so nothing here counts them again."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
 from typing import Any
 
-from bot.forge import ForgeError, count_calls
 from bot.handlers.pull_request import handle_pull_request
 from bot.runtime import Runtime
 from bot.worker import Handler, Worker
-
-
-def _measured(runtime: Runtime, handler: Callable[[Any], str]) -> Handler:
-    def run(job: Any) -> str:
-        with count_calls() as counter:
-            try:
-                return handler(job)
-            except ForgeError as exc:
-                runtime.metrics.github_errors.labels(str(exc.status or "none")).inc()
-                raise
-            finally:
-                for operation, calls in counter.by_operation.items():
-                    runtime.metrics.github_calls.labels(operation).inc(calls)
-
-    return run
 
 
 def build_handlers(runtime: Runtime) -> dict[str, Handler]:
@@ -36,7 +21,7 @@ def build_handlers(runtime: Runtime) -> dict[str, Handler]:
             job.payload, job.received_at, forge=forge, store=runtime.store, settings=runtime.settings
         )
 
-    return {"pull_request": _measured(runtime, pull_request)}
+    return {"pull_request": pull_request}
 
 
 def build_worker(runtime: Runtime, index: int) -> Worker:
