@@ -74,9 +74,7 @@ def _partial(data: dict[str, Any], slugs: list[str], exc: ValidationError) -> Ty
     details = exc.errors(include_url=False)
     problems = [_type_problem(detail, data) for detail in details]
     broken_modules = {
-        detail["loc"][1]
-        for detail in details
-        if detail["loc"][:1] == ("modules",) and len(detail["loc"]) > 1
+        detail["loc"][1] for detail in details if detail["loc"][:1] == ("modules",) and len(detail["loc"]) > 1
     }
     raw_modules = data.get("modules")
     modules: dict[str, ModuleSpec] = {}
