@@ -39,7 +39,16 @@ from bot.store.migrate import (
 from bot.store.models import metadata
 from bot.store.testing import FakeClock, postgres_schema
 
-TABLES = {"deliveries", "pr_state", "admin_tokens", "audit_log"}
+TABLES = {
+    "deliveries",
+    "pr_state",
+    "admin_tokens",
+    "audit_log",
+    "environment_locks",
+    "deployments",
+    "releases",
+    "builds",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,4 +1,4 @@
-"""The schema: four tables, typed with SQLAlchemy 2 ``Mapped[...]``.
+"""The schema: eight tables, typed with SQLAlchemy 2 ``Mapped[...]``.
 
 These classes are the source of truth for queries and for ``alembic`` autogenerate; the
 migrations in ``bot/store/migrations/versions`` are hand-checked copies of them, and a test asserts
@@ -36,14 +36,22 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "ADMIN_TOKENS",
     "AUDIT_LOG",
+    "BUILDS",
     "DELIVERIES",
+    "DEPLOYMENTS",
+    "ENVIRONMENT_LOCKS",
     "PR_STATE",
+    "RELEASES",
     "AdminTokenRow",
     "AuditLogRow",
     "Base",
+    "BuildRow",
     "DeliveryRow",
     "DeliveryStatus",
+    "DeploymentRow",
+    "EnvironmentLockRow",
     "PrStateRow",
+    "ReleaseRow",
     "UTCDateTime",
     "metadata",
 ]
@@ -191,6 +199,132 @@ class AuditLogRow(Base):
     )
 
 
+class EnvironmentLockRow(Base):
+    """Who holds an environment (one deploy or rollback at a time). The row exists while the lock
+    is held; releasing deletes it, and an expired row is replaced by the next acquirer."""
+
+    __tablename__ = "environment_locks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repository: Mapped[str] = mapped_column(String(200))  # owner/name, lower-cased
+    environment: Mapped[str] = mapped_column(String(50))
+    holder: Mapped[str] = mapped_column(String(200))  # GitHub login or "api:<token name>"
+    purpose: Mapped[str] = mapped_column(String(16))
+    release_id: Mapped[str | None] = mapped_column(String(40))
+    deployment_id: Mapped[int | None] = mapped_column(BigInteger)  # the GitHub Deployment
+    reason: Mapped[str | None] = mapped_column(Text)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("repository", "environment"),
+        CheckConstraint("purpose IN ('deploy', 'rollback')", name="purpose"),
+        CheckConstraint("expires_at > acquired_at", name="expiry"),
+    )
+
+
+class DeploymentRow(Base):
+    """One deploy or rollback of a release to an environment: started by the bot, or seen on
+    GitHub (``source = 'github'``). GitHub's Deployments stay the system of record."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repository: Mapped[str] = mapped_column(String(200))  # owner/name, lower-cased
+    environment: Mapped[str] = mapped_column(String(50))
+    release_id: Mapped[str] = mapped_column(String(40))
+    commit_sha: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # NULLs are distinct in a unique constraint (both databases): only rows that have a GitHub
+    # Deployment are constrained, one row per GitHub Deployment.
+    github_deployment_id: Mapped[int | None] = mapped_column(BigInteger)
+    previous_release: Mapped[str | None] = mapped_column(String(40))
+    manifest_hash: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(16))
+    issue_number: Mapped[int | None] = mapped_column(Integer)
+    reply_comment_id: Mapped[int | None] = mapped_column(BigInteger)
+    logs_url: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("repository", "github_deployment_id"),
+        CheckConstraint("kind IN ('deploy', 'rollback', 'auto_rollback')", name="kind"),
+        CheckConstraint(
+            "status IN ('queued', 'in_progress', 'success', 'failure', 'error', 'inactive')", name="status"
+        ),
+        CheckConstraint("stage IN ('queued', 'deploy', 'smoke', 'done')", name="stage"),
+        CheckConstraint("source IN ('comment', 'api', 'cli', 'github')", name="source"),
+        # history of one environment, newest first; "current" = newest success
+        Index(None, "repository", "environment", "created_at", "id"),
+        Index(None, "repository", "created_at", "id"),
+    )
+
+
+class ReleaseRow(Base):
+    """A local copy of a ``release/<id>`` tag's record (GitHub stays the system of record)."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repository: Mapped[str] = mapped_column(String(200))  # owner/name, lower-cased
+    release_id: Mapped[str] = mapped_column(String(40))  # rel_YYYY_MM_DD_NNN: sorts as text in time order
+    commit_sha: Mapped[str] = mapped_column(String(64))
+    manifest_hash: Mapped[str] = mapped_column(String(100))
+    modules: Mapped[list[str]] = mapped_column(Json)
+    image: Mapped[str] = mapped_column(String(500))
+    build_key: Mapped[str] = mapped_column(String(100))
+    build_id: Mapped[str | None] = mapped_column(String(128))
+    previous_release: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("repository", "release_id"),
+        Index(None, "repository", "commit_sha"),
+    )
+
+
+class BuildRow(Base):
+    """A build requested through the admin API (``POST /admin/builds``): PR → build → release."""
+
+    __tablename__ = "builds"
+
+    build_id: Mapped[str] = mapped_column(String(30), primary_key=True)  # bld_ + ULID
+    repository: Mapped[str] = mapped_column(String(200))  # owner/name, lower-cased
+    release_id: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    manifest_hash: Mapped[str | None] = mapped_column(String(100))
+    modules_delta: Mapped[dict[str, Any]] = mapped_column(Json)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    manifest_ref: Mapped[str | None] = mapped_column(String(300))
+    pr_number: Mapped[int | None] = mapped_column(Integer)
+    merge_sha: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(BigInteger)
+    logs_url: Mapped[str | None] = mapped_column(String(2000))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="status"),
+        CheckConstraint("stage IN ('pr', 'build', 'release', 'done')", name="stage"),
+        CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
+        Index(None, "repository", "pr_number"),
+        Index(None, "repository", "merge_sha"),
+        Index(None, "repository", "started_at"),
+        Index(None, "started_at"),
+    )
+
+
 def _table(row: type[Base]) -> Table:
     table = row.__table__
     assert isinstance(table, Table)
@@ -201,3 +335,7 @@ DELIVERIES = _table(DeliveryRow)
 PR_STATE = _table(PrStateRow)
 ADMIN_TOKENS = _table(AdminTokenRow)
 AUDIT_LOG = _table(AuditLogRow)
+ENVIRONMENT_LOCKS = _table(EnvironmentLockRow)
+DEPLOYMENTS = _table(DeploymentRow)
+RELEASES = _table(ReleaseRow)
+BUILDS = _table(BuildRow)
