@@ -39,6 +39,7 @@ from bot.pipeline.config import (
     PipelineConfig,
     duration_seconds,
     manifest_problems,
+    workflow_render_inputs,
 )
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.render import templates_dir
@@ -329,7 +330,7 @@ def render_inputs(config: PipelineConfig, manifest: Manifest) -> dict[str, Any]:
     deployment profile and target): installing a module changes no workflow."""
     return {
         "template_version": TEMPLATE_VERSION,
-        "config": config.model_dump(mode="json"),
+        "config": workflow_render_inputs(config),
         "manifest": {
             "deployment_profile": manifest.deployment_profile,
             "target": manifest.build.target,

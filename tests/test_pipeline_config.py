@@ -366,3 +366,214 @@ def test_schema_and_config_commands(capsys: pytest.CaptureFixture[str], tmp_path
     config.write_text(MINIMAL.replace("[image]", "[image]\nregistri = 'x'"))
     assert main(["pipeline", "config", "--config", str(config)]) == 2
     assert "image.registri: unknown key" in capsys.readouterr().err
+
+
+# --- the chat-ops policy ---------------------------------------------------------------------------
+
+POLICY = (
+    MINIMAL
+    + """
+[[environments]]
+name = "prod"
+url = "https://rustok.example.com"
+backend = "command"
+command = "./deploy.sh {image}"
+deployers = ["Alice", "rustok/release-managers"]
+frozen = true
+freeze_reason = "end-of-year freeze until 2027-01-04"
+
+[[environments]]
+name = "canary"
+url = "https://canary.example.com"
+backend = "command"
+command = "./deploy.sh {image}"
+deploy_permission = "admin"
+
+[chatops]
+require_approval = false
+lock_timeout = "2h"
+validate_permission = "write"
+rebuild_permission = "maintain"
+build_workflow = "build.yaml"
+deploy_workflow = "deploy.yml"
+"""
+)
+
+
+def test_policy_fields_parse() -> None:
+    config = parse_pipeline_config(POLICY)
+    prod = config.environment("prod")
+    assert prod.deployers == ["Alice", "rustok/release-managers"]
+    assert prod.frozen is True
+    assert prod.freeze_reason == "end-of-year freeze until 2027-01-04"
+    assert prod.required_permission == "maintain"
+    assert config.environment("canary").required_permission == "admin"
+    chatops = config.chatops
+    assert chatops.require_approval is False
+    assert chatops.lock_timeout_seconds == 7200
+    assert (chatops.validate_permission, chatops.rebuild_permission) == ("write", "maintain")
+    assert (chatops.build_workflow, chatops.deploy_workflow) == ("build.yaml", "deploy.yml")
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [("prod", "maintain"), ("production", "maintain"), ("prod-eu", "write"), ("qa", "write")],
+)
+def test_policy_defaults(name: str, role: str) -> None:
+    config = parse_pipeline_config(MINIMAL.replace('name = "staging"', f'name = "{name}"'))
+    env = config.environments[0]
+    assert env.deploy_permission is None
+    assert env.required_permission == role
+    assert env.deployers == []
+    assert env.frozen is False
+    assert env.freeze_reason is None
+    chatops = config.chatops
+    assert chatops.require_approval is True
+    assert chatops.lock_timeout == "60m"
+    assert chatops.lock_timeout_seconds == 3600
+    assert (chatops.validate_permission, chatops.rebuild_permission) == ("triage", "write")
+    assert (chatops.build_workflow, chatops.deploy_workflow) == ("modbot-build.yml", "modbot-deploy.yml")
+
+
+def test_the_examples_parse_with_default_policy() -> None:
+    root = Path(__file__).resolve().parent.parent / "examples"
+    configs = sorted(root.glob("*/.github/modbot.toml"))
+    assert configs
+    for path in configs:
+        config = load_pipeline_config(path)
+        assert config.chatops == parse_pipeline_config(MINIMAL).chatops
+        assert all(env.deployers == [] and not env.frozen for env in config.environments)
+
+
+@pytest.mark.parametrize(
+    "deployer",
+    [
+        "alice",
+        "a",
+        "Alice-Smith",
+        "a1-b2-c3",
+        "x" * 39,
+        "rustok/release",
+        "Rustok-Org/team-1",
+        "o/" + "t" * 100,
+    ],
+)
+def test_deployers_accept_logins_and_teams(deployer: str) -> None:
+    config = parse_pipeline_config(_env_keys(f"deployers = [{json.dumps(deployer)}]"))
+    assert config.environments[0].deployers == [deployer]
+
+
+def _env_keys(lines: str) -> str:
+    """MINIMAL with `lines` added to its one environment."""
+    return MINIMAL.replace(
+        'command = "./deploy.sh {image}"\n', f'command = "./deploy.sh {{image}}"\n{lines}\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("deployer", "needle"),
+    [
+        ("-alice", "not a GitHub login"),
+        ("alice-", "not a GitHub login"),
+        ("al--ice", "not a GitHub login"),
+        ("al_ice", "not a GitHub login"),
+        ("x" * 40, "not a GitHub login"),
+        ("", "not a GitHub login"),
+        ("@alice", "not a GitHub login"),
+        ("dependabot[bot]", "is a bot"),
+        ("rustok/Release", '"Release" is not a team slug'),
+        ("rustok/-x", '"-x" is not a team slug'),
+        ("rustok/", '"" is not a team slug'),
+        ("rustok/a_b", '"a_b" is not a team slug'),
+        ("rus_tok/release", '"rus_tok" is not a GitHub organization name'),
+        ("/release", '"" is not a GitHub organization name'),
+        ("a/b/c", "neither a login"),
+    ],
+)
+def test_deployers_refuse_bad_syntax_with_the_entry_path(deployer: str, needle: str) -> None:
+    found = problems_of(_env_keys(f'deployers = ["ok", {json.dumps(deployer)}]'))
+    assert list(found) == ["environments[0].deployers[1]"]
+    assert needle in found["environments[0].deployers[1]"]
+
+
+def test_deployers_refuse_duplicates_whatever_the_case() -> None:
+    found = problems_of(_env_keys('deployers = ["alice", "rustok/ops", "Alice"]'))
+    assert found == {"environments[0].deployers": 'deployer "alice" appears more than once'}
+
+
+@pytest.mark.parametrize(
+    ("lines", "path", "needle"),
+    [
+        ('deploy_permission = "none"', "environments[0].deploy_permission", "'admin', 'maintain'"),
+        ('deploy_permission = "owner"', "environments[0].deploy_permission", "'admin', 'maintain'"),
+        ('deploy_permission = "Maintain"', "environments[0].deploy_permission", "'admin', 'maintain'"),
+        ('deployers = "alice"', "environments[0].deployers", "valid list"),
+        ('frozen = "yes"', "environments[0].frozen", "valid boolean"),
+        ("frozen = 1", "environments[0].frozen", "valid boolean"),
+        ('freeze_reason = "line one\\nline two"', "environments[0].freeze_reason", "one line"),
+        ('freeze_reason = "tab\\there"', "environments[0].freeze_reason", "one line"),
+        ('freeze_reason = "   "', "environments[0].freeze_reason", "blank"),
+        (f'freeze_reason = "{"x" * 201}"', "environments[0].freeze_reason", "at most 200 characters"),
+        ("freeze_reason = 3", "environments[0].freeze_reason", "valid string"),
+    ],
+)
+def test_environment_policy_refuses_bad_values(lines: str, path: str, needle: str) -> None:
+    found = problems_of(_env_keys(lines))
+    assert list(found) == [path]
+    assert needle in found[path]
+
+
+def test_freeze_reason_of_200_characters_is_fine() -> None:
+    config = parse_pipeline_config(_env_keys(f'frozen = true\nfreeze_reason = "{"x" * 200}"'))
+    assert config.environments[0].freeze_reason == "x" * 200
+
+
+@pytest.mark.parametrize(
+    ("lines", "path", "needle"),
+    [
+        ('require_approval = "false"', "chatops.require_approval", "valid boolean"),
+        ('lock_timeout = "1d"', "chatops.lock_timeout", "duration"),
+        ('lock_timeout = "25h"', "chatops.lock_timeout", "longer than 24h"),
+        ("lock_timeout = 60", "chatops.lock_timeout", "valid string"),
+        ('validate_permission = "none"', "chatops.validate_permission", "'triage'"),
+        ('rebuild_permission = "root"', "chatops.rebuild_permission", "'triage'"),
+        ('build_workflow = "build"', "chatops.build_workflow", "does not match"),
+        ('build_workflow = "../x.yml"', "chatops.build_workflow", "does not match"),
+        ('deploy_workflow = "workflows/deploy.yml"', "chatops.deploy_workflow", "does not match"),
+        ('deploy_workflow = "deploy.yml "', "chatops.deploy_workflow", "does not match"),
+        ('deploy_workflow = "modbot-build.yml"', "chatops", "both"),
+        ('comand_permission = "write"', "chatops.comand_permission", "unknown key"),
+    ],
+)
+def test_chatops_table_refuses_bad_values(lines: str, path: str, needle: str) -> None:
+    found = problems_of(MINIMAL + f"[chatops]\n{lines}\n")
+    assert list(found) == [path]
+    assert needle in found[path]
+
+
+def test_policy_agrees_with_the_json_schema() -> None:
+    validator = jsonschema.Draft202012Validator(pipeline_config_json_schema())
+    assert list(validator.iter_errors(tomli.loads(POLICY))) == []
+    for bad in (
+        _env_keys('deployers = ["-alice"]'),
+        _env_keys('deploy_permission = "none"'),
+        MINIMAL + '[chatops]\nbuild_workflow = "x.json"\n',
+        MINIMAL + "[chatops]\nrequire_approval = 1\n",
+    ):
+        assert list(validator.iter_errors(tomli.loads(bad))), bad
+
+
+def test_the_policy_does_not_change_the_rendered_workflows() -> None:
+    from bot.workflows import inputs_digest
+
+    manifest = validate_text('schema = 2\napp = "rustok-server"\n[modules]\n').manifest
+    assert manifest is not None
+    plain = parse_pipeline_config(MINIMAL)
+    with_policy = parse_pipeline_config(
+        _env_keys('deploy_permission = "admin"\ndeployers = ["alice"]\nfrozen = true\nfreeze_reason = "x"')
+        + "[chatops]\nrequire_approval = false\n"
+    )
+    assert with_policy != plain
+    assert inputs_digest(with_policy, manifest) == inputs_digest(plain, manifest)
+    moved = parse_pipeline_config(MINIMAL.replace("staging.example.com", "elsewhere.example.com"))
+    assert inputs_digest(moved, manifest) != inputs_digest(plain, manifest)

@@ -22,7 +22,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import tomli
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.manifest.cargo import (
     check_crate_name,
@@ -291,6 +299,84 @@ CommandTemplate = Annotated[
 ]
 
 
+# --- chat-ops policy values -------------------------------------------------------------------------
+
+# A repository role a policy may require, strongest first (bot.forge.PERMISSIONS without "none": a
+# policy that required no role at all would let anyone who can comment deploy).
+PolicyRole = Literal["admin", "maintain", "write", "triage", "read"]
+# Environments that need `maintain` (not `write`) to deploy when the config does not say.
+PRODUCTION_NAMES = frozenset({"prod", "production"})
+
+_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
+_LOGIN_MAX = 39
+_TEAM_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_TEAM_SLUG_MAX = 100
+_LOGIN_RULE = "letters, digits and single hyphens, not at either end, at most 39 characters"
+
+
+def _login_ok(value: str) -> bool:
+    return len(value) <= _LOGIN_MAX and _LOGIN_RE.fullmatch(value) is not None
+
+
+def deployer_problem(value: str) -> str | None:
+    """`None` if `value` is a GitHub login (`alice`) or a team (`org/team-slug`), else why not."""
+    if value.endswith("[bot]"):
+        return f'deployer "{value}" is a bot; modbot ignores commands from bots, so it could never deploy'
+    if value.count("/") > 1:
+        return f'deployer "{value}" is neither a login ("alice") nor a team ("org/team-slug")'
+    if "/" not in value:
+        if _login_ok(value):
+            return None
+        return f'deployer "{value}" is not a GitHub login ({_LOGIN_RULE})'
+    org, slug = value.split("/")
+    if not _login_ok(org):
+        return f'deployer "{value}": "{org}" is not a GitHub organization name ({_LOGIN_RULE})'
+    if len(slug) > _TEAM_SLUG_MAX or _TEAM_SLUG_RE.fullmatch(slug) is None:
+        return (
+            f'deployer "{value}": "{slug}" is not a team slug (lowercase letters, digits and "-", as in '
+            "the team's URL github.com/orgs/ORG/teams/SLUG)"
+        )
+    return None
+
+
+Deployer = Annotated[
+    str,
+    _checked(deployer_problem),
+    Field(
+        json_schema_extra={"pattern": r"^[A-Za-z0-9](-?[A-Za-z0-9]){0,38}(/[a-z0-9][a-z0-9-]{0,99})?$"},
+        description='A GitHub login ("alice") or a team ("org/team-slug").',
+    ),
+]
+
+FREEZE_REASON_MAX = 200
+
+
+def _freeze_reason_problem(value: str) -> str | None:
+    if not value.strip():
+        return "freeze_reason is blank; say why the environment is frozen, or remove the key"
+    if any(not ch.isprintable() for ch in value):
+        return "freeze_reason must be one line of text (no line breaks, tabs or control characters)"
+    return None
+
+
+FreezeReason = Annotated[
+    str,
+    Field(max_length=FREEZE_REASON_MAX),
+    _checked(_freeze_reason_problem),
+    Field(description="Why the environment is frozen, shown in refusals (one line, at most 200 characters)."),
+]
+
+WORKFLOW_FILE_RE = r"^[A-Za-z0-9._-]+\.ya?ml$"
+WorkflowFile = Annotated[
+    str,
+    Field(
+        pattern=WORKFLOW_FILE_RE,
+        max_length=255,
+        description="A workflow file name in .github/workflows/, e.g. modbot-build.yml.",
+    ),
+]
+
+
 # --- the model ------------------------------------------------------------------------------------
 
 
@@ -374,6 +460,26 @@ class EnvironmentConfig(_Strict):
     kubernetes: KubernetesBackend | None = None
     compose: ComposeBackend | None = None
     command: CommandTemplate | None = None
+    # the chat-ops policy (docs/pipeline.md#the-chat-ops-policy); the rendered workflows do not read it
+    deploy_permission: PolicyRole | None = Field(
+        None,
+        description="The repository role needed to deploy, roll back or unlock this environment. "
+        "Default: maintain for an environment named prod or production, write for any other.",
+    )
+    deployers: list[Deployer] = Field(
+        default_factory=list,
+        description="Logins and org/team-slug teams allowed to deploy, roll back or unlock this "
+        "environment whatever their repository role.",
+    )
+    frozen: bool = Field(False, description="A frozen environment refuses /deploy; /rollback stays allowed.")
+    freeze_reason: FreezeReason | None = None
+
+    @field_validator("deployers")
+    @classmethod
+    def _unique_deployers(cls, deployers: list[str]) -> list[str]:
+        # GitHub logins and organization names are case-insensitive
+        _no_duplicates([deployer.lower() for deployer in deployers], "deployer")
+        return deployers
 
     @model_validator(mode="after")
     def _one_backend(self) -> EnvironmentConfig:
@@ -392,6 +498,13 @@ class EnvironmentConfig(_Strict):
     @property
     def preflight_url(self) -> str:
         return self.backend_url or self.url
+
+    @property
+    def required_permission(self) -> PolicyRole:
+        """The role needed to deploy, roll back or unlock: `deploy_permission`, else the default."""
+        if self.deploy_permission is not None:
+            return self.deploy_permission
+        return "maintain" if self.name in PRODUCTION_NAMES else "write"
 
 
 class UiService(_Strict):
@@ -422,6 +535,35 @@ class WorkflowsConfig(_Strict):
     python_version: PythonVersion = "3.11"
 
 
+class ChatopsConfig(_Strict):
+    require_approval: bool = Field(
+        True,
+        description="/deploy from a pull request needs an approving review by someone other than its "
+        "author (bots do not count).",
+    )
+    lock_timeout: Duration = Field("60m", description="An environment lock expires after this long.")
+    validate_permission: PolicyRole = Field("triage", description="The role needed for /validate.")
+    rebuild_permission: PolicyRole = Field("write", description="The role needed for /rebuild.")
+    build_workflow: WorkflowFile = Field(
+        "modbot-build.yml", description="The build workflow's file name, to find its runs."
+    )
+    deploy_workflow: WorkflowFile = Field(
+        "modbot-deploy.yml", description="The deploy workflow's file name, to find its runs."
+    )
+
+    @model_validator(mode="after")
+    def _two_workflows(self) -> ChatopsConfig:
+        if self.build_workflow == self.deploy_workflow:
+            raise ValueError(
+                f'build_workflow and deploy_workflow are both "{self.build_workflow}"; they are two workflows'
+            )
+        return self
+
+    @property
+    def lock_timeout_seconds(self) -> int:
+        return duration_seconds(self.lock_timeout)
+
+
 class PipelineConfig(_Strict):
     model_config = ConfigDict(
         strict=True,
@@ -438,6 +580,9 @@ class PipelineConfig(_Strict):
         None, description="Required when the manifest's deployment profile is headless, else absent."
     )
     workflows: WorkflowsConfig
+    chatops: ChatopsConfig = Field(
+        default_factory=ChatopsConfig, description="Chat-ops commands: approvals, locks, roles, workflows."
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> PipelineConfig:
@@ -566,6 +711,17 @@ def manifest_problems(config: PipelineConfig, manifest: Manifest) -> list[Config
             )
         ]
     return []
+
+
+# Keys only the chat-ops policy reads. The rendered workflows do not depend on them, so who may deploy
+# can change without making the committed workflows stale (`workflow_render_inputs`).
+ENVIRONMENT_POLICY_KEYS = frozenset({"deploy_permission", "deployers", "frozen", "freeze_reason"})
+
+
+def workflow_render_inputs(config: PipelineConfig) -> dict[str, Any]:
+    """The config as JSON without the chat-ops policy: what the workflow renderer depends on."""
+    exclude: dict[str, Any] = {"chatops": True, "environments": {"__all__": set(ENVIRONMENT_POLICY_KEYS)}}
+    return config.model_dump(mode="json", exclude=exclude)
 
 
 def pipeline_config_json_schema() -> dict[str, Any]:
