@@ -1,16 +1,21 @@
 """`FakeForge`: an in-memory GitHub behind the `bot.forge.Forge` interface, for handler tests.
 
-It keeps a small git model per repository (commits as whole file snapshots, branch and tag refs), pull
-requests, issue comments, check runs, commit statuses, reactions and collaborator roles, and records every
-call. It refuses what GitHub refuses (unknown PR → 404, existing ref → 422, non-fast-forward without force
-→ 422, a second open PR for the same branch → 422 …) and counts API calls the way `GitHubForge` makes them
-(a listing costs one call per 100 items up to the answer; ``commit_file`` costs 5; a check run costs one
-call per 50 annotations), so call budgets measured against the fake hold against GitHub.
+It keeps a small git model per repository (commits as whole file snapshots, branch and tag refs,
+annotated tag objects), pull requests and their reviews, issue comments, check runs, commit statuses,
+reactions, collaborator roles and team memberships, deployments and their statuses, and workflow runs,
+and records every call. It refuses what GitHub refuses (unknown PR → 404, existing ref → 422,
+non-fast-forward without force → 422, a second open PR for the same branch → 422, a deployment of an
+unknown ref → 422, re-running a run that is still running → 403 …) and counts API calls the way
+`GitHubForge` makes them (a listing costs one call per page up to the answer or its ``limit``;
+``commit_file`` costs 5; a check run costs one call per 50 annotations), so call budgets measured against
+the fake hold against GitHub.
 tests/test_forge_contract.py runs the same checks against this fake and against `GitHubForge` behind
 GitHub's published API description: when one changes, the other must follow.
 
-Seed it with ``add_repo``, ``commit`` / ``put_file``, ``add_pull``, ``add_comment``, ``set_permission``;
-make a call fail with ``fail_next(operation, ForgeError(...))``.
+Seed it with ``add_repo``, ``commit`` / ``put_file``, ``add_pull`` / ``merge_pull``, ``add_comment``,
+``add_review``, ``set_permission``, ``set_team_member``, ``add_annotated_tag`` (lightweight tags with
+``create_ref``), ``add_workflow_run`` / ``update_workflow_run``; make a call fail with
+``fail_next(operation, ForgeError(...))``. Times come from ``clock`` (default: now, UTC).
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+import posixpath
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.forge import (
@@ -32,19 +39,33 @@ from bot.forge import (
     CheckRun,
     Comment,
     CommitInfo,
+    Deployment,
+    DeploymentStatus,
     ForgeError,
     Permission,
     PullRequest,
     Ref,
+    Review,
+    TagObject,
+    WorkflowRun,
     check_comment_body,
+    check_limit,
     check_run_fields,
+    deployment_request,
+    deployment_status_request,
     normalize_ref,
     permission_from,
     record_call,
     status_description,
     truncate_output,
+    validate_environment,
+    validate_login,
+    validate_org,
     validate_path,
     validate_repo,
+    validate_tag_prefix,
+    validate_team_slug,
+    validate_workflow,
 )
 
 PAGE = 100
@@ -102,6 +123,14 @@ class FakeStatus:
 
 
 @dataclass
+class FakeDeployment:
+    deployment: Deployment
+    transient: bool
+    production: bool
+    statuses: list[DeploymentStatus] = field(default_factory=list)  # oldest first
+
+
+@dataclass
 class FakeRepo:
     full_name: str
     default_branch: str = "main"
@@ -114,6 +143,11 @@ class FakeRepo:
     check_runs: dict[int, FakeCheckRun] = field(default_factory=dict)
     statuses: list[FakeStatus] = field(default_factory=list)
     permissions: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # permission, role
+    tag_objects: dict[str, TagObject] = field(default_factory=dict)  # annotated tags by their own SHA
+    reviews: dict[int, list[Review]] = field(default_factory=dict)  # PR number -> reviews, oldest first
+    deployments: list[FakeDeployment] = field(default_factory=list)  # oldest first
+    workflows: dict[int, str] = field(default_factory=dict)  # workflow id -> file path
+    workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,9 +160,13 @@ class FakeCall:
 class FakeForge:
     """An in-memory `Forge` (see the module docstring)."""
 
-    def __init__(self, *, bot_login: str = "modbot[bot]") -> None:
+    def __init__(
+        self, *, bot_login: str = "modbot[bot]", clock: Callable[[], datetime] | None = None
+    ) -> None:
         self._bot_login = bot_login
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.repos: dict[str, FakeRepo] = {}
+        self.team_members: dict[tuple[str, str, str], str] = {}  # (org, team, login), lower -> state
         self.calls: list[FakeCall] = []
         self.api_calls = 0  # what GitHubForge would have sent
         self._failures: dict[str, list[ForgeError]] = {}
@@ -209,9 +247,11 @@ class FakeForge:
         merged: bool = False,
         title: str = "Change modules",
         body: str = "",
+        merge_commit_sha: str | None = None,
     ) -> PullRequest:
         """A PR from ``head_ref`` (a branch of ``repo``, or of ``head_repo`` for a fork: None = deleted
-        fork). Its changed files are the diff of the two branches unless ``files`` says otherwise."""
+        fork). Its changed files are the diff of the two branches unless ``files`` says otherwise.
+        ``merge_pull`` merges it the way GitHub does."""
         st = self._state(repo)
         base_ref = base_ref or st.default_branch
         number = number or max([0, *st.pulls, *st.comments]) + 1
@@ -230,12 +270,143 @@ class FakeForge:
             head_repo=st.full_name if head_repo == "" else head_repo,
             base_sha=st.refs[f"heads/{base_ref}"],
             base_ref=base_ref,
+            merge_commit_sha=merge_commit_sha,
         )
         st.pulls[number] = pull
         st.comments.setdefault(number, [])
         if files is not None:
             st.pull_files[number] = list(files)
         return pull
+
+    def merge_pull(self, repo: str, number: int, *, merged_by: str | None = "alice") -> PullRequest:
+        """Squash-merge the open PR: one commit on the base branch with the PR's changes (the base's later
+        changes kept), the PR closed and merged with that commit as ``merge_commit_sha``."""
+        st = self._state(repo)
+        pull = st.pulls[number]
+        if pull.state != "open":
+            raise ValueError(f"pull request #{number} is not open")
+        head, fork_point = st.commits[pull.head_sha].files, st.commits[pull.base_sha].files
+        changes: dict[str, bytes | None] = {
+            path: head.get(path)
+            for path in head.keys() | fork_point.keys()
+            if head.get(path) != fork_point.get(path)
+        }
+        sha = self.commit(
+            repo,
+            pull.base_ref,
+            changes,
+            message=f"{pull.title} (#{number})",
+            author=pull.author,
+            committer=merged_by,
+        )
+        merged = replace(pull, state="closed", merged=True, merge_commit_sha=sha)
+        st.pulls[number] = merged
+        return merged
+
+    def add_review(
+        self,
+        repo: str,
+        number: int,
+        author: str | None,
+        state: str = "APPROVED",
+        *,
+        commit_id: str | None = None,
+        submitted_at: datetime | None = None,
+    ) -> Review:
+        """A review of the PR (on its current head unless ``commit_id`` says otherwise; submitted now
+        unless PENDING)."""
+        st = self._state(repo)
+        pull = st.pulls[number]
+        if submitted_at is None and state != "PENDING":
+            submitted_at = self._clock()
+        review = Review(
+            id=next(self._ids),
+            author=author,
+            state=state,
+            commit_id=commit_id or pull.head_sha,
+            submitted_at=submitted_at,
+        )
+        st.reviews.setdefault(number, []).append(review)
+        return review
+
+    def set_team_member(self, org: str, team_slug: str, username: str, state: str | None = "active") -> None:
+        """``username``'s membership of ``org``'s team: "active", "pending" (invited), or None (none)."""
+        key = (
+            validate_org(org).lower(),
+            validate_team_slug(team_slug).lower(),
+            validate_login(username).lower(),
+        )
+        if state is None:
+            self.team_members.pop(key, None)
+        else:
+            self.team_members[key] = state
+
+    def add_annotated_tag(self, repo: str, name: str, commit_sha: str, message: str) -> TagObject:
+        """An annotated tag ``name`` (e.g. ``release/rel_2026_01_02_001``) on the commit, as ``git tag -a``
+        and ``git push`` make it: a tag object with the message and the ref ``refs/tags/<name>`` to it."""
+        st = self._state(repo)
+        short = normalize_ref(f"tags/{name}")
+        if short in st.refs:
+            raise ValueError(f"tag {name!r} already exists")
+        if commit_sha not in st.commits:
+            raise ValueError(f"no commit {commit_sha}")
+        tag = TagObject(
+            sha=fake_sha(repo, "tag", name, commit_sha, message),
+            tag=name,
+            message=message,
+            object_sha=commit_sha,
+            object_type="commit",
+        )
+        st.tag_objects[tag.sha] = tag
+        st.refs[short] = tag.sha
+        return tag
+
+    def add_workflow_run(
+        self,
+        repo: str,
+        *,
+        head_sha: str,
+        path: str = ".github/workflows/modbot-build.yml",
+        name: str | None = None,
+        head_branch: str | None = "main",
+        event: str = "push",
+        status: str | None = "completed",
+        conclusion: str | None = "success",
+        run_attempt: int = 1,
+        created_at: datetime | None = None,
+    ) -> WorkflowRun:
+        """A run of the workflow in ``path`` (the workflow gets an id the first time it is seen)."""
+        st = self._state(repo)
+        workflow_id = next((i for i, p in st.workflows.items() if p == path), None)
+        if workflow_id is None:
+            workflow_id = next(self._ids)
+            st.workflows[workflow_id] = path
+        run_id = next(self._ids)
+        run = WorkflowRun(
+            id=run_id,
+            name=name if name is not None else posixpath.basename(path),
+            path=path,
+            head_sha=head_sha,
+            head_branch=head_branch,
+            event=event,
+            status=status,
+            conclusion=conclusion,
+            html_url=f"https://github.com/{st.full_name}/actions/runs/{run_id}",
+            run_attempt=run_attempt,
+            created_at=created_at or self._clock(),
+        )
+        st.workflow_runs[run_id] = run
+        return run
+
+    def update_workflow_run(
+        self, repo: str, run_id: int, *, status: str | None, conclusion: str | None = None
+    ) -> WorkflowRun:
+        """Move a run on (e.g. to ``completed``/``failure``), as GitHub Actions would."""
+        st = self._state(repo)
+        run = st.workflow_runs[run_id] = replace(
+            st.workflow_runs[run_id], status=status, conclusion=conclusion
+        )
+        return run
 
     def add_comment(
         self, repo: str, number: int, body: str, *, author: str = "alice", author_type: str = "User"
@@ -281,6 +452,10 @@ class FakeForge:
     def operations(self) -> list[str]:
         return [c.operation for c in self.calls]
 
+    def deployments(self, repo: str) -> list[FakeDeployment]:
+        """Every deployment with its statuses, oldest first."""
+        return list(self._state(repo).deployments)
+
     # --- plumbing -------------------------------------------------------------------------------------
     def _state(self, repo: str) -> FakeRepo:
         validate_repo(repo)
@@ -308,8 +483,25 @@ class FakeForge:
         for candidate in (f"heads/{short}", f"tags/{short}", short):
             sha = st.refs.get(candidate)
             if sha is not None:
-                return st.commits.get(sha)
+                return st.commits.get(self._peel(st, sha))
         return None
+
+    @staticmethod
+    def _peel(st: FakeRepo, sha: str) -> str:
+        """An annotated tag's SHA -> the commit it points at; anything else unchanged."""
+        while sha in st.tag_objects:
+            sha = st.tag_objects[sha].object_sha
+        return sha
+
+    @staticmethod
+    def _as_ref(st: FakeRepo, short: str, sha: str) -> Ref:
+        return Ref(ref=f"refs/{short}", sha=sha, object_type="tag" if sha in st.tag_objects else "commit")
+
+    @staticmethod
+    def _listing_cost(total: int, limit: int) -> int:
+        """Calls a listing with ``limit`` costs: pages of ``min(limit, 100)`` up to the answer (at least 1)."""
+        per_page = min(limit, PAGE)
+        return max(1, math.ceil(min(total, limit) / per_page))
 
     def _changed_files(self, st: FakeRepo, pull: PullRequest) -> list[str]:
         if pull.number in st.pull_files:
@@ -654,7 +846,7 @@ class FakeForge:
         st = self._state(repo)
         self._call("get_ref", 1, repo, ref)
         sha = st.refs.get(short)
-        return Ref(ref=f"refs/{short}", sha=sha, object_type="commit") if sha is not None else None
+        return self._as_ref(st, short, sha) if sha is not None else None
 
     def create_ref(self, repo: str, ref: str, sha: str) -> Ref:
         return self._create_ref("create_ref", repo, ref, sha)
@@ -668,10 +860,10 @@ class FakeForge:
         self._call(operation, 1, repo, ref, sha)
         if short in st.refs:
             raise ForgeError(operation, 422, "Reference already exists")
-        if sha not in st.commits:
+        if sha not in st.commits and sha not in st.tag_objects:
             raise ForgeError(operation, 422, "Object does not exist")
         st.refs[short] = sha
-        return Ref(ref=f"refs/{short}", sha=sha, object_type="commit")
+        return self._as_ref(st, short, sha)
 
     def _update_ref(self, operation: str, repo: str, ref: str, sha: str, force: bool, *, cost: int) -> Ref:
         short = normalize_ref(ref)
@@ -680,12 +872,235 @@ class FakeForge:
         current = st.refs.get(short)
         if current is None:
             raise ForgeError(operation, 422, "Reference does not exist")
-        if sha not in st.commits:
+        if sha not in st.commits and sha not in st.tag_objects:
             raise ForgeError(operation, 422, "Object does not exist")
-        if not force and not self._is_ancestor(st, current, sha):
+        if not force and not self._is_ancestor(st, self._peel(st, current), self._peel(st, sha)):
             raise ForgeError(operation, 422, "Update is not a fast forward")
         st.refs[short] = sha
-        return Ref(ref=f"refs/{short}", sha=sha, object_type="commit")
+        return self._as_ref(st, short, sha)
+
+    def list_tags(self, repo: str, prefix: str) -> list[Ref]:
+        validate_tag_prefix(prefix)
+        st = self._state(repo)
+        wanted = f"tags/{prefix}"
+        names = sorted(short for short in st.refs if short.startswith(wanted))  # GitHub sorts by name
+        self._call("list_tags", self._pages_until(None, len(names)), repo, prefix)
+        return [self._as_ref(st, short, st.refs[short]) for short in names]
+
+    def get_tag_object(self, repo: str, sha: str) -> TagObject:
+        st = self._state(repo)
+        self._call("get_tag_object", 1, repo, sha)
+        try:
+            return st.tag_objects[sha]
+        except KeyError:
+            raise ForgeError("get_tag_object", 404, "Not Found") from None
+
+    # --- reviews and teams ----------------------------------------------------------------------------
+    def list_reviews(self, repo: str, number: int) -> list[Review]:
+        st = self._state(repo)
+        if number not in st.pulls:
+            self._call("list_reviews", 1, repo, number)
+            raise ForgeError("list_reviews", 404, "Not Found")
+        reviews = st.reviews.get(number, [])
+        self._call("list_reviews", self._pages_until(None, len(reviews)), repo, number)
+        return list(reviews)
+
+    def is_team_member(self, org: str, team_slug: str, username: str) -> bool:
+        key = (
+            validate_org(org).lower(),
+            validate_team_slug(team_slug).lower(),
+            validate_login(username).lower(),
+        )
+        self._call("is_team_member", 1, org, team_slug, username)
+        return self.team_members.get(key) == "active"
+
+    # --- deployments ----------------------------------------------------------------------------------
+    def create_deployment(
+        self,
+        repo: str,
+        *,
+        ref: str,
+        environment: str,
+        description: str,
+        payload: Mapping[str, Any],
+        task: str = "deploy",
+        production_environment: bool | None = None,
+    ) -> Deployment:
+        body = deployment_request(
+            ref=ref,
+            environment=environment,
+            description=description,
+            payload=payload,
+            task=task,
+            production_environment=production_environment,
+        )
+        st = self._state(repo)
+        self._call("create_deployment", 1, repo, ref, environment)
+        commit = self._resolve(st, ref)
+        if commit is None:
+            raise ForgeError("create_deployment", 422, f"No ref found for: {ref}")
+        deployment = Deployment(
+            id=next(self._ids),
+            sha=commit.sha,
+            ref=ref,
+            environment=environment,
+            task=task,
+            description=body["description"],
+            payload=body["payload"],
+            creator=self._bot_login,
+            created_at=self._clock(),
+        )
+        production = environment == "production" if production_environment is None else production_environment
+        st.deployments.append(FakeDeployment(deployment, transient=False, production=production))
+        return deployment
+
+    def create_deployment_status(
+        self,
+        repo: str,
+        deployment_id: int,
+        state: str,
+        *,
+        description: str,
+        log_url: str | None = None,
+        environment_url: str | None = None,
+        auto_inactive: bool = True,
+    ) -> DeploymentStatus:
+        body = deployment_status_request(state, description, log_url, environment_url, auto_inactive)
+        st = self._state(repo)
+        self._call("create_deployment_status", 1, repo, deployment_id, state)
+        target = next((d for d in st.deployments if d.deployment.id == deployment_id), None)
+        if target is None:
+            raise ForgeError("create_deployment_status", 404, "Not Found")
+        status = self._deployment_status(state, body["description"], log_url, environment_url)
+        if state == "success" and auto_inactive:
+            # GitHub marks the environment's earlier successful deployments inactive (the docs say "non-
+            # production" ones; GitHub does it for production environments too).
+            for other in st.deployments:
+                same_environment = other.deployment.environment == target.deployment.environment
+                if other is target or not same_environment or other.transient or not other.statuses:
+                    continue
+                if other.statuses[-1].state == "success":
+                    other.statuses.append(
+                        self._deployment_status("inactive", "", None, other.statuses[-1].environment_url)
+                    )
+        target.statuses.append(status)
+        return status
+
+    def _deployment_status(
+        self, state: str, description: str, log_url: str | None, environment_url: str | None
+    ) -> DeploymentStatus:
+        return DeploymentStatus(
+            id=next(self._ids),
+            state=state,
+            description=description,
+            log_url=log_url or None,
+            environment_url=environment_url or None,
+            creator=self._bot_login,
+            created_at=self._clock(),
+        )
+
+    def list_deployments(
+        self,
+        repo: str,
+        *,
+        environment: str | None = None,
+        sha: str | None = None,
+        ref: str | None = None,
+        task: str | None = None,
+        limit: int = 100,
+    ) -> list[Deployment]:
+        check_limit(limit)
+        if environment is not None:
+            validate_environment(environment)
+        st = self._state(repo)
+        found = [
+            d.deployment
+            for d in reversed(st.deployments)  # newest first
+            if (environment is None or d.deployment.environment == environment)
+            and (sha is None or d.deployment.sha == sha)
+            and (ref is None or d.deployment.ref == ref)
+            and (task is None or d.deployment.task == task)
+        ]
+        self._call(
+            "list_deployments", self._listing_cost(len(found), limit), repo, environment, sha, ref, task
+        )
+        return found[:limit]
+
+    def list_deployment_statuses(
+        self, repo: str, deployment_id: int, *, limit: int = 100
+    ) -> list[DeploymentStatus]:
+        check_limit(limit)
+        st = self._state(repo)
+        target = next((d for d in st.deployments if d.deployment.id == deployment_id), None)
+        if target is None:
+            self._call("list_deployment_statuses", 1, repo, deployment_id)
+            raise ForgeError("list_deployment_statuses", 404, "Not Found")
+        statuses = list(reversed(target.statuses))
+        self._call("list_deployment_statuses", self._listing_cost(len(statuses), limit), repo, deployment_id)
+        return statuses[:limit]
+
+    # --- GitHub Actions -------------------------------------------------------------------------------
+    def list_workflow_runs(
+        self,
+        repo: str,
+        *,
+        head_sha: str | None = None,
+        workflow: str | int | None = None,
+        event: str | None = None,
+        limit: int = 30,
+    ) -> list[WorkflowRun]:
+        check_limit(limit)
+        wanted = validate_workflow(workflow) if workflow is not None else None
+        st = self._state(repo)
+        workflow_id: int | None = None
+        if wanted is not None:
+            workflow_id = next(
+                (
+                    i
+                    for i, path in st.workflows.items()
+                    if str(i) == wanted or posixpath.basename(path.split("@", 1)[0]) == wanted
+                ),
+                None,
+            )
+            if workflow_id is None:
+                self._call("list_workflow_runs", 1, repo, head_sha, workflow, event)
+                raise ForgeError("list_workflow_runs", 404, "Not Found")
+        workflow_path = st.workflows.get(workflow_id) if workflow_id is not None else None
+        runs = sorted(
+            (
+                run
+                for run in st.workflow_runs.values()
+                if (workflow_path is None or run.path == workflow_path)
+                and (head_sha is None or run.head_sha == head_sha)
+                and (event is None or run.event == event)
+            ),
+            key=lambda run: (run.created_at, run.id),
+            reverse=True,  # newest first
+        )
+        self._call(
+            "list_workflow_runs", self._listing_cost(len(runs), limit), repo, head_sha, workflow, event
+        )
+        return runs[:limit]
+
+    def get_workflow_run(self, repo: str, run_id: int) -> WorkflowRun:
+        st = self._state(repo)
+        self._call("get_workflow_run", 1, repo, run_id)
+        try:
+            return st.workflow_runs[run_id]
+        except KeyError:
+            raise ForgeError("get_workflow_run", 404, "Not Found") from None
+
+    def rerun_workflow_run(self, repo: str, run_id: int) -> None:
+        st = self._state(repo)
+        self._call("rerun_workflow_run", 1, repo, run_id)
+        run = st.workflow_runs.get(run_id)
+        if run is None:
+            raise ForgeError("rerun_workflow_run", 404, "Not Found")
+        if run.status != "completed":
+            raise ForgeError("rerun_workflow_run", 403, "This workflow is already running")
+        st.workflow_runs[run_id] = replace(
+            run, status="queued", conclusion=None, run_attempt=run.run_attempt + 1
+        )
 
 
 def _annotation_batches(annotations: Sequence[Annotation]) -> int:
@@ -702,6 +1117,7 @@ __all__ = [
     "FakeCall",
     "FakeCheckRun",
     "FakeCommit",
+    "FakeDeployment",
     "FakeForge",
     "FakeRepo",
     "FakeStatus",

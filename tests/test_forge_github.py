@@ -73,6 +73,7 @@ def pull_json(
     title: str = "Install forum",
     body: str | None = "Please",
     listed: bool = False,
+    merge_commit_sha: str | None = None,
 ) -> dict[str, Any]:
     """A pull request as ``GET /pulls/{n}`` answers it (``listed``: as an item of ``GET /pulls``)."""
     data = api.example("GET", f"{R}/pulls")[0] if listed else api.example("GET", f"{R}/pulls/{number}")
@@ -86,6 +87,7 @@ def pull_json(
         title=title,
         body=body,
         html_url=f"https://github.com/{REPO}/pull/{number}",
+        merge_commit_sha=merge_commit_sha,
     )
     data["user"]["login"] = author
     data["head"].update(sha=head_sha, ref=head_ref)
@@ -258,7 +260,11 @@ def test_get_file_refuses_a_directory_and_bad_paths(github_api: GitHubMock, forg
 def test_get_pull_maps_fields_and_detects_forks(github_api: GitHubMock, forge: GitHubForge) -> None:
     github_api.add("GET", f"{R}/pulls/7", json=pull_json(github_api, draft=True, body=None))
     github_api.add("GET", f"{R}/pulls/8", json=pull_json(github_api, 8, head_repo="mallory/modules"))
-    github_api.add("GET", f"{R}/pulls/9", json=pull_json(github_api, 9, state="closed", merged=True))
+    github_api.add(
+        "GET",
+        f"{R}/pulls/9",
+        json=pull_json(github_api, 9, state="closed", merged=True, merge_commit_sha="e" * 40),
+    )
     pull = forge.get_pull(REPO, 7)
     assert (pull.number, pull.state, pull.merged, pull.draft, pull.author) == (
         7,
@@ -272,8 +278,9 @@ def test_get_pull_maps_fields_and_detects_forks(github_api: GitHubMock, forge: G
     assert pull.html_url == f"https://github.com/{REPO}/pull/7"
     assert not pull.from_fork
     assert forge.get_pull(REPO, 8).from_fork
+    assert pull.merge_commit_sha is None  # not computed yet
     closed = forge.get_pull(REPO, 9)
-    assert (closed.state, closed.merged) == ("closed", True)
+    assert (closed.state, closed.merged, closed.merge_commit_sha) == ("closed", True, "e" * 40)
     assert len(github_api.calls) == 3  # one GET each, nothing completed lazily
 
 

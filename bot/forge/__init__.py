@@ -6,19 +6,24 @@ the same checks against the fake and against `GitHubForge` behind GitHub's publi
 so the fake cannot drift from the real thing.
 
 Every method is one API call where GitHub allows it (no listing when an id is known); listings follow
-``Link`` pagination and stop as soon as they have their answer. Failures raise `ForgeError` (never
-PyGithub's exceptions). Calls made inside ``with count_calls() as counter:`` are counted per task, which
-is how call budgets (e.g. "at most 5 calls for a first validation") are measured and tested.
+``Link`` pagination and stop as soon as they have their answer (or their ``limit``). Untrusted parts of
+a URL (logins, team slugs, workflow files, refs, paths) are checked here, before any call, by the same
+``validate_*`` helpers in every Forge, and refused with ValueError. Times are aware UTC datetimes.
+Failures raise `ForgeError` (never PyGithub's exceptions). Calls made inside
+``with count_calls() as counter:`` are counted per task, which is how call budgets (e.g. "at most 5
+calls for a first validation") are measured and tested.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, cast, runtime_checkable
+from datetime import datetime
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 __all__ = [
     "CHECK_CONCLUSIONS",
@@ -26,6 +31,8 @@ __all__ = [
     "CHECK_STATUSES",
     "COMMENT_LIMIT",
     "COMMIT_STATES",
+    "DEPLOYMENT_STATES",
+    "ENVIRONMENT_NAME_LIMIT",
     "MAX_ANNOTATIONS_PER_REQUEST",
     "MAX_PULL_FILES",
     "PERMISSIONS",
@@ -37,22 +44,37 @@ __all__ = [
     "CheckRun",
     "Comment",
     "CommitInfo",
+    "Deployment",
+    "DeploymentStatus",
     "Forge",
     "ForgeError",
     "ForgeProvider",
     "Permission",
     "PullRequest",
     "Ref",
+    "Review",
+    "TagObject",
+    "WorkflowRun",
     "check_comment_body",
+    "check_limit",
     "check_run_fields",
     "count_calls",
+    "deployment_payload",
+    "deployment_request",
+    "deployment_status_request",
     "normalize_ref",
     "permission_from",
     "record_call",
     "status_description",
     "truncate_output",
+    "validate_environment",
+    "validate_login",
+    "validate_org",
     "validate_path",
     "validate_repo",
+    "validate_tag_prefix",
+    "validate_team_slug",
+    "validate_workflow",
 ]
 
 # --- limits GitHub enforces (checked before a call, identically by every Forge) ----------------------
@@ -67,6 +89,8 @@ CHECK_CONCLUSIONS = frozenset(
     {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out"}
 )
 COMMIT_STATES = frozenset({"error", "failure", "pending", "success"})
+DEPLOYMENT_STATES = frozenset({"error", "failure", "inactive", "in_progress", "queued", "pending", "success"})
+ENVIRONMENT_NAME_LIMIT = 255  # characters in a deployment environment's name
 # Repository roles, strongest first. Custom roles fall back to the base permission they extend.
 PERMISSIONS = ("admin", "maintain", "write", "triage", "read", "none")
 
@@ -75,6 +99,10 @@ AnnotationLevel = Literal["notice", "warning", "failure"]
 
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _REF_PART = re.compile(r"^[A-Za-z0-9._/+@-]+$")
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")  # people and Apps ("x[bot]")
+_TEAM_SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
+_WORKFLOW_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml$")
 
 
 class ForgeError(Exception):
@@ -126,6 +154,9 @@ class PullRequest:
     head_repo: str | None  # owner/name of the head repository; None when a fork was deleted
     base_sha: str
     base_ref: str
+    # What merging made (the merge, squash or rebased commit on the base branch) once merged; while open,
+    # GitHub's test merge commit; None before GitHub has computed it.
+    merge_commit_sha: str | None = None
 
     @property
     def from_fork(self) -> bool:
@@ -183,6 +214,71 @@ class CommitInfo:
     def made_by(self, login: str) -> bool:
         wanted = login.lower()
         return (self.author_login or "").lower() == wanted and (self.committer_login or "").lower() == wanted
+
+
+@dataclass(frozen=True)
+class Review:
+    """A pull request review (``GET /pulls/{n}/reviews``)."""
+
+    id: int
+    author: str | None  # login; None when the account was deleted
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
+    commit_id: str | None  # the head commit the review was made on
+    submitted_at: datetime | None  # None while PENDING
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A GitHub Deployment: a request to deploy ``sha`` (resolved from ``ref``) to ``environment``."""
+
+    id: int
+    sha: str
+    ref: str
+    environment: str
+    task: str
+    description: str | None
+    payload: dict[str, Any]
+    creator: str | None  # login
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    id: int
+    state: str  # one of DEPLOYMENT_STATES
+    description: str
+    log_url: str | None
+    environment_url: str | None
+    creator: str | None  # login
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TagObject:
+    """An annotated tag object (``GET /git/tags/{sha}``): what a ``release/<id>`` tag carries."""
+
+    sha: str  # the tag object's own SHA (what the ref points at)
+    tag: str  # the tag name, e.g. "release/rel_2026_01_02_001"
+    message: str
+    object_sha: str  # what the tag points at
+    object_type: str  # "commit" (or "tag", "tree", "blob")
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """One GitHub Actions workflow run (the latest attempt's view)."""
+
+    id: int
+    name: str | None
+    path: str  # the workflow file, e.g. ".github/workflows/modbot-build.yml"
+    head_sha: str
+    head_branch: str | None
+    event: str
+    status: str | None  # queued | in_progress | completed | waiting | requested | pending
+    conclusion: str | None  # success | failure | cancelled | … ; None until completed
+    html_url: str
+    run_attempt: int
+    created_at: datetime
 
 
 # --- the interface ---------------------------------------------------------------------------------
@@ -316,6 +412,96 @@ class Forge(Protocol):
 
     def update_ref(self, repo: str, ref: str, sha: str, *, force: bool = False) -> Ref: ...
 
+    def list_tags(self, repo: str, prefix: str) -> list[Ref]:
+        """Every tag whose name starts with ``prefix`` (e.g. ``release/``; "" for all tags), as
+        ``refs/tags/…`` refs; ``object_type`` is "tag" for annotated tags, "commit" for lightweight ones."""
+        ...
+
+    def get_tag_object(self, repo: str, sha: str) -> TagObject:
+        """The annotated tag object ``sha`` (a `Ref.sha` whose ``object_type`` is "tag")."""
+        ...
+
+    # reviews and teams (who may deploy)
+    def list_reviews(self, repo: str, number: int) -> list[Review]:
+        """Every review of the pull request, oldest first."""
+        ...
+
+    def is_team_member(self, org: str, team_slug: str, username: str) -> bool:
+        """True only for an *active* member of the team (a pending invitation is no membership); False
+        when GitHub says 404 (no such team, user or membership, or we may not see it: fail closed)."""
+        ...
+
+    # deployments
+    def create_deployment(
+        self,
+        repo: str,
+        *,
+        ref: str,
+        environment: str,
+        description: str,
+        payload: Mapping[str, Any],
+        task: str = "deploy",
+        production_environment: bool | None = None,
+    ) -> Deployment:
+        """A GitHub Deployment of ``ref`` (branch, tag or SHA). GitHub never merges branches for it and
+        checks no status contexts (modbot applies its own rules first); ``description`` is cut to 140
+        characters. GitHub's refusals (409, 422) are `ForgeError` with GitHub's message."""
+        ...
+
+    def create_deployment_status(
+        self,
+        repo: str,
+        deployment_id: int,
+        state: str,
+        *,
+        description: str,
+        log_url: str | None = None,
+        environment_url: str | None = None,
+        auto_inactive: bool = True,
+    ) -> DeploymentStatus:
+        """A new status of the deployment; with ``auto_inactive`` a ``success`` marks earlier successful
+        deployments to the same environment inactive."""
+        ...
+
+    def list_deployments(
+        self,
+        repo: str,
+        *,
+        environment: str | None = None,
+        sha: str | None = None,
+        ref: str | None = None,
+        task: str | None = None,
+        limit: int = 100,
+    ) -> list[Deployment]:
+        """Deployments matching every filter given, newest first, at most ``limit``."""
+        ...
+
+    def list_deployment_statuses(
+        self, repo: str, deployment_id: int, *, limit: int = 100
+    ) -> list[DeploymentStatus]:
+        """The deployment's statuses, newest first, at most ``limit``."""
+        ...
+
+    # GitHub Actions
+    def list_workflow_runs(
+        self,
+        repo: str,
+        *,
+        head_sha: str | None = None,
+        workflow: str | int | None = None,
+        event: str | None = None,
+        limit: int = 30,
+    ) -> list[WorkflowRun]:
+        """Workflow runs, newest first, at most ``limit``: of one workflow (its file name, e.g.
+        ``modbot-build.yml``, or its id) or of all, filtered by head commit and triggering event."""
+        ...
+
+    def get_workflow_run(self, repo: str, run_id: int) -> WorkflowRun: ...
+
+    def rerun_workflow_run(self, repo: str, run_id: int) -> None:
+        """Start a new attempt of a completed run (same run id, ``run_attempt`` + 1)."""
+        ...
+
 
 class ForgeProvider(Protocol):
     """Hands out a `Forge` for the installation a webhook came from (App mode: each installation has its
@@ -396,6 +582,138 @@ def normalize_ref(ref: str) -> str:
     ):
         raise ValueError(f"not a branch or tag ref: {ref!r}")
     return short
+
+
+def validate_org(org: str) -> str:
+    """An organization (or user) login, as a URL path segment."""
+    if not isinstance(org, str) or not _OWNER.fullmatch(org):
+        raise ValueError(f"not an organization name: {org!r}")
+    return org
+
+
+def validate_login(username: str) -> str:
+    """A GitHub account login (``alice``, ``modbot[bot]``), as a URL path segment."""
+    if not isinstance(username, str) or not _LOGIN.fullmatch(username):
+        raise ValueError(f"not a GitHub login: {username!r}")
+    return username
+
+
+def validate_team_slug(team_slug: str) -> str:
+    """A team's slug (``release-managers``), as a URL path segment: no ``/``, no ``..``."""
+    if not isinstance(team_slug, str) or not _TEAM_SLUG.fullmatch(team_slug) or ".." in team_slug:
+        raise ValueError(f"not a team slug: {team_slug!r}")
+    return team_slug
+
+
+def validate_workflow(workflow: str | int) -> str:
+    """A workflow's id or its file name (``modbot-build.yml``, not a path), as a URL path segment."""
+    if isinstance(workflow, int) and not isinstance(workflow, bool):
+        if workflow < 1:
+            raise ValueError(f"not a workflow id: {workflow!r}")
+        return str(workflow)
+    if isinstance(workflow, str) and workflow.isascii() and workflow.isdigit() and int(workflow) > 0:
+        return str(int(workflow))
+    if not isinstance(workflow, str) or not _WORKFLOW_FILE.fullmatch(workflow) or ".." in workflow:
+        raise ValueError(
+            f"not a workflow id or file name (give the file name, e.g. 'modbot-build.yml'): {workflow!r}"
+        )
+    return workflow
+
+
+def validate_tag_prefix(prefix: str) -> str:
+    """The start of a tag name (``release/``), "" for every tag."""
+    if prefix == "":
+        return prefix
+    if (
+        not isinstance(prefix, str)
+        or not _REF_PART.fullmatch(prefix)
+        or ".." in prefix
+        or "//" in prefix
+        or prefix.startswith("/")
+        or "@{" in prefix
+    ):
+        raise ValueError(f"not a tag name prefix: {prefix!r}")
+    return prefix
+
+
+def validate_environment(environment: str) -> str:
+    """A deployment environment's name: 1-255 characters, no surrounding or control whitespace."""
+    if (
+        not isinstance(environment, str)
+        or not environment
+        or len(environment) > ENVIRONMENT_NAME_LIMIT
+        or environment != environment.strip()
+        or not environment.isprintable()
+    ):
+        raise ValueError(
+            f"not a deployment environment name (1-{ENVIRONMENT_NAME_LIMIT} printable characters): "
+            f"{environment!r}"
+        )
+    return environment
+
+
+def check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive number of items, not {limit!r}")
+    return limit
+
+
+def deployment_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload as GitHub will store and return it (a JSON object); ValueError when it is not one."""
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"a deployment payload is a JSON object, not {type(payload).__name__}")
+    try:
+        decoded = json.loads(json.dumps(dict(payload), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"a deployment payload must be plain JSON: {exc}") from None
+    return cast(dict[str, Any], decoded)
+
+
+def deployment_request(
+    *,
+    ref: str,
+    environment: str,
+    description: str,
+    payload: Mapping[str, Any],
+    task: str,
+    production_environment: bool | None,
+) -> dict[str, Any]:
+    """The exact ``POST /deployments`` body for `Forge.create_deployment` (ValueError on bad input)."""
+    if not ref:
+        raise ValueError("a deployment needs a ref (branch, tag or SHA)")
+    if not task:
+        raise ValueError("a deployment needs a task, e.g. 'deploy'")
+    body: dict[str, Any] = {
+        "ref": ref,
+        "task": task,
+        "auto_merge": False,  # never let GitHub merge the default branch into what we deploy
+        "required_contexts": [],  # modbot checks its own rules; GitHub must not block on contexts
+        "payload": deployment_payload(payload),
+        "environment": validate_environment(environment),
+        "description": status_description(description),
+        "transient_environment": False,
+    }
+    if production_environment is not None:
+        body["production_environment"] = production_environment
+    return body
+
+
+def deployment_status_request(
+    state: str, description: str, log_url: str | None, environment_url: str | None, auto_inactive: bool
+) -> dict[str, Any]:
+    """The exact ``POST /deployments/{id}/statuses`` body (ValueError on bad input)."""
+    if state not in DEPLOYMENT_STATES:
+        raise ValueError(f"deployment state must be one of {sorted(DEPLOYMENT_STATES)}, not {state!r}")
+    body: dict[str, Any] = {
+        "state": state,
+        "description": status_description(description),
+        "auto_inactive": auto_inactive,
+    }
+    if log_url is not None:
+        body["log_url"] = log_url
+    if environment_url is not None:
+        body["environment_url"] = environment_url
+    return body
 
 
 def check_comment_body(body: str) -> str:

@@ -12,19 +12,21 @@ description in tests (tests/test_forge_github.py).
 
 Retries are ours (PyGithub's are switched off) so that every attempt is counted and every wait is
 injectable: 5xx and network errors are retried for idempotent requests (GET, PUT, PATCH, DELETE and the
-POSTs that are idempotent by nature: git blobs/trees/commits, statuses, reactions); 429 and 403 rate
-limits (``Retry-After``, ``X-RateLimit-Remaining: 0`` + ``X-RateLimit-Reset``, or GitHub's "secondary rate
-limit" message) for every request, since GitHub did not process it. A POST that creates something
-visible (a comment, a check run, a PR, a ref) is not retried on 5xx: GitHub may have done it; the job is
-retried instead and re-reads GitHub (e.g. finds the sticky comment) first. Waits use exponential backoff
-with jitter, or what GitHub asks for (plus jitter); a wait longer than ``RetryPolicy.max_wait`` is not
-slept but raised as `ForgeError.retry_after`, so the worker reschedules instead of blocking.
+POSTs that are idempotent by nature: git blobs/trees/commits, statuses, deployment statuses,
+reactions); 429 and 403 rate limits (``Retry-After``, ``X-RateLimit-Remaining: 0`` +
+``X-RateLimit-Reset``, or GitHub's "secondary rate limit" message) for every request, since GitHub did
+not process it. A POST that creates something visible (a comment, a check run, a PR, a ref, a
+deployment) is not retried on 5xx: GitHub may have done it; the job is retried instead and re-reads
+GitHub (e.g. finds the sticky comment) first. Waits use exponential backoff with jitter, or what GitHub
+asks for (plus jitter); a wait longer than ``RetryPolicy.max_wait`` is not slept but raised as
+`ForgeError.retry_after`, so the worker reschedules instead of blocking.
 """
 
 from __future__ import annotations
 
 import base64
 import email.utils
+import json
 import logging
 import random
 import re
@@ -50,19 +52,33 @@ from bot.forge import (
     CheckRun,
     Comment,
     CommitInfo,
+    Deployment,
+    DeploymentStatus,
     ForgeError,
     Permission,
     PullRequest,
     Ref,
+    Review,
+    TagObject,
+    WorkflowRun,
     check_comment_body,
+    check_limit,
     check_run_fields,
+    deployment_request,
+    deployment_status_request,
     normalize_ref,
     permission_from,
     record_call,
     status_description,
     truncate_output,
+    validate_environment,
+    validate_login,
+    validate_org,
     validate_path,
     validate_repo,
+    validate_tag_prefix,
+    validate_team_slug,
+    validate_workflow,
 )
 
 if TYPE_CHECKING:
@@ -498,16 +514,46 @@ class GitHubForge:
         assert result is not None
         return result[1]
 
-    def _pages(self, operation: str, url: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Each page's data, following ``Link: rel="next"`` (which carries the query from then on)."""
+    def _pages(
+        self,
+        operation: str,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        per_page: int | None = PER_PAGE,
+    ) -> Iterator[Any]:
+        """Each page's data, following ``Link: rel="next"`` (which carries the query from then on).
+        ``per_page=None`` sends no page size (for endpoints that document none)."""
         next_url: str | None = url
-        query: Mapping[str, Any] | None = {**(params or {}), "per_page": PER_PAGE}
+        first: dict[str, Any] = {**(params or {})}
+        if per_page is not None:
+            first["per_page"] = per_page
+        query: Mapping[str, Any] | None = first or None
         while next_url is not None:
             result = self.request(operation, "GET", next_url, params=query)
             assert result is not None
             headers, data = result
             yield data
             next_url, query = _next_link(headers), None
+
+    def _items(
+        self,
+        operation: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        *,
+        limit: int,
+        key: str | None = None,
+    ) -> Iterator[Any]:
+        """At most ``limit`` items of a listing (``key``: the list inside each page's object), asking for
+        pages no larger than needed and no page after the one that completes the answer."""
+        taken = 0
+        for page in self._pages(operation, url, params, per_page=min(limit, PER_PAGE)):
+            for item in page[key] if key is not None else page:
+                yield item
+                taken += 1
+                if taken >= limit:
+                    return
 
     # --- reading ------------------------------------------------------------------------------------
     def get_file(self, repo: str, path: str, ref: str) -> bytes | None:
@@ -789,6 +835,129 @@ class GitHubForge:
         url = f"{self._repo(repo)}/git/refs/{quote(short)}"
         return _ref(self._send(operation, "PATCH", url, {"sha": sha, "force": force}))
 
+    def list_tags(self, repo: str, prefix: str) -> list[Ref]:
+        validate_tag_prefix(prefix)
+        url = f"{self._repo(repo)}/git/matching-refs/{quote(f'tags/{prefix}')}"
+        wanted = f"refs/tags/{prefix}"
+        tags: list[Ref] = []
+        # GitHub documents no page size here: ask for none, follow whatever Link it sends.
+        for page in self._pages("list_tags", url, per_page=None):
+            tags.extend(_ref(item) for item in page if str(item.get("ref", "")).startswith(wanted))
+        return tags
+
+    def get_tag_object(self, repo: str, sha: str) -> TagObject:
+        url = f"{self._repo(repo)}/git/tags/{quote(sha, safe='')}"
+        return _tag_object(self._get("get_tag_object", url))
+
+    # --- reviews and teams --------------------------------------------------------------------------
+    def list_reviews(self, repo: str, number: int) -> list[Review]:
+        url = f"{self._repo(repo)}/pulls/{int(number)}/reviews"
+        return [_review(item) for page in self._pages("list_reviews", url) for item in page]
+
+    def is_team_member(self, org: str, team_slug: str, username: str) -> bool:
+        url = (
+            f"/orgs/{quote(validate_org(org), safe='')}/teams/{quote(validate_team_slug(team_slug), safe='')}"
+            f"/memberships/{quote(validate_login(username), safe='')}"
+        )
+        result = self.request("is_team_member", "GET", url, not_found=True)
+        return result is not None and result[1].get("state") == "active"
+
+    # --- deployments --------------------------------------------------------------------------------
+    def create_deployment(
+        self,
+        repo: str,
+        *,
+        ref: str,
+        environment: str,
+        description: str,
+        payload: Mapping[str, Any],
+        task: str = "deploy",
+        production_environment: bool | None = None,
+    ) -> Deployment:
+        body = deployment_request(
+            ref=ref,
+            environment=environment,
+            description=description,
+            payload=payload,
+            task=task,
+            production_environment=production_environment,
+        )
+        data = self._send("create_deployment", "POST", f"{self._repo(repo)}/deployments", body)
+        if not isinstance(data, dict) or "id" not in data:  # 202: GitHub merged instead (auto_merge is off)
+            raise ForgeError("create_deployment", 202, _message(data))
+        return _deployment(data)
+
+    def create_deployment_status(
+        self,
+        repo: str,
+        deployment_id: int,
+        state: str,
+        *,
+        description: str,
+        log_url: str | None = None,
+        environment_url: str | None = None,
+        auto_inactive: bool = True,
+    ) -> DeploymentStatus:
+        body = deployment_status_request(state, description, log_url, environment_url, auto_inactive)
+        url = f"{self._repo(repo)}/deployments/{int(deployment_id)}/statuses"
+        # A repeated status says the same thing again: safe to retry after a 5xx.
+        return _deployment_status(self._send("create_deployment_status", "POST", url, body, idempotent=True))
+
+    def list_deployments(
+        self,
+        repo: str,
+        *,
+        environment: str | None = None,
+        sha: str | None = None,
+        ref: str | None = None,
+        task: str | None = None,
+        limit: int = 100,
+    ) -> list[Deployment]:
+        check_limit(limit)
+        if environment is not None:
+            validate_environment(environment)
+        filters = {"environment": environment, "sha": sha, "ref": ref, "task": task}
+        params = {name: value for name, value in filters.items() if value is not None}
+        url = f"{self._repo(repo)}/deployments"
+        return [_deployment(item) for item in self._items("list_deployments", url, params, limit=limit)]
+
+    def list_deployment_statuses(
+        self, repo: str, deployment_id: int, *, limit: int = 100
+    ) -> list[DeploymentStatus]:
+        check_limit(limit)
+        url = f"{self._repo(repo)}/deployments/{int(deployment_id)}/statuses"
+        items = self._items("list_deployment_statuses", url, None, limit=limit)
+        return [_deployment_status(item) for item in items]
+
+    # --- GitHub Actions -----------------------------------------------------------------------------
+    def list_workflow_runs(
+        self,
+        repo: str,
+        *,
+        head_sha: str | None = None,
+        workflow: str | int | None = None,
+        event: str | None = None,
+        limit: int = 30,
+    ) -> list[WorkflowRun]:
+        check_limit(limit)
+        base = self._repo(repo)
+        if workflow is not None:
+            url = f"{base}/actions/workflows/{quote(validate_workflow(workflow), safe='')}/runs"
+        else:
+            url = f"{base}/actions/runs"
+        filters = {"head_sha": head_sha, "event": event}
+        params = {name: value for name, value in filters.items() if value is not None}
+        items = self._items("list_workflow_runs", url, params, limit=limit, key="workflow_runs")
+        return [_workflow_run(item) for item in items]
+
+    def get_workflow_run(self, repo: str, run_id: int) -> WorkflowRun:
+        url = f"{self._repo(repo)}/actions/runs/{int(run_id)}"
+        return _workflow_run(self._get("get_workflow_run", url))
+
+    def rerun_workflow_run(self, repo: str, run_id: int) -> None:
+        url = f"{self._repo(repo)}/actions/runs/{int(run_id)}/rerun"
+        self._send("rerun_workflow_run", "POST", url, None)
+
 
 # --- JSON → our types ---------------------------------------------------------------------------------
 def _blob_bytes(blob: Mapping[str, Any]) -> bytes:
@@ -822,6 +991,7 @@ def _pull(repo: str, data: Mapping[str, Any]) -> PullRequest:
         head_repo=str(head_repo["full_name"]) if isinstance(head_repo, dict) else None,
         base_sha=str(base["sha"]),
         base_ref=str(base["ref"]),
+        merge_commit_sha=str(data["merge_commit_sha"]) if data.get("merge_commit_sha") else None,
     )
 
 
@@ -859,6 +1029,94 @@ def _commit_info(data: Mapping[str, Any]) -> CommitInfo:
         committer_login=_login(data.get("committer")),
         author_email=str((git.get("author") or {}).get("email") or ""),
         committer_email=str((git.get("committer") or {}).get("email") or ""),
+    )
+
+
+def _time(value: Any) -> datetime:
+    """GitHub's ISO 8601 timestamp as an aware UTC datetime."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ForgeError("reading GitHub's answer", None, f"not a timestamp: {value!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _url(value: Any) -> str | None:
+    return str(value) if value else None  # GitHub sends "" for a URL never set
+
+
+def _review(data: Mapping[str, Any]) -> Review:
+    submitted = data.get("submitted_at")
+    return Review(
+        id=int(data["id"]),
+        author=_login(data.get("user")),
+        state=str(data["state"]),
+        commit_id=str(data["commit_id"]) if data.get("commit_id") else None,
+        submitted_at=_time(submitted) if submitted else None,
+    )
+
+
+def _deployment_payload(value: Any) -> dict[str, Any]:
+    """GitHub keeps a payload sent as a JSON string as that string; modbot's own are objects."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _deployment(data: Mapping[str, Any]) -> Deployment:
+    description = data.get("description")
+    return Deployment(
+        id=int(data["id"]),
+        sha=str(data["sha"]),
+        ref=str(data["ref"]),
+        environment=str(data["environment"]),
+        task=str(data["task"]),
+        description=str(description) if description is not None else None,
+        payload=_deployment_payload(data.get("payload")),
+        creator=_login(data.get("creator")),
+        created_at=_time(data["created_at"]),
+    )
+
+
+def _deployment_status(data: Mapping[str, Any]) -> DeploymentStatus:
+    return DeploymentStatus(
+        id=int(data["id"]),
+        state=str(data["state"]),
+        description=str(data.get("description") or ""),
+        log_url=_url(data.get("log_url")) or _url(data.get("target_url")),
+        environment_url=_url(data.get("environment_url")),
+        creator=_login(data.get("creator")),
+        created_at=_time(data["created_at"]),
+    )
+
+
+def _tag_object(data: Mapping[str, Any]) -> TagObject:
+    target = data["object"]
+    return TagObject(
+        sha=str(data["sha"]),
+        tag=str(data["tag"]),
+        message=str(data.get("message") or ""),
+        object_sha=str(target["sha"]),
+        object_type=str(target["type"]),
+    )
+
+
+def _workflow_run(data: Mapping[str, Any]) -> WorkflowRun:
+    return WorkflowRun(
+        id=int(data["id"]),
+        name=str(data["name"]) if data.get("name") is not None else None,
+        path=str(data["path"]),
+        head_sha=str(data["head_sha"]),
+        head_branch=str(data["head_branch"]) if data.get("head_branch") is not None else None,
+        event=str(data["event"]),
+        status=str(data["status"]) if data.get("status") is not None else None,
+        conclusion=str(data["conclusion"]) if data.get("conclusion") is not None else None,
+        html_url=str(data["html_url"]),
+        run_attempt=int(data.get("run_attempt") or 1),
+        created_at=_time(data["created_at"]),
     )
 
 
