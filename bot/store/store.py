@@ -8,6 +8,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from bot.store.base import Clock, utc_now
+from bot.store.builds import BuildsMixin
+from bot.store.deploys import DeploysMixin
 from bot.store.engine import DEFAULT_DATABASE_URL, describe_url, make_engine
 from bot.store.migrate import upgrade_to_head
 from bot.store.prs import PrStateMixin
@@ -19,8 +21,9 @@ __all__ = ["Store", "open_store"]
 log = logging.getLogger(__name__)
 
 
-class Store(QueueMixin, PrStateMixin, TokenMixin):
-    """Delivery queue, PR state, admin tokens and audit log over one SQLAlchemy engine.
+class Store(QueueMixin, PrStateMixin, TokenMixin, DeploysMixin, BuildsMixin):
+    """Delivery queue, PR state, admin tokens, audit log, environment locks, deployment history,
+    releases cache and builds over one SQLAlchemy engine.
 
     Thread-safe: every method takes its own pooled connection and runs one transaction. Create
     one per process (after any fork) and share it between threads.

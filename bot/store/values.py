@@ -1,0 +1,157 @@
+"""Checks of the values the deploy and build records store, and the errors they share.
+
+Every check raises ``ValueError`` with a message fit for a person (the admin API answers 422 with
+it); free text that people type (reasons, details) is passed through the secret redactor and cut
+to size before it is stored, as audit entries are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Final
+
+from bot.pipeline.config import ENVIRONMENT_NAME_RE
+from bot.pipeline.release import is_release_id
+from bot.store.audit import MAX_REASON_CHARS
+from bot.store.redact import redact_text, truncate
+
+__all__ = [
+    "SYSTEM_ACTOR",
+    "FinalStateError",
+    "RecordNotFoundError",
+    "check_actor",
+    "check_choice",
+    "check_commit_sha",
+    "check_environment",
+    "check_id",
+    "check_release_id",
+    "check_short_text",
+    "check_ttl",
+    "check_url",
+    "check_when",
+    "clean_text",
+    "environment_target",
+]
+
+SYSTEM_ACTOR: Final = "modbot"
+"""The audit actor of changes the bot makes on its own (progress reported by a workflow, expiry)."""
+
+_ENVIRONMENT = re.compile(ENVIRONMENT_NAME_RE)
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_URL = re.compile(r"https?://[^\s\x00-\x1f]+")
+_MAX_URL_CHARS = 2000
+
+
+class FinalStateError(ValueError):
+    """A finished build or deployment was asked to change its outcome: a final status is final."""
+
+
+class RecordNotFoundError(LookupError):
+    """No build or deployment record has that id."""
+
+
+def check_environment(environment: str) -> str:
+    if not isinstance(environment, str) or not _ENVIRONMENT.fullmatch(environment):
+        raise ValueError(
+            f"not an environment name: {str(environment)[:40]!r} "
+            "(lower-case letters, digits and '-', starting with a letter, at most 31 characters)"
+        )
+    return environment
+
+
+def check_release_id(name: str, release_id: str | None, *, required: bool) -> str | None:
+    if release_id is None:
+        if required:
+            raise ValueError(f"{name} is required")
+        return None
+    if not isinstance(release_id, str) or not is_release_id(release_id):
+        raise ValueError(f"{name} is not a release id (rel_YYYY_MM_DD_NNN): {str(release_id)[:60]!r}")
+    return release_id
+
+
+def check_commit_sha(name: str, sha: str | None, *, required: bool) -> str | None:
+    if sha is None:
+        if required:
+            raise ValueError(f"{name} is required")
+        return None
+    if not isinstance(sha, str) or not _COMMIT_SHA.fullmatch(sha):
+        raise ValueError(f"{name} is not a full lower-case commit sha: {str(sha)[:80]!r}")
+    return sha
+
+
+def check_actor(name: str, actor: str) -> str:
+    """A GitHub login, ``api:<token name>`` or ``modbot``: required, one line, at most 200 characters."""
+    if not isinstance(actor, str):
+        raise ValueError(f"{name} is required")
+    actor = actor.strip()
+    if not actor or len(actor) > 200 or any(ch in actor for ch in "\r\n\x00"):
+        raise ValueError(f"{name} is required (one line, at most 200 characters)")
+    return actor
+
+
+def check_short_text(name: str, value: str | None, limit: int, *, required: bool) -> str | None:
+    """An identifier-like string (a manifest hash, a ref): one line, at most ``limit`` characters."""
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"{name} is required")
+        return None
+    if not isinstance(value, str) or len(value) > limit or any(ch in value for ch in "\r\n\x00"):
+        raise ValueError(f"{name} must be one line of at most {limit} characters")
+    return value
+
+
+def check_choice(name: str, value: str, allowed: Collection[str]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(sorted(allowed))}, not {str(value)[:40]!r}")
+    return value
+
+
+def check_id(name: str, value: int | None, *, required: bool) -> int | None:
+    """A positive integer id (GitHub ids, issue numbers, run ids)."""
+    if value is None:
+        if required:
+            raise ValueError(f"{name} is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def check_url(name: str, url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not isinstance(url, str) or len(url) > _MAX_URL_CHARS or not _URL.fullmatch(url):
+        raise ValueError(f"{name} must be an http(s) URL of at most {_MAX_URL_CHARS} characters")
+    return redact_text(url)  # a URL with a password in it keeps the user, loses the password
+
+
+def check_when(name: str, value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime")
+    return value
+
+
+def check_ttl(ttl: timedelta) -> timedelta:
+    if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+        raise ValueError("a lock's ttl must be a positive timedelta")
+    return ttl
+
+
+def clean_text(value: str | None) -> str | None:
+    """Free text a person typed (a reason, a detail): trimmed, secrets redacted, cut to size;
+    blank is None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("a reason must be text")
+    value = value.strip()
+    if not value:
+        return None
+    return truncate(redact_text(value), MAX_REASON_CHARS)
+
+
+def environment_target(repository: str, environment: str) -> str:
+    """The audit ``target`` of an environment's lock and deployments: ``owner/name:env``."""
+    return f"{repository}:{environment}"
