@@ -483,6 +483,8 @@ def test_bots_are_ignored_whatever_they_ask(action: Action) -> None:
     bot = Actor(login="modbot[bot]", kind="bot", permission="admin")
     decision = decide(action, bot, policy=None, policy_error="broken")
     assert (decision.allowed, decision.rule) == (False, "bot_ignored")
+    mislabelled = Actor(login="renovate[bot]", kind="user", permission="admin")
+    assert decide(action, mislabelled).rule == "bot_ignored"
 
 
 @pytest.mark.parametrize("action", ACTIONS)

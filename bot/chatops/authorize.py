@@ -179,7 +179,8 @@ def authorize(
     them without is a caller bug (ValueError)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    if actor.kind == "bot":
+    # GitHub App logins end in "[bot]" and no user's can: a mislabelled bot is still a bot
+    if actor.kind == "bot" or actor.login.endswith("[bot]"):
         return _refuse(
             "bot_ignored",
             f"{actor.login} is a bot; modbot ignores commands from bots (its own comments included)",
