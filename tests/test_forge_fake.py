@@ -3,6 +3,8 @@ admin-action flow on a bot branch, and the bookkeeping handler tests read."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.forge import ForgeError, count_calls
@@ -123,3 +125,89 @@ def test_injected_failures_and_the_call_log(fake: FakeForge) -> None:
     assert info.value.status == 404
     fake.set_permission(REPO, "Bob", "write", "maintain")
     assert fake.get_permission(REPO, "bob") == "maintain"
+
+
+def test_annotated_tags_peel_to_their_commit(fake: FakeForge) -> None:
+    first = fake.branch_head(REPO, "main")
+    second = fake.commit(REPO, "main", {"modules.toml": b"schema = 2\n"})
+    tag = fake.add_annotated_tag(
+        REPO, "release/rel_2026_01_02_001", first, '{"release_id": "rel_2026_01_02_001"}'
+    )
+    assert fake.get_file(REPO, "modules.toml", "release/rel_2026_01_02_001") == b"schema = 1\n"
+    ref = fake.get_ref(REPO, "tags/release/rel_2026_01_02_001")
+    assert ref is not None and (ref.sha, ref.object_type) == (tag.sha, "tag")
+    assert fake.get_tag_object(REPO, tag.sha).object_sha == first
+    # deploy/prod may point at the tag object; moving it on to a newer commit is a fast-forward
+    fake.create_ref(REPO, "tags/deploy/prod", tag.sha)
+    assert fake.update_ref(REPO, "tags/deploy/prod", second).object_type == "commit"
+    with pytest.raises(ForgeError, match="not a fast forward"):
+        fake.update_ref(REPO, "tags/deploy/prod", tag.sha)
+    with pytest.raises(ValueError, match="already exists"):
+        fake.add_annotated_tag(REPO, "release/rel_2026_01_02_001", second, "again")
+    with pytest.raises(ForgeError) as info:
+        fake.get_tag_object(REPO, first)  # a commit is no tag object
+    assert info.value.status == 404
+
+
+def test_merge_pull_squashes_onto_the_moved_base(fake: FakeForge) -> None:
+    fake.commit(REPO, "feature", {"modules.toml": b"schema = 2\n"})
+    pull = fake.add_pull(REPO, "feature")
+    fake.commit(REPO, "main", {"README.md": b"meanwhile"})
+    merged = fake.merge_pull(REPO, pull.number)
+    assert (merged.state, merged.merged) == ("closed", True)
+    assert merged.merge_commit_sha == fake.branch_head(REPO, "main")
+    assert fake.get_pull(REPO, pull.number).merge_commit_sha == merged.merge_commit_sha
+    assert fake.file_at(REPO, "main", "modules.toml") == b"schema = 2\n"
+    assert fake.file_at(REPO, "main", "README.md") == b"meanwhile"
+    with pytest.raises(ValueError, match="not open"):
+        fake.merge_pull(REPO, pull.number)
+
+
+def test_reviews_default_to_the_head_and_pending_ones_are_unsubmitted(fake: FakeForge) -> None:
+    fake.commit(REPO, "feature", {"modules.toml": b"x"})
+    pull = fake.add_pull(REPO, "feature")
+    approved = fake.add_review(REPO, pull.number, "bob")
+    pending = fake.add_review(REPO, pull.number, "carol", "PENDING")
+    assert (approved.commit_id, approved.state) == (pull.head_sha, "APPROVED")
+    assert approved.submitted_at is not None and pending.submitted_at is None
+    assert fake.list_reviews(REPO, pull.number) == [approved, pending]
+
+
+def test_deployments_statuses_and_reruns_follow_github(fake: FakeForge) -> None:
+    ticks = iter(range(100))
+    clocked = FakeForge(bot_login=BOT, clock=lambda: datetime(2026, 1, 2, 0, next(ticks), tzinfo=UTC))
+    clocked.add_repo(REPO)
+    staging = clocked.create_deployment(REPO, ref="main", environment="staging", description="s", payload={})
+    prod = clocked.create_deployment(REPO, ref="main", environment="prod", description="p", payload={})
+    assert staging.created_at < prod.created_at
+    clocked.create_deployment_status(REPO, staging.id, "success", description="")
+    clocked.create_deployment_status(REPO, prod.id, "success", description="")
+    # another environment's success leaves staging alone; without auto_inactive nothing is touched
+    later = clocked.create_deployment(REPO, ref="main", environment="prod", description="p2", payload={})
+    clocked.create_deployment_status(REPO, later.id, "success", description="", auto_inactive=False)
+    assert [s.state for s in clocked.list_deployment_statuses(REPO, staging.id)] == ["success"]
+    assert [s.state for s in clocked.list_deployment_statuses(REPO, prod.id)] == ["success"]
+    assert [d.deployment.id for d in clocked.deployments(REPO)] == [staging.id, prod.id, later.id]
+
+    run = clocked.add_workflow_run(REPO, head_sha="1" * 40, status="in_progress", conclusion=None)
+    with pytest.raises(ForgeError, match="already running"):
+        clocked.rerun_workflow_run(REPO, run.id)
+    clocked.update_workflow_run(REPO, run.id, status="completed", conclusion="failure")
+    clocked.rerun_workflow_run(REPO, run.id)
+    assert clocked.get_workflow_run(REPO, run.id).run_attempt == 2
+    [(workflow_id, path)] = clocked.repos[REPO].workflows.items()
+    assert path == ".github/workflows/modbot-build.yml"
+    assert [r.id for r in clocked.list_workflow_runs(REPO, workflow=workflow_id)] == [run.id]
+    assert [r.id for r in clocked.list_workflow_runs(REPO, workflow=str(workflow_id))] == [run.id]
+
+
+def test_injected_failures_reach_the_new_operations(fake: FakeForge) -> None:
+    fake.fail_next("create_deployment", ForgeError("create_deployment", 422, "spammed"))
+    fake.fail_next("is_team_member", ForgeError("is_team_member", 502, "Bad gateway", attempts=5))
+    with pytest.raises(ForgeError, match="spammed"):
+        fake.create_deployment(REPO, ref="main", environment="prod", description="d", payload={})
+    assert fake.list_deployments(REPO) == []  # nothing was made
+    with pytest.raises(ForgeError, match="Bad gateway"):
+        fake.is_team_member("octo", "team", "alice")
+    assert fake.operations() == ["create_deployment", "list_deployments", "is_team_member"]
+    assert fake.api_calls == 3
