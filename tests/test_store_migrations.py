@@ -198,6 +198,95 @@ def test_a_database_at_the_first_revision_upgrades_without_loss(engine: Engine) 
     assert store.verify_admin_token(token) is not None
 
 
+OLD_TABLES = {"deliveries", "pr_state", "admin_tokens", "audit_log"}  # revision 0002
+DEPLOY_TABLES = {"environment_locks", "deployments", "releases", "builds"}  # added by 0003
+
+
+def fill_revision_0002(engine: Engine, now: datetime) -> None:
+    """One row in each table of revision 0002 (the audit log through its append-only triggers)."""
+    with engine.begin() as conn:
+        reflected = MetaData()
+        tables = {name: Table(name, reflected, autoload_with=conn) for name in OLD_TABLES}
+        conn.execute(
+            tables["deliveries"]
+            .insert()
+            .values(
+                delivery_id="pending-1",
+                event="pull_request",
+                action="opened",
+                repository="acme/site",
+                installation_id=2**40,
+                payload={"n": 1, "t": "é ✓"},
+                received_at=now,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+        conn.execute(
+            tables["pr_state"]
+            .insert()
+            .values(repository="acme/site", number=7, comment_id=11, head_sha="a" * 40, updated_at=now)
+        )
+        conn.execute(tables["admin_tokens"].insert().values(name="ci", token_sha256="0" * 64, created_at=now))
+        conn.execute(
+            tables["audit_log"]
+            .insert()
+            .values(
+                at=now,
+                actor="api:ci",
+                action="module.install",
+                target="acme/site#7",
+                details={"slug": "blog"},
+            )
+        )
+
+
+def test_a_database_at_0002_upgrades_to_deploys_without_loss_and_back(engine: Engine) -> None:
+    upgrade_to(engine, "0002")
+    assert user_tables(engine) == OLD_TABLES
+    now = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    fill_revision_0002(engine, now)
+    with engine.connect() as conn:
+        before = snapshot(conn, OLD_TABLES)
+
+    upgrade_to(engine, "0003")
+
+    assert user_tables(engine) == OLD_TABLES | DEPLOY_TABLES
+    with engine.connect() as conn:
+        assert snapshot(conn, OLD_TABLES) == before
+        assert snapshot(conn, DEPLOY_TABLES) == {name: [] for name in sorted(DEPLOY_TABLES)}
+    upgrade_to_head(engine)
+    assert schema_diff(engine) == []
+    # the new tables work next to the old rows, and their changes are audited after the old entry
+    store = Store(engine, clock=FakeClock(now + timedelta(seconds=1)))
+    store.acquire_lock("acme/site", "prod", holder="alice", purpose="deploy", ttl=timedelta(minutes=5))
+    build = store.create_build(
+        repository="acme/site",
+        requested_by="seed",
+        reason=None,
+        manifest_ref="main",
+        manifest_hash=None,
+        modules_delta={},
+        pr_number=7,
+    )
+    actions = [entry.action for entry in store.query_audit().entries]
+    assert actions == ["build.create", "lock.acquire", "module.install"]
+    assert store.get_pr_state("acme/site", 7) is not None
+
+    downgrade_to(engine, "0002")  # drops what 0003 added, keeps the rest
+    assert current_revision(engine) == "0002"
+    assert user_tables(engine) == OLD_TABLES
+    with engine.connect() as conn:
+        after_downgrade = snapshot(conn, OLD_TABLES)
+    assert after_downgrade["deliveries"] == before["deliveries"]
+    assert after_downgrade["pr_state"] == before["pr_state"]
+    assert len(after_downgrade["audit_log"]) == 3  # the log keeps what happened
+    upgrade_to_head(engine)
+    assert schema_diff(engine) == []
+    assert store.get_lock("acme/site", "prod") is None and store.get_build(build.build_id) is None
+
+
 def start_replica(url: str, start: Any, results: Any) -> None:
     """A replica's start-up in its own process: connect, wait for the others, migrate."""
     engine = make_engine(url)
