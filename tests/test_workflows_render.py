@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -459,6 +460,169 @@ def test_deploy_rolls_back_once_and_moves_the_tag_with_the_app_token(
     assert "MODBOT_HEALTH_TOKEN" in by_id["smoke"]["env"]
 
 
+# --- the Deployment contract with modbot (docs/workflows.md) ---------------------------------------
+
+# Step ids of a server deploy job, in the order they must run: the Deployment first (before setup, so
+# a failing checkout is reported too), a status before each stage, the final statuses last.
+SERVER_STEPS = [
+    "deployment",
+    "deploy",
+    "smoke-stage",
+    "smoke",
+    "record-success",
+    "rollback-scope",
+    "rollback-deployment",
+    "redeploy",
+    "rollback-smoke-stage",
+    "previous-smoke",
+    "app-token",
+    "move-back",
+    "record-failure",
+    "record-rollback",
+]
+UI_STEPS = ["preflight", "deploy", "record-success", *SERVER_STEPS[SERVER_STEPS.index("rollback-scope") :]]
+BOOKKEEPING = {
+    "deployment",
+    "smoke-stage",
+    "record-success",
+    "rollback-deployment",
+    "rollback-smoke-stage",
+    "record-failure",
+    "record-rollback",
+}
+STATUS_PREFIX = re.compile(r'^DESCRIPTION="(deploying |smoke testing |deployed |\$[A-Z_]+ failed: )')
+CREATES_DEPLOYMENT = 'gh api --method POST "repos/$GITHUB_REPOSITORY/deployments" --input -'
+
+
+def _deploy_jobs(docs: dict[tuple[str, str], dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for profile in (*EXAMPLES, "variant"):
+        for job_id, job in jobs(docs[profile, "modbot-deploy.yml"]):
+            if job_id != "resolve":
+                yield profile, job_id, job
+
+
+def test_deploy_jobs_report_each_stage_on_their_deployment_in_order(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    seen = 0
+    for profile, job_id, job in _deploy_jobs(docs):
+        order = [s.get("id") for s in job["steps"]]
+        expected = UI_STEPS if job_id.endswith("-ui") else SERVER_STEPS
+        assert [i for i in order if i in expected] == expected, (profile, job_id, order)
+        by_id = {s["id"]: s for s in job["steps"] if "id" in s}
+        for step_id in BOOKKEEPING & set(by_id):
+            assert by_id[step_id]["continue-on-error"] is True, (profile, job_id, step_id)
+            assert '/statuses" --input -' in by_id[step_id]["run"], (profile, job_id, step_id)
+        creators = {s.get("id") for s in job["steps"] if CREATES_DEPLOYMENT in s.get("run", "")}
+        if job_id.endswith("-ui"):
+            # the UI job reports on the server job's Deployment; only a rollback makes a new one
+            assert "deployment" not in by_id and creators == {"rollback-deployment"}, (profile, job_id)
+            assert job["env"]["DEPLOYMENT_ID"] == f"${{{{ needs.{job_id[:-3]}.outputs.deployment_id }}}}"
+        else:
+            assert order[0] == "deployment", (profile, job_id)
+            assert creators == {"deployment", "rollback-deployment"}, (profile, job_id)
+            if profile == "headless":  # the UI job reports on the same Deployment
+                assert job["outputs"] == {"deployment_id": "${{ steps.deployment.outputs.id }}"}
+        seen += 1
+    assert seen == 8  # monolith 2, headless 2 server + 2 UI jobs, variant 2
+
+
+def test_every_status_description_starts_with_a_contract_prefix(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    descriptions = 0
+    for profile, job_id, job in _deploy_jobs(docs):
+        for step in job["steps"]:
+            for raw in step.get("run", "").splitlines():
+                line = raw.strip()
+                if line.startswith("DESCRIPTION="):
+                    assert STATUS_PREFIX.match(line), (profile, job_id, step.get("id"), line)
+                    descriptions += 1
+    assert descriptions >= 40
+
+
+def test_the_deployment_step_looks_for_modbots_deployment_before_it_creates_one(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    for profile, job_id, job in _deploy_jobs(docs):
+        if job_id.endswith("-ui"):
+            continue
+        step = next(s for s in job["steps"] if s.get("id") == "deployment")
+        run = step["run"]
+        lookup = run.index('gh api --method GET "repos/$GITHUB_REPOSITORY/deployments"')
+        assert lookup < run.index(CREATES_DEPLOYMENT) < run.index('/statuses" --input -'), (profile, job_id)
+        for clause in (
+            '.modbot == 1 and .trigger == "modbot" and .deploy_tag == $tag and .release_id == $release',
+            '"" | queued | pending)',
+            "statuses?per_page=1",
+        ):
+            assert clause in run, (profile, job_id, clause)
+        env = dict(step["env"])
+        assert env.pop("GH_TOKEN") == "${{ github.token }}"
+        assert env == {
+            "DEPLOY_KIND": "deploy",
+            "DEPLOY_RELEASE": "${{ needs.resolve.outputs.release_id }}",
+            "DEPLOY_IMAGE": "${{ needs.resolve.outputs.image }}",
+            "DEPLOY_MANIFEST_HASH": "${{ needs.resolve.outputs.manifest_hash }}",
+            "DEPLOY_SHA": "${{ needs.resolve.outputs.commit }}",
+            "DEPLOY_PREVIOUS_RELEASE": "${{ needs.resolve.outputs.previous_release }}",
+            "DEPLOY_ROLLBACK_OF": "",
+            "DEPLOY_REASON": "",
+            "REQUESTED_BY": "${{ github.actor }}",
+        }
+        rollback = next(s for s in job["steps"] if s.get("id") == "rollback-deployment")
+        assert rollback["env"]["DEPLOY_KIND"] == "auto_rollback"
+        assert rollback["env"]["DEPLOY_SHA"] == "${{ needs.resolve.outputs.previous_commit }}"
+        assert (
+            rollback["env"]["DEPLOY_MANIFEST_HASH"] == "${{ needs.resolve.outputs.previous_manifest_hash }}"
+        )
+        assert rollback["env"]["DEPLOY_ROLLBACK_OF"] == "${{ needs.resolve.outputs.release_id }}"
+
+
+def test_resolve_hands_the_deploy_jobs_both_releases_commits_and_hashes(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    for profile in (*EXAMPLES, "variant"):
+        resolve = docs[profile, "modbot-deploy.yml"]["jobs"]["resolve"]
+        expected = {
+            "commit": "${{ steps.resolve.outputs.commit }}",
+            "manifest_hash": "${{ steps.resolve.outputs.manifest_hash }}",
+            "previous_commit": "${{ steps.previous.outputs.commit }}",
+            "previous_manifest_hash": "${{ steps.previous.outputs.manifest_hash }}",
+        }
+        assert {key: resolve["outputs"].get(key) for key in expected} == expected, profile
+        previous = next(s for s in resolve["steps"] if s.get("id") == "previous")
+        assert previous["if"] == "steps.resolve.outputs.previous_release != ''"
+        assert previous["env"] == {"PREVIOUS_RELEASE": "${{ steps.resolve.outputs.previous_release }}"}
+        assert previous["run"].startswith("modbot pipeline release show ")
+        assert previous["run"].endswith('"$PREVIOUS_RELEASE" --format github')
+
+
+def _documented_contract() -> tuple[str, dict[str, Any]]:
+    """docs/workflows.md's "The Deployment contract" section and its JSON payload example."""
+    text = (ROOT / "docs" / "workflows.md").read_text(encoding="utf-8")
+    section = text.split("## The Deployment contract", 1)[1].split("\n## ", 1)[0]
+    example = re.search(r"```json\n(.*?)\n```", section, re.DOTALL)
+    assert example is not None, "docs/workflows.md: the contract has no JSON payload example"
+    payload = json.loads(example[1])
+    assert isinstance(payload, dict)
+    return section, payload
+
+
+def test_the_documented_contract_is_the_payload_the_workflow_records(
+    docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path
+) -> None:
+    section, example = _documented_contract()
+    doc = docs["monolith", "modbot-deploy.yml"]
+    done, _, calls = _run_step(doc, "deploy-staging", "deployment", RESOLVED, tmp_path)
+    assert done.returncode == 0, done.stderr
+    (create,) = _posts(calls, "/deployments")
+    assert list(create["payload"]) == list(example)
+    assert example["modbot"] == 1 and example["modbot_template_version"] == TEMPLATE_VERSION
+    for term in ('"deploying "', '"smoke testing "', '"deployed "', '" failed: "', "auto_rollback"):
+        assert term in section, term
+
+
 # --- hostile config values ------------------------------------------------------------------------
 
 HOSTILE = [
@@ -649,6 +813,61 @@ def test_every_modbot_command_in_the_yaml_is_accepted_by_the_cli(
 
 # --- the scripts themselves, run with bash (gh faked) ----------------------------------------------
 
+# A stand-in for the GitHub CLI: records each call (argv, and stdin when --input is given) and answers
+# from a table keyed "METHOD path" (the query string dropped); `{"exit": n}` makes the call fail. With
+# --jq it filters its answer through the real jq, as gh does. Unknown calls get a plausible default.
+FAKE_GH = """\
+import json, subprocess, sys
+args = sys.argv[1:]
+body = sys.stdin.read() if "--input" in args else ""
+with open(sys.argv[0] + ".calls", "a", encoding="utf-8") as log:
+    log.write(json.dumps({"args": args, "input": body}) + "\\n")
+method = args[args.index("--method") + 1] if "--method" in args else "GET"
+path = next(a for a in args if a.startswith("repos/")).partition("?")[0]
+with open(sys.argv[0] + ".answers", encoding="utf-8") as table:
+    answers = json.load(table)
+key = method + " " + path
+if key in answers:
+    answer = answers[key]
+elif method == "POST" and path.endswith("/deployments"):
+    answer = {"id": 4242}
+else:
+    answer = {} if method == "POST" else []
+if isinstance(answer, dict) and "exit" in answer:
+    print("gh: HTTP 502", file=sys.stderr)
+    sys.exit(answer["exit"])
+text = json.dumps(answer)
+if "--jq" in args:
+    done = subprocess.run(["jq", "-r", args[args.index("--jq") + 1]], input=text, text=True, check=True,
+                          capture_output=True)
+    text = done.stdout.rstrip("\\n")
+print(text)
+"""
+
+REPO_API = "repos/rustok/rustok"
+RELEASE = "rel_2026_11_26_002"
+PREVIOUS = "rel_2026_11_26_001"
+COMMIT = "c" * 40
+PREVIOUS_COMMIT = "d" * 40
+HASH = "e" * 64
+PREVIOUS_HASH = "f" * 64
+IMAGE = "ghcr.io/rustok/rustok-mini@sha256:" + "a" * 64
+PREVIOUS_IMAGE = "ghcr.io/rustok/rustok-mini@sha256:" + "b" * 64
+# what the resolve job hands every deploy job
+RESOLVED = {
+    "needs.resolve.outputs.release_id": RELEASE,
+    "needs.resolve.outputs.image": IMAGE,
+    "needs.resolve.outputs.manifest_hash": HASH,
+    "needs.resolve.outputs.commit": COMMIT,
+    "needs.resolve.outputs.previous_release": PREVIOUS,
+    "needs.resolve.outputs.previous_image": PREVIOUS_IMAGE,
+    "needs.resolve.outputs.previous_commit": PREVIOUS_COMMIT,
+    "needs.resolve.outputs.previous_manifest_hash": PREVIOUS_HASH,
+    "github.token": "t0ken",
+    "github.actor": "alice",
+    "job.status": "failure",
+}
+
 
 def _run_step(
     doc: dict[str, Any],
@@ -656,9 +875,12 @@ def _run_step(
     step_id: str,
     expressions: dict[str, str],
     tmp_path: Path,
+    *,
+    gh_answers: dict[str, Any] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, str], list[dict[str, Any]]]:
     """Run one step's script as GitHub's `shell: bash` does, with `${{ X }}` in env: replaced from
-    `expressions`; `gh` is a fake that records each call (argv and stdin) and answers `--jq .id`."""
+    `expressions`; `gh` is FAKE_GH answering from `gh_answers`. Returns the process, the step outputs
+    and the recorded gh calls."""
     job = doc["jobs"][job_id]
     step = next(s for s in job["steps"] if s.get("id") == step_id)
     env = {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}
@@ -668,16 +890,12 @@ def _run_step(
     }
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    calls = tmp_path / "gh-calls.jsonl"
     fake = bin_dir / "gh"
-    fake.write_text(
-        "#!/usr/bin/env bash\n"
-        "input=$(cat)\n"
-        f"jq --null-input --compact-output --arg input \"$input\" '{{args: $ARGS.positional, input: $input}}' "
-        f'--args -- "$@" >>"{calls}"\n'
-        'if [[ " $* " == *" --jq .id "* ]]; then echo 4242; fi\n'
-    )
+    fake.write_text(f"#!{sys.executable}\n{FAKE_GH}")
     fake.chmod(0o755)
+    (bin_dir / "gh.answers").write_text(json.dumps(gh_answers or {}))
+    calls = bin_dir / "gh.calls"
+    calls.unlink(missing_ok=True)
     output = tmp_path / "github-output"
     output.write_text("")
     base = {
@@ -701,82 +919,341 @@ def _run_step(
     return done, outputs, recorded
 
 
+def _posts(calls: list[dict[str, Any]], path_end: str) -> list[dict[str, Any]]:
+    """The JSON bodies of the POSTs to an API path ending with `path_end`."""
+    return [
+        json.loads(call["input"])
+        for call in calls
+        if call["args"][:3] == ["api", "--method", "POST"] and call["args"][3].endswith(path_end)
+    ]
+
+
 @pytest.mark.parametrize(
-    ("failed", "previous", "needed"),
+    ("outcomes", "previous", "expected"),
     [
-        ("true", "rel_2026_11_26_001", "true"),
-        ("true", "", "false"),  # first deploy: nothing to go back to
-        ("true", "rel_2026_11_27_001", "false"),  # the tag came back from a newer release: never forward
-        ("true", "rel_2026_11_26_002", "false"),
-        ("false", "rel_2026_11_26_001", "false"),
+        (("failure", "skipped"), PREVIOUS, {"stage": "deploy step", "needed": "true"}),
+        (("success", "failure"), PREVIOUS, {"stage": "smoke test", "needed": "true"}),
+        # first deploy: nothing to go back to
+        (("success", "failure"), "", {"stage": "smoke test", "needed": "false"}),
+        # the tag came back from a newer release: never forward
+        (("success", "failure"), "rel_2026_11_27_001", {"stage": "smoke test", "needed": "false"}),
+        (("success", "failure"), RELEASE, {"stage": "smoke test", "needed": "false"}),
+        # a step before the deploy failed: nothing was deployed
+        (("", ""), PREVIOUS, {"stage": "", "needed": "false"}),
     ],
 )
 def test_rollback_is_needed_only_after_a_failure_and_never_forward(
-    docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path, failed: str, previous: str, needed: str
+    docs: dict[tuple[str, str], dict[str, Any]],
+    tmp_path: Path,
+    outcomes: tuple[str, str],
+    previous: str,
+    expected: dict[str, str],
 ) -> None:
     doc = docs["monolith", "modbot-deploy.yml"]
+    deploy, smoke = outcomes  # of the deploy and smoke steps
     expressions = {
-        "steps.deploy.outcome == 'failure' || steps.smoke.outcome == 'failure'": failed,
+        **RESOLVED,
+        "steps.deploy.outcome": deploy,
+        "steps.smoke.outcome": smoke,
         "needs.resolve.outputs.previous_release": previous,
-        "needs.resolve.outputs.release_id": "rel_2026_11_26_002",
     }
     done, outputs, _ = _run_step(doc, "deploy-staging", "rollback-scope", expressions, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert outputs == {"needed": needed}
+    assert outputs == expected
 
 
-def test_deployment_is_recorded_through_gh_with_inputs_as_data(
+@pytest.mark.parametrize(
+    ("preflight", "deploy", "stage"),
+    [("failure", "skipped", "preflight"), ("success", "failure", "UI deploy step"), ("", "", "")],
+)
+def test_the_ui_job_names_the_stage_that_failed(
+    docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path, preflight: str, deploy: str, stage: str
+) -> None:
+    doc = docs["headless", "modbot-deploy.yml"]
+    expressions = {**RESOLVED, "steps.preflight.outcome": preflight, "steps.deploy.outcome": deploy}
+    done, outputs, _ = _run_step(doc, "deploy-staging-ui", "rollback-scope", expressions, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert outputs == {"stage": stage, "needed": "true" if stage else "false"}
+
+
+def _modbot_deployment(
+    deployment_id: int, *, release: str = RELEASE, trigger: str = "modbot", tag: str = "deploy/staging"
+) -> dict[str, Any]:
+    payload = {
+        "modbot": 1,
+        "kind": "deploy",
+        "release_id": release,
+        "manifest_hash": HASH,
+        "image": IMAGE,
+        "deploy_tag": tag,
+        "requested_by": "alice",
+        "reason": "ship the forum",
+        "previous_release": PREVIOUS,
+        "rollback_of": None,
+        "trigger": trigger,
+        "modbot_template_version": TEMPLATE_VERSION,
+    }
+    return {
+        "id": deployment_id,
+        "sha": COMMIT,
+        "environment": "staging",
+        "task": "deploy",
+        "payload": payload,
+    }
+
+
+def test_the_run_follows_the_deployment_modbot_created_for_this_tag_move(
     docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path
+) -> None:
+    doc = docs["monolith", "modbot-deploy.yml"]
+    as_string = _modbot_deployment(20)
+    as_string["payload"] = json.dumps(as_string["payload"])  # GitHub keeps a string payload a string
+    listing = [
+        {"id": 90, "sha": COMMIT, "environment": "staging", "task": "deploy", "payload": {}},  # Actions' own
+        _modbot_deployment(80, release=PREVIOUS),  # another release at the same commit
+        _modbot_deployment(70, trigger="tag"),  # recorded by a run, not by modbot
+        _modbot_deployment(60, tag="deploy/production"),
+        _modbot_deployment(50),  # modbot's, but another run picked it up already
+        _modbot_deployment(40),  # modbot's, status read failed
+        as_string,  # modbot's, queued: this one
+        _modbot_deployment(10),  # older, also unclaimed: not this one
+        {"id": 5, "payload": ["not", "an", "object"]},
+    ]
+    answers = {
+        f"GET {REPO_API}/deployments": listing,
+        f"GET {REPO_API}/deployments/50/statuses": [{"state": "success"}],
+        f"GET {REPO_API}/deployments/40/statuses": {"exit": 1},
+        f"GET {REPO_API}/deployments/20/statuses": [{"state": "queued"}],
+    }
+    done, outputs, calls = _run_step(
+        doc, "deploy-staging", "deployment", RESOLVED, tmp_path, gh_answers=answers
+    )
+    assert done.returncode == 0, done.stderr
+    assert outputs == {"reused": "true", "id": "20"}
+    lookup = calls[0]["args"]
+    assert lookup[:4] == ["api", "--method", "GET", f"{REPO_API}/deployments"]
+    fields = [lookup[i + 1] for i, arg in enumerate(lookup) if arg == "-f"]
+    assert fields == [f"sha={COMMIT}", "environment=staging", "task=deploy", "per_page=10"]
+    # newest first, only the matching ones, and only until one is unclaimed
+    status_reads = [call["args"][1] for call in calls[1:] if "--method" not in call["args"]]
+    assert status_reads == [f"{REPO_API}/deployments/{n}/statuses?per_page=1" for n in (50, 40, 20)]
+    assert not _posts(calls, "/deployments")  # no second Deployment
+    (status,) = _posts(calls, "/deployments/20/statuses")
+    assert status["state"] == "in_progress" and status["description"] == f"deploying {RELEASE}"
+    assert status["log_url"] == "https://github.com/rustok/rustok/actions/runs/99"
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {f"GET {REPO_API}/deployments": []},  # a tag moved by hand: modbot made no Deployment
+        {f"GET {REPO_API}/deployments": {"exit": 1}},  # the lookup failed: record one anyway
+        {  # modbot's Deployment, already picked up by an earlier run (a re-run or a second move)
+            f"GET {REPO_API}/deployments": [_modbot_deployment(20)],
+            f"GET {REPO_API}/deployments/20/statuses": [{"state": "in_progress"}],
+        },
+    ],
+    ids=["none", "lookup-failed", "claimed"],
+)
+def test_the_run_records_a_deployment_with_the_full_payload_when_modbot_made_none(
+    docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path, answers: dict[str, Any]
 ) -> None:
     doc = docs["monolith", "modbot-deploy.yml"]
     hostile = 'rel_2026_11_26_002"; echo pwned; "'
-    expressions = {
-        "needs.resolve.outputs.release_id": hostile,
-        "needs.resolve.outputs.image": "ghcr.io/rustok/rustok-mini@sha256:" + "a" * 64,
-        "github.sha": "c" * 40,
-        "github.token": "t0ken",
-    }
-    done, outputs, calls = _run_step(doc, "deploy-staging", "deployment", expressions, tmp_path)
+    expressions = {**RESOLVED, "needs.resolve.outputs.release_id": hostile}
+    done, outputs, calls = _run_step(
+        doc, "deploy-staging", "deployment", expressions, tmp_path, gh_answers=answers
+    )
     assert done.returncode == 0, done.stderr
     assert "pwned" not in done.stdout
-    assert outputs == {"id": "4242"}
-    create, status = calls
-    assert create["args"][:4] == ["api", "--method", "POST", "repos/rustok/rustok/deployments"]
-    body = json.loads(create["input"])
-    assert body["ref"] == "c" * 40 and body["environment"] == "staging"
-    assert body["required_contexts"] == [] and body["auto_merge"] is False
-    assert body["payload"]["release_id"] == hostile  # data, never code
-    assert status["args"][3] == "repos/rustok/rustok/deployments/4242/statuses"
-    state = json.loads(status["input"])
-    assert state["state"] == "in_progress"
-    assert state["environment_url"] == "https://staging.rustok-mini.example.com"
-    assert state["log_url"] == "https://github.com/rustok/rustok/actions/runs/99"
+    assert outputs == {"reused": "false", "id": "4242"}
+    (create,) = _posts(calls, "/deployments")
+    assert {k: create[k] for k in ("ref", "environment", "task", "auto_merge", "required_contexts")} == {
+        "ref": COMMIT,
+        "environment": "staging",
+        "task": "deploy",
+        "auto_merge": False,
+        "required_contexts": [],
+    }
+    assert create["payload"] == {
+        "modbot": 1,
+        "kind": "deploy",
+        "release_id": hostile,  # data, never code
+        "manifest_hash": HASH,
+        "image": IMAGE,
+        "deploy_tag": "deploy/staging",
+        "requested_by": "alice",
+        "reason": "",
+        "previous_release": PREVIOUS,
+        "rollback_of": None,
+        "trigger": "tag",
+        "modbot_template_version": TEMPLATE_VERSION,
+    }
+    (status,) = _posts(calls, "/deployments/4242/statuses")
+    assert status["state"] == "in_progress" and status["description"] == f"deploying {hostile}"
+    assert status["environment_url"] == "https://staging.rustok-mini.example.com"
 
 
-def test_failure_is_recorded_with_what_the_rollback_did(
+def test_a_first_deploy_records_no_previous_release(
     docs: dict[tuple[str, str], dict[str, Any]], tmp_path: Path
 ) -> None:
+    doc = docs["headless", "modbot-deploy.yml"]
+    expressions = {**RESOLVED, "needs.resolve.outputs.previous_release": ""}
+    done, outputs, calls = _run_step(doc, "deploy-staging", "deployment", expressions, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert outputs["id"] == "4242"
+    (create,) = _posts(calls, "/deployments")
+    assert create["payload"]["previous_release"] is None and create["payload"]["manifest_hash"] == HASH
+
+
+@pytest.mark.parametrize(
+    ("stage", "previous_smoke", "kind_of_reason"),
+    [("smoke test", "success", "its smoke test"), ("deploy step", "failure", "its deploy step")],
+)
+def test_an_automatic_rollback_is_a_deployment_of_its_own(
+    docs: dict[tuple[str, str], dict[str, Any]],
+    tmp_path: Path,
+    stage: str,
+    previous_smoke: str,
+    kind_of_reason: str,
+) -> None:
     doc = docs["monolith", "modbot-deploy.yml"]
-    job = doc["jobs"]["deploy-staging"]
-    step = next(s for s in job["steps"] if s.get("name") == "Record the failure")
-    step["id"] = "record-failure"
-    expressions = {
-        "steps.deployment.outputs.id": "4242",
-        "needs.resolve.outputs.release_id": "rel_2026_11_26_002",
-        "needs.resolve.outputs.previous_release": "rel_2026_11_26_001",
+    expressions = {**RESOLVED, "steps.rollback-scope.outputs.stage": stage}
+    done, outputs, calls = _run_step(doc, "deploy-staging", "rollback-deployment", expressions, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert outputs == {"id": "4242"}
+    (create,) = _posts(calls, "/deployments")
+    assert create["ref"] == PREVIOUS_COMMIT and create["environment"] == "staging"
+    assert create["payload"] == {
+        "modbot": 1,
+        "kind": "auto_rollback",
+        "release_id": PREVIOUS,
+        "manifest_hash": PREVIOUS_HASH,
+        "image": PREVIOUS_IMAGE,
+        "deploy_tag": "deploy/staging",
+        "requested_by": "alice",
+        "reason": f"automatic rollback: {RELEASE} failed {kind_of_reason}",
+        "previous_release": RELEASE,
+        "rollback_of": RELEASE,
+        "trigger": "tag",
+        "modbot_template_version": TEMPLATE_VERSION,
+    }
+    (started,) = _posts(calls, "/deployments/4242/statuses")
+    assert started["state"] == "in_progress"
+    assert started["description"] == f"deploying {PREVIOUS} (automatic rollback of {RELEASE})"
+
+    rollback = {
+        **RESOLVED,
+        "steps.rollback-deployment.outputs.id": "4343",
         "steps.redeploy.outcome": "success",
-        "steps.previous-smoke.outcome": "success",
-        "steps.move-back.outcome": "success",
+        "steps.previous-smoke.outcome": previous_smoke,
+        "steps.move-back.outcome": "success" if previous_smoke == "success" else "skipped",
+    }
+    done, _, calls = _run_step(doc, "deploy-staging", "rollback-smoke-stage", rollback, tmp_path)
+    assert done.returncode == 0, done.stderr
+    (smoking,) = _posts(calls, "/deployments/4343/statuses")
+    assert smoking["description"] == f"smoke testing {PREVIOUS} (automatic rollback of {RELEASE})"
+    done, _, calls = _run_step(doc, "deploy-staging", "record-rollback", rollback, tmp_path)
+    assert done.returncode == 0, done.stderr
+    (final,) = _posts(calls, "/deployments/4343/statuses")
+    if previous_smoke == "success":
+        assert final["state"] == "success"
+        assert final["description"] == (
+            f"deployed {PREVIOUS} (automatic rollback of {RELEASE}; tag moved back: success)"
+        )
+    else:
+        assert final["state"] == "failure"
+        assert final["description"] == (
+            f"{PREVIOUS} failed: smoke test (automatic rollback of {RELEASE}; the tag stays)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "state", "description"),
+    [
+        (
+            {"stage": "smoke test", "redeploy": "success", "smoke": "success", "move": "success"},
+            "failure",
+            f"{RELEASE} failed: smoke test; rolled back to {PREVIOUS} (smoke: success, tag moved back: success)",
+        ),
+        (
+            {"stage": "deploy step", "redeploy": "failure", "smoke": "skipped", "move": "skipped"},
+            "failure",
+            f"{RELEASE} failed: deploy step; not rolled back (previous release: {PREVIOUS}, redeploy: failure)",
+        ),
+        (
+            {"stage": "", "redeploy": "skipped", "smoke": "skipped", "move": "skipped"},
+            "failure",
+            f"{RELEASE} failed: setup; not rolled back (previous release: {PREVIOUS}, redeploy: skipped)",
+        ),
+        (
+            {"stage": "", "redeploy": "skipped", "smoke": "skipped", "move": "skipped", "job": "cancelled"},
+            "error",
+            f"{RELEASE} failed: the run was cancelled (redeploy of the previous release: skipped)",
+        ),
+    ],
+    ids=["rolled-back", "redeploy-failed", "setup-failed", "cancelled"],
+)
+def test_failure_is_recorded_with_the_stage_and_what_the_rollback_did(
+    docs: dict[tuple[str, str], dict[str, Any]],
+    tmp_path: Path,
+    outcomes: dict[str, str],
+    state: str,
+    description: str,
+) -> None:
+    doc = docs["monolith", "modbot-deploy.yml"]
+    expressions = {
+        **RESOLVED,
+        "steps.deployment.outputs.id": "4242",
+        "steps.rollback-scope.outputs.stage": outcomes["stage"],
+        "steps.redeploy.outcome": outcomes["redeploy"],
+        "steps.previous-smoke.outcome": outcomes["smoke"],
+        "steps.move-back.outcome": outcomes["move"],
+        "job.status": outcomes.get("job", "failure"),
     }
     done, _, calls = _run_step(doc, "deploy-staging", "record-failure", expressions, tmp_path)
-    del step["id"]
     assert done.returncode == 0, done.stderr
-    (status,) = calls
-    state = json.loads(status["input"])
-    assert state["state"] == "failure"
-    assert state["description"] == (
-        "rel_2026_11_26_002 failed; rolled back to rel_2026_11_26_001 (smoke: success, tag moved back: success)"
-    )
+    (status,) = _posts(calls, "/deployments/4242/statuses")
+    assert (status["state"], status["description"]) == (state, description)
+    assert len(status["description"]) <= 140
+
+
+@pytest.mark.parametrize(
+    ("where", "status"),
+    [
+        (("monolith", "deploy-staging", "smoke-stage"), ("in_progress", f"smoke testing {RELEASE}")),
+        (
+            ("monolith", "deploy-staging", "record-success"),
+            ("success", f"deployed {RELEASE}, smoke test passed"),
+        ),
+        (("headless", "deploy-staging", "smoke-stage"), ("in_progress", f"smoke testing {RELEASE}")),
+        (
+            ("headless", "deploy-staging", "record-success"),
+            ("in_progress", f"deploying {RELEASE}: server deployed and healthy; now the UIs"),
+        ),
+        (
+            ("headless", "deploy-staging-ui", "record-success"),
+            ("success", f"deployed {RELEASE}: server and UIs"),
+        ),
+    ],
+)
+def test_each_stage_is_a_status_on_the_same_deployment(
+    docs: dict[tuple[str, str], dict[str, Any]],
+    tmp_path: Path,
+    where: tuple[str, str, str],
+    status: tuple[str, str],
+) -> None:
+    profile, job_id, step_id = where
+    doc = docs[profile, "modbot-deploy.yml"]
+    expressions = {
+        **RESOLVED,
+        "steps.deployment.outputs.id": "4242",
+        "needs.deploy-staging.outputs.deployment_id": "4242",
+    }
+    done, _, calls = _run_step(doc, job_id, step_id, expressions, tmp_path)
+    assert done.returncode == 0, done.stderr
+    (posted,) = _posts(calls, "/deployments/4242/statuses")
+    assert (posted["state"], posted["description"]) == status
 
 
 def test_the_push_token_reaches_git_only_through_the_step_environment(
