@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import DeliveryStatus, Job, LeaseLostError, RecordOutcome, Store, default_backoff
+from bot.store.queue import IncomingDelivery
 from bot.store.testing import FakeClock, temporary_store
 
 MAX_ATTEMPTS = 3
@@ -377,3 +378,53 @@ def test_nul_characters_do_not_lose_a_delivery(store: Store) -> None:
     store.fail(job, "bad byte \x00 in output", retry_in=None)
     info = store.get_delivery("nul")
     assert info is not None and info.last_error == "bad byte \ufffd in output"
+
+
+# -- group commit (record_deliveries) --------------------------------------------------------------
+
+
+def incoming(delivery_id: str, payload: dict[str, object] | None = None) -> IncomingDelivery:
+    return IncomingDelivery(delivery_id, "pull_request", "opened", "Acme/Site", 42, payload or PAYLOAD)
+
+
+def test_a_batch_reports_each_outcome_in_order(store: Store) -> None:
+    record(store, "done-before")
+    store.complete(claim(store))
+    record(store, "pending-before")
+    outcomes = store.record_deliveries(
+        [incoming("b-1"), incoming("done-before"), incoming("b-2"), incoming("pending-before")]
+    )
+    assert outcomes == [
+        RecordOutcome.NEW,
+        RecordOutcome.DUPLICATE_DONE,
+        RecordOutcome.NEW,
+        RecordOutcome.DUPLICATE_PENDING,
+    ]
+    for delivery_id in ("b-1", "b-2"):
+        info = store.get_delivery(delivery_id)
+        assert info is not None and info.status is DeliveryStatus.PENDING and info.payload == PAYLOAD
+
+
+def test_the_same_id_twice_in_one_batch_is_stored_once(store: Store) -> None:
+    outcomes = store.record_deliveries([incoming("twice", {"n": 1}), incoming("twice", {"n": 2})])
+    assert outcomes == [RecordOutcome.NEW, RecordOutcome.DUPLICATE_PENDING]
+    info = store.get_delivery("twice")
+    assert info is not None and info.payload == {"n": 1}
+    assert store.queue_depth() == 1
+
+
+def test_a_batch_requeues_a_failed_delivery(store: Store) -> None:
+    record(store, "failed-before")
+    store.fail(claim(store), "boom", retry_in=None)
+    assert store.record_deliveries([incoming("new-one"), incoming("failed-before")]) == [
+        RecordOutcome.NEW,
+        RecordOutcome.REQUEUED,
+    ]
+    assert status(store, "failed-before") is DeliveryStatus.PENDING
+
+
+def test_a_bad_delivery_fails_the_batch_before_anything_is_written(store: Store) -> None:
+    with pytest.raises(ValueError, match="delivery_id"):
+        store.record_deliveries([incoming("fine"), incoming("x" * 101)])
+    assert store.get_delivery("fine") is None
+    assert store.record_deliveries([]) == []

@@ -290,3 +290,31 @@ def test_repository_allow_list(store: Store, forge: FakeForge) -> None:
             "status": "ignored"
         }
     assert store.queue_depth() == 0
+
+
+def test_a_store_outage_answers_503_and_a_redelivery_then_succeeds(
+    store: Store, forge: FakeForge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = pr_payload(forge, "opened")
+    with TestClient(create_app(make_runtime(store, forge), workers=0)) as client:
+
+        def outage(*_: Any) -> Any:
+            raise OSError("database is unreachable")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(store, "record_deliveries", outage)
+            response = post(client, "pull_request", payload, "d-outage")
+        assert response.status_code == 503
+        assert "redeliver" in response.json()["error"] and "Traceback" not in response.text
+        assert store.get_delivery("d-outage") is None
+        # GitHub's redelivery (same id) after the outage is stored as new
+        assert post(client, "pull_request", payload, "d-outage").json() == {"status": "new"}
+    assert store.get_delivery("d-outage") is not None
+
+
+def test_webhook_only_takes_post_and_other_paths_reach_the_app(store: Store, forge: FakeForge) -> None:
+    with TestClient(create_app(make_runtime(store, forge), workers=0)) as client:
+        response = client.get("/webhook")
+        assert response.status_code == 405 and response.headers["allow"] == "POST"
+        assert client.get("/healthz").json()["status"] == "ok"
+        assert client.post("/webhook/", content=b"{}").status_code in (404, 405)

@@ -13,7 +13,6 @@ Anything else is refused: the queue's locking is written for these two.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sqlite3
@@ -23,6 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from bot import jsoncodec
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -96,6 +97,8 @@ def make_engine(
             pool_size=pool_size,
             max_overflow=max_overflow,
             connect_args={"timeout": busy_timeout_ms / 1000},
+            json_serializer=jsoncodec.dumps,
+            json_deserializer=jsoncodec.loads,
         )
         _configure_sqlite(engine, busy_timeout_ms, sqlite_synchronous.upper())
         return engine
@@ -114,9 +117,9 @@ _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def postgres_json_dumps(value: Any) -> str:
-    """``json.dumps`` for JSONB, which refuses the NUL character (U+0000) that JSON text may
+    """JSON text for JSONB, which refuses the NUL character (U+0000) that JSON text may
     contain (a PR body can): NULs become U+FFFD so the delivery is still stored."""
-    text = json.dumps(value)
+    text = jsoncodec.dumps(value)
     if "\\u0000" in text:
         text = _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", text)
     return text

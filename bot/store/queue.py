@@ -25,12 +25,12 @@ import dataclasses
 import enum
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy import Connection, Row, and_, func, select, update
 
 from bot.store.base import StoreBase
 from bot.store.models import DELIVERIES, FINISHED_STATUSES, DeliveryStatus
@@ -38,6 +38,7 @@ from bot.store.redact import redact_text, truncate
 
 __all__ = [
     "DeliveryInfo",
+    "IncomingDelivery",
     "Job",
     "LeaseLostError",
     "QueueMixin",
@@ -104,6 +105,24 @@ class DeliveryInfo:
     started_at: datetime | None
     finished_at: datetime | None
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingDelivery:
+    """A verified webhook delivery on its way into the store (``record_deliveries``)."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    installation_id: int | None
+    payload: Mapping[str, Any]
+
+    def check(self) -> None:
+        _check_text("delivery_id", self.delivery_id, 100, required=True)
+        _check_text("event", self.event, 100, required=True)
+        _check_text("action", self.action, 100, required=False)
+        _check_text("repository", self.repository, 200, required=False)
 
 
 def default_backoff(attempts: int, *, base: float = 5.0, cap: float = 600.0) -> float:
@@ -180,67 +199,95 @@ class QueueMixin(StoreBase):
         budget; pending but waiting for a retry, or running under an expired lease (its worker
         died) → REQUEUED, due now. The stored payload is the parsed JSON body.
         """
-        _check_text("delivery_id", delivery_id, 100, required=True)
-        _check_text("event", event, 100, required=True)
-        _check_text("action", action, 100, required=False)
-        _check_text("repository", repository, 200, required=False)
+        delivery = IncomingDelivery(delivery_id, event, action, repository, installation_id, payload)
+        return self.record_deliveries([delivery])[0]
+
+    def record_deliveries(self, deliveries: Sequence[IncomingDelivery]) -> list[RecordOutcome]:
+        """Group commit: record every delivery as ``record_delivery`` would, all in ONE transaction, so
+        one commit (one fsync) makes the whole batch durable. Outcomes come back in order. Either all
+        are stored or none is (an exception): the caller answers none of them before this returns.
+
+        A delivery id that appears twice in one batch is stored once; the second copy sees the
+        first (DUPLICATE_PENDING), exactly as two separate calls would.
+        """
+        for delivery in deliveries:
+            delivery.check()
+        if not deliveries:
+            return []
         now = self.now()
+        rows = [
+            {
+                "delivery_id": d.delivery_id,
+                "event": d.event,
+                "action": d.action,
+                "repository": d.repository,
+                "installation_id": d.installation_id,
+                "payload": d.payload if isinstance(d.payload, dict) else dict(d.payload),
+                "received_at": now,
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            for d in deliveries
+        ]
         with self.write() as conn:
-            inserted = conn.execute(
-                self.insert(_T)
-                .values(
-                    delivery_id=delivery_id,
-                    event=event,
-                    action=action,
-                    repository=repository,
-                    installation_id=installation_id,
-                    payload=dict(payload),
-                    received_at=now,
+            # One multi-row INSERT for the batch; what it skipped was seen before (or earlier in
+            # this same batch) and takes the duplicate path below, one by one (rare).
+            inserted = set(
+                conn.scalars(
+                    self.insert(_T)
+                    .on_conflict_do_nothing(index_elements=[_C.delivery_id])
+                    .returning(_C.delivery_id),
+                    rows,
+                )
+            )
+            outcomes = []
+            for delivery in deliveries:
+                if delivery.delivery_id in inserted:
+                    inserted.discard(delivery.delivery_id)  # a later copy in the batch is a duplicate
+                    outcomes.append(RecordOutcome.NEW)
+                else:
+                    outcomes.append(self._record_seen(conn, delivery, now))
+            return outcomes
+
+    def _record_seen(self, conn: Connection, delivery: IncomingDelivery, now: datetime) -> RecordOutcome:
+        """A delivery whose id is already stored: report it, and requeue it when it needs another run."""
+        # Lock the row (PostgreSQL) so a worker's transition cannot interleave.
+        row = conn.execute(
+            select(_C.id, _C.status, _C.next_attempt_at, _C.lease_until)
+            .where(_C.delivery_id == delivery.delivery_id)
+            .with_for_update()
+        ).one()
+        status = DeliveryStatus(row.status)
+        if status in (DeliveryStatus.DONE, DeliveryStatus.IGNORED):
+            return RecordOutcome.DUPLICATE_DONE
+        requeue = update(_T).where(_C.id == row.id)
+        if status is DeliveryStatus.FAILED:
+            conn.execute(
+                requeue.values(
                     status=DeliveryStatus.PENDING.value,
                     attempts=0,
                     next_attempt_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    finished_at=None,
                 )
-                .on_conflict_do_nothing(index_elements=[_C.delivery_id])
-                .returning(_C.id)
-            ).first()
-            if inserted is not None:
-                return RecordOutcome.NEW
-            # Seen before. Lock the row (PostgreSQL) so a worker's transition cannot interleave.
-            row = conn.execute(
-                select(_C.id, _C.status, _C.next_attempt_at, _C.lease_until)
-                .where(_C.delivery_id == delivery_id)
-                .with_for_update()
-            ).one()
-            status = DeliveryStatus(row.status)
-            if status in (DeliveryStatus.DONE, DeliveryStatus.IGNORED):
-                return RecordOutcome.DUPLICATE_DONE
-            requeue = update(_T).where(_C.id == row.id)
-            if status is DeliveryStatus.FAILED:
-                conn.execute(
-                    requeue.values(
-                        status=DeliveryStatus.PENDING.value,
-                        attempts=0,
-                        next_attempt_at=now,
-                        lease_owner=None,
-                        lease_until=None,
-                        finished_at=None,
-                    )
+            )
+            return RecordOutcome.REQUEUED
+        if status is DeliveryStatus.PENDING and row.next_attempt_at > now:
+            conn.execute(requeue.values(next_attempt_at=now))
+            return RecordOutcome.REQUEUED
+        if status is DeliveryStatus.RUNNING and row.lease_until is not None and row.lease_until <= now:
+            conn.execute(
+                requeue.values(
+                    status=DeliveryStatus.PENDING.value,
+                    next_attempt_at=now,
+                    lease_owner=None,
+                    lease_until=None,
                 )
-                return RecordOutcome.REQUEUED
-            if status is DeliveryStatus.PENDING and row.next_attempt_at > now:
-                conn.execute(requeue.values(next_attempt_at=now))
-                return RecordOutcome.REQUEUED
-            if status is DeliveryStatus.RUNNING and row.lease_until is not None and row.lease_until <= now:
-                conn.execute(
-                    requeue.values(
-                        status=DeliveryStatus.PENDING.value,
-                        next_attempt_at=now,
-                        lease_owner=None,
-                        lease_until=None,
-                    )
-                )
-                return RecordOutcome.REQUEUED
-            return RecordOutcome.DUPLICATE_PENDING
+            )
+            return RecordOutcome.REQUEUED
+        return RecordOutcome.DUPLICATE_PENDING
 
     # -- the worker side ----------------------------------------------------------------------
 

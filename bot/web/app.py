@@ -17,7 +17,8 @@ from bot import __version__
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.runtime import Runtime
 from bot.web.admin import admin_router
-from bot.web.webhook import WebhookConfig, webhook_router
+from bot.web.recorder import DeliveryBatcher
+from bot.web.webhook import WebhookConfig, WebhookEndpoint
 from bot.worker.wiring import build_worker
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
         try:
             yield
         finally:
+            batcher.close()
             runtime.stop.set()
             runtime.wake.set()
             for thread in threads:
@@ -45,7 +47,14 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         repositories=settings.repositories,
     )
-    app.include_router(webhook_router(config, runtime.store, runtime.metrics, runtime.wake.set))
+    batcher = DeliveryBatcher(runtime.store)
+    app.add_middleware(
+        WebhookEndpoint,
+        config=config,
+        recorder=batcher,
+        metrics=runtime.metrics,
+        on_recorded=runtime.wake.set,
+    )
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

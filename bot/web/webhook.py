@@ -3,25 +3,33 @@
 Order matters: the size limit first (before reading more than it allows), then the signature
 over the raw body (before parsing anything from an unverified sender), then the JSON, then one
 durable write, then 202. A rejected delivery stores nothing.
+
+The endpoint is a bare ASGI layer in front of the FastAPI app rather than a FastAPI route: it is the
+one hot path (GitHub can burst hundreds of deliveries), and FastAPI's routing, middleware and
+dependency machinery cost more CPU per delivery than the signature check, the JSON parse and the
+database write together (profile in docs/performance.md). Every other path goes to FastAPI unchanged.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot import jsoncodec
 from bot.metrics import Metrics
-from bot.web.signature import signature_matches
+from bot.store.queue import IncomingDelivery, RecordOutcome
+from bot.web.signature import Verifier
+
+__all__ = ["HANDLED_EVENTS", "DeliveryRecorder", "WebhookConfig", "WebhookEndpoint"]
 
 log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhook"
 
 # Events a handler exists (or will exist) for; anything else is acknowledged and dropped.
 HANDLED_EVENTS = frozenset(
@@ -29,6 +37,7 @@ HANDLED_EVENTS = frozenset(
         "pull_request",
         "issue_comment",
         "push",
+        "create",
         "deployment_status",
         "workflow_run",
         "check_run",
@@ -38,15 +47,9 @@ HANDLED_EVENTS = frozenset(
 
 
 class DeliveryRecorder(Protocol):
-    def record_delivery(  # noqa: PLR0917 - the store's signature
-        self,
-        delivery_id: str,
-        event: str,
-        action: str | None,
-        repository: str | None,
-        installation_id: int | None,
-        payload: dict[str, Any],
-    ) -> Any: ...
+    """Stores a verified delivery durably and says what it did (`bot.web.recorder.DeliveryBatcher`)."""
+
+    async def record(self, delivery: IncomingDelivery) -> RecordOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -56,93 +59,153 @@ class WebhookConfig:
     repositories: frozenset[str] | None  # allow-list; None = every repository the App is installed on
 
 
-def webhook_router(
-    config: WebhookConfig, recorder: DeliveryRecorder, metrics: Metrics, on_recorded: Callable[[], None]
-) -> APIRouter:
-    if not config.secrets:
-        raise ValueError("no webhook secret is configured; refusing to accept unverifiable deliveries")
-    router = APIRouter()
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: dict[str, Any]
 
-    @router.post("/webhook", status_code=202)
-    async def webhook(request: Request) -> JSONResponse:
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class WebhookEndpoint:
+    """ASGI middleware: answers ``POST /webhook`` itself, passes every other request to ``app``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: WebhookConfig,
+        recorder: DeliveryRecorder,
+        metrics: Metrics,
+        on_recorded: Callable[[], None],
+    ) -> None:
+        if not config.secrets:
+            raise ValueError("no webhook secret is configured; refusing to accept unverifiable deliveries")
+        self.app = app
+        self.config = config
+        self.verifier = Verifier(config.secrets)
+        self.recorder = recorder
+        self.metrics = metrics
+        self.on_recorded = on_recorded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != WEBHOOK_PATH:
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        event = request.headers.get("x-github-event", "")
-        response = await _handle(
-            request, event, config=config, recorder=recorder, metrics=metrics, on_recorded=on_recorded
+        headers = _headers(scope)
+        event = headers.get("x-github-event", "")
+        if scope["method"] != "POST":
+            answer = self._reject(event, 405, "use POST")
+            await _send_json(send, answer, extra=((b"allow", b"POST"),))
+            return
+        try:
+            answer = await self._handle(headers, event, receive)
+        except _Disconnected:
+            return  # the sender hung up before the body arrived: nothing was stored, nothing to answer
+        await _send_json(send, answer)
+        self.metrics.ack_seconds.observe(time.perf_counter() - started)
+
+    def _reject(self, event: str, status: int, error: str) -> _Answer:
+        self.metrics.deliveries.labels(event or "unknown", "rejected").inc()
+        return _Answer(status, {"error": error})
+
+    async def _handle(self, headers: dict[str, str], event: str, receive: Receive) -> _Answer:
+        limit = self.config.max_body_bytes
+        too_large = f"body larger than {limit} bytes"
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return self._reject(event, 413, too_large)
+        try:
+            body = await _read_body(receive, limit)
+        except _TooLarge:
+            return self._reject(event, 413, too_large)
+        if not self.verifier.matches(headers.get("x-hub-signature-256"), body):
+            log.warning("webhook rejected: bad or missing signature (event %r)", event[:50])
+            return self._reject(event, 401, "bad or missing X-Hub-Signature-256")
+        try:
+            payload = jsoncodec.loads(body)
+        except ValueError:
+            return self._reject(event, 400, "the body is not JSON")
+        if not isinstance(payload, dict):
+            return self._reject(event, 400, "the body is not a JSON object")
+        if event == "ping":
+            self.metrics.deliveries.labels("ping", "accepted").inc()
+            return _Answer(200, {"ok": True})
+        delivery_id = headers.get("x-github-delivery", "")
+        if not event or not delivery_id or len(delivery_id) > 100 or len(event) > 100:
+            return self._reject(event, 400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
+        repository = _repository(payload)
+        allowed = self.config.repositories
+        if event not in HANDLED_EVENTS or (allowed is not None and (repository or "").lower() not in allowed):
+            self.metrics.deliveries.labels(event if event in HANDLED_EVENTS else "other", "ignored").inc()
+            return _Answer(202, {"status": "ignored"})
+        action = payload.get("action")
+        installation = payload.get("installation")
+        installation_id = installation.get("id") if isinstance(installation, dict) else None
+        delivery = IncomingDelivery(
+            delivery_id,
+            event,
+            action if isinstance(action, str) else None,
+            repository,
+            installation_id if isinstance(installation_id, int) else None,
+            payload,
         )
-        metrics.ack_seconds.observe(time.perf_counter() - started)
-        return response
-
-    return router
-
-
-def _reject(metrics: Metrics, event: str, status: int, error: str) -> JSONResponse:
-    metrics.deliveries.labels(event or "unknown", "rejected").inc()
-    return JSONResponse({"error": error}, status_code=status)
-
-
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
+        try:
+            # committed (with others waiting at the same moment) before the 202: bot/web/recorder.py
+            outcome = await self.recorder.record(delivery)
+        except Exception:
+            log.exception("webhook: delivery %s could not be stored", delivery_id[:100])
+            self.metrics.deliveries.labels(event, "error").inc()
+            error = "the delivery could not be stored; nothing was recorded, redeliver it"
+            return _Answer(503, {"error": error})
+        self.metrics.deliveries.labels(event, outcome.value).inc()
+        self.on_recorded()
+        return _Answer(202, {"status": outcome.value})
 
 
-async def _handle(
-    request: Request,
-    event: str,
-    *,
-    config: WebhookConfig,
-    recorder: DeliveryRecorder,
-    metrics: Metrics,
-    on_recorded: Callable[[], None],
-) -> JSONResponse:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > config.max_body_bytes):
-        return _reject(metrics, event, 413, f"body larger than {config.max_body_bytes} bytes")
-    body = await _read_limited(request, config.max_body_bytes)
-    if body is None:
-        return _reject(metrics, event, 413, f"body larger than {config.max_body_bytes} bytes")
-    if not signature_matches(request.headers.get("x-hub-signature-256"), body, config.secrets):
-        log.warning("webhook rejected: bad or missing signature (event %r)", event[:50])
-        return _reject(metrics, event, 401, "bad or missing X-Hub-Signature-256")
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return _reject(metrics, event, 400, "the body is not JSON")
-    if not isinstance(payload, dict):
-        return _reject(metrics, event, 400, "the body is not a JSON object")
-    if event == "ping":
-        metrics.deliveries.labels("ping", "accepted").inc()
-        return JSONResponse({"ok": True}, status_code=200)
-    delivery_id = request.headers.get("x-github-delivery", "")
-    if not event or not delivery_id or len(delivery_id) > 100:
-        return _reject(metrics, event, 400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
-    repository = _repository(payload)
-    if event not in HANDLED_EVENTS or (
-        config.repositories is not None and (repository or "").lower() not in config.repositories
-    ):
-        metrics.deliveries.labels(event if event in HANDLED_EVENTS else "other", "ignored").inc()
-        return JSONResponse({"status": "ignored"}, status_code=202)
-    action = payload.get("action") if isinstance(payload.get("action"), str) else None
-    installation = payload.get("installation")
-    installation_id = installation.get("id") if isinstance(installation, dict) else None
-    # the store call blocks (a database write): keep it off the event loop
-    outcome = await run_in_threadpool(
-        recorder.record_delivery,
-        delivery_id,
-        event,
-        action,
-        repository,
-        installation_id if isinstance(installation_id, int) else None,
-        payload,
+def _headers(scope: Scope) -> dict[str, str]:
+    # ASGI header names are lower-case bytes; latin-1 maps every byte (a bad header cannot raise)
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send_json(send: Send, answer: _Answer, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    content = jsoncodec.dumps(answer.body).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": answer.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(content)).encode("ascii")),
+                *extra,
+            ],
+        }
     )
-    name = str(getattr(outcome, "value", outcome)).lower()
-    metrics.deliveries.labels(event, name).inc()
-    on_recorded()
-    return JSONResponse({"status": name}, status_code=202)
+    await send({"type": "http.response.body", "body": content})
 
 
 def _repository(payload: dict[str, Any]) -> str | None:
