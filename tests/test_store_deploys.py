@@ -406,6 +406,16 @@ def test_update_moves_a_deployment_on_and_a_final_status_is_final(store: Store, 
         store.update_deployment(other.id, github_deployment_id=77)
 
 
+def test_a_deployment_recorded_as_finished_is_finished(store: Store, clock: FakeClock) -> None:
+    done = deploy(store, REL1, status="success", source="cli", created_at=clock() - timedelta(days=1))
+    assert (done.status, done.stage, done.finished_at) == ("success", "done", clock())
+    failed = deploy(store, REL2, status="failure", stage="smoke")
+    assert (failed.status, failed.stage, failed.finished_at) == ("failure", "smoke", clock())
+    assert store.current_deployment(REPO, "prod") == done
+    with pytest.raises(FinalStateError):
+        store.update_deployment(failed.id, status="in_progress")
+
+
 def test_current_deployment_successful_releases_and_environments(store: Store, clock: FakeClock) -> None:
     assert store.current_deployment(REPO, "prod") is None
     assert store.successful_releases(REPO, "prod") == []
