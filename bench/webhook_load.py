@@ -6,8 +6,9 @@ Three kinds of process, all on 127.0.0.1:
   real webhook path (size limit, X-Hub-Signature-256 check, JSON parse, one durable
   ``record_delivery``, 202); no worker threads, so nothing calls GitHub (the forge is a FakeForge);
 - the bare server: a FastAPI app whose POST /webhook reads the body and answers 202, nothing else;
-- the client: asyncio + httpx.AsyncClient, ``--concurrency`` requests in flight (a closed loop, one
-  connection each), after ``--warmup`` untimed deliveries; per-request time from sending to the 202.
+- the client: a minimal HTTP/1.1 client on asyncio streams (uvloop when installed), ``--concurrency``
+  keep-alive connections, each sending one delivery after another (a closed loop) after ``--warmup``
+  untimed deliveries; per-request time from writing the request to reading the whole answer.
 
 Each delivery is a real ``pull_request.synchronize`` payload from ``@octokit/webhooks-examples``
 (≈25 KB of JSON), signed like GitHub signs it, with a unique X-GitHub-Delivery. After the run every
