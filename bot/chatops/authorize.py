@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from bot.forge import PERMISSIONS, Permission
 from bot.pipeline.config import (
@@ -67,6 +67,7 @@ Rule = Literal[
     "locked",
 ]
 # every rule id: "ok", then the refusals in the order they are checked (docs/pipeline.md explains each)
+RULES: tuple[Rule, ...] = get_args(Rule)
 RULES: tuple[Rule, ...] = (
     "ok",
     "bot_ignored",
