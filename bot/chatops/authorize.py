@@ -68,22 +68,6 @@ Rule = Literal[
 ]
 # every rule id: "ok", then the refusals in the order they are checked (docs/pipeline.md explains each)
 RULES: tuple[Rule, ...] = get_args(Rule)
-RULES: tuple[Rule, ...] = (
-    "ok",
-    "bot_ignored",
-    "policy_invalid",
-    "no_policy",
-    "unknown_environment",
-    "permission",
-    "frozen",
-    "not_merged",
-    "not_approved",
-    "build_failed",
-    "build_running",
-    "no_release",
-    "no_previous_release",
-    "locked",
-)
 
 _ENVIRONMENT_NAME = re.compile(ENVIRONMENT_NAME_RE)
 _RELEASE_ID = re.compile(RELEASE_ID_PATTERN)
