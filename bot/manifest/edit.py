@@ -1,4 +1,5 @@
-"""Format-preserving edits of modules.toml (tomlkit): install, uninstall, upgrade, enable, disable.
+"""Format-preserving edits of modules.toml (tomlkit): install, uninstall, upgrade, enable, disable, and
+apply_module_set (make the module set exactly a requested one: the builds API).
 
 Each edit is a pure function text -> text that changes only the lines it must, then validates
 the result and refuses to return an invalid manifest. Read-only paths never import this module
@@ -7,15 +8,20 @@ the result and refuses to return an invalid manifest. Read-only paths never impo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
+from pydantic import ValidationError
+from tomlkit.container import OutOfOrderTableProxy
 from tomlkit.items import Array, InlineTable, Table
 from tomlkit.toml_document import TOMLDocument
 
 from bot.manifest.delta import ModulesDelta, compute_delta
+from bot.manifest.hashing import canonical_module
+from bot.manifest.model import ModuleSpec
 from bot.manifest.problems import Problem
 from bot.manifest.validate import ValidationResult, validate_text
 
@@ -83,10 +89,7 @@ def uninstall(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
     if reasons:
         raise EditRefused(reasons)
     doc = _load(text)
-    del _modules_table(doc)[slug]
-    enabled = _enabled_array(doc)
-    if enabled is not None:
-        _remove_all(enabled, slug)
+    _remove_module(doc, slug)
     return _finish(base, doc, manifest_dir)
 
 
@@ -101,12 +104,7 @@ def upgrade(text: str, slug: str, changes: dict[str, Any], *, manifest_dir: str 
     if not changes:
         raise EditRefused(["nothing to change: give a version, rev, features or another field"])
     entry = modules[slug]
-    for key, value in changes.items():
-        if value is None:
-            if key in entry:
-                del entry[key]
-        else:
-            entry[key] = _item(value)
+    _set_fields(entry, changes)
     if "source" in changes:
         keep = {"crates-io": {"version"}, "registry": {"version"}, "git": {"git", "rev"}, "path": {"path"}}
         for key in _LOCATION_KEYS:
@@ -139,6 +137,110 @@ def disable(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
     assert enabled is not None
     _remove_all(enabled, slug)
     return _finish(base, doc, manifest_dir)
+
+
+def apply_module_set(
+    text: str, modules: Mapping[str, Mapping[str, Any]], *, manifest_dir: str = ""
+) -> EditResult:
+    """Make ``[modules]`` exactly ``modules`` (slug -> the module table as in modules.toml).
+
+    Built from the same steps as the single edits: a missing module is installed (appended to
+    ``[modules]``, new slugs in sorted order), a module left out is uninstalled (and leaves
+    ``default_enabled``), a module whose spec differs in meaning gets exactly the requested keys (keys
+    the request leaves out are removed); a module whose spec means the same is not touched, so its line
+    stays byte for byte. Refused, with every reason at once, like ``uninstall``: removing a required
+    module, or one a kept module depends on; a spec the manifest model rejects; a result the validator
+    rejects. The result may equal the input (``delta.is_empty``): the caller decides what that means.
+    """
+    base = _valid_base(text, manifest_dir)
+    manifest = base.manifest
+    assert manifest is not None  # _valid_base guarantees it
+    wanted, reasons = _checked_specs(modules)
+    removed = [slug for slug in manifest.modules if slug not in wanted]
+    for slug in removed:
+        if manifest.modules[slug].required:
+            reasons.append(f"`{slug}` is a required module and cannot be uninstalled")
+        dependents = sorted(s for s, spec in wanted.items() if slug in spec.depends_on)
+        if dependents:
+            names = ", ".join(f"`{d}`" for d in dependents)
+            reasons.append(
+                f"{names} depend{'s' if len(dependents) == 1 else ''} on `{slug}`; keep `{slug}` or "
+                "remove them too"
+            )
+    if reasons:
+        raise EditRefused(reasons)
+    doc = _load(text)
+    table = _modules_table(doc, create=True)
+    for slug in removed:
+        _remove_module(doc, slug)
+    for slug, spec in wanted.items():
+        if slug not in manifest.modules:
+            continue
+        if canonical_module(manifest.modules[slug]) == canonical_module(spec):
+            continue  # same meaning: leave its formatting alone
+        entry = table[slug]
+        requested = dict(modules[slug])
+        if isinstance(entry, InlineTable):
+            # one line, rewritten in the usual key order; its indent and trailing comment stay
+            table[slug] = _with_trivia(inline_module(requested), entry)
+            continue
+        absent: dict[str, Any] = {key: None for key in list(entry) if key not in requested}
+        changed = {key: value for key, value in requested.items() if _plain(entry.get(key)) != value}
+        _set_fields(entry, {**absent, **changed})
+    for slug in sorted(set(wanted) - set(manifest.modules)):
+        table[slug] = inline_module(dict(modules[slug]))
+    return _finish(base, doc, manifest_dir)
+
+
+def _checked_specs(modules: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, ModuleSpec], list[str]]:
+    """Each requested spec through the manifest model (strict, as when the file is read), and each value
+    checked to be writable as TOML; reasons name the module and the key."""
+    wanted: dict[str, ModuleSpec] = {}
+    reasons: list[str] = []
+    if not isinstance(modules, Mapping):
+        return wanted, ["`modules` must be a table of slug -> module spec"]
+    for slug, spec in modules.items():
+        if not isinstance(spec, Mapping):
+            reasons.append(f"`modules.{slug}` must be a table (the module spec), not {type(spec).__name__}")
+            continue
+        problems = [f"`modules.{slug}.{key}`: {problem}" for key, problem in _unwritable(spec)]
+        if problems:
+            reasons.extend(problems)
+            continue
+        try:
+            wanted[slug] = ModuleSpec.model_validate(dict(spec))
+        except ValidationError as error:
+            for item in error.errors(include_input=False):
+                where = ".".join(str(part) for part in ("modules", slug, *item["loc"]))
+                reasons.append(f"`{where}`: {item['msg']}")
+    return wanted, reasons
+
+
+def _unwritable(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    for key, value in spec.items():
+        if not isinstance(key, str) or not key:
+            problems.append((str(key), "a key must be a non-empty string"))
+            continue
+        if value is None:
+            problems.append((key, "TOML has no null: leave the key out"))
+            continue
+        try:
+            _item(value)
+        except (TypeError, ValueError, tomlkit.exceptions.TOMLKitError) as error:
+            problems.append((key, f"cannot be written as TOML ({error})"))
+    return problems
+
+
+def _with_trivia(table: InlineTable, like: InlineTable) -> InlineTable:
+    for name in ("indent", "comment_ws", "comment", "trail"):
+        setattr(table.trivia, name, getattr(like.trivia, name))
+    return table
+
+
+def _plain(value: Any) -> Any:
+    """A tomlkit value as plain Python (None for a missing key), for comparing with a request."""
+    return value.unwrap() if hasattr(value, "unwrap") else value
 
 
 def inline_module(spec: dict[str, Any]) -> InlineTable:
@@ -182,11 +284,12 @@ def _load(text: str) -> TOMLDocument:
         raise EditRefused([f"the manifest cannot be edited safely: {exc}"]) from exc
 
 
-def _modules_table(doc: TOMLDocument, *, create: bool = False) -> Table | InlineTable:
+def _modules_table(doc: TOMLDocument, *, create: bool = False) -> Table | InlineTable | OutOfOrderTableProxy:
     if "modules" not in doc and create:
         doc.add("modules", tomlkit.table())
     table = doc["modules"]
-    assert isinstance(table, Table | InlineTable)
+    # a proxy when [modules.x] sub-tables come after another table: it edits them in place all the same
+    assert isinstance(table, Table | InlineTable | OutOfOrderTableProxy)
     return table
 
 
@@ -211,6 +314,23 @@ def _enabled_array(doc: TOMLDocument, *, create: bool = False) -> Array | None:
     array = settings["default_enabled"]
     assert isinstance(array, Array)
     return array
+
+
+def _remove_module(doc: TOMLDocument, slug: str) -> None:
+    del _modules_table(doc)[slug]
+    enabled = _enabled_array(doc)
+    if enabled is not None:
+        _remove_all(enabled, slug)
+
+
+def _set_fields(entry: Any, changes: Mapping[str, Any]) -> None:
+    """Set each key to its value; None removes the key."""
+    for key, value in changes.items():
+        if value is None:
+            if key in entry:
+                del entry[key]
+        else:
+            entry[key] = _item(value)
 
 
 def _remove_all(array: Array, value: str) -> None:
