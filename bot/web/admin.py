@@ -7,7 +7,8 @@ was sent. Every authenticated call, accepted or refused, appends one audit entry
 store and GitHub work in its thread pool, off the event loop. No traceback and no secret ever reaches
 the caller: GitHub failures become 502 with GitHub's own message, anything unexpected a generic 500.
 
-See docs/admin-api.md.
+The builds API, releases, environments and the audit log (bot/web/builds.py) share this module's bearer
+auth and helpers. See docs/admin-api.md.
 """
 
 from __future__ import annotations
@@ -30,18 +31,32 @@ from bot.manifest.edit import EditRefused
 from bot.runtime import Runtime
 from bot.store import AdminToken
 
-__all__ = ["AdminActionRequest", "Problem", "Refusal", "admin_router"]
+__all__ = [
+    "BEARER",
+    "CHALLENGE",
+    "REPO_PATTERN",
+    "SLUG_PATTERN",
+    "AdminActionRequest",
+    "Problem",
+    "Refusal",
+    "admin_router",
+    "audit_safely",
+    "describe_errors",
+    "only_repository",
+    "repository_needed",
+    "verify_token",
+]
 
 log = logging.getLogger(__name__)
 
 SLUG_PATTERN = r"^[a-z0-9]+(_[a-z0-9]+)*$"
 REPO_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
-_BEARER = HTTPBearer(
+BEARER = HTTPBearer(
     auto_error=False,
     scheme_name="AdminToken",
     description="A token from `modbot admin token create` (`mbt_…`), as `Authorization: Bearer mbt_…`.",
 )
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 class AdminActionRequest(BaseModel):
@@ -85,12 +100,12 @@ def admin_router(runtime: Runtime) -> APIRouter:
     settings = runtime.settings
 
     def authenticate(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> AdminToken:
-        token = _verify(runtime, credentials.credentials if credentials else None)
+        token = verify_token(runtime, credentials.credentials if credentials else None)
         if token is None:
             raise HTTPException(
-                401, "a valid admin token is required (Authorization: Bearer mbt_…)", _CHALLENGE
+                401, "a valid admin token is required (Authorization: Bearer mbt_…)", CHALLENGE
             )
         return token
 
@@ -109,13 +124,13 @@ def admin_router(runtime: Runtime) -> APIRouter:
                     header = request.headers.get("authorization", "")
                     scheme, _, value = header.partition(" ")
                     token = value.strip() if scheme.lower() == "bearer" else None
-                    if await run_in_threadpool(_verify, runtime, token) is None:
+                    if await run_in_threadpool(verify_token, runtime, token) is None:
                         return JSONResponse(
                             {"detail": "a valid admin token is required (Authorization: Bearer mbt_…)"},
                             status_code=401,
-                            headers=_CHALLENGE,
+                            headers=CHALLENGE,
                         )
-                    return _refusal("the request is not valid", _describe(error.errors()))
+                    return _refusal("the request is not valid", describe_errors(error.errors()))
 
             return guarded
 
@@ -143,12 +158,12 @@ def admin_router(runtime: Runtime) -> APIRouter:
     ) -> ProposeResult | JSONResponse:
         actor = f"api:{token.name} ({body.requested_by})"[:200]
         audit_action = f"module.{action}"
-        repo = body.repository or _only_repository(settings.repositories)
+        repo = body.repository or only_repository(settings.repositories)
         details: dict[str, Any] = {"slug": slug, "token_id": token.id, "requested_by": body.requested_by}
 
         def refuse(status: int, detail: str, reasons: list[str] | None = None) -> JSONResponse:
             outcome = "refused" if status in {403, 422} else "failed"
-            _audit(
+            audit_safely(
                 runtime,
                 actor,
                 audit_action,
@@ -166,7 +181,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
             return JSONResponse({"detail": detail}, status_code=status)
 
         if repo is None:
-            return refuse(422, "the request is not valid", [_repository_needed(settings.repositories)])
+            return refuse(422, "the request is not valid", [repository_needed(settings.repositories)])
         if not settings.allows_repository(repo):
             return refuse(403, f"{repo} is not among the repositories this bot manages (MODBOT_REPOSITORIES)")
         if settings.auth_mode == "app" and body.installation_id is None:
@@ -185,7 +200,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
                 reason=body.reason,
             )
         except ValidationError as error:
-            return refuse(422, "the request is not valid", _describe(error.errors()))
+            return refuse(422, "the request is not valid", describe_errors(error.errors()))
         try:
             forge = runtime.forges.for_installation(body.installation_id)
             result = propose_change(forge, repo, intent, manifest_path=settings.manifest_path)
@@ -203,7 +218,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
             log.exception("admin %s %s on %s failed", action, slug, repo)
             return refuse(500, "internal error; the bot's log has the details")
         target = f"{repo}#{result.pull_number}" if result.pull_number else repo
-        _audit(
+        audit_safely(
             runtime,
             actor,
             audit_action,
@@ -224,7 +239,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-def _verify(runtime: Runtime, token: str | None) -> AdminToken | None:
+def verify_token(runtime: Runtime, token: str | None) -> AdminToken | None:
     if not token:
         return None
     try:
@@ -234,7 +249,7 @@ def _verify(runtime: Runtime, token: str | None) -> AdminToken | None:
         return None
 
 
-def _audit(
+def audit_safely(
     runtime: Runtime, actor: str, action: str, target: str | None, *, details: dict[str, Any], reason: str
 ) -> None:
     try:
@@ -247,13 +262,13 @@ def _refusal(detail: str, reasons: list[str]) -> JSONResponse:
     return JSONResponse(Refusal(detail=detail, reasons=reasons).model_dump(), status_code=422)
 
 
-def _only_repository(repositories: frozenset[str] | None) -> str | None:
+def only_repository(repositories: frozenset[str] | None) -> str | None:
     if repositories is not None and len(repositories) == 1:
         return next(iter(repositories))
     return None
 
 
-def _repository_needed(repositories: frozenset[str] | None) -> str:
+def repository_needed(repositories: frozenset[str] | None) -> str:
     if repositories is None:
         return "`repository` is required (owner/name): MODBOT_REPOSITORIES is not set"
     return (
@@ -261,7 +276,7 @@ def _repository_needed(repositories: frozenset[str] | None) -> str:
     )
 
 
-def _describe(errors: Any) -> list[str]:
+def describe_errors(errors: Any) -> list[str]:
     """Pydantic/FastAPI errors as one line each, without echoing the input (it may hold anything)."""
     reasons = []
     for error in errors:
