@@ -1,0 +1,128 @@
+"""Releases as chat-ops needs them: from the store's cache first, else from the `release/<id>` tags on
+GitHub (and then cached), and the builds a new release finishes.
+
+GitHub's annotated `release/<id>` tags are the system of record (bot.pipeline.release); the store keeps
+a copy so that "does this release exist" and "which release is at this commit" need no API call. A
+tag that is not a readable release record (a lightweight tag, a message that is not a record) is no
+release: it is logged and skipped, never trusted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.forge import Forge, ForgeError, Ref
+from bot.pipeline.release import RELEASE_TAG_PREFIX, ReleaseError, is_release_id, parse_record
+from bot.store import BuildRecord, FinalStateError, ReleaseInfo, Store
+
+__all__ = [
+    "TAGS_SEARCHED_PER_COMMIT",
+    "find_release",
+    "finish_builds",
+    "read_release_tag",
+    "release_at_commit",
+]
+
+log = logging.getLogger(__name__)
+
+# A commit's release is one of the newest tags (release ids sort in time order and a build tags the
+# commit it just built); looking at a few bounds the calls when the store has not seen the tag yet.
+TAGS_SEARCHED_PER_COMMIT = 5
+
+
+def read_release_tag(forge: Forge, store: Store, repo: str, ref: Ref) -> ReleaseInfo | None:
+    """The release a `refs/tags/release/<id>` ref carries, cached in the store; None when the tag is
+    not a modbot release (not annotated, or its message is not a release record)."""
+    tag = ref.ref.removeprefix("refs/tags/")
+    if not tag.startswith(RELEASE_TAG_PREFIX) or not is_release_id(tag.removeprefix(RELEASE_TAG_PREFIX)):
+        return None
+    if ref.object_type != "tag":
+        log.warning("%s of %s is a lightweight tag, not a release record; ignored", tag, repo)
+        return None
+    return read_tag_object(forge, store, repo, tag, ref.sha)
+
+
+def read_tag_object(forge: Forge, store: Store, repo: str, tag: str, tag_sha: str) -> ReleaseInfo | None:
+    """The release record in the annotated tag object `tag_sha` (named `tag`), cached in the store."""
+    tag_object = forge.get_tag_object(repo, tag_sha)
+    if tag_object.object_type != "commit":
+        log.warning("%s of %s points at a %s, not a commit; ignored", tag, repo, tag_object.object_type)
+        return None
+    try:
+        record = parse_record(tag_object.message, tag=tag)
+        info = ReleaseInfo.from_record(repo, record)
+    except (ReleaseError, ValueError) as exc:
+        log.warning("%s of %s is not a modbot release: %s", tag, repo, exc)
+        return None
+    if info.commit_sha != tag_object.object_sha:
+        log.warning(
+            "%s of %s says commit %s but points at %s; ignored",
+            tag,
+            repo,
+            info.commit_sha,
+            tag_object.object_sha,
+        )
+        return None
+    store.upsert_release(info)
+    return info
+
+
+def find_release(forge: Forge, store: Store, repo: str, release_id: str) -> ReleaseInfo | None:
+    """The release `release_id`: the store's copy, else its tag on GitHub (then cached); None when
+    there is no such release."""
+    cached = store.get_release(repo, release_id)
+    if cached is not None:
+        return cached
+    ref = forge.get_ref(repo, f"tags/{RELEASE_TAG_PREFIX}{release_id}")
+    if ref is None:
+        return None
+    return read_release_tag(forge, store, repo, ref)
+
+
+def release_at_commit(
+    forge: Forge, store: Store, repo: str, commit_sha: str, *, ask_github: bool
+) -> ReleaseInfo | None:
+    """The newest release made from `commit_sha`: the store's, else (with `ask_github`) one of the
+    newest `release/*` tags (at most `TAGS_SEARCHED_PER_COMMIT` tag objects read)."""
+    cached = store.releases_at_commit(repo, commit_sha)
+    if cached:
+        return cached[0]
+    if not ask_github:
+        return None
+    tags = [ref for ref in forge.list_tags(repo, RELEASE_TAG_PREFIX) if ref.object_type == "tag"]
+    newest = sorted(tags, key=lambda ref: ref.ref, reverse=True)[:TAGS_SEARCHED_PER_COMMIT]
+    for ref in newest:
+        if store.get_release(repo, ref.ref.removeprefix(f"refs/tags/{RELEASE_TAG_PREFIX}")) is not None:
+            continue  # cached already, and not at this commit (the store said so above)
+        try:
+            info = read_release_tag(forge, store, repo, ref)
+        except ForgeError as exc:
+            if not exc.not_found:
+                raise
+            continue  # deleted between the listing and the read
+        if info is not None and info.commit_sha == commit_sha:
+            return info
+    return None
+
+
+def finish_builds(store: Store, info: ReleaseInfo) -> list[BuildRecord]:
+    """Mark the unfinished builds of the release's commit succeeded with that release (the admin
+    API's `GET /admin/builds/{id}` then shows it); returns the builds it finished."""
+    finished: list[BuildRecord] = []
+    for build in store.builds_for_merge_sha(info.repository, info.commit_sha):
+        if build.finished:
+            continue
+        try:
+            finished.append(
+                store.update_build(
+                    build.build_id,
+                    status="succeeded",
+                    stage="done",
+                    progress=100,
+                    release_id=info.release_id,
+                    manifest_hash=info.manifest_hash,
+                )
+            )
+        except FinalStateError:
+            continue  # finished meanwhile by another event: its outcome stands
+    return finished
