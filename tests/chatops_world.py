@@ -79,14 +79,14 @@ class World:
         legacy = {"maintain": "write", "triage": "read"}.get(role, role)
         self.forge.set_permission(REPO, login, legacy, role)
 
-    def release(
-        self, *, commit_sha: str | None = None, cached: bool = True, day: int | None = None
-    ) -> ReleaseInfo:
+    def release(self, *, commit_sha: str | None = None, cached: bool = True) -> ReleaseInfo:
         """A release of `commit_sha` (default: a new commit on main): its annotated tag on GitHub and,
         when `cached`, the store's copy."""
         sha = commit_sha or self.forge.commit(REPO, "main", {"notes.txt": f"{len(self.releases)}".encode()})
         index = len(self.releases) + 1
-        release_id = f"rel_2026_01_{day or index:02d}_001"
+        # ids in time order: 28 a month, from 2026-01-01
+        month, day = 1 + (index - 1) // 28, (index - 1) % 28 + 1
+        release_id = f"rel_2026_{month:02d}_{day:02d}_001"
         digest = f"sha256:{next(_digests):064x}"
         record = make_record(
             release_id=release_id,
@@ -99,7 +99,7 @@ class World:
             previous_release=self.releases[-1].release_id if self.releases else None,
             build_key=f"{index + 100:064x}",
             template_version=TEMPLATE_VERSION,
-            created_at=datetime(2026, 1, day or index, 12, 0, tzinfo=UTC),
+            created_at=datetime(2026, month, day, 12, 0, tzinfo=UTC),
         )
         self.forge.add_annotated_tag(REPO, record.tag, sha, record.to_message())
         info = ReleaseInfo.from_record(REPO, record)

@@ -110,7 +110,7 @@ def render_problem(problem: CommandProblem, *, comment_id: int | None) -> str:
 def render_refusal(
     *, command: str, decision: Decision, lock: EnvironmentLock | None, comment_id: int | None
 ) -> str:
-    """Which rule refused the command, why, and what to do next."""
+    """Which rule refused the command, why, and what to do next. `command` is a code span."""
     return _finish(
         render(
             "comments/command_refused.md.j2",
@@ -128,7 +128,7 @@ def render_refusal(
 def render_failure(
     *, command: str, message: str, next_step: str, github_error: str | None, comment_id: int | None
 ) -> str:
-    """The command was allowed but could not be carried out."""
+    """The command was allowed but could not be carried out. `command` is a code span."""
     return _finish(
         render(
             "comments/command_failed.md.j2",
@@ -142,7 +142,7 @@ def render_failure(
 
 
 def render_repeated(*, command: str, rule: str, comment_id: int) -> str:
-    """A re-run job found the command handled already, but no answer to it."""
+    """A re-run job found the command handled already, but no answer to it. `command` is a code span."""
     return _finish(
         render("comments/command_repeated.md.j2", marker=reply_marker(comment_id), command=command, rule=rule)
     )

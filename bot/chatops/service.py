@@ -46,7 +46,7 @@ from bot.chatops.authorize import (
     required_permission,
 )
 from bot.chatops.facts import Gathered, Policy, gather_actor, gather_facts, get_pull_or_none, load_policy
-from bot.chatops.parse import COMMANDS
+from bot.chatops.parse import COMMANDS, code_span
 from bot.chatops.progress import START_ACTIONS
 from bot.chatops.releases import release_at_commit
 from bot.chatops.replies import (
@@ -278,7 +278,8 @@ def _audit(
 
 
 def _command(request: CommandRequest) -> str:
-    return command_text(request.action, request.environment, request.release_id)
+    """The command as a code span (its parts have checked shapes; a comment's own text is never echoed)."""
+    return code_span(command_text(request.action, request.environment, request.release_id))
 
 
 def _decision_data(decision: Decision) -> dict[str, Any]:
