@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean audit-workflows workflows bench-store bench-webhook
+.PHONY: run test lint typecheck pytest api-fuzz bench clean audit-workflows workflows bench-store bench-webhook
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,10 +38,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The whole suite, schemathesis included: tests/test_api_schemathesis.py fuzzes every /admin endpoint of
+# the served OpenAPI document in-process (no 5xx, documented status codes and schemas only).
 pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# schemathesis alone, with more examples per operation (MODBOT_FUZZ_EXAMPLES, default 200)
+api-fuzz: $(STAMP)
+	MODBOT_FUZZ_EXAMPLES=$${MODBOT_FUZZ_EXAMPLES:-200} $(BIN)/pytest -p no:cacheprovider tests/test_api_schemathesis.py
 
 # zizmor + actionlint + check-jsonschema on our own CI, offline (also part of `make pytest`).
 audit-workflows: $(STAMP)

@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.forge import ForgeError
 from bot.handlers.admin_actions import Action, Intent, ModuleChange, ProposeResult, propose_change
@@ -42,8 +43,10 @@ __all__ = [
     "admin_router",
     "audit_safely",
     "describe_errors",
+    "has_valid_token",
     "only_repository",
     "repository_needed",
+    "request_problems",
     "verify_token",
 ]
 
@@ -71,7 +74,10 @@ class AdminActionRequest(BaseModel):
         examples=["rustok/rustok"],
     )
     installation_id: int | None = Field(
-        default=None, gt=0, description="the GitHub App installation on that repository (App mode only)"
+        default=None,
+        gt=0,
+        le=2**63 - 1,
+        description="the GitHub App installation on that repository (App mode only)",
     )
     module: ModuleChange | None = Field(
         default=None,
@@ -120,17 +126,17 @@ def admin_router(runtime: Runtime) -> APIRouter:
             async def guarded(request: Request) -> Response:
                 try:
                     return await handler(request)
-                except RequestValidationError as error:
-                    header = request.headers.get("authorization", "")
-                    scheme, _, value = header.partition(" ")
-                    token = value.strip() if scheme.lower() == "bearer" else None
-                    if await run_in_threadpool(verify_token, runtime, token) is None:
+                except (RequestValidationError, StarletteHTTPException) as error:
+                    reasons = request_problems(error)
+                    if reasons is None:
+                        raise
+                    if not await has_valid_token(runtime, request):
                         return JSONResponse(
                             {"detail": "a valid admin token is required (Authorization: Bearer mbt_…)"},
                             status_code=401,
                             headers=CHALLENGE,
                         )
-                    return _refusal("the request is not valid", describe_errors(error.errors()))
+                    return _refusal("the request is not valid", reasons)
 
             return guarded
 
@@ -237,6 +243,24 @@ def admin_router(runtime: Runtime) -> APIRouter:
         return result
 
     return router
+
+
+def request_problems(error: RequestValidationError | StarletteHTTPException) -> list[str] | None:
+    """What is wrong with a request FastAPI could not read: its validation errors, or for a body it could
+    not even parse (FastAPI's 400, e.g. bytes that are not UTF-8) one reason. None: not a request
+    problem (another HTTPException), to be raised as it is."""
+    if isinstance(error, RequestValidationError):
+        return describe_errors(error.errors())
+    if error.status_code == 400:
+        return ["`body`: not JSON text (UTF-8)"]
+    return None
+
+
+async def has_valid_token(runtime: Runtime, request: Request) -> bool:
+    """The request's bearer token is a valid admin token (checked in the thread pool: it reads the store)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    token = value.strip() if scheme.lower() == "bearer" else None
+    return await run_in_threadpool(verify_token, runtime, token) is not None
 
 
 def verify_token(runtime: Runtime, token: str | None) -> AdminToken | None:

@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.config import BotSettings, PolicyError, load_repository_policy
 from bot.forge import Forge, ForgeError
@@ -60,8 +60,10 @@ from bot.web.admin import (
     SLUG_PATTERN,
     audit_safely,
     describe_errors,
+    has_valid_token,
     only_repository,
     repository_needed,
+    request_problems,
     verify_token,
 )
 
@@ -84,6 +86,7 @@ log = logging.getLogger(__name__)
 
 MAX_MODULES = 2000
 MAX_PAGE = 1000
+MAX_ID = 2**63 - 1  # ids are 64-bit database integers
 _UNAUTHORIZED = "a valid admin token is required (Authorization: Bearer mbt_…)"
 
 
@@ -134,7 +137,9 @@ class BuildRequest(BaseModel):
         pattern=REPO_PATTERN,
         description="owner/name; may be left out when MODBOT_REPOSITORIES names exactly one repository",
     )
-    installation_id: int | None = Field(default=None, gt=0, description="the App installation (App mode)")
+    installation_id: int | None = Field(
+        default=None, gt=0, le=MAX_ID, description="the App installation (App mode)"
+    )
     manifest_ref: str | None = Field(
         default=None,
         min_length=1,
@@ -357,17 +362,18 @@ def builds_router(runtime: Runtime) -> APIRouter:
                     return await handler(request)
                 except _Failure as failure:
                     return failure.response()
-                except RequestValidationError as error:
-                    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-                    token = value.strip() if scheme.lower() == "bearer" else None
-                    if await run_in_threadpool(verify_token, runtime, token) is None:
+                except (RequestValidationError, StarletteHTTPException) as error:
+                    reasons = request_problems(error)
+                    if reasons is None:
+                        raise
+                    if not await has_valid_token(runtime, request):
                         return _unauthorized().response()
                     return _Failure(
                         422,
                         "invalid_request",
                         "the request is not valid",
                         "fix the fields named in `reasons` and send it again",
-                        describe_errors(error.errors()),
+                        reasons,
                     ).response()
                 except Exception:
                     log.exception("admin API: %s %s failed", request.method, request.url.path)
@@ -645,7 +651,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
     def list_environments(
         token: AdminToken = authenticated,
         repository: Annotated[str | None, Query(pattern=REPO_PATTERN)] = None,
-        installation_id: Annotated[int | None, Query(gt=0)] = None,
+        installation_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
     ) -> EnvironmentList:
         repo = repository_for(repository, token, "environment.list")
         forge = forge_for(installation_id)
@@ -702,7 +708,9 @@ def builds_router(runtime: Runtime) -> APIRouter:
             datetime | None, Query(description="entries at or after this time (ISO 8601)")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-        cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous page")] = None,
+        cursor: Annotated[
+            int | None, Query(ge=1, le=MAX_ID, description="`next_cursor` of the previous page")
+        ] = None,
     ) -> AuditPageView:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)  # a time without a zone is UTC, as every time here
