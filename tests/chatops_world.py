@@ -302,6 +302,30 @@ class World:
         validate_webhook("workflow_run", payload)
         return payload
 
+    def pull_closed_payload(self, pull: PullRequest) -> dict[str, Any]:
+        payload = webhook_example("pull_request", "closed")
+        payload["repository"].update(full_name=REPO, name="shop", default_branch="main")
+        payload["pull_request"].update(
+            number=pull.number, merged=pull.merged, merge_commit_sha=pull.merge_commit_sha, state="closed"
+        )
+        payload["number"] = pull.number
+        validate_webhook("pull_request", payload)
+        return payload
+
+    def create_payload(self, tag: str) -> dict[str, Any]:
+        payload = webhook_example("create")
+        payload["repository"].update(full_name=REPO, name="shop", default_branch="main")
+        payload.update(ref=tag, ref_type="tag")
+        validate_webhook("create", payload)
+        return payload
+
+    def push_payload(self, tag: str, after: str, *, deleted: bool = False) -> dict[str, Any]:
+        payload = webhook_example("push")
+        payload["repository"].update(full_name=REPO, name="shop", default_branch="main")
+        payload.update(ref=f"refs/tags/{tag}", after=after, deleted=deleted, created=not deleted)
+        validate_webhook("push", payload)
+        return payload
+
     def later(self, minutes: float = 1) -> None:
         self.clock.advance(minutes * 60)
 

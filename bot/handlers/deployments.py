@@ -1,0 +1,551 @@
+"""What happens after a command: GitHub's events about deploys, builds and releases, kept in the store
+and shown in the command's reply.
+
+- `deployment_status`: the deploy workflow reports each stage of a modbot Deployment (payload
+  `modbot == 1`, docs/workflows.md#the-deployment-contract). The store's deployment follows it (one
+  the workflow created itself, an automatic rollback or a tag moved by hand, is recorded from its
+  payload); the stage comes from the description ("deploying …" → deploy, "smoke testing …" → smoke,
+  success → done; a failure stays at the stage where it stopped); a final state releases the lock
+  that deployment holds, and is audited (`deploy.succeeded` / `deploy.failed`, `rollback.*`; an
+  automatic rollback is audited as `rollback.automatic` when it starts). The reply of the command
+  that started it is edited in place (an automatic rollback shows in the reply of the deploy it
+  undoes).
+- `workflow_run`: a deploy workflow run (on a `deploy/<env>` tag) that ends while its Deployment has
+  no final state (approval rejected, a failure before the deploy job) would hold the lock until it
+  expires: the Deployment's latest status is read from GitHub and applied, else it is ended with
+  `error`. Build workflow runs move the admin API's builds of their commit on (running, failed, or
+  released).
+- `create` / `push` of a `release/<id>` tag: the release record is cached, and builds waiting on its
+  commit are finished with it.
+- `pull_request` closed: a build's PR merged (its merge commit is what the build workflow builds) or
+  closed without merging (the build is cancelled).
+
+Every handler is idempotent: GitHub may deliver an event twice and the worker may run a job twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import posixpath
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from bot.chatops.facts import Policy, load_policy
+from bot.chatops.progress import render_progress, rolled_back_deployment
+from bot.chatops.releases import finish_builds, read_release_tag, read_tag_object, release_at_commit
+from bot.config import BotSettings
+from bot.forge import Forge, ForgeError, WorkflowRun
+from bot.pipeline.config import ENVIRONMENT_NAME_RE, ChatopsConfig
+from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX, is_release_id
+from bot.store import (
+    SYSTEM_ACTOR,
+    BuildRecord,
+    BuildStage,
+    BuildStatus,
+    DeployKind,
+    DeploymentRecord,
+    DeployStage,
+    DeployStatus,
+    FinalStateError,
+    ReleaseInfo,
+    Store,
+    environment_target,
+)
+
+__all__ = [
+    "CONTRACT_KINDS",
+    "deploy_stage",
+    "handle_create",
+    "handle_deployment_status",
+    "handle_pull_request_closed",
+    "handle_push",
+    "handle_workflow_run",
+]
+
+log = logging.getLogger(__name__)
+
+CONTRACT_KINDS: frozenset[str] = frozenset({"deploy", "rollback", "auto_rollback"})
+_ENVIRONMENT = re.compile(ENVIRONMENT_NAME_RE)
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_FINAL_STATES = frozenset({"success", "failure", "error", "inactive"})
+_OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed", "inactive": "inactive"}
+
+
+# --- deployment_status -----------------------------------------------------------------------------------
+
+
+def deploy_stage(state: str, description: str) -> DeployStage | None:
+    """The stage a status says a deployment reached (None: the status does not say)."""
+    if state in ("queued", "pending"):
+        return "queued"
+    if state == "success":
+        return "done"
+    if state == "in_progress":
+        if description.startswith("smoke testing "):
+            return "smoke"
+        if description.startswith("deploying "):
+            return "deploy"
+    return None  # a failure stays at the stage where it stopped
+
+
+def _store_status(state: str) -> DeployStatus | None:
+    if state == "pending":
+        return "queued"
+    if state in ("queued", "in_progress", "success", "failure", "error", "inactive"):
+        return cast(DeployStatus, state)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Contract:
+    """What a modbot Deployment's payload says (checked)."""
+
+    kind: DeployKind
+    release_id: str
+    previous_release: str | None
+    manifest_hash: str | None
+    requested_by: str
+    reason: str | None
+
+
+def _contract(payload: Any, creator: str | None) -> _Contract | str:
+    """The payload as the contract, or why it is not a modbot Deployment's."""
+    if isinstance(payload, str) and payload.strip():
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return "its payload is not JSON"
+    if not isinstance(payload, dict) or payload.get("modbot") != 1:
+        return "not a modbot Deployment (no payload.modbot == 1)"
+    kind, release_id = payload.get("kind"), payload.get("release_id")
+    if kind not in CONTRACT_KINDS:
+        return f"unknown kind {str(kind)[:40]!r}"
+    if not isinstance(release_id, str) or not is_release_id(release_id):
+        return "payload.release_id is not a release id"
+    previous = payload.get("previous_release")
+    if previous is not None and (not isinstance(previous, str) or not is_release_id(previous)):
+        previous = None
+    manifest_hash = payload.get("manifest_hash")
+    requested_by = payload.get("requested_by")
+    if not isinstance(requested_by, str) or not requested_by.strip():
+        requested_by = creator or "github"
+    reason = payload.get("reason")
+    return _Contract(
+        kind=cast(DeployKind, kind),
+        release_id=release_id,
+        previous_release=previous,
+        manifest_hash=manifest_hash
+        if isinstance(manifest_hash, str) and 0 < len(manifest_hash) <= 100
+        else None,
+        requested_by=requested_by.strip()[:200],
+        reason=reason if isinstance(reason, str) and reason.strip() else None,
+    )
+
+
+def _time(value: Any) -> datetime:
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _login(user: Any) -> str | None:
+    return str(user["login"]) if isinstance(user, dict) and user.get("login") else None
+
+
+def handle_deployment_status(
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+) -> str:
+    deployment = payload.get("deployment") or {}
+    status = payload.get("deployment_status") or {}
+    contract = _contract(deployment.get("payload"), _login(deployment.get("creator")))
+    if isinstance(contract, str):
+        return f"ignored: {contract}"
+    repo: str = payload["repository"]["full_name"]
+    environment = str(deployment.get("environment") or "")
+    sha = str(deployment.get("sha") or "")
+    state = str(status.get("state") or "")
+    store_status = _store_status(state)
+    if store_status is None:
+        return f"ignored: unknown deployment state {state[:40]!r}"
+    if not _ENVIRONMENT.fullmatch(environment) or not _COMMIT_SHA.fullmatch(sha):
+        return "ignored: the Deployment's environment or commit is not one modbot deploys"
+    github_id = int(deployment["id"])
+    before = store.deployment_by_github_id(repo, github_id)
+    if before is None and store_status == "inactive":
+        # GitHub retires an old successful Deployment when a newer one succeeds; modbot never saw
+        # this one run, and `modbot releases sync` records history from GitHub
+        return f"ignored: inactive Deployment {github_id} was never seen running"
+    description = str(status.get("description") or "")
+    log_url = _url(status.get("log_url")) or _url(status.get("target_url"))
+    after = store.upsert_github_deployment(
+        repository=repo,
+        github_deployment_id=github_id,
+        environment=environment,
+        release_id=contract.release_id,
+        commit_sha=sha,
+        kind=contract.kind,
+        requested_by=contract.requested_by,
+        reason=contract.reason,
+        status=store_status,
+        created_at=_time(deployment["created_at"]),
+        stage=deploy_stage(state, description),
+        previous_release=contract.previous_release,
+        manifest_hash=contract.manifest_hash,
+        logs_url=log_url,
+    )
+    return _after_change(forge, store, before, after, description=description)
+
+
+def _url(value: Any) -> str | None:
+    text = str(value) if value else ""
+    return text if text.startswith(("https://", "http://")) else None
+
+
+def _after_change(
+    forge: Forge, store: Store, before: DeploymentRecord | None, after: DeploymentRecord, *, description: str
+) -> str:
+    """What follows a deployment's change: the lock, the audit, the reply."""
+    target = environment_target(after.repository, after.environment)
+    word = "deploy" if after.kind == "deploy" else "rollback"
+    if before is None and after.kind == "auto_rollback":
+        store.append_audit(
+            SYSTEM_ACTOR,
+            "rollback.automatic",
+            target,
+            {**_details(after), "rollback_of": after.previous_release},
+            description or None,
+        )
+    if after.finished and after.github_deployment_id is not None:
+        store.release_lock(
+            after.repository,
+            after.environment,
+            actor=SYSTEM_ACTOR,
+            reason=f"{after.kind} of {after.release_id} ended: {after.status}",
+            deployment_id=after.github_deployment_id,
+        )
+        if before is None or not before.finished:
+            store.append_audit(
+                SYSTEM_ACTOR,
+                f"{word}.{_OUTCOME_WORD[after.status]}",
+                target,
+                _details(after),
+                description or None,
+            )
+    if before is not None and after == before:
+        return f"unchanged: {after.kind} {after.id} is {after.status} at {after.stage}"
+    _update_reply(forge, store, after)
+    return f"{after.kind} {after.id} of {after.release_id}: {after.status} at {after.stage}"
+
+
+def _details(record: DeploymentRecord) -> dict[str, Any]:
+    return {
+        "deployment": record.id,
+        "github_deployment_id": record.github_deployment_id,
+        "kind": record.kind,
+        "release_id": record.release_id,
+        "status": record.status,
+        "stage": record.stage,
+        "requested_by": record.requested_by,
+        "logs_url": record.logs_url,
+    }
+
+
+def _update_reply(forge: Forge, store: Store, record: DeploymentRecord) -> None:
+    """Edit the reply of the command behind `record` (for an automatic rollback: the deploy it undoes)."""
+    shown = rolled_back_deployment(store, record) if record.kind == "auto_rollback" else record
+    if shown is None or shown.reply_comment_id is None:
+        return
+    try:
+        forge.update_comment(shown.repository, shown.reply_comment_id, render_progress(store, shown))
+    except ForgeError as exc:
+        if not exc.not_found:
+            raise
+        log.info("reply %s of deployment %s was deleted; not updated", shown.reply_comment_id, shown.id)
+
+
+# --- workflow_run ------------------------------------------------------------------------------------------
+
+
+def _run(payload: dict[str, Any]) -> WorkflowRun:
+    run = payload["workflow_run"]
+    return WorkflowRun(
+        id=int(run["id"]),
+        name=str(run["name"]) if run.get("name") is not None else None,
+        path=str(run.get("path") or ""),
+        head_sha=str(run.get("head_sha") or ""),
+        head_branch=str(run["head_branch"]) if run.get("head_branch") is not None else None,
+        event=str(run.get("event") or ""),
+        status=str(run["status"]) if run.get("status") is not None else None,
+        conclusion=str(run["conclusion"]) if run.get("conclusion") is not None else None,
+        html_url=str(run.get("html_url") or ""),
+        run_attempt=int(run.get("run_attempt") or 1),
+        created_at=_time(run["created_at"]),
+    )
+
+
+def _workflow_file(path: str) -> str:
+    return posixpath.basename(path.split("@", 1)[0])
+
+
+def _chatops(forge: Forge, repo: str, settings: BotSettings, default_branch: str | None) -> ChatopsConfig:
+    """The policy's workflow names (the defaults when the policy cannot be read: finding runs must not
+    depend on a policy that is being fixed)."""
+    policy: Policy = load_policy(forge, repo, path=settings.policy_path, default_branch=default_branch)
+    return policy.config.chatops if policy.config is not None else ChatopsConfig()
+
+
+def handle_workflow_run(
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+) -> str:
+    action = payload.get("action")
+    run = _run(payload)
+    repo: str = payload["repository"]["full_name"]
+    default_branch = payload["repository"].get("default_branch")
+    if run.head_branch is not None and run.head_branch.startswith(DEPLOY_TAG_PREFIX):
+        if action != "completed":
+            return f"ignored: deploy run {action}"
+        return _deploy_run_ended(forge, store, settings, run, repo=repo, default_branch=default_branch)
+    waiting = [build for build in _builds_of(store, repo, run.head_sha) if not build.finished]
+    if not waiting:
+        return "ignored: no build waits on this commit"
+    if _workflow_file(run.path) != _chatops(forge, repo, settings, default_branch).build_workflow:
+        return f"ignored: {_workflow_file(run.path)} is not the build workflow"
+    return _follow_build_run(forge, store, repo, waiting, run)
+
+
+def _builds_of(store: Store, repo: str, sha: str) -> list[BuildRecord]:
+    return store.builds_for_merge_sha(repo, sha) if _COMMIT_SHA.fullmatch(sha) else []
+
+
+def _deploy_run_ended(
+    forge: Forge,
+    store: Store,
+    settings: BotSettings,
+    run: WorkflowRun,
+    *,
+    repo: str,
+    default_branch: str | None,
+) -> str:
+    assert run.head_branch is not None
+    environment = run.head_branch.removeprefix(DEPLOY_TAG_PREFIX)
+    if not _ENVIRONMENT.fullmatch(environment):
+        return "ignored: not a deploy tag modbot moves"
+    lock = store.get_lock(repo, environment)
+    if lock is None or lock.deployment_id is None:
+        return f"ignored: no deploy of {environment} is in flight"
+    if _workflow_file(run.path) != _chatops(forge, repo, settings, default_branch).deploy_workflow:
+        return f"ignored: {_workflow_file(run.path)} is not the deploy workflow"
+    record = store.deployment_by_github_id(repo, lock.deployment_id)
+    if record is None:
+        return f"ignored: the lock's Deployment {lock.deployment_id} is unknown"
+    if not record.finished and (record.commit_sha != run.head_sha or run.created_at < record.created_at):
+        return "ignored: the run is not the one of the deploy in flight"
+    latest = forge.list_deployment_statuses(repo, lock.deployment_id, limit=1)
+    if latest and latest[0].state in _FINAL_STATES:
+        # the workflow did report; its deployment_status event is late or was lost
+        status = latest[0]
+        after = _progress(
+            store,
+            record,
+            _store_status(status.state) or "error",
+            deploy_stage(status.state, ""),
+            status.log_url,
+        )
+        return _after_change(forge, store, record, after, description=status.description)
+    if record.finished:
+        after = record  # the record ended already; only the lock was left behind
+        store.release_lock(
+            repo,
+            environment,
+            actor=SYSTEM_ACTOR,
+            reason="its deployment ended",
+            deployment_id=lock.deployment_id,
+        )
+        return f"released the lock of finished {after.kind} {after.id}"
+    ended = run.conclusion or "no conclusion"
+    why = f"{record.release_id} failed: the deploy workflow run ended ({ended}) without a final status"
+    try:
+        forge.create_deployment_status(
+            repo, lock.deployment_id, "error", description=why, log_url=run.html_url or None
+        )
+    except ForgeError as exc:
+        log.warning("error status of deployment %s on %s not posted: %s", lock.deployment_id, repo, exc)
+    after = _progress(store, record, "error", None, run.html_url or None)
+    return _after_change(forge, store, record, after, description=why)
+
+
+def _progress(
+    store: Store,
+    record: DeploymentRecord,
+    status: DeployStatus,
+    stage: DeployStage | None,
+    logs_url: str | None,
+) -> DeploymentRecord:
+    """Move a known deployment on, as a deployment_status event would."""
+    return store.upsert_github_deployment(
+        repository=record.repository,
+        github_deployment_id=cast(int, record.github_deployment_id),
+        environment=record.environment,
+        release_id=record.release_id,
+        commit_sha=record.commit_sha,
+        kind=record.kind,
+        requested_by=record.requested_by,
+        reason=record.reason,
+        status=status,
+        created_at=record.created_at,
+        stage=stage,
+        previous_release=record.previous_release,
+        manifest_hash=record.manifest_hash,
+        logs_url=logs_url if logs_url and logs_url.startswith(("https://", "http://")) else None,
+    )
+
+
+def _follow_build_run(
+    forge: Forge, store: Store, repo: str, builds: list[BuildRecord], run: WorkflowRun
+) -> str:
+    """Move builds on with their merge commit's build run."""
+    if run.status == "completed" and run.conclusion == "success":
+        _update_builds(store, builds, status="running", stage="release", progress=80, run=run)
+        info = release_at_commit(forge, store, repo, run.head_sha, ask_github=True)
+        if info is None:
+            return f"build run {run.id} succeeded; waiting for its release tag"
+        finished = finish_builds(store, info)
+        return f"build run {run.id} released {info.release_id}; {len(finished)} build(s) finished"
+    if run.status == "completed":
+        detail = f"the build run ended: {run.conclusion or 'no conclusion'} ({run.html_url})"
+        _update_builds(store, builds, status="failed", stage="build", progress=None, run=run, detail=detail)
+        return f"build run {run.id} {run.conclusion}: {len(builds)} build(s) failed"
+    progress = 60 if run.status == "in_progress" else 40
+    _update_builds(store, builds, status="running", stage="build", progress=progress, run=run)
+    return f"build run {run.id} {run.status}: {len(builds)} build(s) running"
+
+
+def _update_builds(
+    store: Store,
+    builds: list[BuildRecord],
+    *,
+    status: BuildStatus,
+    stage: BuildStage,
+    progress: int | None,
+    run: WorkflowRun,
+    detail: str | None = None,
+) -> None:
+    for build in builds:
+        if build.finished:
+            continue
+        changes: dict[str, Any] = {"status": status, "stage": stage, "run_id": run.id}
+        if progress is not None:
+            changes["progress"] = max(progress, build.progress)  # an old event never moves it back
+        if run.html_url.startswith("https://"):
+            changes["logs_url"] = run.html_url
+        if detail is not None:
+            changes["detail"] = detail
+        try:
+            store.update_build(build.build_id, **changes)
+        except FinalStateError:
+            continue  # finished meanwhile by another event: its outcome stands
+
+
+# --- release tags: create and push ---------------------------------------------------------------------
+
+
+def _release_tag(name: str) -> str | None:
+    """`release/<id>` when `name` is a release tag's name, else None."""
+    if name.startswith(RELEASE_TAG_PREFIX) and is_release_id(name.removeprefix(RELEASE_TAG_PREFIX)):
+        return name
+    return None
+
+
+def handle_create(
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+) -> str:
+    if payload.get("ref_type") != "tag":
+        return "ignored: not a tag"
+    tag = _release_tag(str(payload.get("ref") or ""))
+    if tag is None:
+        return "ignored: not a release tag"
+    repo: str = payload["repository"]["full_name"]
+    ref = forge.get_ref(repo, f"tags/{tag}")
+    if ref is None:
+        return f"ignored: {tag} is gone"
+    info = read_release_tag(forge, store, repo, ref)
+    return _recorded(store, tag, info)
+
+
+def handle_push(
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+) -> str:
+    name = str(payload.get("ref") or "")
+    if not name.startswith("refs/tags/"):
+        return "ignored: not a tag push"
+    tag = _release_tag(name.removeprefix("refs/tags/"))
+    if tag is None:
+        return "ignored: not a release tag"
+    if payload.get("deleted"):
+        return f"ignored: {tag} was deleted (the release stays in the history)"
+    repo: str = payload["repository"]["full_name"]
+    try:
+        info = read_tag_object(forge, store, repo, tag, str(payload["after"]))
+    except ForgeError as exc:
+        if not exc.not_found:
+            raise
+        return f"ignored: {tag} is not an annotated tag"
+    return _recorded(store, tag, info)
+
+
+def _recorded(store: Store, tag: str, info: ReleaseInfo | None) -> str:
+    if info is None:
+        return f"ignored: {tag} is not a modbot release record"
+    finished = finish_builds(store, info)
+    return f"recorded {info.release_id}; {len(finished)} build(s) finished"
+
+
+# --- pull_request closed ---------------------------------------------------------------------------------
+
+
+def handle_pull_request_closed(
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+) -> str:
+    if payload.get("action") != "closed":
+        return f"ignored: action {payload.get('action')!r}"
+    pr = payload["pull_request"]
+    repo: str = payload["repository"]["full_name"]
+    builds = [build for build in store.builds_for_pr(repo, int(pr["number"])) if not build.finished]
+    if not builds:
+        return "ignored: no build waits on this pull request"
+    merge_sha = pr.get("merge_commit_sha")
+    if not pr.get("merged") or not isinstance(merge_sha, str) or not _COMMIT_SHA.fullmatch(merge_sha):
+        for build in builds:
+            _cancel(store, build)
+        return f"cancelled {len(builds)} build(s): the pull request was closed without merging"
+    moved: list[BuildRecord] = []
+    for build in builds:
+        try:
+            moved.append(store.update_build(build.build_id, merge_sha=merge_sha, stage="build", progress=25))
+        except FinalStateError:
+            continue
+    # the build run (or even the release) may be ahead of this event: catch up with it
+    info = release_at_commit(forge, store, repo, merge_sha, ask_github=False)
+    if info is not None:
+        finish_builds(store, info)
+        return f"{len(moved)} build(s) of {merge_sha[:7]} released as {info.release_id}"
+    workflow = _chatops(forge, repo, settings, payload["repository"].get("default_branch")).build_workflow
+    try:
+        runs = forge.list_workflow_runs(repo, head_sha=merge_sha, workflow=workflow, event="push", limit=1)
+    except ForgeError as exc:
+        if not exc.not_found:
+            raise
+        runs = []
+    if runs:
+        return _follow_build_run(forge, store, repo, moved, runs[0])
+    return f"{len(moved)} build(s) wait for the build of {merge_sha[:7]}"
+
+
+def _cancel(store: Store, build: BuildRecord) -> None:
+    with contextlib.suppress(FinalStateError):  # finished meanwhile: its outcome stands
+        store.update_build(
+            build.build_id, status="cancelled", detail="the pull request was closed without merging"
+        )
