@@ -1,5 +1,10 @@
 """Which handler runs for which event, with what it needs (the forge of the delivery's installation).
 
+One registry, `EVENT_HANDLERS`: the webhook event name to the handler of its payload. Every handler has
+the same shape, `handler(payload, received_at, *, forge, store, settings) -> outcome`, and is pure
+apart from what it asks of the forge and the store. `pull_request` has two: a closed PR moves the
+builds waiting on it, every other action reviews the manifest.
+
 GitHub call and error metrics are fed by the forge provider's `ForgeStats` hooks (`modbot serve`),
 which see every request, retries and admin API calls included, so nothing here counts them again."""
 
@@ -7,21 +12,71 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
 
+from bot.config import BotSettings
+from bot.forge import Forge
+from bot.handlers.deployments import (
+    handle_create,
+    handle_deployment_status,
+    handle_pull_request_closed,
+    handle_push,
+    handle_workflow_run,
+)
+from bot.handlers.issue_comment import handle_issue_comment
 from bot.handlers.pull_request import handle_pull_request
 from bot.runtime import Runtime
+from bot.store import Store
 from bot.worker import Handler, Worker
+
+__all__ = ["EVENT_HANDLERS", "EventHandler", "build_handlers", "build_worker"]
+
+
+class EventHandler(Protocol):
+    def __call__(
+        self,
+        payload: dict[str, Any],
+        received_at: datetime,
+        *,
+        forge: Forge,
+        store: Store,
+        settings: BotSettings,
+    ) -> str: ...
+
+
+def handle_pull_request_event(
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+) -> str:
+    if payload.get("action") == "closed":
+        return handle_pull_request_closed(payload, received_at, forge=forge, store=store, settings=settings)
+    return handle_pull_request(payload, received_at, forge=forge, store=store, settings=settings)
+
+
+EVENT_HANDLERS: Mapping[str, EventHandler] = {
+    "pull_request": handle_pull_request_event,
+    "issue_comment": handle_issue_comment,
+    "deployment_status": handle_deployment_status,
+    "workflow_run": handle_workflow_run,
+    "create": handle_create,
+    "push": handle_push,
+}
 
 
 def build_handlers(runtime: Runtime) -> dict[str, Handler]:
-    def pull_request(job: Any) -> str:
-        forge = runtime.forges.for_installation(job.installation_id)
-        return handle_pull_request(
-            job.payload, job.received_at, forge=forge, store=runtime.store, settings=runtime.settings
-        )
+    """The worker's handlers: each event's handler, given the forge of the job's installation."""
 
-    return {"pull_request": pull_request}
+    def bind(handler: EventHandler) -> Handler:
+        def run(job: Any) -> str:
+            forge = runtime.forges.for_installation(job.installation_id)
+            return handler(
+                job.payload, job.received_at, forge=forge, store=runtime.store, settings=runtime.settings
+            )
+
+        return run
+
+    return {event: bind(handler) for event, handler in EVENT_HANDLERS.items()}
 
 
 def build_worker(runtime: Runtime, index: int) -> Worker:
