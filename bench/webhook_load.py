@@ -167,6 +167,10 @@ def serve(kind: str, args: argparse.Namespace) -> int:
         timeout_keep_alive=60,
     )
     server = uvicorn.Server(config)
+    if kind == "modbot":
+        from bot.web.app import freeze_startup_objects  # noqa: PLC0415
+
+        freeze_startup_objects()  # as `modbot serve` does
     print(json.dumps({"port": sock.getsockname()[1]}), flush=True)
     profiles = _ThreadProfiles() if args.profile_out else None
     if profiles is not None:

@@ -319,7 +319,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from bot.forge.github import ForgeStats, GitHubForgeProvider
         from bot.metrics import Metrics
         from bot.runtime import Runtime
-        from bot.web.app import create_app
+        from bot.web.app import create_app, freeze_startup_objects
 
         settings = _settings()
         try:
@@ -335,6 +335,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             provider = GitHubForgeProvider.from_settings(settings, stats=stats)
             try:
                 app = create_app(Runtime(settings, store, provider, metrics=metrics), workers=args.workers)
+                freeze_startup_objects()
                 uvicorn.run(app, host=args.host, port=args.port, log_level="info")
             finally:
                 provider.close()

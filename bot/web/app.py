@@ -5,6 +5,7 @@ The app only verifies, records and answers; worker threads started with the app 
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -73,6 +74,16 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
     app.include_router(admin_router(runtime))
     app.include_router(builds_router(runtime))
     return app
+
+
+def freeze_startup_objects() -> None:
+    """Call once, after the app is built and before serving: moves every object alive now (imported
+    modules, FastAPI/pydantic/SQLAlchemy structures, the app) out of the cyclic garbage collector's
+    reach. Without it a full collection under load walks all of them while deliveries wait: measured
+    with 100 deliveries in flight, gen-2 pauses of up to 110 ms, 4 ms after (docs/performance.md).
+    Nothing is lost: frozen objects are still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
 
 
 def _start_worker(runtime: Runtime, index: int) -> threading.Thread:
