@@ -736,36 +736,47 @@ def _deploy(
             "again",
             error=exc,
         )
+    # The store knows the Deployment (and the lock names it) before GitHub can send any event about it:
+    # the queued status below is the first, and the workflow starts only once the tag moves.
     try:
-        forge.create_deployment_status(
-            request.repo,
-            github.id,
-            "queued",
-            description=f"queued {release.release_id} for {request.actor}",
-            environment_url=environment.url,
+        record = store.record_deployment(
+            repository=request.repo,
+            environment=env,
+            release_id=release.release_id,
+            commit_sha=release.commit_sha,
+            kind=kind,
+            requested_by=request.actor,
+            reason=request.reason,
+            source=request.source,
+            previous_release=previous,
+            manifest_hash=release.manifest_hash,
+            github_deployment_id=github.id,
+            issue_number=request.issue_number,
         )
-    except ForgeError as exc:
-        # bookkeeping: a Deployment without a status is also one the workflow picks up
-        log.warning("queued status of deployment %s on %s not posted: %s", github.id, request.repo, exc)
-    record = store.record_deployment(
-        repository=request.repo,
-        environment=env,
-        release_id=release.release_id,
-        commit_sha=release.commit_sha,
-        kind=kind,
-        requested_by=request.actor,
-        reason=request.reason,
-        source=request.source,
-        previous_release=previous,
-        manifest_hash=release.manifest_hash,
-        github_deployment_id=github.id,
-        issue_number=request.issue_number,
-    )
+    except Exception:
+        _end_on_github(
+            forge, request.repo, github.id, f"{release.release_id} failed: modbot could not record it"
+        )
+        store.release_lock(
+            request.repo, env, actor=request.actor, reason="the deployment could not be recorded"
+        )
+        raise
     try:
         store.attach_lock_deployment(
             request.repo, env, holder=lock.holder, acquired_at=lock.acquired_at, deployment_id=github.id
         )
         lock = replace(lock, deployment_id=github.id)
+        try:
+            forge.create_deployment_status(
+                request.repo,
+                github.id,
+                "queued",
+                description=f"queued {release.release_id} for {request.actor}",
+                environment_url=environment.url,
+            )
+        except ForgeError as exc:
+            # bookkeeping: a Deployment without a status is one the workflow picks up all the same
+            log.warning("queued status of deployment %s on %s not posted: %s", github.id, request.repo, exc)
         tag = move_deploy_tag(forge, request.repo, environment.deploy_tag, release.commit_sha)
     except (ForgeError, LockLost) as exc:
         return _abandon(request, decision, record, exc, forge=forge, store=store, environment=environment)
@@ -799,6 +810,15 @@ def _deploy(
     )
 
 
+def _end_on_github(forge: Forge, repo: str, deployment_id: int, description: str) -> None:
+    """Give a Deployment that will never run the final status `error` at once, so that no later move of
+    the same tag adopts it (the Deployment contract). Bookkeeping: a failure is logged, not raised."""
+    try:
+        forge.create_deployment_status(repo, deployment_id, "error", description=description)
+    except ForgeError as exc:
+        log.warning("error status of deployment %s on %s not posted: %s", deployment_id, repo, exc)
+
+
 def _abandon(
     request: CommandRequest,
     decision: Decision,
@@ -818,21 +838,7 @@ def _abandon(
         if isinstance(error, ForgeError)
         else "the environment lock was lost before the tag moved"
     )
-    try:
-        forge.create_deployment_status(
-            request.repo,
-            record.github_deployment_id,
-            "error",
-            description=f"{record.release_id} failed: {why}",
-            environment_url=environment.url,
-        )
-    except ForgeError as exc:
-        log.warning(
-            "error status of deployment %s on %s not posted: %s",
-            record.github_deployment_id,
-            request.repo,
-            exc,
-        )
+    _end_on_github(forge, request.repo, record.github_deployment_id, f"{record.release_id} failed: {why}")
     ended = store.update_deployment(record.id, status="error", actor=request.actor)
     store.release_lock(
         request.repo, env, actor=request.actor, reason=why, deployment_id=record.github_deployment_id

@@ -261,9 +261,9 @@ def _update_reply(forge: Forge, store: Store, record: DeploymentRecord) -> None:
     try:
         forge.update_comment(shown.repository, shown.reply_comment_id, render_progress(store, shown))
     except ForgeError as exc:
-        if not exc.not_found:
-            raise
-        log.info("reply %s of deployment %s was deleted; not updated", shown.reply_comment_id, shown.id)
+        # the store and the lock are right already; a retried job would find nothing changed and
+        # skip the edit, so failing the job would only repeat work (the next status edits it again)
+        log.warning("reply %s of deployment %s not updated: %s", shown.reply_comment_id, shown.id, exc)
 
 
 # --- workflow_run ------------------------------------------------------------------------------------------
