@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from bot.pipeline.release import make_record
 from bot.runtime import Runtime
-from bot.store import Store
+from bot.store import ReleaseInfo, Store
 from bot.store.testing import temporary_store
 from bot.web.app import create_app
 from tests.corpus import MINI_MANIFEST, read
@@ -33,60 +36,86 @@ MINI = read(MINI_MANIFEST)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 
+@dataclass
+class World:
+    store: Store
+    secret: str
+    app: Any
+    build_id: str  # a succeeded build with a release, so the build operations reach the chat-ops service
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Store, str, Any]]:
+def world(tmp_path: Path) -> Iterator[World]:
     forge = FakeForge(bot_login=BOT)
     forge.add_repo(REPO, files={"modules.toml": MINI.encode(), ".github/modbot.toml": POLICY})
+    commit = forge.commit(REPO, "main", {"modules.toml": MINI.encode() + b"\n"})
+    record = make_record(
+        release_id=RELEASE,
+        manifest_hash="a" * 64,
+        modules=list(tomllib.loads(MINI)["modules"]),
+        image_repository="ghcr.io/rustok/rustok-mini",
+        image_digest="sha256:" + "d" * 64,
+        build_id="run-1",
+        git_sha=commit,
+        previous_release=None,
+        build_key="b" * 64,
+        template_version="1",
+        created_at=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+    forge.add_annotated_tag(REPO, f"release/{RELEASE}", commit, record.to_message())
     with temporary_store("sqlite", directory=tmp_path) as store:
         _, secret = store.create_admin_token("schemathesis", actor="test")
-        modules = tomllib.loads(MINI)["modules"]
-        store.create_build(
+        store.upsert_release(ReleaseInfo.from_record(REPO, record))
+        build = store.create_build(
             repository=REPO,
             requested_by="alice",
             reason="seed",
             manifest_ref=None,
             manifest_hash="a" * 64,
-            modules_delta={"summary": "", "added": [], "removed": list(modules)[:1]},
+            modules_delta={"summary": "", "added": [], "removed": []},
             pr_number=1,
         )
+        store.update_build(build.build_id, status="succeeded", release_id=RELEASE)
         app = create_app(Runtime(token_settings(frozenset({REPO})), store, Provider(forge)), workers=0)
-        yield store, secret, app
+        yield World(store, secret, app, build.build_id)
 
 
+RELEASE = "rel_2026_01_02_001"
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-# per operation and mode; derandomized, so a run is repeatable (`make api-fuzz` runs many more)
+# per operation and pass; derandomized, so a run is repeatable (`make api-fuzz` runs many more)
 EXAMPLES = int(os.environ.get("MODBOT_FUZZ_EXAMPLES", "25"))
 
 
-def test_the_admin_api_keeps_its_openapi_promises(world: tuple[Store, str, Any]) -> None:
-    """Each /admin operation, valid and invalid requests alike. (The Python API, not schemathesis's pytest
-    plugin: its subtests do not run on this pytest.) Failures of every operation are reported together."""
-    _, secret, app = world
-    api = schemathesis.openapi.from_asgi("/openapi.json", app)
-    headers = {"Authorization": f"Bearer {secret}"}
+def test_the_admin_api_keeps_its_openapi_promises(world: World) -> None:
+    """Each /admin operation, valid and invalid requests alike, and the build operations once more on a
+    real build. (The Python API, not schemathesis's pytest plugin: its subtests do not run on this
+    pytest.) Failures of every operation are reported together."""
+    api = schemathesis.openapi.from_asgi("/openapi.json", world.app)
+    headers = {"Authorization": f"Bearer {world.secret}"}
     failures: list[str] = []
     operations = [result.ok() for result in api.get_all_operations()]
     admin = [op for op in operations if op.path.startswith("/admin/")]
-    assert len(admin) >= 7, [op.label for op in operations]
-    for operation in admin:
-        for mode in MODES:
+    assert len(admin) == 9, [op.label for op in operations]
+    passes = [(op, mode, None) for op in admin for mode in MODES] + [
+        (op, GenerationMode.POSITIVE, {"build_id": world.build_id}) for op in admin if "{build_id}" in op.path
+    ]
+    for operation, mode, path_parameters in passes:
 
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                suppress_health_check=list(HealthCheck),
-            )
-            def call(case: Any) -> None:
-                case.call_and_validate(headers=headers, checks=CHECKS)
+        @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        def call(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=CHECKS)
 
-            try:
-                call()
-            except (
-                Exception,
-                BaseExceptionGroup,
-            ) as error:  # schemathesis's FailureGroup is a BaseExceptionGroup
-                failures.append(f"{operation.label} ({mode.value}): {error}")
+        try:
+            call()
+        # schemathesis's FailureGroup is a BaseExceptionGroup
+        except (Exception, BaseExceptionGroup) as error:
+            where = " on the seeded build" if path_parameters else ""
+            failures.append(f"{operation.label} ({mode.value}{where}): {error}")
     assert not failures, "\n\n".join(failures)

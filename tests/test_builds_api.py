@@ -422,3 +422,221 @@ def test_the_openapi_document_describes_every_answer(client: TestClient) -> None
     assert request["additionalProperties"] is False
     assert doc["components"]["schemas"]["ModuleSpecBody"]["additionalProperties"] is False
     assert set(doc["components"]["schemas"]["ApiError"]["required"]) == {"error", "message"}
+
+
+# --- deploy and rollback of a build's release ----------------------------------------------------------------
+R1, R2 = "rel_2026_01_02_001", "rel_2026_01_02_002"
+
+
+def released(forge: FakeForge, store: Store, release_id: str) -> ReleaseInfo:
+    """A release of a new commit: its annotated tag on GitHub and its cache entry."""
+    commit = forge.commit(REPO, "main", {"release.txt": release_id.encode()})
+    info = release(release_id, release_id[-1] * 64, commit)
+    record = make_record(
+        release_id=release_id,
+        manifest_hash=info.manifest_hash,
+        modules=list(info.modules),
+        image_repository="ghcr.io/rustok/rustok-mini",
+        image_digest="sha256:" + "d" * 64,
+        build_id="run-1",
+        git_sha=commit,
+        previous_release=None,
+        build_key="b" * 64,
+        template_version="1",
+        created_at=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+    forge.add_annotated_tag(REPO, f"release/{release_id}", commit, record.to_message())
+    store.upsert_release(info)
+    return info
+
+
+def built(store: Store, release_id: str | None) -> str:
+    build = store.create_build(
+        repository=REPO,
+        requested_by="alice",
+        reason="r",
+        manifest_ref=None,
+        manifest_hash="a" * 64,
+        modules_delta={},
+        pr_number=1,
+    )
+    if release_id is not None:
+        store.update_build(build.build_id, status="succeeded", release_id=release_id)
+    return build.build_id
+
+
+def ran(store: Store, info: ReleaseInfo, environment: str = "staging") -> None:
+    store.record_deployment(
+        repository=REPO,
+        environment=environment,
+        release_id=info.release_id,
+        commit_sha=info.commit_sha,
+        kind="deploy",
+        requested_by="alice",
+        reason=None,
+        source="comment",
+        status="success",
+    )
+
+
+def test_deploy_a_build_moves_the_tag_through_the_chatops_service(
+    client: TestClient, forge: FakeForge, store: Store, token: str
+) -> None:
+    info = released(forge, store, R1)
+    build_id = built(store, R1)
+    answer = client.post(
+        f"/admin/builds/{build_id}/deploy",
+        json={"environment": "staging", "reason": "go"},
+        headers=auth(token),
+    )
+    assert answer.status_code == 202, answer.text
+    data = answer.json()
+    assert data["action"] == "deploy" and data["deployment"]["release_id"] == R1
+    assert data["deployment"]["source"] == "api" and data["deployment"]["requested_by"] == "api:ci"
+    assert data["lock"]["holder"] == "api:ci" and data["warnings"] == []
+    assert forge.repos[REPO].refs["tags/deploy/staging"] == info.commit_sha
+    [github] = forge.deployments(REPO)
+    assert (
+        github.deployment.payload["requested_by"] == "api:ci" and github.deployment.payload["reason"] == "go"
+    )
+    entries = store.query_audit(action="build.deploy").entries
+    assert entries[0].target == build_id and entries[0].details["outcome"] == "started"
+    assert store.query_audit(action="command.deploy").entries[0].actor == "api:ci"
+
+    again = client.post(
+        f"/admin/builds/{build_id}/deploy", json={"environment": "staging"}, headers=auth(token)
+    )
+    assert again.status_code == 409 and error_of(again) == "locked"
+    assert "api:ci" in again.json()["message"] and "/unlock staging" in again.json()["next_step"]
+    assert len(forge.deployments(REPO)) == 1
+
+
+def test_deploy_refusals_map_to_their_status(
+    client: TestClient, forge: FakeForge, store: Store, token: str
+) -> None:
+    released(forge, store, R1)
+    unreleased = built(store, None)
+    answer = client.post(
+        f"/admin/builds/{unreleased}/deploy", json={"environment": "staging"}, headers=auth(token)
+    )
+    assert answer.status_code == 409 and error_of(answer) == "no_release"
+    assert "has no release yet (status queued, stage pr)" in answer.json()["message"]
+    build_id = built(store, R1)
+    answer = client.post(f"/admin/builds/{build_id}/deploy", json={"environment": "qa"}, headers=auth(token))
+    assert answer.status_code == 422 and error_of(answer) == "unknown_environment"
+    assert "known: staging, production" in answer.json()["message"]
+    frozen = POLICY.replace(
+        b'smoke_timeout = "180s"', b'smoke_timeout = "180s"\nfrozen = true\nfreeze_reason = "audit week"'
+    )
+    forge.commit(REPO, "main", {".github/modbot.toml": frozen})
+    answer = client.post(
+        f"/admin/builds/{build_id}/deploy", json={"environment": "production"}, headers=auth(token)
+    )
+    assert (
+        answer.status_code == 403
+        and error_of(answer) == "frozen"
+        and "audit week" in answer.json()["message"]
+    )
+    assert (
+        client.post(
+            "/admin/builds/bld_01JD3X5V8Q1N4K2M6P7R9S0T1W/deploy",
+            json={"environment": "staging"},
+            headers=auth(token),
+        ).status_code
+        == 404
+    )
+    assert forge.deployments(REPO) == [] and "tags/deploy/staging" not in forge.repos[REPO].refs
+    outcomes = [
+        e.details.get("error") or e.details.get("rule")
+        for e in store.query_audit(action="build.deploy").entries
+    ]
+    assert outcomes == ["not_found", "frozen", "unknown_environment", "no_release"]
+
+
+def test_a_github_failure_during_deploy_is_502(
+    client: TestClient, forge: FakeForge, store: Store, token: str
+) -> None:
+    released(forge, store, R1)
+    build_id = built(store, R1)
+    forge.fail_next("create_deployment", ForgeError("create_deployment", 422, "environment protection rules"))
+    answer = client.post(
+        f"/admin/builds/{build_id}/deploy", json={"environment": "staging"}, headers=auth(token)
+    )
+    assert answer.status_code == 502 and error_of(answer) == "github_error"
+    assert answer.json()["reasons"] == ["HTTP 422: environment protection rules"]
+    assert store.get_lock(REPO, "staging") is None  # nothing left half-done
+
+
+def test_rollback_from_a_build_goes_back_to_the_previous_release(
+    client: TestClient, forge: FakeForge, store: Store, token: str
+) -> None:
+    first, second = released(forge, store, R1), released(forge, store, R2)
+    ran(store, first)
+    ran(store, second)
+    build_id = built(store, R2)
+    answer = client.post(
+        f"/admin/builds/{build_id}/rollback", json={"environment": "staging"}, headers=auth(token)
+    )
+    assert answer.status_code == 202, answer.text
+    deployment = answer.json()["deployment"]
+    assert (deployment["kind"], deployment["release_id"], deployment["previous_release"]) == (
+        "rollback",
+        R1,
+        R2,
+    )
+    assert forge.repos[REPO].refs["tags/deploy/staging"] == first.commit_sha
+    assert store.query_audit(action="build.rollback").entries[0].details["outcome"] == "started"
+
+
+def test_rollback_needs_an_environment_and_the_build_running_there(
+    client: TestClient, forge: FakeForge, store: Store, token: str
+) -> None:
+    first, second = released(forge, store, R1), released(forge, store, R2)
+    old_build = built(store, R1)
+    answer = client.post(f"/admin/builds/{old_build}/rollback", json={}, headers=auth(token))
+    assert answer.status_code == 422 and error_of(answer) == "invalid_request"
+    assert "the policy has 2 environments (staging, production)" in answer.json()["reasons"][0]
+    answer = client.post(
+        f"/admin/builds/{old_build}/rollback", json={"environment": "staging"}, headers=auth(token)
+    )
+    assert answer.status_code == 409 and error_of(answer) == "no_previous_release"
+    ran(store, first)
+    ran(store, second)
+    answer = client.post(
+        f"/admin/builds/{old_build}/rollback", json={"environment": "staging"}, headers=auth(token)
+    )
+    assert answer.status_code == 409 and error_of(answer) == "not_current"
+    assert f"staging runs {R2}, not this build's {R1}" in answer.json()["message"]
+    # naming the target is always possible
+    answer = client.post(
+        f"/admin/builds/{old_build}/rollback",
+        json={"environment": "staging", "target_release": R1},
+        headers=auth(token),
+    )
+    assert answer.status_code == 202 and answer.json()["deployment"]["release_id"] == R1
+    never = built(store, None)
+    answer = client.post(
+        f"/admin/builds/{never}/rollback", json={"environment": "production"}, headers=auth(token)
+    )
+    assert answer.status_code == 409 and error_of(answer) == "no_release"
+
+
+def test_rollback_defaults_the_only_environment(
+    client: TestClient, forge: FakeForge, store: Store, token: str
+) -> None:
+    first, second = released(forge, store, R1), released(forge, store, R2)
+    one = POLICY.split(b"[[environments]]")
+    forge.commit(
+        REPO,
+        "main",
+        {
+            ".github/modbot.toml": b"[[environments]]".join(one[:2])
+            + b"[workflows]"
+            + one[2].split(b"[workflows]")[1]
+        },
+    )
+    ran(store, first)
+    ran(store, second)
+    answer = client.post(f"/admin/builds/{built(store, R2)}/rollback", json={}, headers=auth(token))
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["deployment"]["environment"] == "staging"

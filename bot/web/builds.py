@@ -31,11 +31,12 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.chatops.service import CommandRequest, execute
 from bot.config import BotSettings, PolicyError, load_repository_policy
 from bot.forge import Forge, ForgeError
 from bot.handlers.admin_actions import BuildIntent, BuildProposal, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
-from bot.pipeline.config import PipelineConfig, problems_from
+from bot.pipeline.config import ENVIRONMENT_NAME_RE, PipelineConfig, problems_from
 from bot.pipeline.release import RELEASE_ID_PATTERN, is_release_id
 from bot.runtime import Runtime
 from bot.store import (
@@ -68,16 +69,20 @@ from bot.web.admin import (
 )
 
 __all__ = [
+    "REFUSAL_STATUS",
     "ApiError",
     "AuditPageView",
     "BuildAccepted",
     "BuildList",
     "BuildRequest",
     "BuildView",
+    "CommandAccepted",
+    "DeployRequest",
     "EnvironmentList",
     "EnvironmentView",
     "ModuleSpecBody",
     "ReleaseList",
+    "RollbackRequest",
     "builds_router",
     "github_web_url",
 ]
@@ -87,6 +92,24 @@ log = logging.getLogger(__name__)
 MAX_MODULES = 2000
 MAX_PAGE = 1000
 MAX_ID = 2**63 - 1  # ids are 64-bit database integers
+# A refused command's HTTP status, by the deciding rule (docs/admin-api.md): a lock or the state of the
+# releases is a conflict to wait out or resolve (409), a bad environment name is a bad request (422), and
+# everything about who may do what, or the policy, is forbidden (403).
+REFUSAL_STATUS: dict[str, int] = {
+    "locked": 409,
+    "no_release": 409,
+    "no_previous_release": 409,
+    "not_merged": 409,
+    "build_failed": 409,
+    "build_running": 409,
+    "unknown_environment": 422,
+    "permission": 403,
+    "frozen": 403,
+    "not_approved": 403,
+    "policy_invalid": 403,
+    "no_policy": 403,
+    "bot_ignored": 403,
+}
 _UNAUTHORIZED = "a valid admin token is required (Authorization: Bearer mbt_…)"
 
 
@@ -198,6 +221,50 @@ class BuildView(BaseModel):
 
 class BuildList(BaseModel):
     builds: list[BuildView]
+
+
+class DeployRequest(BaseModel):
+    """Deploy the build's release to an environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str = Field(pattern=ENVIRONMENT_NAME_RE, description="an environment of the policy")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="why; in the Deployment and the audit log"
+    )
+    installation_id: int | None = Field(
+        default=None, gt=0, le=MAX_ID, description="the App installation (App mode)"
+    )
+
+
+class RollbackRequest(BaseModel):
+    """Roll an environment back: to ``target_release``, or else to the release it ran before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_release: str | None = Field(
+        default=None, pattern=RELEASE_ID_PATTERN, description="default: the environment's previous release"
+    )
+    environment: str | None = Field(
+        default=None,
+        pattern=ENVIRONMENT_NAME_RE,
+        description="required unless the policy has exactly one environment",
+    )
+    reason: str | None = Field(default=None, max_length=2000)
+    installation_id: int | None = Field(
+        default=None, gt=0, le=MAX_ID, description="the App installation (App mode)"
+    )
+
+
+class CommandAccepted(BaseModel):
+    """The deploy or rollback started: the tag moved and the deploy workflow takes it from here."""
+
+    action: Literal["deploy", "rollback"]
+    message: str = Field(description="what was decided")
+    message_markdown: str = Field(description="the same answer a PR comment gets")
+    warnings: list[str] = Field(description="e.g. a rollback that skips releases")
+    deployment: DeploymentView | None
+    lock: LockView | None
 
 
 class ReleaseView(BaseModel):
@@ -730,6 +797,198 @@ def builds_router(runtime: Runtime) -> APIRouter:
             reason="",
         )
         return AuditPageView(entries=[_audit_view(e) for e in page.entries], next_cursor=page.next_cursor)
+
+    # --- deploy and rollback (the chat-ops service decides and acts) ----------------------------------------
+    def owned_build(build_id: str, token: AdminToken, action: str) -> BuildRecord:
+        build = runtime.store.get_build(build_id)
+        if build is None:
+            audit_safely(
+                runtime,
+                actor_of(token),
+                action,
+                None,
+                details={"token_id": token.id, "outcome": "refused", "error": "not_found"},
+                reason="",
+            )
+            raise _Failure(404, "not_found", "there is no such build", "GET /admin/builds lists the builds")
+        repository_for(build.repository, token, action)
+        return build
+
+    def run_command(
+        request: CommandRequest, forge: Forge, audit: Callable[[dict[str, Any]], None]
+    ) -> CommandAccepted:
+        try:
+            result = execute(request, forge=forge, store=runtime.store, settings=settings)
+        except ValueError as error:
+            audit({"outcome": "refused", "error": "invalid_request"})
+            raise _Failure(422, "invalid_request", "the request is not valid", "", [str(error)]) from None
+        except ForgeError as error:
+            github_failed(error, audit)
+        decision = result.decision
+        if not decision.allowed:
+            audit({"outcome": "refused", "rule": decision.rule})
+            raise _Failure(
+                REFUSAL_STATUS.get(decision.rule, 403), decision.rule, decision.message, decision.next_step
+            )
+        if not result.ok:
+            github_error = result.data.get("github_error")
+            audit({"outcome": "failed", "error": result.data.get("error")})
+            raise _Failure(
+                502 if github_error else 409,
+                "github_error" if github_error else f"{request.action}_failed",
+                str(result.data.get("error") or decision.message),
+                "fix the cause and send the request again; nothing is left half-done",
+                [str(github_error)] if github_error else [],
+            )
+        audit(
+            {
+                "outcome": "started",
+                "deployment": result.deployment.id if result.deployment else None,
+                "github_deployment_id": result.deployment.github_deployment_id if result.deployment else None,
+            }
+        )
+        assert request.action in ("deploy", "rollback")
+        return CommandAccepted(
+            action=request.action,
+            message=decision.message,
+            message_markdown=result.message_markdown,
+            warnings=list(decision.warnings),
+            deployment=_deployment_view(result.deployment) if result.deployment else None,
+            lock=_lock_view(result.lock) if result.lock else None,
+        )
+
+    @router.post(
+        "/builds/{build_id}/deploy",
+        summary="Deploy the build's release to an environment",
+        status_code=202,
+        response_model=CommandAccepted,
+        responses=_responses(403, 404, 409, 422, 502),
+    )
+    def deploy_build(
+        build_id: Annotated[str, Path(max_length=64, description="bld_ + 26 characters")],
+        body: DeployRequest,
+        token: AdminToken = authenticated,
+    ) -> CommandAccepted:
+        build = owned_build(build_id, token, "build.deploy")
+        actor = actor_of(token)
+
+        def audit(outcome: dict[str, Any]) -> None:
+            audit_safely(
+                runtime,
+                actor,
+                "build.deploy",
+                build.build_id,
+                details={
+                    "token_id": token.id,
+                    "repository": build.repository,
+                    "environment": body.environment,
+                    "release_id": build.release_id,
+                    **outcome,
+                },
+                reason=body.reason or "",
+            )
+
+        if build.release_id is None:
+            audit({"outcome": "refused", "error": "no_release"})
+            raise _Failure(
+                409,
+                "no_release",
+                f"build {build.build_id} has no release yet (status {build.status}, stage {build.stage})",
+                f"wait until it succeeds (GET /admin/builds/{build.build_id}); a failed build needs a new "
+                "one",
+            )
+        forge = forge_for(body.installation_id)
+        request = CommandRequest(
+            repo=build.repository,
+            action="deploy",
+            environment=body.environment,
+            release_id=build.release_id,
+            actor=actor,
+            actor_kind="token",
+            source="api",
+            reason=body.reason or f"deploy of build {build.build_id}",
+        )
+        return run_command(request, forge, audit)
+
+    @router.post(
+        "/builds/{build_id}/rollback",
+        summary="Roll an environment back from the build's release",
+        status_code=202,
+        response_model=CommandAccepted,
+        responses=_responses(403, 404, 409, 422, 502),
+    )
+    def rollback_build(
+        build_id: Annotated[str, Path(max_length=64, description="bld_ + 26 characters")],
+        body: RollbackRequest,
+        token: AdminToken = authenticated,
+    ) -> CommandAccepted:
+        build = owned_build(build_id, token, "build.rollback")
+        actor = actor_of(token)
+        environment = body.environment
+
+        def audit(outcome: dict[str, Any]) -> None:
+            audit_safely(
+                runtime,
+                actor,
+                "build.rollback",
+                build.build_id,
+                details={
+                    "token_id": token.id,
+                    "repository": build.repository,
+                    "environment": environment,
+                    "target_release": body.target_release,
+                    "release_id": build.release_id,
+                    **outcome,
+                },
+                reason=body.reason or "",
+            )
+
+        forge = forge_for(body.installation_id)
+        if environment is None:
+            policy, policy_error = _read_policy(forge, build.repository, settings.policy_path)
+            names = [env.name for env in policy.environments] if policy is not None else []
+            if len(names) != 1:
+                audit({"outcome": "refused", "error": "invalid_request"})
+                why = (
+                    f"`environment` is required: the policy has {len(names)} environments "
+                    f"({', '.join(names)})"
+                    if policy is not None
+                    else f"`environment` is required: {policy_error}"
+                )
+                raise _Failure(
+                    422, "invalid_request", "the request is not valid", "name the environment", [why]
+                )
+            environment = names[0]
+        if body.target_release is None:
+            if build.release_id is None:
+                audit({"outcome": "refused", "error": "no_release"})
+                raise _Failure(
+                    409,
+                    "no_release",
+                    f"build {build.build_id} was never released, so there is nothing of it to roll back",
+                    "name `target_release` to roll the environment back to a release of your choice",
+                )
+            current = runtime.store.current_deployment(build.repository, environment)
+            if current is not None and current.release_id != build.release_id:
+                audit({"outcome": "refused", "error": "not_current", "current_release": current.release_id})
+                raise _Failure(
+                    409,
+                    "not_current",
+                    f"{environment} runs {current.release_id}, not this build's {build.release_id}: rolling "
+                    f"back from here would undo {current.release_id}",
+                    "name `target_release`, or roll back from the build of what runs there now",
+                )
+        request = CommandRequest(
+            repo=build.repository,
+            action="rollback",
+            environment=environment,
+            release_id=body.target_release,
+            actor=actor,
+            actor_kind="token",
+            source="api",
+            reason=body.reason or f"rollback from build {build.build_id}",
+        )
+        return run_command(request, forge, audit)
 
     return router
 
