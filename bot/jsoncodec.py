@@ -14,7 +14,13 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads"]
+__all__ = ["RawJson", "dumps", "loads", "loads_exact"]
+
+
+class RawJson(str):
+    """JSON text that is already exactly what should be stored: `dumps` passes it through unchanged."""
+
+    __slots__ = ()
 
 
 def loads(data: bytes | str) -> Any:
@@ -25,8 +31,19 @@ def loads(data: bytes | str) -> Any:
         return json.loads(data)  # raises json.JSONDecodeError (a ValueError) when it really is not JSON
 
 
+def loads_exact(data: bytes) -> tuple[Any, RawJson | None]:
+    """Parse JSON bytes; also return the text itself when it can be stored as it is (orjson accepted
+    it: strict JSON in valid UTF-8), else None (the fallback parser's corner cases get re-serialized)."""
+    try:
+        return orjson.loads(data), RawJson(data.decode("utf-8"))
+    except orjson.JSONDecodeError:
+        return json.loads(data), None
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON text."""
+    """Compact JSON text (a `RawJson` is returned as it is)."""
+    if isinstance(value, RawJson):
+        return str(value)
     try:
         return orjson.dumps(value).decode("utf-8")
     except TypeError:  # e.g. a lone surrogate, a non-str key, an int beyond 64 bits

@@ -32,6 +32,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--workers", type=_count, default=1, metavar="N", help="worker threads (0: none); default 1"
     )
+    p.add_argument(
+        "--webhook-writer",
+        choices=["process", "thread"],
+        default="process",
+        help="where deliveries are parsed and stored: a writer process (default; uses a second core) "
+        "or a thread of the server process",
+    )
     p.set_defaults(handler=cmd_serve)
 
     admin = commands.add_parser("admin", help="admin API tokens")
@@ -334,7 +341,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         with _store(settings) as store:
             provider = GitHubForgeProvider.from_settings(settings, stats=stats)
             try:
-                app = create_app(Runtime(settings, store, provider, metrics=metrics), workers=args.workers)
+                runtime = Runtime(settings, store, provider, metrics=metrics)
+                app = create_app(runtime, workers=args.workers, webhook_writer=args.webhook_writer)
                 freeze_startup_objects()
                 uvicorn.run(app, host=args.host, port=args.port, log_level="info")
             finally:

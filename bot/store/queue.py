@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, select, update
 
+from bot import jsoncodec
 from bot.store.base import StoreBase
 from bot.store.models import DELIVERIES, FINISHED_STATUSES, DeliveryStatus
 from bot.store.redact import redact_text, truncate
@@ -117,6 +118,9 @@ class IncomingDelivery:
     repository: str | None
     installation_id: int | None
     payload: Mapping[str, Any]
+    # the JSON text ``payload`` was parsed from, when it is exactly that object: stored as sent (and
+    # the webhook's hot path skips serializing the object again)
+    payload_text: str | None = None
 
     def check(self) -> None:
         _check_text("delivery_id", self.delivery_id, 100, required=True)
@@ -222,7 +226,11 @@ class QueueMixin(StoreBase):
                 "action": d.action,
                 "repository": d.repository,
                 "installation_id": d.installation_id,
-                "payload": d.payload if isinstance(d.payload, dict) else dict(d.payload),
+                "payload": (
+                    jsoncodec.RawJson(d.payload_text)
+                    if d.payload_text is not None
+                    else d.payload if isinstance(d.payload, dict) else dict(d.payload)
+                ),
                 "received_at": now,
                 "status": DeliveryStatus.PENDING.value,
                 "attempts": 0,

@@ -5,11 +5,13 @@ The app only verifies, records and answers; worker threads started with the app 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -19,25 +21,43 @@ from bot.metrics import CONTENT_TYPE_LATEST
 from bot.runtime import Runtime
 from bot.web.admin import admin_router
 from bot.web.builds import builds_router
+from bot.web.intake import StoreIntake
 from bot.web.recorder import DeliveryBatcher
 from bot.web.webhook import WebhookConfig, WebhookEndpoint
+from bot.web.writer import WriterProcess
 from bot.worker.wiring import build_worker
 
 log = logging.getLogger(__name__)
 
 
-def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
-    """`workers` threads handle jobs while the app runs (0: another process does)."""
+WebhookWriter = Literal["thread", "process"]
+
+
+def create_app(runtime: Runtime, *, workers: int = 1, webhook_writer: WebhookWriter = "thread") -> FastAPI:
+    """`workers` threads handle jobs while the app runs (0: another process does). `webhook_writer`:
+    where deliveries are parsed and stored — a thread of this process, or a writer process of its own
+    (`modbot serve` uses it: the webhook then uses both cores, see bot/web/writer.py)."""
     settings = runtime.settings
     settings.require_serve()  # fail closed: no webhook secret or no credentials = no server
+    intake: StoreIntake | WriterProcess
+    if webhook_writer == "process":
+        # the same database as this process's store (the URL may hold a password: never logged)
+        url = runtime.store.engine.url.render_as_string(hide_password=False)
+        intake = WriterProcess(url, settings.repositories)
+    else:
+        intake = StoreIntake(runtime.store, settings.repositories)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if isinstance(intake, WriterProcess):
+            await asyncio.to_thread(intake.start)  # fail at start-up, not at the first delivery
         threads = [_start_worker(runtime, index) for index in range(workers)]
         try:
             yield
         finally:
             batcher.close()
+            if isinstance(intake, WriterProcess):
+                intake.close()
             runtime.stop.set()
             runtime.wake.set()
             for thread in threads:
@@ -47,9 +67,8 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
     config = WebhookConfig(
         secrets=settings.webhook_secret_values(),
         max_body_bytes=settings.max_body_bytes,
-        repositories=settings.repositories,
     )
-    batcher = DeliveryBatcher(runtime.store)
+    batcher = DeliveryBatcher(intake)
     app.add_middleware(
         WebhookEndpoint,
         config=config,

@@ -2,7 +2,9 @@
 
 Order matters: the size limit first (before reading more than it allows), then the signature
 over the raw body (before parsing anything from an unverified sender), then the JSON, then one
-durable write, then 202. A rejected delivery stores nothing.
+durable write, then 202. A rejected delivery stores nothing. The first three happen here, on the event
+loop; parsing, classifying and the group-committed write happen in the intake (bot/web/intake.py),
+in a writer thread or the writer process (bot/web/writer.py).
 
 The endpoint is a bare ASGI layer in front of the FastAPI app rather than a FastAPI route: it is the
 one hot path (GitHub can burst hundreds of deliveries), and FastAPI's routing, middleware and
@@ -16,53 +18,32 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import jsoncodec
 from bot.metrics import Metrics
-from bot.store.queue import IncomingDelivery, RecordOutcome
+from bot.web.intake import HANDLED_EVENTS, Intake, RawDelivery
 from bot.web.signature import Verifier
 
-__all__ = ["HANDLED_EVENTS", "DeliveryRecorder", "WebhookConfig", "WebhookEndpoint"]
+__all__ = ["HANDLED_EVENTS", "DeliveryTaker", "WebhookConfig", "WebhookEndpoint"]
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhook"
 
-# Events a handler exists (or will exist) for; anything else is acknowledged and dropped.
-HANDLED_EVENTS = frozenset(
-    {
-        "pull_request",
-        "issue_comment",
-        "push",
-        "create",
-        "deployment_status",
-        "workflow_run",
-        "check_run",
-        "installation",
-    }
-)
 
+class DeliveryTaker(Protocol):
+    """Takes a verified delivery durably and says what to answer (`bot.web.recorder.DeliveryBatcher`)."""
 
-class DeliveryRecorder(Protocol):
-    """Stores a verified delivery durably and says what it did (`bot.web.recorder.DeliveryBatcher`)."""
-
-    async def record(self, delivery: IncomingDelivery) -> RecordOutcome: ...
+    async def take(self, delivery: RawDelivery) -> Intake: ...
 
 
 @dataclass(frozen=True)
 class WebhookConfig:
     secrets: Sequence[str]
     max_body_bytes: int
-    repositories: frozenset[str] | None  # allow-list; None = every repository the App is installed on
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: dict[str, Any]
 
 
 class _TooLarge(Exception):
@@ -81,7 +62,7 @@ class WebhookEndpoint:
         app: ASGIApp,
         *,
         config: WebhookConfig,
-        recorder: DeliveryRecorder,
+        recorder: DeliveryTaker,
         metrics: Metrics,
         on_recorded: Callable[[], None],
     ) -> None:
@@ -112,11 +93,11 @@ class WebhookEndpoint:
         await _send_json(send, answer)
         self.metrics.ack_seconds.observe(time.perf_counter() - started)
 
-    def _reject(self, event: str, status: int, error: str) -> _Answer:
+    def _reject(self, event: str, status: int, error: str) -> Intake:
         self.metrics.deliveries.labels(event or "unknown", "rejected").inc()
-        return _Answer(status, {"error": error})
+        return Intake(status, "rejected", error)
 
-    async def _handle(self, headers: dict[str, str], event: str, receive: Receive) -> _Answer:
+    async def _handle(self, headers: dict[str, str], event: str, receive: Receive) -> Intake:
         limit = self.config.max_body_bytes
         too_large = f"body larger than {limit} bytes"
         declared = headers.get("content-length")
@@ -129,45 +110,23 @@ class WebhookEndpoint:
         if not self.verifier.matches(headers.get("x-hub-signature-256"), body):
             log.warning("webhook rejected: bad or missing signature (event %r)", event[:50])
             return self._reject(event, 401, "bad or missing X-Hub-Signature-256")
-        try:
-            payload = jsoncodec.loads(body)
-        except ValueError:
-            return self._reject(event, 400, "the body is not JSON")
-        if not isinstance(payload, dict):
-            return self._reject(event, 400, "the body is not a JSON object")
-        if event == "ping":
-            self.metrics.deliveries.labels("ping", "accepted").inc()
-            return _Answer(200, {"ok": True})
         delivery_id = headers.get("x-github-delivery", "")
-        if not event or not delivery_id or len(delivery_id) > 100 or len(event) > 100:
+        if not event or len(event) > 100 or len(delivery_id) > 100 or (not delivery_id and event != "ping"):
             return self._reject(event, 400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
-        repository = _repository(payload)
-        allowed = self.config.repositories
-        if event not in HANDLED_EVENTS or (allowed is not None and (repository or "").lower() not in allowed):
-            self.metrics.deliveries.labels(event if event in HANDLED_EVENTS else "other", "ignored").inc()
-            return _Answer(202, {"status": "ignored"})
-        action = payload.get("action")
-        installation = payload.get("installation")
-        installation_id = installation.get("id") if isinstance(installation, dict) else None
-        delivery = IncomingDelivery(
-            delivery_id,
-            event,
-            action if isinstance(action, str) else None,
-            repository,
-            installation_id if isinstance(installation_id, int) else None,
-            payload,
-        )
+        label = event if event in HANDLED_EVENTS or event == "ping" else "other"
         try:
-            # committed (with others waiting at the same moment) before the 202: bot/web/recorder.py
-            outcome = await self.recorder.record(delivery)
+            # parsed, classified and committed (with others waiting at the same moment) before the
+            # answer: bot/web/intake.py and bot/web/recorder.py
+            result = await self.recorder.take(RawDelivery(delivery_id, event, body))
         except Exception:
             log.exception("webhook: delivery %s could not be stored", delivery_id[:100])
-            self.metrics.deliveries.labels(event, "error").inc()
+            self.metrics.deliveries.labels(label, "error").inc()
             error = "the delivery could not be stored; nothing was recorded, redeliver it"
-            return _Answer(503, {"error": error})
-        self.metrics.deliveries.labels(event, outcome.value).inc()
-        self.on_recorded()
-        return _Answer(202, {"status": outcome.value})
+            return Intake(503, "error", error)
+        self.metrics.deliveries.labels(label, result.outcome).inc()
+        if result.status == 202 and result.outcome != "ignored":
+            self.on_recorded()
+        return result
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -192,8 +151,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _send_json(send: Send, answer: _Answer, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
-    content = jsoncodec.dumps(answer.body).encode("utf-8")
+async def _send_json(send: Send, answer: Intake, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    content = jsoncodec.dumps(answer.answer()).encode("utf-8")
     await send(
         {
             "type": "http.response.start",
@@ -206,9 +165,3 @@ async def _send_json(send: Send, answer: _Answer, extra: tuple[tuple[bytes, byte
         }
     )
     await send({"type": "http.response.body", "body": content})
-
-
-def _repository(payload: dict[str, Any]) -> str | None:
-    repo = payload.get("repository")
-    name = repo.get("full_name") if isinstance(repo, dict) else None
-    return name if isinstance(name, str) else None
