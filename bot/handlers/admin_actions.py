@@ -363,8 +363,8 @@ def propose_build(forge: Forge, repo: str, intent: BuildIntent, *, manifest_path
     if plan.text == text or plan.delta.is_empty:
         raise NothingToChange(
             [
-                f"nothing to build: `{manifest_path}` on `{base_branch}` ({base_sha[:7]}) already has exactly "
-                "this module set"
+                f"nothing to build: `{manifest_path}` on `{base_branch}` ({base_sha[:7]}) already has "
+                "exactly this module set"
             ],
             plan.delta.base_hash,
         )
