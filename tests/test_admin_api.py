@@ -224,6 +224,18 @@ def test_invalid_requests_are_422_with_reasons(  # noqa: PLR0917 - fixtures and 
     assert not forge.repos[REPO].pulls
 
 
+def test_a_body_that_is_not_utf8_json_is_422_not_400(
+    client: TestClient, forge: FakeForge, token: str
+) -> None:
+    # FastAPI answers 400 for bytes it cannot decode; the admin API documents 422 for every bad body
+    headers = {**auth(token), "Content-Type": "application/json"}
+    answer = client.post(URL, content=b'\xff"4O', headers=headers)
+    assert answer.status_code == 422 and answer.json()["reasons"] == ["`body`: not JSON text (UTF-8)"]
+    answer = client.post(URL, content=b'\xff"4O', headers={"Content-Type": "application/json"})
+    assert answer.status_code == 401 and "reasons" not in answer.json()
+    assert not forge.repos[REPO].pulls
+
+
 def test_a_repository_the_bot_does_not_manage_is_403(
     client: TestClient, forge: FakeForge, store: Store, token: str
 ) -> None:
