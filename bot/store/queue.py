@@ -229,7 +229,9 @@ class QueueMixin(StoreBase):
                 "payload": (
                     jsoncodec.RawJson(d.payload_text)
                     if d.payload_text is not None
-                    else d.payload if isinstance(d.payload, dict) else dict(d.payload)
+                    else d.payload
+                    if isinstance(d.payload, dict)
+                    else dict(d.payload)
                 ),
                 "received_at": now,
                 "status": DeliveryStatus.PENDING.value,
