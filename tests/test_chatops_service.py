@@ -415,7 +415,13 @@ def test_validate_reviews_the_pull_requests_current_head_again(world: World) -> 
     assert "`/deploy <environment> [<release_id>]`" in sticky[0].body
     assert audit_actions(world.store)[-1] == "validate.run"
     issue = world.issue()
-    assert world.run("validate", issue_number=issue).data["outcome"] == "not_a_pull_request"
+    not_a_pull = world.run("validate", issue_number=issue)
+    assert (not_a_pull.ok, not_a_pull.data["outcome"]) == (False, "not_a_pull_request")
+    world.forge.commit(REPO, "docs", {"README.md": b"docs"})
+    docs = world.forge.add_pull(REPO, "docs")
+    untouched = world.run("validate", issue_number=docs.number)
+    assert (untouched.ok, untouched.data["outcome"]) == (True, "not_touched")
+    assert "does not change the manifest" in untouched.message_markdown
 
 
 def test_rebuild_runs_the_merge_commits_build_again(world: World) -> None:

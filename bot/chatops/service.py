@@ -556,9 +556,9 @@ def _validate(
         comment_id=request.comment_id,
     )
     data = {**_decision_data(decision), "outcome": outcome, "conclusion": conclusion, "headline": headline}
-    return CommandResult(
-        ok=outcome == "reviewed", action="validate", decision=decision, message_markdown=markdown, data=data
-    )
+    # nothing to check on a PR that does not change the manifest, or whose newer push was checked
+    done = outcome in ("reviewed", "not_touched", "superseded")
+    return CommandResult(ok=done, action="validate", decision=decision, message_markdown=markdown, data=data)
 
 
 def _rebuild(
