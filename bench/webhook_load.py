@@ -87,7 +87,7 @@ class _OneForge:
         return self.forge
 
 
-def modbot_app(database_url: str, sqlite_synchronous: str | None, webhook_writer: str) -> Any:
+def modbot_app(database_url: str, sqlite_synchronous: str | None) -> Any:
     from bot.config import load_settings  # noqa: PLC0415
     from bot.runtime import Runtime  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
@@ -111,9 +111,7 @@ def modbot_app(database_url: str, sqlite_synchronous: str | None, webhook_writer
         store = Store(engine)
     else:
         store = open_store(url)
-    return create_app(
-        Runtime(settings, store, _OneForge(FakeForge())), workers=0, webhook_writer=webhook_writer
-    )
+    return create_app(Runtime(settings, store, _OneForge(FakeForge())), workers=0)
 
 
 class _ThreadProfiles:
@@ -153,11 +151,7 @@ class _ThreadProfiles:
 def serve(kind: str, args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415
 
-    app = (
-        modbot_app(args.database_url, args.sqlite_synchronous, args.webhook_writer)
-        if kind == "modbot"
-        else bare_app()
-    )
+    app = modbot_app(args.database_url, args.sqlite_synchronous) if kind == "modbot" else bare_app()
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening
     # socket says TCP (with proto 0, every keep-alive response waits ~40 ms for a delayed ACK)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -195,7 +189,7 @@ def serve(kind: str, args: argparse.Namespace) -> int:
 def server_process(kind: str, args: argparse.Namespace, profile_out: str | None = None) -> Iterator[str]:
     command = [sys.executable, __file__, "--serve", kind, "--loop", args.loop, "--http", args.http]
     if kind == "modbot":
-        command += ["--database-url", args.store_url, "--webhook-writer", args.webhook_writer]
+        command += ["--database-url", args.store_url]
         if args.sqlite_synchronous:
             command += ["--sqlite-synchronous", args.sqlite_synchronous]
     if profile_out:
@@ -493,12 +487,6 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="experiment: the SQLite store's PRAGMA synchronous (the bot uses FULL)",
     )
-    parser.add_argument(
-        "--webhook-writer",
-        default="process",
-        choices=["process", "thread"],
-        help="where the modbot server parses and stores deliveries (`modbot serve`'s default: process)",
-    )
     parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
     parser.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"])
     # internal: the child processes
@@ -522,8 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         else f"closed loop, {args.concurrency} concurrent"
     )
     print(
-        f"uvicorn {uvicorn.__version__} (loop={args.loop}, http={args.http}), webhook writer: "
-        f"{args.webhook_writer}; {args.requests} deliveries "
+        f"uvicorn {uvicorn.__version__} (loop={args.loop}, http={args.http}); {args.requests} deliveries "
         f"per server and round, {mode}, after {args.warmup} warm-up deliveries"
     )
     rows: list[tuple[str, dict[str, Any]]] = []

@@ -1,13 +1,11 @@
-"""Taking in webhook deliveries (bot/web/intake.py, recorder.py, writer.py): many waiting deliveries, one
-transaction each time; a failure of one delivery never fails the others; nobody is answered before the
-commit; the writer process answers exactly as the in-process intake does."""
+"""Taking in webhook deliveries (bot/web/intake.py, recorder.py): what is answered at once and what is
+stored (as sent); many waiting deliveries, one transaction each time; a failure of one delivery never
+fails the others; nobody is answered before the commit."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -18,11 +16,11 @@ import pytest
 from bot.store import RecordOutcome, Store
 from bot.store.queue import IncomingDelivery
 from bot.store.testing import temporary_store
-from bot.web.intake import Intake, RawDelivery, StoreIntake, take_deliveries
+from bot.web.intake import Intake, RawDelivery, classify
 from bot.web.recorder import DeliveryBatcher
-from bot.web.writer import WriterProcess
 
-NEW = Intake(202, RecordOutcome.NEW.value)
+NEW = RecordOutcome.NEW
+PENDING = RecordOutcome.DUPLICATE_PENDING
 
 
 @pytest.fixture
@@ -52,8 +50,21 @@ class SlowStore:
         return self.store.record_deliveries(deliveries)
 
 
-async def take_all(batcher: DeliveryBatcher, ids: list[str]) -> list[Intake | BaseException]:
-    return await asyncio.gather(*(batcher.take(raw(i)) for i in ids), return_exceptions=True)
+def incoming(delivery_id: str) -> IncomingDelivery:
+    item = classify(raw(delivery_id), None)
+    assert isinstance(item, IncomingDelivery)
+    return item
+
+
+def take(batch: list[RawDelivery], store: Store, repositories: frozenset[str] | None) -> list[object]:
+    """What the webhook does: answer at once, or store (all storable ones in one transaction)."""
+    items = [classify(r, repositories) for r in batch]
+    outcomes = iter(store.record_deliveries([i for i in items if isinstance(i, IncomingDelivery)]))
+    return [next(outcomes) if isinstance(i, IncomingDelivery) else i for i in items]
+
+
+async def take_all(batcher: DeliveryBatcher, ids: list[str]) -> list[RecordOutcome | BaseException]:
+    return await asyncio.gather(*(batcher.record(incoming(i)) for i in ids), return_exceptions=True)
 
 
 # -- the intake: parse, classify, store -----------------------------------------------------------------
@@ -69,7 +80,7 @@ def test_intake_answers_each_kind_of_delivery(store: Store) -> None:
         raw("d-6", "push", {"repository": {"full_name": "other/repo"}}),
         raw("d-1"),  # the same id again in the same batch
     ]
-    results = take_deliveries(batch, store, frozenset({"acme/site"}))
+    results = take(batch, store, frozenset({"acme/site"}))
     assert results == [
         NEW,
         Intake(400, "rejected", "the body is not JSON"),
@@ -77,7 +88,7 @@ def test_intake_answers_each_kind_of_delivery(store: Store) -> None:
         Intake(200, "accepted"),
         Intake(202, "ignored"),
         Intake(202, "ignored"),
-        Intake(202, RecordOutcome.DUPLICATE_PENDING.value),
+        PENDING,
     ]
     assert store.queue_depth() == 1
     stored = store.get_delivery("d-1")
@@ -86,7 +97,7 @@ def test_intake_answers_each_kind_of_delivery(store: Store) -> None:
 
 def test_the_body_is_stored_as_sent_when_it_is_strict_json(store: Store) -> None:
     body = b'{"action":"opened","n":1.50,"text":"caf\\u00e9 \xe2\x9c\x93","repository":{"full_name":"a/b"}}'
-    assert take_deliveries([RawDelivery("exact", "pull_request", body)], store, None) == [NEW]
+    assert take([RawDelivery("exact", "pull_request", body)], store, None) == [NEW]
     stored = store.get_delivery("exact")
     assert stored is not None and stored.payload["text"] == "café ✓" and stored.payload["n"] == 1.5
     with store.read() as conn:
@@ -96,7 +107,7 @@ def test_the_body_is_stored_as_sent_when_it_is_strict_json(store: Store) -> None
 
 def test_json_that_only_the_fallback_parser_takes_is_still_stored(store: Store) -> None:
     lone_surrogate = b'{"title": "\\ud800 broken", "big": 123456789012345678901234567890}'
-    assert take_deliveries([RawDelivery("odd", "pull_request", lone_surrogate)], store, None) == [NEW]
+    assert take([RawDelivery("odd", "pull_request", lone_surrogate)], store, None) == [NEW]
     stored = store.get_delivery("odd")
     assert stored is not None and stored.payload["big"] == 123456789012345678901234567890
 
@@ -106,7 +117,7 @@ def test_json_that_only_the_fallback_parser_takes_is_still_stored(store: Store) 
 
 def test_waiting_deliveries_share_transactions_and_all_are_stored(store: Store) -> None:
     slow = SlowStore(store, delay=0.02)
-    batcher = DeliveryBatcher(StoreIntake(slow, None))
+    batcher = DeliveryBatcher(slow)
     ids = [f"d-{n}" for n in range(60)]
     try:
         results = asyncio.run(take_all(batcher, ids))
@@ -120,10 +131,10 @@ def test_waiting_deliveries_share_transactions_and_all_are_stored(store: Store) 
 
 def test_an_answer_comes_only_after_its_commit(store: Store) -> None:
     seen_stored: list[bool] = []
-    batcher = DeliveryBatcher(StoreIntake(store, None))
+    batcher = DeliveryBatcher(store)
 
     async def one() -> None:
-        await batcher.take(raw("after-commit"))
+        await batcher.record(incoming("after-commit"))
         seen_stored.append(store.get_delivery("after-commit") is not None)
 
     try:
@@ -135,7 +146,7 @@ def test_an_answer_comes_only_after_its_commit(store: Store) -> None:
 
 def test_max_batch_bounds_a_transaction(store: Store) -> None:
     slow = SlowStore(store, delay=0.01)
-    batcher = DeliveryBatcher(StoreIntake(slow, None), max_batch=4)
+    batcher = DeliveryBatcher(slow, max_batch=4)
     try:
         results = asyncio.run(take_all(batcher, [f"m-{n}" for n in range(20)]))
     finally:
@@ -161,10 +172,10 @@ class FailsFor:
 
 def test_one_failing_delivery_does_not_fail_the_others(store: Store) -> None:
     failing = FailsFor(store, poisoned="bad")
-    batcher = DeliveryBatcher(StoreIntake(failing, None))
+    batcher = DeliveryBatcher(failing)
 
-    async def scenario() -> list[Intake | BaseException]:
-        tasks = [asyncio.ensure_future(batcher.take(raw(i))) for i in ("a", "bad", "b", "c")]
+    async def scenario() -> list[RecordOutcome | BaseException]:
+        tasks = [asyncio.ensure_future(batcher.record(incoming(i))) for i in ("a", "bad", "b", "c")]
         await asyncio.sleep(0.05)
         failing.gate.set()
         return await asyncio.gather(*tasks, return_exceptions=True)
@@ -180,46 +191,9 @@ def test_one_failing_delivery_does_not_fail_the_others(store: Store) -> None:
 
 
 def test_a_closed_batcher_refuses_new_deliveries(store: Store) -> None:
-    batcher = DeliveryBatcher(StoreIntake(store, None))
+    batcher = DeliveryBatcher(store)
     asyncio.run(take_all(batcher, ["before-close"]))
     batcher.close()
     with pytest.raises(RuntimeError, match="stopped"):
-        asyncio.run(batcher.take(raw("after-close")))
+        asyncio.run(batcher.record(incoming("after-close")))
     assert store.get_delivery("before-close") is not None
-
-
-# -- the writer process -------------------------------------------------------------------------------
-
-
-def test_the_writer_process_answers_like_the_intake_and_survives_its_child_dying(store: Store) -> None:
-    writer = WriterProcess(str(store.engine.url), frozenset({"acme/site"}))
-    try:
-        writer.start()
-        batch = [raw("w-1"), RawDelivery("w-2", "push", b"nope"), raw("w-1"), raw("", "ping", {})]
-        assert writer.take(batch) == [
-            NEW,
-            Intake(400, "rejected", "the body is not JSON"),
-            Intake(202, RecordOutcome.DUPLICATE_PENDING.value),
-            Intake(200, "accepted"),
-        ]
-        assert store.get_delivery("w-1") is not None
-        first = writer.pid
-        assert first is not None
-        os.kill(first, signal.SIGKILL)
-        time.sleep(0.2)
-        # the next batch starts a new child; nothing was lost, the id is still known
-        assert writer.take([raw("w-3"), raw("w-1")]) == [
-            NEW,
-            Intake(202, RecordOutcome.DUPLICATE_PENDING.value),
-        ]
-        assert writer.pid not in (None, first) and writer.starts == 2
-    finally:
-        writer.close()
-    assert store.get_delivery("w-3") is not None
-
-
-def test_a_writer_process_that_cannot_open_the_store_says_why(tmp_path: Path) -> None:
-    writer = WriterProcess(f"sqlite:///{tmp_path}/missing-dir/x.sqlite3", None)
-    with pytest.raises(RuntimeError, match="could not open the store"):
-        writer.start()
-    writer.close()

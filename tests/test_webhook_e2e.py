@@ -318,18 +318,3 @@ def test_webhook_only_takes_post_and_other_paths_reach_the_app(store: Store, for
         assert response.status_code == 405 and response.headers["allow"] == "POST"
         assert client.get("/healthz").json()["status"] == "ok"
         assert client.post("/webhook/", content=b"{}").status_code in (404, 405)
-
-
-def test_with_a_writer_process_deliveries_are_stored_before_the_answer(
-    store: Store, forge: FakeForge
-) -> None:
-    payload = pr_payload(forge, "opened")
-    app = create_app(make_runtime(store, forge), workers=0, webhook_writer="process")
-    with TestClient(app) as client:
-        assert post(client, "pull_request", payload, "p-1").json() == {"status": "new"}
-        assert store.get_delivery("p-1") is not None  # committed by the child before the 202
-        assert post(client, "pull_request", payload, "p-1").json() == {"status": "duplicate_pending"}
-        ping = webhook_example("ping")
-        assert post(client, "ping", ping, "p-2").status_code == 200
-        assert client.post("/webhook", content=b"{}", headers={"X-GitHub-Event": "push"}).status_code == 401
-    assert store.queue_depth() == 1

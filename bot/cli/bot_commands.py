@@ -32,13 +32,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--workers", type=_count, default=1, metavar="N", help="worker threads (0: none); default 1"
     )
-    p.add_argument(
-        "--webhook-writer",
-        choices=["process", "thread"],
-        default="process",
-        help="where deliveries are parsed and stored: a writer process (default; uses a second core) "
-        "or a thread of the server process",
-    )
     p.set_defaults(handler=cmd_serve)
 
     admin = commands.add_parser("admin", help="admin API tokens")
@@ -342,7 +335,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             provider = GitHubForgeProvider.from_settings(settings, stats=stats)
             try:
                 runtime = Runtime(settings, store, provider, metrics=metrics)
-                app = create_app(runtime, workers=args.workers, webhook_writer=args.webhook_writer)
+                app = create_app(runtime, workers=args.workers)
                 freeze_startup_objects()
                 uvicorn.run(app, host=args.host, port=args.port, log_level="info")
             finally:

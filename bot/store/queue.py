@@ -117,9 +117,9 @@ class IncomingDelivery:
     action: str | None
     repository: str | None
     installation_id: int | None
-    payload: Mapping[str, Any]
-    # the JSON text ``payload`` was parsed from, when it is exactly that object: stored as sent (and
-    # the webhook's hot path skips serializing the object again)
+    payload: Mapping[str, Any] | None  # the parsed body, or None when ``payload_text`` carries it
+    # the JSON text to store (exactly what GitHub sent, when that is strict JSON): the webhook's hot path
+    # passes this instead of the object, so the writer never serializes a payload again
     payload_text: str | None = None
 
     def check(self) -> None:
@@ -127,6 +127,15 @@ class IncomingDelivery:
         _check_text("event", self.event, 100, required=True)
         _check_text("action", self.action, 100, required=False)
         _check_text("repository", self.repository, 200, required=False)
+        if (self.payload is None) == (self.payload_text is None):
+            raise ValueError("a delivery needs exactly one of payload and payload_text")
+
+
+def _payload_value(delivery: IncomingDelivery) -> Any:
+    if delivery.payload_text is not None:
+        return jsoncodec.RawJson(delivery.payload_text)
+    assert delivery.payload is not None  # check() guarantees one of them
+    return delivery.payload if isinstance(delivery.payload, dict) else dict(delivery.payload)
 
 
 def default_backoff(attempts: int, *, base: float = 5.0, cap: float = 600.0) -> float:
@@ -226,13 +235,7 @@ class QueueMixin(StoreBase):
                 "action": d.action,
                 "repository": d.repository,
                 "installation_id": d.installation_id,
-                "payload": (
-                    jsoncodec.RawJson(d.payload_text)
-                    if d.payload_text is not None
-                    else d.payload
-                    if isinstance(d.payload, dict)
-                    else dict(d.payload)
-                ),
+                "payload": _payload_value(d),
                 "received_at": now,
                 "status": DeliveryStatus.PENDING.value,
                 "attempts": 0,

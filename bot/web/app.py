@@ -5,71 +5,54 @@ The app only verifies, records and answers; worker threads started with the app 
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Literal
+from functools import partial
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from bot import __version__
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.runtime import Runtime
 from bot.web.admin import admin_router
 from bot.web.builds import builds_router
-from bot.web.intake import StoreIntake
 from bot.web.recorder import DeliveryBatcher
 from bot.web.webhook import WebhookConfig, WebhookEndpoint
-from bot.web.writer import WriterProcess
 from bot.worker.wiring import build_worker
 
 log = logging.getLogger(__name__)
 
 
-WebhookWriter = Literal["thread", "process"]
-
-
-def create_app(runtime: Runtime, *, workers: int = 1, webhook_writer: WebhookWriter = "thread") -> FastAPI:
-    """`workers` threads handle jobs while the app runs (0: another process does). `webhook_writer`:
-    where deliveries are parsed and stored — a thread of this process, or a writer process of its own
-    (`modbot serve` uses it: the webhook then uses both cores, see bot/web/writer.py)."""
+def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
+    """`workers` threads handle jobs while the app runs (0: another process does)."""
     settings = runtime.settings
     settings.require_serve()  # fail closed: no webhook secret or no credentials = no server
-    intake: StoreIntake | WriterProcess
-    if webhook_writer == "process":
-        # the same database as this process's store (the URL may hold a password: never logged)
-        url = runtime.store.engine.url.render_as_string(hide_password=False)
-        intake = WriterProcess(url, settings.repositories)
-    else:
-        intake = StoreIntake(runtime.store, settings.repositories)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if isinstance(intake, WriterProcess):
-            await asyncio.to_thread(intake.start)  # fail at start-up, not at the first delivery
         threads = [_start_worker(runtime, index) for index in range(workers)]
         try:
             yield
         finally:
             batcher.close()
-            if isinstance(intake, WriterProcess):
-                intake.close()
             runtime.stop.set()
             runtime.wake.set()
             for thread in threads:
                 thread.join(timeout=10)
 
-    app = FastAPI(title="modbot", version=__version__, lifespan=lifespan)
     config = WebhookConfig(
         secrets=settings.webhook_secret_values(),
         max_body_bytes=settings.max_body_bytes,
+        repositories=settings.repositories,
     )
-    batcher = DeliveryBatcher(intake)
-    app.add_middleware(
+    batcher = DeliveryBatcher(runtime.store)
+    app = _ModbotApp(title="modbot", version=__version__, lifespan=lifespan)
+    app.webhook = partial(
         WebhookEndpoint,
         config=config,
         recorder=batcher,
@@ -93,6 +76,18 @@ def create_app(runtime: Runtime, *, workers: int = 1, webhook_writer: WebhookWri
     app.include_router(admin_router(runtime))
     app.include_router(builds_router(runtime))
     return app
+
+
+class _ModbotApp(FastAPI):
+    """FastAPI with POST /webhook answered in front of its whole middleware stack (error pages,
+    routing, dependency injection): that stack cost more CPU per delivery than the webhook's own work.
+    Errors on that path are handled by WebhookEndpoint itself (503 when the store fails)."""
+
+    webhook: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.webhook is None else self.webhook(stack)
 
 
 def freeze_startup_objects() -> None:

@@ -1,24 +1,21 @@
-"""Taking in verified deliveries: parse, classify, store durably, and say what to answer.
+"""Classifying a verified delivery: what to answer at once, and what to store.
 
-The webhook endpoint checks what is cheap and must come first (size, signature, the two headers) on the
-event loop, then hands the raw body here. `take_deliveries` does the rest for a whole batch: the JSON
-(400 when it is not a JSON object), ``ping`` (200), events without a handler and repositories outside
-the allow-list (202 ignored, nothing stored), and one `record_deliveries` transaction for the rest. It
-is the same code whether it runs in a thread of the web process or in the writer process
-(bot/web/writer.py): that process parses and writes while the web process's event loop only does HTTP
-and signatures, so the two use both cores instead of sharing one interpreter lock.
+After the endpoint's checks (size, signature, the two headers), `classify` parses the body: 400 when it
+is not a JSON object, 200 for ``ping``, 202 "ignored" for events without a handler and repositories
+outside the allow-list (nothing stored); anything else becomes an `IncomingDelivery` carrying the JSON
+text to store — GitHub's own bytes when they are strict JSON — so the writer thread
+(bot/web/recorder.py) only writes and never parses or serializes a payload again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from bot import jsoncodec
-from bot.store.queue import IncomingDelivery, RecordOutcome
+from bot.store.queue import IncomingDelivery
 
-__all__ = ["HANDLED_EVENTS", "DeliveryIntake", "Intake", "RawDelivery", "StoreIntake", "take_deliveries"]
+__all__ = ["HANDLED_EVENTS", "Intake", "RawDelivery", "classify"]
 
 # Events a handler exists for; anything else is acknowledged and dropped.
 HANDLED_EVENTS = frozenset(
@@ -60,18 +57,7 @@ class Intake:
         return {"status": self.outcome}
 
 
-class DeliveryRecorder(Protocol):
-    def record_deliveries(self, deliveries: Sequence[IncomingDelivery]) -> list[RecordOutcome]: ...
-
-
-class DeliveryIntake(Protocol):
-    """Takes a batch of verified deliveries and answers for each, in order; raises when nothing of the
-    batch could be stored (every delivery of it then gets a 503 and is redelivered)."""
-
-    def take(self, batch: Sequence[RawDelivery]) -> list[Intake]: ...
-
-
-def _classify(raw: RawDelivery, repositories: frozenset[str] | None) -> IncomingDelivery | Intake:
+def classify(raw: RawDelivery, repositories: frozenset[str] | None) -> IncomingDelivery | Intake:
     try:
         payload, text = jsoncodec.loads_exact(raw.body)
     except ValueError:
@@ -96,30 +82,6 @@ def _classify(raw: RawDelivery, repositories: frozenset[str] | None) -> Incoming
         action if isinstance(action, str) else None,
         repository,
         installation_id if isinstance(installation_id, int) else None,
-        payload,
-        text,
+        None,
+        text if text is not None else jsoncodec.RawJson(jsoncodec.dumps(payload)),
     )
-
-
-def take_deliveries(
-    batch: Sequence[RawDelivery], recorder: DeliveryRecorder, repositories: frozenset[str] | None
-) -> list[Intake]:
-    """Classify every delivery, store the ones to handle in ONE transaction, answer for each in order."""
-    classified = [_classify(raw, repositories) for raw in batch]
-    storable = [item for item in classified if isinstance(item, IncomingDelivery)]
-    outcomes = iter(recorder.record_deliveries(storable) if storable else [])
-    return [
-        Intake(202, next(outcomes).value) if isinstance(item, IncomingDelivery) else item
-        for item in classified
-    ]
-
-
-@dataclass(frozen=True)
-class StoreIntake:
-    """`take_deliveries` against a store in this process."""
-
-    recorder: DeliveryRecorder
-    repositories: frozenset[str] | None
-
-    def take(self, batch: Sequence[RawDelivery]) -> list[Intake]:
-        return take_deliveries(batch, self.recorder, self.repositories)

@@ -3,11 +3,11 @@
 Every delivery must be in the store before the webhook answers 202, and a durable commit costs an
 fsync (~1.5–2 ms on SQLite here), so one transaction per delivery caps the webhook at a few hundred
 deliveries per second however fast the HTTP layer is. `DeliveryBatcher` runs one writer thread: each
-request hands its verified delivery over and awaits a future; the writer takes every delivery that is
-waiting, gives them all to the intake (bot/web/intake.py: parse, classify, one `record_deliveries`
-transaction) and only then resolves their futures. Durability is unchanged (nobody gets a 202 before
-their row is committed); under load the batches grow by themselves, when idle a batch is one delivery
-and adds no delay.
+request hands its classified delivery over and awaits a future; the writer takes every delivery that is
+waiting, records them all with `record_deliveries` (one transaction, one commit) and only then
+resolves their futures. Durability is
+unchanged (nobody gets a 202 before their row is committed); under load the batches grow by themselves,
+when idle a batch is one delivery and adds no delay.
 
 If a batch fails, each of its deliveries is retried alone, so one bad delivery cannot fail the
 others; a delivery whose own write fails gets the exception (the webhook answers 503 and GitHub's
@@ -21,21 +21,29 @@ import contextlib
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from bot.web.intake import DeliveryIntake, Intake, RawDelivery
+from bot.store.queue import IncomingDelivery, RecordOutcome
 
-__all__ = ["DeliveryBatcher"]
+__all__ = ["BatchRecorder", "DeliveryBatcher"]
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256  # bounds one transaction's size and the wait of the first delivery in it
 
 
+class BatchRecorder(Protocol):
+    """Stores a batch in one transaction (`bot.store.Store`)."""
+
+    def record_deliveries(self, deliveries: Sequence[IncomingDelivery]) -> list[RecordOutcome]: ...
+
+
 @dataclass(slots=True)
 class _Waiting:
-    delivery: RawDelivery
-    future: asyncio.Future[Intake]
+    delivery: IncomingDelivery
+    future: asyncio.Future[RecordOutcome]
     loop: asyncio.AbstractEventLoop
 
 
@@ -43,20 +51,21 @@ _STOP = object()
 
 
 class DeliveryBatcher:
-    """`await take(delivery)` returns once the delivery is committed (thread-safe, loop-agnostic)."""
+    """`await record(delivery)` returns once the delivery is committed (thread-safe, loop-agnostic)."""
 
-    def __init__(self, intake: DeliveryIntake, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, recorder: BatchRecorder, *, max_batch: int = MAX_BATCH) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self._intake = intake
+        self._recorder = recorder
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Waiting | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
         self._stopped = False
-        self.batches = 0  # batches taken (for tests and the benchmark)
+        self.batches = 0  # transactions committed (for tests and the benchmark)
 
-    async def take(self, delivery: RawDelivery) -> Intake:
+    async def record(self, delivery: IncomingDelivery) -> RecordOutcome:
+        delivery.check()  # a bad value fails its own request, never a batch
         loop = asyncio.get_running_loop()
         waiting = _Waiting(delivery, loop.create_future(), loop)
         self._ensure_started()
@@ -103,10 +112,10 @@ class DeliveryBatcher:
 
     def _write(self, batch: list[_Waiting]) -> None:
         try:
-            results = self._intake.take([w.delivery for w in batch])
+            outcomes = self._recorder.record_deliveries([w.delivery for w in batch])
         except Exception as exc:
             if len(batch) == 1:
-                log.exception("storing delivery %s failed", batch[0].delivery.delivery_id[:100])
+                log.exception("storing delivery %s failed", batch[0].delivery.delivery_id)
                 _settle(batch[0], None, exc)
                 return
             log.warning("a batch of %d deliveries failed; storing each alone", len(batch), exc_info=True)
@@ -114,19 +123,19 @@ class DeliveryBatcher:
                 self._write([waiting])
             return
         self.batches += 1
-        for waiting, result in zip(batch, results, strict=True):
-            _settle(waiting, result, None)
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            _settle(waiting, outcome, None)
 
 
-def _settle(waiting: _Waiting, result: Intake | None, error: BaseException | None) -> None:
+def _settle(waiting: _Waiting, outcome: RecordOutcome | None, error: BaseException | None) -> None:
     def resolve() -> None:
         if waiting.future.done():
             return
         if error is not None:
             waiting.future.set_exception(error)
         else:
-            assert result is not None
-            waiting.future.set_result(result)
+            assert outcome is not None
+            waiting.future.set_result(outcome)
 
     # a closed loop: its request is gone, the row is committed anyway
     with contextlib.suppress(RuntimeError):

@@ -3,8 +3,8 @@
 Order matters: the size limit first (before reading more than it allows), then the signature
 over the raw body (before parsing anything from an unverified sender), then the JSON, then one
 durable write, then 202. A rejected delivery stores nothing. The first three happen here, on the event
-loop; parsing, classifying and the group-committed write happen in the intake (bot/web/intake.py),
-in a writer thread or the writer process (bot/web/writer.py).
+loop, and so do the JSON and its classification (bot/web/intake.py); the group-committed write happens
+in a writer thread (bot/web/recorder.py).
 
 The endpoint is a bare ASGI layer in front of the FastAPI app rather than a FastAPI route: it is the
 one hot path (GitHub can burst hundreds of deliveries), and FastAPI's routing, middleware and
@@ -24,26 +24,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import jsoncodec
 from bot.metrics import Metrics
-from bot.web.intake import HANDLED_EVENTS, Intake, RawDelivery
+from bot.store.queue import IncomingDelivery, RecordOutcome
+from bot.web.intake import HANDLED_EVENTS, Intake, RawDelivery, classify
 from bot.web.signature import Verifier
 
-__all__ = ["HANDLED_EVENTS", "DeliveryTaker", "WebhookConfig", "WebhookEndpoint"]
+__all__ = ["HANDLED_EVENTS", "DeliveryRecorder", "WebhookConfig", "WebhookEndpoint"]
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhook"
 
 
-class DeliveryTaker(Protocol):
-    """Takes a verified delivery durably and says what to answer (`bot.web.recorder.DeliveryBatcher`)."""
+class DeliveryRecorder(Protocol):
+    """Stores a delivery durably and says what it did (`bot.web.recorder.DeliveryBatcher`)."""
 
-    async def take(self, delivery: RawDelivery) -> Intake: ...
+    async def record(self, delivery: IncomingDelivery) -> RecordOutcome: ...
 
 
 @dataclass(frozen=True)
 class WebhookConfig:
     secrets: Sequence[str]
     max_body_bytes: int
+    repositories: frozenset[str] | None  # allow-list; None = every repository the App is installed on
 
 
 class _TooLarge(Exception):
@@ -62,7 +64,7 @@ class WebhookEndpoint:
         app: ASGIApp,
         *,
         config: WebhookConfig,
-        recorder: DeliveryTaker,
+        recorder: DeliveryRecorder,
         metrics: Metrics,
         on_recorded: Callable[[], None],
     ) -> None:
@@ -114,19 +116,21 @@ class WebhookEndpoint:
         if not event or len(event) > 100 or len(delivery_id) > 100 or (not delivery_id and event != "ping"):
             return self._reject(event, 400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
         label = event if event in HANDLED_EVENTS or event == "ping" else "other"
+        item = classify(RawDelivery(delivery_id, event, body), self.config.repositories)
+        if isinstance(item, Intake):  # answered without storing anything
+            self.metrics.deliveries.labels(label, item.outcome).inc()
+            return item
         try:
-            # parsed, classified and committed (with others waiting at the same moment) before the
-            # answer: bot/web/intake.py and bot/web/recorder.py
-            result = await self.recorder.take(RawDelivery(delivery_id, event, body))
+            # committed (with others waiting at the same moment) before the answer: bot/web/recorder.py
+            outcome = await self.recorder.record(item)
         except Exception:
             log.exception("webhook: delivery %s could not be stored", delivery_id[:100])
             self.metrics.deliveries.labels(label, "error").inc()
             error = "the delivery could not be stored; nothing was recorded, redeliver it"
             return Intake(503, "error", error)
-        self.metrics.deliveries.labels(label, result.outcome).inc()
-        if result.status == 202 and result.outcome != "ignored":
-            self.on_recorded()
-        return result
+        self.metrics.deliveries.labels(label, outcome.value).inc()
+        self.on_recorded()
+        return Intake(202, outcome.value)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
