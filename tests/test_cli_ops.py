@@ -1,5 +1,5 @@
 """`modbot deploy / rollback / unlock / status / audit / releases sync`: the chat-ops service from a shell
-(actor api:cli:<user>), exit codes 0 done / 1 refused / 2 usage, configuration or GitHub error, text and
+(actor cli:<user>), exit codes 0 done / 1 refused / 2 usage, configuration or GitHub error, text and
 JSON output, never a traceback."""
 
 from __future__ import annotations
@@ -103,24 +103,24 @@ def test_deploy_then_status_then_unlock(
     assert out.startswith(f"ok deploying {R1} to staging") and "deployment" in out
     assert forge.repos[REPO].refs["tags/deploy/staging"] == info.commit_sha
     [github] = forge.deployments(REPO)
-    assert github.deployment.payload["requested_by"] == "api:cli:carol"
+    assert github.deployment.payload["requested_by"] == "cli:carol"
     assert github.deployment.payload["reason"] == "ship it"
     assert provider.closed == 1
 
     code, out, _ = run(capsys, "status", "--repo", REPO)
     assert code == 0
     assert "staging: nothing deployed" in out and f"in flight: deploy of {R1} (queued, queued)" in out
-    assert "locked by api:cli:carol (deploy)" in out
+    assert "locked by cli:carol (deploy)" in out
 
     code, out, _ = run(capsys, "deploy", "staging", "--release", R1, "--repo", REPO, "--format", "json")
     assert code == 1
     answer = json.loads(out)
-    assert answer["ok"] is False and answer["rule"] == "locked" and "api:cli:carol" in answer["message"]
+    assert answer["ok"] is False and answer["rule"] == "locked" and "cli:carol" in answer["message"]
 
     code, out, _ = run(capsys, "unlock", "staging", "--repo", REPO, "--reason", "stuck")
-    assert code == 0 and "released the lock of api:cli:carol (deploy)" in out
+    assert code == 0 and "released the lock of cli:carol (deploy)" in out
     entry = store.query_audit(action="lock.unlock").entries[0]
-    assert entry.actor == "api:cli:carol" and entry.reason == "stuck"
+    assert entry.actor == "cli:carol" and entry.reason == "stuck"
     code, out, _ = run(capsys, "status", "staging", "--repo", REPO, "--format", "json")
     [staging] = json.loads(out)["data"]["environments"]
     assert staging["lock"] is None and staging["environment"] == "staging"
@@ -240,7 +240,7 @@ def test_releases_sync_rebuilds_the_history(
     report = json.loads(out)
     assert report["changed"] is False and report["environments"] == ["staging"]
     entries = store.query_audit(action="releases.sync").entries
-    assert len(entries) == 2 and entries[0].actor == "api:cli:carol"
+    assert len(entries) == 2 and entries[0].actor == "cli:carol"
 
 
 class FakeStoreSink:

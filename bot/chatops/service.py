@@ -186,6 +186,11 @@ def execute(request: CommandRequest, *, forge: Forge, store: Store, settings: Bo
 # --- deciding ------------------------------------------------------------------------------------------
 
 
+# Operators: an admin-API token (api:<token name>) or the CLI run with the bot's own credentials
+# (cli:<os user>, as `modbot propose` audits too).
+TOKEN_ACTOR_PREFIXES = ("api:", "cli:")
+
+
 def _check_request(request: CommandRequest) -> None:
     if request.action not in ACTIONS:
         raise ValueError(f"unknown command {request.action!r} (known: {', '.join(ACTIONS)})")
@@ -199,8 +204,8 @@ def _check_request(request: CommandRequest) -> None:
         raise ValueError(f"{request.action} takes no release id")
     if not request.actor.strip():
         raise ValueError("a command needs an actor")
-    if request.actor_kind == "token" and not request.actor.startswith("api:"):
-        raise ValueError("a token's actor is api:<token name>")
+    if request.actor_kind == "token" and not request.actor.startswith(TOKEN_ACTOR_PREFIXES):
+        raise ValueError("a token's actor is api:<token name> (admin API) or cli:<os user> (the CLI)")
 
 
 def _decide(

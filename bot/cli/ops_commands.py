@@ -3,7 +3,7 @@ path as a PR comment and the admin API), ``audit`` (the store's audit log) and `
 history from GitHub).
 
 The CLI runs with the bot's own settings (``MODBOT_*``): the GitHub App key or token and the database. Whoever
-can run it already holds the bot's credentials, so it acts like an admin-API token: actor ``api:cli:<os
+can run it already holds the bot's credentials, so it acts like an admin-API token: actor ``cli:<os
 user>``, kind ``token``, source ``cli``; the chat-ops rules (`bot.chatops.authorize`) still decide, as for
 every other caller (a frozen environment, a lock, a missing release refuse). Exit codes: 0 done, 1 refused
 by a rule (or a command that could not be carried out), 2 usage, configuration, store or GitHub error.
@@ -113,7 +113,7 @@ def _limit(value: str) -> int:
 
 def cli_actor() -> str:
     """The CLI's actor: a token of the operator's OS user (see the module docstring)."""
-    return f"api:cli:{_me()}"
+    return f"cli:{_me()}"
 
 
 def _checked_repo(settings: BotSettings, repo: str, installation_id: int | None) -> str | None:
