@@ -195,6 +195,13 @@ def scenario(rule: str) -> Decision:
         ),
         "no_release": lambda: decide("deploy", admin, facts=replace(READY, release_id=None)),
         "no_previous_release": lambda: decide("rollback", admin, facts=replace(READY, previous_release=None)),
+        "not_older": lambda: decide(
+            "rollback",
+            admin,
+            facts=replace(
+                READY, requested_release="rel_2026_08_16_003", current_release="rel_2026_08_16_002"
+            ),
+        ),
         "locked": lambda: decide("deploy", admin, facts=LOCKED),
     }[rule]()
 
@@ -528,3 +535,21 @@ def test_an_unknown_environment_lists_the_known_ones() -> None:
     assert decide("deploy", user("admin"), environment="Prod").rule == "unknown_environment"
     # the environment is checked before the role, so the role message can name the role it needs
     assert decide("deploy", user("none"), environment="qa").rule == "unknown_environment"
+
+
+@pytest.mark.parametrize(
+    ("named", "current", "allowed"),
+    [
+        ("rel_2026_08_16_001", "rel_2026_08_16_002", True),  # older: a rollback
+        ("rel_2026_08_16_002", "rel_2026_08_16_002", False),  # already running
+        ("rel_2026_08_17_001", "rel_2026_08_16_002", False),  # newer: that is a deploy
+        ("rel_2026_08_16_001", None, True),  # nothing recorded as running: nothing to compare with
+    ],
+)
+def test_a_named_rollback_only_goes_back(named: str, current: str | None, allowed: bool) -> None:
+    admin = Actor.token("ops")
+    facts = replace(READY, requested_release=named, current_release=current)
+    decision = decide("rollback", admin, facts=facts)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert decision.rule == "not_older" and f"/deploy prod {named}" in decision.next_step

@@ -27,7 +27,7 @@ from bot.pipeline.config import (
     EnvironmentConfig,
     PipelineConfig,
 )
-from bot.pipeline.release import RELEASE_ID_PATTERN
+from bot.pipeline.release import RELEASE_ID_PATTERN, release_sort_key
 
 __all__ = [
     "ACTIONS",
@@ -64,6 +64,7 @@ Rule = Literal[
     "build_running",
     "no_release",
     "no_previous_release",
+    "not_older",
     "locked",
 ]
 # every rule id: "ok", then the refusals in the order they are checked (docs/pipeline.md explains each)
@@ -113,6 +114,7 @@ class Facts:
     previous_release: str | None  # rollback target when none is named (None: no earlier successful one)
     named_release_skips: tuple[str, ...] = ()  # releases a named rollback skips over (for the warning)
     requested_release: str | None = None  # the release the command named (None: none named)
+    current_release: str | None = None  # what runs on the environment now (None: nothing recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +428,15 @@ def _rollback(env: EnvironmentConfig, facts: Facts, chatops: ChatopsConfig) -> D
             "no_release",
             _no_such_release(named),
             f"check the id with /status {env.name}, or /rollback {env.name} to go back one release",
+        )
+    current = facts.current_release
+    if named is not None and current is not None and release_sort_key(named) >= release_sort_key(current):
+        # a rollback only goes back: recording a move forward as a rollback would mislead the history
+        what = "already runs there" if named == current else f"is newer than {current}, which runs there now"
+        return _refuse(
+            "not_older",
+            f"{named} {what}: a rollback goes back to an older release",
+            f"to move {env.name} forward: /deploy {env.name} {named} (/status {env.name} shows the history)",
         )
     locked = _lock(env, facts, chatops)
     if locked is not None:

@@ -240,6 +240,7 @@ def gather_facts(
         previous_release=previous,
         named_release_skips=skips,
         requested_release=release_id,
+        current_release=current_release,
     )
     if action == "rollback":
         target = release_id if release_id is not None else previous

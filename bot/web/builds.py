@@ -99,6 +99,7 @@ REFUSAL_STATUS: dict[str, int] = {
     "locked": 409,
     "no_release": 409,
     "no_previous_release": 409,
+    "not_older": 409,
     "not_merged": 409,
     "build_failed": 409,
     "build_running": 409,
@@ -121,7 +122,7 @@ class ApiError(BaseModel):
         description="stable code: unauthorized, invalid_request, not_found, forbidden_repository, "
         "edit_refused, nothing_to_build, branch_taken, no_release, not_current, github_error, internal, "
         "or a chat-ops rule id (locked, permission, frozen, not_approved, policy_invalid, no_policy, "
-        "unknown_environment, no_previous_release, not_merged, build_failed, build_running)",
+        "unknown_environment, no_previous_release, not_older, not_merged, build_failed, build_running)",
         examples=["locked"],
     )
     message: str = Field(description="what happened, for a person")
