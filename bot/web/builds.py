@@ -31,12 +31,13 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.chatops.facts import load_policy
 from bot.chatops.service import CommandRequest, execute
-from bot.config import BotSettings, PolicyError, load_repository_policy
+from bot.config import BotSettings
 from bot.forge import Forge, ForgeError
 from bot.handlers.admin_actions import BuildIntent, BuildProposal, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
-from bot.pipeline.config import ENVIRONMENT_NAME_RE, PipelineConfig, problems_from
+from bot.pipeline.config import ENVIRONMENT_NAME_RE, PipelineConfig
 from bot.pipeline.release import RELEASE_ID_PATTERN, is_release_id
 from bot.runtime import Runtime
 from bot.store import (
@@ -1031,75 +1032,25 @@ def _read_policy(forge: Forge, repo: str, path: str) -> tuple[PipelineConfig | N
     """The policy on the default branch, or None and why not (a GitHub failure included: a status view
     still shows what the store knows)."""
     try:
-        raw = load_repository_policy(forge, repo, path=path)
-    except PolicyError as error:
-        return None, str(error)
+        policy = load_policy(forge, repo, path=path, default_branch=None)
     except ForgeError as error:
         return None, f"the policy could not be read: {error}"
-    if not raw.found:
-        return None, f"there is no {path} on {raw.ref}"
-    try:
-        return PipelineConfig.model_validate(raw.data), None
-    except ValidationError as error:
-        problems = problems_from(error)
-        return None, f"{path} on {raw.ref} is invalid: " + "; ".join(str(p) for p in problems[:5])
+    if policy.config is None and policy.error is None:
+        return None, f"there is no {path} on {policy.branch}"
+    return policy.config, policy.error
 
 
 def _release_view(info: ReleaseInfo) -> ReleaseView:
-    return ReleaseView(
-        release_id=info.release_id,
-        commit_sha=info.commit_sha,
-        manifest_hash=info.manifest_hash,
-        modules=list(info.modules),
-        image=info.image,
-        build_key=info.build_key,
-        build_id=info.build_id,
-        previous_release=info.previous_release,
-        created_at=info.created_at,
-    )
+    return ReleaseView.model_validate(info, from_attributes=True)
 
 
 def _deployment_view(record: DeploymentRecord) -> DeploymentView:
-    return DeploymentView(
-        id=record.id,
-        environment=record.environment,
-        release_id=record.release_id,
-        commit_sha=record.commit_sha,
-        kind=record.kind,
-        status=record.status,
-        stage=record.stage,
-        requested_by=record.requested_by,
-        reason=record.reason,
-        github_deployment_id=record.github_deployment_id,
-        previous_release=record.previous_release,
-        manifest_hash=record.manifest_hash,
-        source=record.source,
-        logs_url=record.logs_url,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        finished_at=record.finished_at,
-    )
+    return DeploymentView.model_validate(record, from_attributes=True)
 
 
 def _lock_view(lock: EnvironmentLock) -> LockView:
-    return LockView(
-        holder=lock.holder,
-        purpose=lock.purpose,
-        release_id=lock.release_id,
-        deployment_id=lock.deployment_id,
-        reason=lock.reason,
-        acquired_at=lock.acquired_at,
-        expires_at=lock.expires_at,
-    )
+    return LockView.model_validate(lock, from_attributes=True)
 
 
 def _audit_view(entry: AuditEntry) -> AuditEntryView:
-    return AuditEntryView(
-        id=entry.id,
-        at=entry.at,
-        actor=entry.actor,
-        action=entry.action,
-        target=entry.target,
-        details=entry.details,
-        reason=entry.reason,
-    )
+    return AuditEntryView.model_validate(entry, from_attributes=True)
