@@ -458,7 +458,7 @@ def _view_data(view: EnvironmentView) -> dict[str, Any]:
         "environment": view.name,
         "current_release": view.current.release_id if view.current else None,
         "in_flight": _record_data(view.in_flight) if view.in_flight else None,
-        "lock": _lock_data(view.lock) if view.lock else None,
+        "lock": view.lock.to_json() if view.lock else None,
         "frozen": view.frozen,
         "freeze_reason": view.freeze_reason,
     }
@@ -477,17 +477,6 @@ def _record_data(record: DeploymentRecord) -> dict[str, Any]:
         "stage": record.stage,
         "requested_by": record.requested_by,
         "logs_url": record.logs_url,
-    }
-
-
-def _lock_data(lock: EnvironmentLock) -> dict[str, Any]:
-    return {
-        "holder": lock.holder,
-        "purpose": lock.purpose,
-        "release_id": lock.release_id,
-        "deployment_id": lock.deployment_id,
-        "acquired_at": lock.acquired_at.isoformat(),
-        "expires_at": lock.expires_at.isoformat(),
     }
 
 
@@ -514,7 +503,7 @@ def _unlock(
     data = {
         **_decision_data(decision),
         "environment": environment.name,
-        "released": _lock_data(released) if released is not None else None,
+        "released": released.to_json() if released is not None else None,
     }
     return CommandResult(
         ok=True, action="unlock", decision=decision, message_markdown=markdown, lock=released, data=data

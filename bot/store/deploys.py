@@ -102,6 +102,17 @@ class EnvironmentLock:
     acquired_at: datetime
     expires_at: datetime
 
+    def to_json(self) -> dict[str, Any]:
+        """The lock as JSON values (audit details, API and CLI answers)."""
+        return {
+            "holder": self.holder,
+            "purpose": self.purpose,
+            "release_id": self.release_id,
+            "deployment_id": self.deployment_id,
+            "acquired_at": self.acquired_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+        }
+
     def describe(self) -> str:
         """``alice (deploy of rel_2026_01_01_001) since 12:00:00 UTC, until 13:00:00 UTC``."""
         what = self.purpose + (f" of {self.release_id}" if self.release_id else "")
@@ -229,17 +240,6 @@ def _release(row: Row[Any]) -> ReleaseInfo:
     return ReleaseInfo(**values)
 
 
-def _lock_details(lock: EnvironmentLock) -> dict[str, Any]:
-    return {
-        "holder": lock.holder,
-        "purpose": lock.purpose,
-        "release_id": lock.release_id,
-        "deployment_id": lock.deployment_id,
-        "acquired_at": lock.acquired_at.isoformat(),
-        "expires_at": lock.expires_at.isoformat(),
-    }
-
-
 def _check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
@@ -317,7 +317,7 @@ class DeploysMixin(AuditMixin):
                     actor=holder,
                     action="lock.acquire",
                     target=environment_target(repo, env),
-                    details=_lock_details(lock),
+                    details=lock.to_json(),
                     reason=lock.reason,
                 )
                 return lock
@@ -415,7 +415,7 @@ class DeploysMixin(AuditMixin):
                 actor=actor,
                 action="lock.unlock" if force else "lock.release",
                 target=environment_target(repo, env),
-                details=_lock_details(lock),
+                details=lock.to_json(),
                 reason=reason,
             )
             return lock
@@ -446,7 +446,7 @@ class DeploysMixin(AuditMixin):
         return [_lock(row) for row in rows]
 
     def _audit_expired(self, conn: Connection, lock: EnvironmentLock, *, replaced_by: str | None) -> None:
-        details = _lock_details(lock)
+        details = lock.to_json()
         if replaced_by is not None:
             details["replaced_by"] = replaced_by
         self._append_audit(
