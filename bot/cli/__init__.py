@@ -18,7 +18,8 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modbot",
-        description="GitOps for RusToK's modules.toml: validate, diff, hash and edit the manifest.",
+        description="GitOps for RusToK's modules.toml: validate, diff and edit the manifest, run the webhook "
+        "bot, build and release, deploy and roll back.",
     )
     parser.add_argument("--version", action="version", version=f"modbot {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
