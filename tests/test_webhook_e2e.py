@@ -318,3 +318,14 @@ def test_webhook_only_takes_post_and_other_paths_reach_the_app(store: Store, for
         assert response.status_code == 405 and response.headers["allow"] == "POST"
         assert client.get("/healthz").json()["status"] == "ok"
         assert client.post("/webhook/", content=b"{}").status_code in (404, 405)
+
+
+def test_forged_event_names_do_not_create_metric_series(store: Store, forge: FakeForge) -> None:
+    runtime = make_runtime(store, forge)
+    with TestClient(create_app(runtime, workers=0)) as client:
+        for n in range(5):
+            headers = {"X-GitHub-Event": f"made-up-{n}", "X-GitHub-Delivery": f"x-{n}"}
+            assert client.post("/webhook", content=b"{}", headers=headers).status_code == 401
+        metrics = client.get("/metrics").text
+    assert "made-up" not in metrics
+    assert 'modbot_webhook_deliveries_total{event="other",outcome="rejected"} 5.0' in metrics
