@@ -35,6 +35,7 @@ from bot.store.values import (
     check_choice,
     check_commit_sha,
     check_id,
+    check_limit,
     check_release_id,
     check_short_text,
     check_url,
@@ -62,7 +63,6 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # 26 characters carry 130 bits; a ULID has 128, so the first character is at most 7.
 BUILD_ID_PATTERN: Final = r"^bld_[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 _BUILD_ID = re.compile(BUILD_ID_PATTERN)
-MAX_PAGE = 1000
 
 _T = BUILDS
 _C = _T.c
@@ -277,8 +277,7 @@ class BuildsMixin(AuditMixin):
 
     def builds(self, repository: str | None = None, *, limit: int = 50) -> list[BuildRecord]:
         """The newest builds (of one repository, or all), at most ``limit`` (1..1000)."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+        check_limit(limit)
         query = select(*_COLUMNS)
         if repository is not None:
             query = query.where(_C.repository == normalize_repository(repository))

@@ -43,6 +43,7 @@ from bot.store.values import (
     check_commit_sha,
     check_environment,
     check_id,
+    check_limit,
     check_release_id,
     check_short_text,
     check_ttl,
@@ -79,7 +80,6 @@ FINAL_DEPLOY_STATUSES: Final = frozenset({"success", "failure", "error", "inacti
 _STATUS_RANK: Final = {"queued": 0, "in_progress": 1, **dict.fromkeys(FINAL_DEPLOY_STATUSES, 2)}
 _STAGE_RANK: Final = {"queued": 0, "deploy": 1, "smoke": 2, "done": 3}
 
-MAX_PAGE = 1000
 _ACQUIRE_ROUNDS = 5
 
 _L = ENVIRONMENT_LOCKS
@@ -227,7 +227,8 @@ _NEWEST_FIRST = (_D.c.created_at.desc(), _D.c.id.desc())
 
 
 def _lock(row: Row[Any]) -> EnvironmentLock:
-    return EnvironmentLock(**row._asdict())
+    """The lock in a row of ``_LOCK_COLUMNS`` (a row may carry more, such as its ``id``)."""
+    return EnvironmentLock(**{column.name: getattr(row, column.name) for column in _LOCK_COLUMNS})
 
 
 def _deployment(row: Row[Any]) -> DeploymentRecord:
@@ -238,11 +239,6 @@ def _release(row: Row[Any]) -> ReleaseInfo:
     values = row._asdict()
     values["modules"] = tuple(values["modules"])
     return ReleaseInfo(**values)
-
-
-def _check_limit(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
 
 
 def _check_status(status: str) -> DeployStatus:
@@ -307,7 +303,7 @@ class DeploysMixin(AuditMixin):
                     row = conn.execute(select(_L.c.id, *_LOCK_COLUMNS).where(key).with_for_update()).first()
                     if row is None:
                         continue
-                    current = EnvironmentLock(**{c.name: getattr(row, c.name) for c in _LOCK_COLUMNS})
+                    current = _lock(row)
                     if current.expires_at > now:
                         raise LockHeld(current)
                     self._audit_expired(conn, current, replaced_by=holder)
@@ -399,7 +395,7 @@ class DeploysMixin(AuditMixin):
             ).first()
             if row is None:
                 return None
-            lock = EnvironmentLock(**{c.name: getattr(row, c.name) for c in _LOCK_COLUMNS})
+            lock = _lock(row)
             if lock.expires_at <= now:
                 conn.execute(delete(_L).where(_L.c.id == row.id))
                 self._audit_expired(conn, lock, replaced_by=None)
@@ -717,7 +713,7 @@ class DeploysMixin(AuditMixin):
         """Newest first (by ``created_at``, then id), at most ``limit`` (1..1000). For the next
         (older) page pass the last record's id as ``cursor``."""
         repo = normalize_repository(repository)
-        _check_limit(limit)
+        check_limit(limit)
         query = select(*_DEPLOYMENT_COLUMNS).where(_D.c.repository == repo)
         if environment is not None:
             query = query.where(_D.c.environment == check_environment(environment))
@@ -860,7 +856,7 @@ class DeploysMixin(AuditMixin):
         """Newest release id first (ids sort as text in time order), at most ``limit`` (1..1000);
         ``before``: only ids older than that one (the next page)."""
         repo = normalize_repository(repository)
-        _check_limit(limit)
+        check_limit(limit)
         query = select(*_RELEASE_COLUMNS).where(_R.c.repository == repo)
         if before is not None:
             query = query.where(_R.c.release_id < check_release_id("before", before, required=True))

@@ -14,7 +14,7 @@ from typing import Final
 
 from bot.pipeline.config import ENVIRONMENT_NAME_RE
 from bot.pipeline.release import is_release_id
-from bot.store.audit import MAX_REASON_CHARS
+from bot.store.audit import MAX_PAGE, MAX_REASON_CHARS
 from bot.store.redact import redact_text, truncate
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "check_commit_sha",
     "check_environment",
     "check_id",
+    "check_limit",
     "check_release_id",
     "check_short_text",
     "check_ttl",
@@ -117,6 +118,13 @@ def check_id(name: str, value: int | None, *, required: bool) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return value
+
+
+def check_limit(limit: int) -> int:
+    """A page size: 1..``MAX_PAGE`` (the audit log's page limit, shared by every listing)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    return limit
 
 
 def check_url(name: str, url: str | None) -> str | None:
