@@ -125,8 +125,6 @@ class FakeStatus:
 @dataclass
 class FakeDeployment:
     deployment: Deployment
-    transient: bool
-    production: bool
     statuses: list[DeploymentStatus] = field(default_factory=list)  # oldest first
 
 
@@ -950,8 +948,7 @@ class FakeForge:
             creator=self._bot_login,
             created_at=self._clock(),
         )
-        production = environment == "production" if production_environment is None else production_environment
-        st.deployments.append(FakeDeployment(deployment, transient=False, production=production))
+        st.deployments.append(FakeDeployment(deployment))
         return deployment
 
     def create_deployment_status(
@@ -974,10 +971,11 @@ class FakeForge:
         status = self._deployment_status(state, body["description"], log_url, environment_url)
         if state == "success" and auto_inactive:
             # GitHub marks the environment's earlier successful deployments inactive (the docs say "non-
-            # production" ones; GitHub does it for production environments too).
+            # production, non-transient" ones; GitHub does it for production environments too, and every
+            # deployment here is non-transient: `deployment_request` always sends transient_environment false).
             for other in st.deployments:
                 same_environment = other.deployment.environment == target.deployment.environment
-                if other is target or not same_environment or other.transient or not other.statuses:
+                if other is target or not same_environment or not other.statuses:
                     continue
                 if other.statuses[-1].state == "success":
                     other.statuses.append(
