@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.forge import Forge, ForgeError, Ref
+from bot.forge import Forge, ForgeError, Ref, TagObject
 from bot.pipeline.release import RELEASE_TAG_PREFIX, ReleaseError, is_release_id, parse_record
 from bot.store import BuildRecord, FinalStateError, ReleaseInfo, Store
 
@@ -20,7 +20,9 @@ __all__ = [
     "find_release",
     "finish_builds",
     "read_release_tag",
+    "read_tag_object",
     "release_at_commit",
+    "release_in_tag_object",
 ]
 
 log = logging.getLogger(__name__)
@@ -42,26 +44,26 @@ def read_release_tag(forge: Forge, store: Store, repo: str, ref: Ref) -> Release
     return read_tag_object(forge, store, repo, tag, ref.sha)
 
 
+def release_in_tag_object(repo: str, tag: str, tag_object: TagObject) -> ReleaseInfo | str:
+    """The release record the annotated tag object of `tag` carries, or why it is no release: not on a
+    commit, a message that is not a record, or a record naming another commit than the tag's. Pure."""
+    if tag_object.object_type != "commit":
+        return f"points at a {tag_object.object_type}, not a commit"
+    try:
+        info = ReleaseInfo.from_record(repo, parse_record(tag_object.message, tag=tag))
+    except (ReleaseError, ValueError) as exc:
+        return f"not a readable release record ({exc})"
+    if info.commit_sha != tag_object.object_sha:
+        named, actual = info.commit_sha[:12], tag_object.object_sha[:12]
+        return f"the record names commit {named} but the tag points at {actual}"
+    return info
+
+
 def read_tag_object(forge: Forge, store: Store, repo: str, tag: str, tag_sha: str) -> ReleaseInfo | None:
     """The release record in the annotated tag object `tag_sha` (named `tag`), cached in the store."""
-    tag_object = forge.get_tag_object(repo, tag_sha)
-    if tag_object.object_type != "commit":
-        log.warning("%s of %s points at a %s, not a commit; ignored", tag, repo, tag_object.object_type)
-        return None
-    try:
-        record = parse_record(tag_object.message, tag=tag)
-        info = ReleaseInfo.from_record(repo, record)
-    except (ReleaseError, ValueError) as exc:
-        log.warning("%s of %s is not a modbot release: %s", tag, repo, exc)
-        return None
-    if info.commit_sha != tag_object.object_sha:
-        log.warning(
-            "%s of %s says commit %s but points at %s; ignored",
-            tag,
-            repo,
-            info.commit_sha,
-            tag_object.object_sha,
-        )
+    info = release_in_tag_object(repo, tag, forge.get_tag_object(repo, tag_sha))
+    if isinstance(info, str):
+        log.warning("%s of %s is no modbot release: %s; ignored", tag, repo, info)
         return None
     store.upsert_release(info)
     return info

@@ -27,9 +27,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, cast, get_args
 
+from bot.chatops.facts import load_policy
+from bot.chatops.releases import release_in_tag_object
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
-from bot.pipeline.config import DEFAULT_CONFIG_PATH, ConfigError, PipelineConfig, parse_pipeline_config
-from bot.pipeline.release import RELEASE_TAG_PREFIX, ReleaseError, is_release_id, parse_record
+from bot.pipeline.config import DEFAULT_CONFIG_PATH
+from bot.pipeline.release import RELEASE_TAG_PREFIX, is_release_id
 from bot.store import DeployKind, DeploymentRecord, DeployStage, DeployStatus, ReleaseInfo, Store
 
 __all__ = ["DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT", "SyncError", "SyncReport", "sync_releases"]
@@ -168,19 +170,9 @@ def _read_release(repo: str, forge: Forge, tag: str, tag_sha: str, report: SyncR
             raise
         report.warnings.append(f"{tag}: its tag object cannot be read ({error.message}); skipped")
         return None
-    if tag_object.object_type != "commit":
-        report.warnings.append(f"{tag}: points at a {tag_object.object_type}, not a commit; skipped")
-        return None
-    try:
-        info = ReleaseInfo.from_record(repo, parse_record(tag_object.message, tag=tag))
-    except (ReleaseError, ValueError) as error:
-        report.warnings.append(f"{tag}: not a readable release record ({error}); skipped")
-        return None
-    if info.commit_sha != tag_object.object_sha:
-        report.warnings.append(
-            f"{tag}: the record names commit {info.commit_sha[:12]} but the tag points at "
-            f"{tag_object.object_sha[:12]}; skipped"
-        )
+    info = release_in_tag_object(repo, tag, tag_object)
+    if isinstance(info, str):
+        report.warnings.append(f"{tag}: {info}; skipped")
         return None
     return info
 
@@ -190,27 +182,19 @@ def _read_release(repo: str, forge: Forge, tag: str, tag_sha: str, report: SyncR
 
 def _policy_environments(repo: str, forge: Forge, policy_path: str, report: SyncReport) -> list[str] | None:
     """The policy's environment names, or None (with a warning) when there is no readable policy."""
-    branch = forge.default_branch(repo)
-    raw = forge.get_file(repo, policy_path, branch)
-    if raw is None:
+    policy = load_policy(forge, repo, path=policy_path, default_branch=None)
+    if policy.config is not None:
+        return [env.name for env in policy.config.environments]
+    if policy.error is None:
         report.warnings.append(
-            f"no {policy_path} on {branch}: reading every environment GitHub has Deployments for"
+            f"no {policy_path} on {policy.branch}: reading every environment GitHub has Deployments for"
         )
-        return None
-    try:
-        policy: PipelineConfig = parse_pipeline_config(raw.decode("utf-8"), source=policy_path)
-    except (UnicodeDecodeError, ConfigError) as error:
+    else:
         report.warnings.append(
-            f"{policy_path} on {branch} cannot be read ({_first_line(error)}): reading every environment "
+            f"{policy_path} on {policy.branch} cannot be read ({policy.error}): reading every environment "
             "GitHub has Deployments for"
         )
-        return None
-    return [env.name for env in policy.environments]
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return None
 
 
 def _modbot_payload(deployment: Deployment) -> dict[str, Any] | None:
