@@ -413,6 +413,13 @@ def test_list_deployments_filters_by_sha_ref_and_task(backend: Backend) -> None:
         ),
     )
     assert [(d.description, d.sha) for d in found] == [("new", new)] and calls == 1
+    if isinstance(backend, GitHubBackend):  # GitHub filters: the filters must reach it
+        assert backend.api.calls[-1].query == {
+            "sha": [new],
+            "ref": ["release/rel_2026_01_02_001"],
+            "task": ["deploy"],
+            "per_page": ["100"],
+        }
 
 
 # --- release tags -----------------------------------------------------------------------------------------
