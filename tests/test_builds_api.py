@@ -640,3 +640,18 @@ def test_rollback_defaults_the_only_environment(
     answer = client.post(f"/admin/builds/{built(store, R2)}/rollback", json={}, headers=auth(token))
     assert answer.status_code == 202, answer.text
     assert answer.json()["deployment"]["environment"] == "staging"
+
+
+def test_a_github_failure_reading_the_policy_for_a_rollback_is_502_not_a_bad_request(
+    client: TestClient, forge: FakeForge, store: Store, token: str
+) -> None:
+    build_id = built(store, released(forge, store, R1).release_id)
+    forge.fail_next("default_branch", ForgeError("repository", 503, "Service Unavailable"))
+    answer = client.post(f"/admin/builds/{build_id}/rollback", json={}, headers=auth(token))
+    assert answer.status_code == 502 and error_of(answer) == "github_error"
+    assert "Service Unavailable" in answer.json()["message"]
+    assert store.query_audit(action="build.rollback").entries[0].details["outcome"] == "failed"
+    # the environments view still answers what the store knows, and says why the policy is missing
+    forge.fail_next("default_branch", ForgeError("repository", 503, "Service Unavailable"))
+    listed = client.get("/admin/environments", headers=auth(token))
+    assert listed.status_code == 200 and "Service Unavailable" in listed.json()["policy_error"]

@@ -724,7 +724,10 @@ def builds_router(runtime: Runtime) -> APIRouter:
     ) -> EnvironmentList:
         repo = repository_for(repository, token, "environment.list")
         forge = forge_for(installation_id)
-        policy, policy_error = _read_policy(forge, repo, settings.policy_path)
+        try:
+            policy, policy_error = _read_policy(forge, repo, settings.policy_path)
+        except ForgeError as error:  # the store's view is still worth answering
+            policy, policy_error = None, f"the policy could not be read: {error}"
         states = {state.environment: state for state in runtime.store.environments(repo)}
         configured = {env.name: env for env in policy.environments} if policy is not None else {}
         views = []
@@ -947,7 +950,10 @@ def builds_router(runtime: Runtime) -> APIRouter:
 
         forge = forge_for(body.installation_id)
         if environment is None:
-            policy, policy_error = _read_policy(forge, build.repository, settings.policy_path)
+            try:
+                policy, policy_error = _read_policy(forge, build.repository, settings.policy_path)
+            except ForgeError as error:
+                github_failed(error, audit)
             names = [env.name for env in policy.environments] if policy is not None else []
             if len(names) != 1:
                 audit({"outcome": "refused", "error": "invalid_request"})
@@ -1029,12 +1035,8 @@ def _reuse_or_create_build(
 
 
 def _read_policy(forge: Forge, repo: str, path: str) -> tuple[PipelineConfig | None, str | None]:
-    """The policy on the default branch, or None and why not (a GitHub failure included: a status view
-    still shows what the store knows)."""
-    try:
-        policy = load_policy(forge, repo, path=path, default_branch=None)
-    except ForgeError as error:
-        return None, f"the policy could not be read: {error}"
+    """The policy on the default branch, or None and why not; ForgeError when GitHub cannot be asked."""
+    policy = load_policy(forge, repo, path=path, default_branch=None)
     if policy.config is None and policy.error is None:
         return None, f"there is no {path} on {policy.branch}"
     return policy.config, policy.error
