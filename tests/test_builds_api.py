@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.chatops.authorize import RULES
 from bot.forge import ForgeError
 from bot.manifest import validate_text
 from bot.pipeline.release import make_record
@@ -21,6 +22,7 @@ from bot.runtime import Runtime
 from bot.store import BUILD_ID_PATTERN, ReleaseInfo, Store
 from bot.store.testing import temporary_store
 from bot.web.app import create_app
+from bot.web.builds import API_ERRORS, REFUSAL_STATUS
 from tests.corpus import MINI_MANIFEST, read
 from tests.fakes import FakeForge
 from tests.test_admin_api import BOT, REPO, Provider, auth, token_settings
@@ -422,6 +424,14 @@ def test_the_openapi_document_describes_every_answer(client: TestClient) -> None
     assert request["additionalProperties"] is False
     assert doc["components"]["schemas"]["ModuleSpecBody"]["additionalProperties"] is False
     assert set(doc["components"]["schemas"]["ApiError"]["required"]) == {"error", "message"}
+    described = doc["components"]["schemas"]["ApiError"]["properties"]["error"]["description"]
+    assert all(code in described for code in (*API_ERRORS, *REFUSAL_STATUS)), described
+
+
+def test_every_refusal_rule_has_its_http_status() -> None:
+    """A rule added to authorize must get its status here, not fall through to a default."""
+    assert set(REFUSAL_STATUS) == set(RULES) - {"ok"}
+    assert set(REFUSAL_STATUS.values()) == {403, 409, 422}
 
 
 # --- deploy and rollback of a build's release ----------------------------------------------------------------

@@ -70,6 +70,7 @@ from bot.web.admin import (
 )
 
 __all__ = [
+    "API_ERRORS",
     "REFUSAL_STATUS",
     "ApiError",
     "AuditPageView",
@@ -113,6 +114,22 @@ REFUSAL_STATUS: dict[str, int] = {
     "bot_ignored": 403,
 }
 _UNAUTHORIZED = "a valid admin token is required (Authorization: Bearer mbt_…)"
+# The API's own error codes; a refused command answers with the rule id that refused it (REFUSAL_STATUS).
+API_ERRORS = (
+    "unauthorized",
+    "invalid_request",
+    "not_found",
+    "forbidden_repository",
+    "edit_refused",
+    "nothing_to_build",
+    "branch_taken",
+    "no_release",
+    "not_current",
+    "deploy_failed",
+    "rollback_failed",
+    "github_error",
+    "internal",
+)
 
 
 # --- the models (the OpenAPI document is generated from these) ---------------------------------------------
@@ -120,10 +137,8 @@ class ApiError(BaseModel):
     """Every answer that is not a success: a stable code, what happened, and what to do next."""
 
     error: str = Field(
-        description="stable code: unauthorized, invalid_request, not_found, forbidden_repository, "
-        "edit_refused, nothing_to_build, branch_taken, no_release, not_current, github_error, internal, "
-        "or a chat-ops rule id (locked, permission, frozen, not_approved, policy_invalid, no_policy, "
-        "unknown_environment, no_previous_release, not_older, not_merged, build_failed, build_running)",
+        description=f"stable code: {', '.join(API_ERRORS)}, "
+        f"or the chat-ops rule that refused the command ({', '.join(REFUSAL_STATUS)})",
         examples=["locked"],
     )
     message: str = Field(description="what happened, for a person")
@@ -832,9 +847,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
         decision = result.decision
         if not decision.allowed:
             audit({"outcome": "refused", "rule": decision.rule})
-            raise _Failure(
-                REFUSAL_STATUS.get(decision.rule, 403), decision.rule, decision.message, decision.next_step
-            )
+            raise _Failure(REFUSAL_STATUS[decision.rule], decision.rule, decision.message, decision.next_step)
         if not result.ok:
             github_error = result.data.get("github_error")
             audit({"outcome": "failed", "error": result.data.get("error")})
