@@ -265,6 +265,30 @@ def test_a_tag_moved_by_hand_is_recorded_from_the_workflows_deployment(world: Wo
     assert audit_actions(world.store)[-1] == "deploy.succeeded"
 
 
+def test_payload_values_the_store_would_refuse_are_dropped_and_the_status_recorded(world: World) -> None:
+    # whoever creates a Deployment writes its payload: a value the store refuses must not fail the job
+    # on every retry (the status would never be recorded, nor the lock released)
+    release = world.release()
+    odd = world.workflow_deployment(
+        kind="deploy",
+        release=release,
+        environment="staging",
+        requested_by="dora\nroot",
+        manifest_hash="ab\ncd",
+    )
+    payload = world.post_status(
+        odd.id, "success", f"deployed {release.release_id}", log_url="https://ci.example/" + "x" * 2000
+    )
+    assert deliver(world, handle_deployment_status, payload).endswith("success at done")
+    [record] = world.store.deployments(REPO)
+    assert (record.requested_by, record.manifest_hash, record.logs_url, record.status) == (
+        payload["deployment"]["creator"]["login"],
+        None,
+        None,
+        "success",
+    )
+
+
 # --- workflow_run: a deploy run that never reported ---------------------------------------------------------
 
 
@@ -308,6 +332,24 @@ def test_a_deploy_run_whose_final_status_event_was_lost_applies_it(world: World)
     assert (done.status, done.stage) == ("success", "done")
     assert world.store.get_lock(REPO, "staging") is None
     assert "deploy.succeeded" in audit_actions(world.store)
+
+
+def test_a_deploy_run_after_its_deployment_ended_frees_the_lock_left_behind(world: World) -> None:
+    release = world.release()
+    record = command(world, world.issue(), f"/deploy staging {release.release_id}")
+    world.store.update_deployment(record.id, status="success")  # the job stopped before the lock went
+    assert world.store.get_lock(REPO, "staging") is not None
+    world.later(3)
+    calls = len(world.forge.calls)
+    payload = world.workflow_run_payload(
+        path=DEPLOY_WORKFLOW, head_sha=release.commit_sha, head_branch="deploy/staging", conclusion="success"
+    )
+    assert deliver(world, handle_workflow_run, payload) == f"released the lock of finished deploy {record.id}"
+    assert world.store.get_lock(REPO, "staging") is None
+    ended = world.store.get_deployment(record.id)
+    assert ended is not None
+    assert ended.status == "success"  # its outcome stands
+    assert "list_deployment_statuses" not in world.forge.operations()[calls:]  # nothing to ask GitHub
 
 
 def test_a_run_of_another_deploy_leaves_the_lock_alone(world: World) -> None:

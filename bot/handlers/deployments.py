@@ -30,6 +30,7 @@ import json
 import logging
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -42,6 +43,7 @@ from bot.forge import Forge, ForgeError, WorkflowRun
 from bot.pipeline.config import ENVIRONMENT_NAME_RE, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX, is_release_id
 from bot.store import (
+    FINAL_DEPLOY_STATUSES,
     SYSTEM_ACTOR,
     BuildRecord,
     BuildStage,
@@ -55,6 +57,7 @@ from bot.store import (
     Store,
     environment_target,
 )
+from bot.store.values import check_actor, check_short_text, check_url
 
 __all__ = [
     "CONTRACT_KINDS",
@@ -71,7 +74,6 @@ log = logging.getLogger(__name__)
 CONTRACT_KINDS: frozenset[str] = frozenset({"deploy", "rollback", "auto_rollback"})
 _ENVIRONMENT = re.compile(ENVIRONMENT_NAME_RE)
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_FINAL_STATES = frozenset({"success", "failure", "error", "inactive"})
 _OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed", "inactive": "inactive"}
 
 
@@ -129,21 +131,28 @@ def _contract(payload: Any, creator: str | None) -> _Contract | str:
     previous = payload.get("previous_release")
     if previous is not None and (not isinstance(previous, str) or not is_release_id(previous)):
         previous = None
-    manifest_hash = payload.get("manifest_hash")
-    requested_by = payload.get("requested_by")
-    if not isinstance(requested_by, str) or not requested_by.strip():
-        requested_by = creator or "github"
+    # anyone who may create a Deployment writes this payload: a value the store would refuse is
+    # dropped here (a refused upsert would fail the job on every retry and keep the lock)
+    requested_by = _acceptable(lambda: check_actor("requested_by", payload.get("requested_by", "")))
     reason = payload.get("reason")
     return _Contract(
         kind=cast(DeployKind, kind),
         release_id=release_id,
         previous_release=previous,
-        manifest_hash=manifest_hash
-        if isinstance(manifest_hash, str) and 0 < len(manifest_hash) <= 100
-        else None,
-        requested_by=requested_by.strip()[:200],
+        manifest_hash=_acceptable(
+            lambda: check_short_text("manifest_hash", payload.get("manifest_hash"), 100, required=False)
+        ),
+        requested_by=requested_by or creator or "github",
         reason=reason if isinstance(reason, str) and reason.strip() else None,
     )
+
+
+def _acceptable(check: Callable[[], str | None]) -> str | None:
+    """The value `check` (a store validator) returns, or None when it refuses it."""
+    try:
+        return check()
+    except ValueError:
+        return None
 
 
 def _time(value: Any) -> datetime:
@@ -200,8 +209,8 @@ def handle_deployment_status(
 
 
 def _url(value: Any) -> str | None:
-    text = str(value) if value else ""
-    return text if text.startswith(("https://", "http://")) else None
+    """An http(s) URL as the store keeps it (a password redacted), else None."""
+    return _acceptable(lambda: check_url("logs_url", value)) if isinstance(value, str) and value else None
 
 
 def _after_change(
@@ -341,10 +350,20 @@ def _deploy_run_ended(
     record = store.deployment_by_github_id(repo, lock.deployment_id)
     if record is None:
         return f"ignored: the lock's Deployment {lock.deployment_id} is unknown"
-    if not record.finished and (record.commit_sha != run.head_sha or run.created_at < record.created_at):
+    if record.finished:
+        # the record ended already (its outcome stands); only the lock was left behind
+        store.release_lock(
+            repo,
+            environment,
+            actor=SYSTEM_ACTOR,
+            reason="its deployment ended",
+            deployment_id=lock.deployment_id,
+        )
+        return f"released the lock of finished {record.kind} {record.id}"
+    if record.commit_sha != run.head_sha or run.created_at < record.created_at:
         return "ignored: the run is not the one of the deploy in flight"
     latest = forge.list_deployment_statuses(repo, lock.deployment_id, limit=1)
-    if latest and latest[0].state in _FINAL_STATES:
+    if latest and latest[0].state in FINAL_DEPLOY_STATUSES:
         # the workflow did report; its deployment_status event is late or was lost
         status = latest[0]
         after = _progress(
@@ -355,16 +374,6 @@ def _deploy_run_ended(
             status.log_url,
         )
         return _after_change(forge, store, record, after, description=status.description)
-    if record.finished:
-        after = record  # the record ended already; only the lock was left behind
-        store.release_lock(
-            repo,
-            environment,
-            actor=SYSTEM_ACTOR,
-            reason="its deployment ended",
-            deployment_id=lock.deployment_id,
-        )
-        return f"released the lock of finished {after.kind} {after.id}"
     ended = run.conclusion or "no conclusion"
     why = f"{record.release_id} failed: the deploy workflow run ended ({ended}) without a final status"
     try:
@@ -399,7 +408,7 @@ def _progress(
         stage=stage,
         previous_release=record.previous_release,
         manifest_hash=record.manifest_hash,
-        logs_url=logs_url if logs_url and logs_url.startswith(("https://", "http://")) else None,
+        logs_url=_url(logs_url),
     )
 
 
