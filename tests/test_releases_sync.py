@@ -290,7 +290,7 @@ def test_a_second_sync_changes_nothing_and_reads_no_tag_object_again(stores: tup
     report = sync_releases(REPO, forge=world.forge, store=store, environments=None)
     assert not report.changed and report.deployments_added == report.deployments_updated == []
     assert (history(store), environments(store), store.query_audit(limit=1000).entries) == before
-    # only the three unreadable tags are read again (they were never cached)
+    # only the two unreadable annotated tags are read again (never cached; the lightweight one is not read)
     assert world.forge.operations().count("get_tag_object") == 2
 
 
@@ -369,6 +369,21 @@ def test_malformed_payloads_are_skipped_with_a_warning(stores: tuple[Store, Stor
     assert sum("skipped" in w for w in report.warnings) == 2
     [record] = store.deployments(REPO)
     assert record.requested_by == "bob smith" and record.status == "queued"
+
+
+def test_optional_payload_values_are_read_as_the_live_handler_reads_them(stores: tuple[Store, Store]) -> None:
+    """A bad optional value is left out and the deployment is still recorded (history is not lost over a
+    previous_release or a manifest_hash the store would refuse); no requester falls back to the creator."""
+    _, store = stores
+    forge = FakeForge(bot_login=BOT, clock=ticking_clock())
+    forge.add_repo(REPO)
+    sha = forge.commit(REPO, "main", {"x": b"1"})
+    odd = {**payload("deploy", R1, previous=None), "previous_release": "v0", "manifest_hash": "h" * 101}
+    created = forge.create_deployment(REPO, ref=sha, environment="prod", description="d", payload=odd)
+    report = sync_releases(REPO, forge=forge, store=store, environments=["prod"])
+    assert report.deployments_added == [created.id] and report.warnings == []
+    [record] = store.deployments(REPO)
+    assert (record.previous_release, record.manifest_hash, record.requested_by) == (None, None, "alice")
 
 
 # --- through GitHubForge: the requests are GitHub's documented ones ---------------------------------------

@@ -25,14 +25,23 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, cast, get_args
+from typing import Any, cast
 
 from bot.chatops.facts import load_policy
 from bot.chatops.releases import release_in_tag_object
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
+from bot.handlers.deployments import CONTRACT_KINDS, deploy_stage
 from bot.pipeline.config import DEFAULT_CONFIG_PATH
 from bot.pipeline.release import RELEASE_TAG_PREFIX, is_release_id
-from bot.store import DeployKind, DeploymentRecord, DeployStage, DeployStatus, ReleaseInfo, Store
+from bot.store import (
+    FINAL_DEPLOY_STATUSES,
+    DeployKind,
+    DeploymentRecord,
+    DeployStage,
+    DeployStatus,
+    ReleaseInfo,
+    Store,
+)
 
 __all__ = ["DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT", "SyncError", "SyncReport", "sync_releases"]
 
@@ -50,7 +59,7 @@ _STATES: dict[str, DeployStatus] = {
     "failure": "failure",
     "error": "error",
 }
-_FINAL = frozenset({"success", "failure", "error", "inactive"})
+_MAX_MANIFEST_HASH = 100  # the store's limit: a longer one is left out, as the handler leaves it out
 
 
 class SyncError(Exception):
@@ -224,44 +233,49 @@ class _Contract:
 
 def _contract(deployment: Deployment, payload: dict[str, Any]) -> _Contract | str:
     kind = payload.get("kind")
-    if kind not in get_args(DeployKind):
+    if kind not in CONTRACT_KINDS:
         return f"kind {str(kind)[:40]!r} is not deploy, rollback or auto_rollback"
     release_id = payload.get("release_id")
     if not isinstance(release_id, str) or not is_release_id(release_id):
         return "release_id is not a release id"
+    # what is optional is read as the deployment_status handler reads it (a bad value is left out, the
+    # deployment is still recorded), so a synced store holds what a live one holds
     previous = payload.get("previous_release")
     if previous is not None and (not isinstance(previous, str) or not is_release_id(previous)):
-        return "previous_release is not a release id"
+        previous = None
     requested_by = payload.get("requested_by")
     if not isinstance(requested_by, str) or not requested_by.strip():
-        requested_by = deployment.creator or "unknown"
+        requested_by = deployment.creator or "github"  # as the handler records it
     reason = payload.get("reason")
     manifest_hash = payload.get("manifest_hash")
     return _Contract(
         kind=cast(DeployKind, kind),
         release_id=release_id,
         requested_by=" ".join(requested_by.split())[:200],
-        reason=reason if isinstance(reason, str) and reason else None,
+        reason=reason if isinstance(reason, str) and reason.strip() else None,
         previous_release=previous,
-        manifest_hash=manifest_hash if isinstance(manifest_hash, str) and manifest_hash else None,
+        manifest_hash=manifest_hash
+        if isinstance(manifest_hash, str) and 0 < len(manifest_hash) <= _MAX_MANIFEST_HASH
+        else None,
     )
 
 
 def stage_of(status: DeploymentStatus | None) -> DeployStage | None:
-    """The stage a status says it reached (docs/workflows.md: descriptions start with the stage).
-    None: let the store derive it from the state."""
+    """The stage a status says it reached, read as the deployment_status handler reads it
+    (`deploy_stage`). None: let the store derive it from the state.
+
+    Live, a failure stays at the stage the earlier statuses reached; a sync sees only the newest
+    status, so a failure's stage comes from its description (docs/workflows.md)."""
     if status is None:
         return None
+    stage = deploy_stage(status.state, status.description)
+    if stage is not None or status.state not in ("failure", "error"):
+        return stage
     text = status.description.lower()
-    if status.state == "in_progress":
-        if text.startswith("smoke testing"):
-            return "smoke"
+    if "failed: smoke test" in text:
+        return "smoke"
+    if "failed: deploy step" in text or "failed: ui deploy step" in text or "failed: preflight" in text:
         return "deploy"
-    if status.state in ("failure", "error"):
-        if "failed: smoke test" in text:
-            return "smoke"
-        if "failed: deploy step" in text or "failed: ui deploy step" in text or "failed: preflight" in text:
-            return "deploy"
     return None
 
 
@@ -306,7 +320,7 @@ def _sync_deployment(
             previous_release=contract.previous_release,
             manifest_hash=contract.manifest_hash,
             logs_url=status.log_url if status is not None else None,
-            finished_at=status.created_at if status is not None and state in _FINAL else None,
+            finished_at=status.created_at if status is not None and state in FINAL_DEPLOY_STATUSES else None,
             actor="github",
         )
     except ValueError as error:  # a value the store refuses (e.g. a malformed commit SHA)
