@@ -43,7 +43,7 @@ from bot.store import (
     Store,
 )
 
-__all__ = ["DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT", "SyncError", "SyncReport", "sync_releases"]
+__all__ = ["DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT", "SyncReport", "sync_releases"]
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,6 @@ _STATES: dict[str, DeployStatus] = {
     "error": "error",
 }
 _MAX_MANIFEST_HASH = 100  # the store's limit: a longer one is left out, as the handler leaves it out
-
-
-class SyncError(Exception):
-    """The sync cannot run (e.g. it cannot tell which environments to read); the message says why."""
 
 
 @dataclass
