@@ -14,6 +14,7 @@ auth and helpers. See docs/admin-api.md.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -35,8 +36,10 @@ from bot.store import AdminToken
 __all__ = [
     "BEARER",
     "CHALLENGE",
+    "MAX_ID",
     "REPO_PATTERN",
     "SLUG_PATTERN",
+    "UNAUTHORIZED",
     "AdminActionRequest",
     "Problem",
     "Refusal",
@@ -47,6 +50,7 @@ __all__ = [
     "only_repository",
     "repository_needed",
     "request_problems",
+    "retry_after_header",
     "verify_token",
 ]
 
@@ -60,6 +64,8 @@ BEARER = HTTPBearer(
     description="A token from `modbot admin token create` (`mbt_…`), as `Authorization: Bearer mbt_…`.",
 )
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+UNAUTHORIZED = "a valid admin token is required (Authorization: Bearer mbt_…)"
+MAX_ID = 2**63 - 1  # ids are 64-bit database integers
 
 
 class AdminActionRequest(BaseModel):
@@ -76,7 +82,7 @@ class AdminActionRequest(BaseModel):
     installation_id: int | None = Field(
         default=None,
         gt=0,
-        le=2**63 - 1,
+        le=MAX_ID,
         description="the GitHub App installation on that repository (App mode only)",
     )
     module: ModuleChange | None = Field(
@@ -110,9 +116,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
     ) -> AdminToken:
         token = verify_token(runtime, credentials.credentials if credentials else None)
         if token is None:
-            raise HTTPException(
-                401, "a valid admin token is required (Authorization: Bearer mbt_…)", CHALLENGE
-            )
+            raise HTTPException(401, UNAUTHORIZED, CHALLENGE)
         return token
 
     class AdminRoute(APIRoute):
@@ -132,7 +136,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
                         raise
                     if not await has_valid_token(runtime, request):
                         return JSONResponse(
-                            {"detail": "a valid admin token is required (Authorization: Bearer mbt_…)"},
+                            {"detail": UNAUTHORIZED},
                             status_code=401,
                             headers=CHALLENGE,
                         )
@@ -217,8 +221,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
         except ForgeError as error:
             log.warning("admin %s %s on %s: %s", action, slug, repo, error)
             answer = refuse(502, str(error))
-            if error.retry_after is not None:
-                answer.headers["Retry-After"] = str(int(error.retry_after + 0.999))
+            answer.headers.update(retry_after_header(error))
             return answer
         except Exception:
             log.exception("admin %s %s on %s failed", action, slug, repo)
@@ -280,6 +283,13 @@ def audit_safely(
         runtime.store.append_audit(actor, action, target, details, reason or None)
     except Exception:
         log.exception("admin API: could not write the audit entry for %s on %s", action, target)
+
+
+def retry_after_header(error: ForgeError) -> dict[str, str]:
+    """GitHub's wait (whole seconds, rounded up) as a Retry-After header; none when it named none."""
+    if error.retry_after is None:
+        return {}
+    return {"Retry-After": str(math.ceil(error.retry_after))}
 
 
 def _refusal(detail: str, reasons: list[str]) -> JSONResponse:

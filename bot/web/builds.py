@@ -58,14 +58,17 @@ from bot.store import (
 from bot.web.admin import (
     BEARER,
     CHALLENGE,
+    MAX_ID,
     REPO_PATTERN,
     SLUG_PATTERN,
+    UNAUTHORIZED,
     audit_safely,
     describe_errors,
     has_valid_token,
     only_repository,
     repository_needed,
     request_problems,
+    retry_after_header,
     verify_token,
 )
 
@@ -93,7 +96,6 @@ log = logging.getLogger(__name__)
 
 MAX_MODULES = 2000
 MAX_PAGE = 1000
-MAX_ID = 2**63 - 1  # ids are 64-bit database integers
 # A refused command's HTTP status, by the deciding rule (docs/admin-api.md): a lock or the state of the
 # releases is a conflict to wait out or resolve (409), a bad environment name is a bad request (422), and
 # everything about who may do what, or the policy, is forbidden (403).
@@ -113,7 +115,6 @@ REFUSAL_STATUS: dict[str, int] = {
     "no_policy": 403,
     "bot_ignored": 403,
 }
-_UNAUTHORIZED = "a valid admin token is required (Authorization: Bearer mbt_…)"
 # The API's own error codes; a refused command answers with the rule id that refused it (REFUSAL_STATUS).
 API_ERRORS = (
     "unauthorized",
@@ -394,7 +395,7 @@ def _unauthorized() -> _Failure:
     return _Failure(
         401,
         "unauthorized",
-        _UNAUTHORIZED,
+        UNAUTHORIZED,
         "create one with `modbot admin token create NAME`",
         headers=CHALLENGE,
     )
@@ -513,10 +514,13 @@ def builds_router(runtime: Runtime) -> APIRouter:
 
     def github_failed(error: ForgeError, audit: Callable[[dict[str, Any]], None]) -> NoReturn:
         audit({"outcome": "failed", "detail": str(error)})
-        headers = None
-        if error.retry_after is not None:
-            headers = {"Retry-After": str(int(error.retry_after + 0.999))}
-        raise _Failure(502, "github_error", str(error), "try again; asking twice is safe", headers=headers)
+        raise _Failure(
+            502,
+            "github_error",
+            str(error),
+            "try again; asking twice is safe",
+            headers=retry_after_header(error),
+        )
 
     def pull_ref(repo: str, number: int | None) -> PullRequestRef | None:
         return None if number is None else PullRequestRef(number=number, url=f"{web}/{repo}/pull/{number}")
