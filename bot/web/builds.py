@@ -522,8 +522,12 @@ def builds_router(runtime: Runtime) -> APIRouter:
             headers=retry_after_header(error),
         )
 
-    def pull_ref(repo: str, number: int | None) -> PullRequestRef | None:
-        return None if number is None else PullRequestRef(number=number, url=f"{web}/{repo}/pull/{number}")
+    def pull_ref(repo: str, number: int | None, url: str | None = None) -> PullRequestRef | None:
+        return (
+            None
+            if number is None
+            else PullRequestRef(number=number, url=url or f"{web}/{repo}/pull/{number}")
+        )
 
     def build_view(build: BuildRecord) -> BuildView:
         return BuildView(
@@ -627,14 +631,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
         return BuildAccepted(
             build_id=build.build_id,
             status=build.status,
-            pull_request=(
-                None
-                if proposal.pull_number is None
-                else PullRequestRef(
-                    number=proposal.pull_number,
-                    url=proposal.pull_url or f"{web}/{repo}/pull/{proposal.pull_number}",
-                )
-            ),
+            pull_request=pull_ref(repo, proposal.pull_number, proposal.pull_url),
             pr_status=proposal.status,
             branch=proposal.branch,
             manifest_hash=proposal.manifest_hash,
@@ -1026,7 +1023,7 @@ def _existing_release_hint(runtime: Runtime, repo: str, manifest_hash: str | Non
             if release.manifest_hash == manifest_hash:
                 return (
                     f"release {release.release_id} already carries this manifest: deploy it "
-                    "(/deploy <env> " + release.release_id + " in a comment, or `modbot deploy`)"
+                    f"(/deploy <env> {release.release_id} in a comment, or `modbot deploy`)"
                 )
     return "change `modules` (this is the manifest as it is), or rebuild the current manifest with /rebuild"
 
