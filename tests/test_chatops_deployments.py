@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.forge import ForgeError
 from bot.handlers.deployments import (
     deploy_stage,
     handle_create,
@@ -21,7 +22,7 @@ from bot.handlers.deployments import (
     handle_workflow_run,
 )
 from bot.handlers.issue_comment import handle_issue_comment
-from bot.store import DeploymentRecord, Store
+from bot.store import DeploymentRecord, ReleaseInfo, Store
 from bot.store.testing import FakeClock, temporary_store
 from tests.chatops_world import (
     BUILD_WORKFLOW,
@@ -212,13 +213,12 @@ def test_a_repeated_status_changes_nothing_and_is_audited_once(world: World) -> 
     assert audit_actions(world.store).count("deploy.succeeded") == 1
 
 
-def test_a_status_that_beats_the_reply_is_shown_in_it(world: World) -> None:
-    release = world.release()
-    issue = world.issue()
+def status_before_the_reply(world: World, release: ReleaseInfo, *, then_edits_fail: bool = False) -> None:
+    """The workflow is fast: its first status arrives before modbot posts the reply (and, with
+    `then_edits_fail`, GitHub then refuses the next comment edit)."""
     create_comment = world.forge.create_comment
 
     def reply_after_the_workflow_reported(repo: str, number: int, body: str) -> Any:
-        # the workflow is fast: its first status arrives before modbot posts the reply
         record = world.store.deployments(REPO, limit=1)[0]
         if record.reply_comment_id is None and record.status == "queued":
             payload = world.post_status(
@@ -227,12 +227,29 @@ def test_a_status_that_beats_the_reply_is_shown_in_it(world: World) -> None:
             handle_deployment_status(
                 payload, RECEIVED, forge=world.forge, store=world.store, settings=settings()
             )
+            if then_edits_fail:
+                world.forge.fail_next("update_comment", ForgeError("update_comment", 502, "Bad Gateway"))
         return create_comment(repo, number, body)
 
     world.forge.create_comment = reply_after_the_workflow_reported  # type: ignore[method-assign]
-    record = command(world, issue, f"/deploy staging {release.release_id}")
+
+
+def test_a_status_that_beats_the_reply_is_shown_in_it(world: World) -> None:
+    release = world.release()
+    status_before_the_reply(world, release)
+    record = command(world, world.issue(), f"/deploy staging {release.release_id}")
     assert record.status == "in_progress"
     assert "⏳ deploy" in reply(world, record)
+
+
+def test_a_failed_edit_of_the_new_reply_does_not_fail_the_done_command(world: World) -> None:
+    release = world.release()
+    issue = world.issue()
+    status_before_the_reply(world, release, then_edits_fail=True)
+    record = command(world, issue, f"/deploy staging {release.release_id}")  # done, not a failed job
+    assert record.reply_comment_id is not None
+    [asked] = [c for c in world.forge.comments(REPO, issue) if c.author == "alice"]
+    assert world.forge.reactions(REPO, asked.id) == ["eyes", "rocket"]
 
 
 def test_deployments_that_are_not_modbots_are_ignored(world: World) -> None:

@@ -67,6 +67,7 @@ __all__ = [
     "handle_pull_request_closed",
     "handle_push",
     "handle_workflow_run",
+    "update_reply",
 ]
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,7 @@ def _after_change(
             )
     if before is not None and after == before:
         return f"unchanged: {after.kind} {after.id} is {after.status} at {after.stage}"
-    _update_reply(forge, store, after)
+    update_reply(forge, store, after)
     return f"{after.kind} {after.id} of {after.release_id}: {after.status} at {after.stage}"
 
 
@@ -262,7 +263,7 @@ def _details(record: DeploymentRecord) -> dict[str, Any]:
     }
 
 
-def _update_reply(forge: Forge, store: Store, record: DeploymentRecord) -> None:
+def update_reply(forge: Forge, store: Store, record: DeploymentRecord) -> None:
     """Edit the reply of the command behind `record` (for an automatic rollback: the deploy it undoes)."""
     shown = rolled_back_deployment(store, record) if record.kind == "auto_rollback" else record
     if shown is None or shown.reply_comment_id is None:

@@ -21,11 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.chatops.parse import Command, CommandProblem, code_span, parse_comment
-from bot.chatops.progress import render_progress
 from bot.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
 from bot.chatops.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError
+from bot.handlers.deployments import update_reply
 from bot.store import AuditEntry, Store
 
 __all__ = ["handle_issue_comment", "handled_entry"]
@@ -159,7 +159,7 @@ def _run_command(
             raise  # the worker tries again later; nothing was done
         return _answer_github_refusal(forge, command, exc, repo=repo, number=number, comment_id=comment_id)
     reply = forge.create_comment(repo, number, result.message_markdown)
-    _keep_reply(forge, store, repo, result, reply.id)
+    _keep_reply(forge, store, result, reply.id)
     forge.add_reaction(repo, comment_id, "rocket" if result.ok else "confused")
     if result.ok:
         return f"/{command.name}: done"
@@ -168,7 +168,7 @@ def _run_command(
     return f"/{command.name}: failed"
 
 
-def _keep_reply(forge: Forge, store: Store, repo: str, result: CommandResult, reply_id: int) -> None:
+def _keep_reply(forge: Forge, store: Store, result: CommandResult, reply_id: int) -> None:
     """Remember the reply of a deploy or rollback so its progress edits it; a status that arrived
     before the reply existed is shown at once."""
     if result.deployment is None:
@@ -179,7 +179,7 @@ def _keep_reply(forge: Forge, store: Store, repo: str, result: CommandResult, re
         result.deployment.stage,
         result.deployment.logs_url,
     ):
-        forge.update_comment(repo, reply_id, render_progress(store, record))
+        update_reply(forge, store, record)
 
 
 def _worth_retrying(error: ForgeError) -> bool:
