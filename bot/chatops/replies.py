@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import quote
 
 from bot.chatops.authorize import Decision
 from bot.chatops.parse import CommandProblem
@@ -27,6 +28,7 @@ __all__ = [
     "HelpEntry",
     "Step",
     "command_text",
+    "link_target",
     "plain",
     "progress_steps",
     "render_deployment",
@@ -69,6 +71,18 @@ def plain(text: str | None, limit: int = _MAX_PLAIN) -> str:
     for char, escaped in _ESCAPES:
         one_line = one_line.replace(char, escaped)
     return _MENTION.sub("@\u2060", one_line)
+
+
+# RFC 3986's reserved and unreserved characters and `%`, less those that end or confuse a Markdown link
+# destination (`(`, `)`) or are not URL characters at all (`<`, `>`, `[`, `]` outside a host, quotes, `\`)
+_LINK_SAFE = ":/?#@!$&*+,;=%-._~"
+
+
+def link_target(url: str) -> str:
+    """A URL that is not modbot's own (a deployment status's log URL, which whoever may write
+    deployments sets) made safe as a Markdown link destination: a `)` cannot end the link early and
+    start Markdown of its own."""
+    return quote(url, safe=_LINK_SAFE)
 
 
 def when(moment: datetime | None) -> str:
@@ -201,6 +215,7 @@ def render_deployment(
             "comments/command_deploy.md.j2",
             marker=_marker(comment_id),
             record=record,
+            logs_url=link_target(record.logs_url) if record.logs_url else None,
             outcome=_outcome(record),
             steps=progress_steps(record),
             requested_by=plain(record.requested_by, 200),
