@@ -197,6 +197,10 @@ def test_audit_filters_pages_and_json(store: Store, capsys: pytest.CaptureFixtur
     )
     page = json.loads(out)
     assert [e["details"]["n"] for e in page["entries"]] == [0] and page["next_cursor"] is None
+    [entry] = page["entries"]
+    assert list(entry) == ["id", "at", "actor", "action", "target", "details", "reason"]
+    assert (entry["actor"], entry["target"], entry["reason"]) == ("alice", f"{REPO}:prod", "why")
+    assert datetime.fromisoformat(entry["at"]).tzinfo is not None
     code, out, _ = run(capsys, "audit", "--action", "rollback.start", "--since", "2000-01-01T00:00:00")
     assert code == 0 and "bob" in out and "alice" not in out
     code, out, _ = run(capsys, "audit", "--actor", "nobody")
@@ -207,6 +211,9 @@ def test_audit_filters_pages_and_json(store: Store, capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         main(["audit", "--since", "yesterday"])
     capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["audit", "--limit", "ten"])
+    assert "argument --limit: not a whole number: 'ten'" in capsys.readouterr().err
 
 
 def test_releases_sync_rebuilds_the_history(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -105,7 +106,10 @@ def _when(value: str) -> datetime:
 
 
 def _limit(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
     if not 1 <= number <= 1000:
         raise argparse.ArgumentTypeError("must be between 1 and 1000")
     return number
@@ -269,21 +273,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 return _error(str(error))
         if args.format == "json":
             print_json(
-                {
-                    "entries": [
-                        {
-                            "id": e.id,
-                            "at": e.at.isoformat(),
-                            "actor": e.actor,
-                            "action": e.action,
-                            "target": e.target,
-                            "details": e.details,
-                            "reason": e.reason,
-                        }
-                        for e in page.entries
-                    ],
-                    "next_cursor": page.next_cursor,
-                }
+                {"entries": [_plain(asdict(e)) for e in page.entries], "next_cursor": page.next_cursor}
             )
             return EXIT_OK
         if not page.entries:
