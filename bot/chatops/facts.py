@@ -31,6 +31,7 @@ from bot.store import EnvironmentLock, ReleaseInfo, Store
 
 __all__ = [
     "DECISIVE_REVIEW_STATES",
+    "NO_FACTS",
     "Gathered",
     "Policy",
     "approved_by_others",
@@ -45,6 +46,16 @@ __all__ = [
 # A COMMENTED review leaves a reviewer's verdict as it was; these states set it (GitHub's rule too).
 DECISIVE_REVIEW_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "DISMISSED"})
 _MAX_POLICY_PROBLEMS = 5
+# Nothing known: no PR, no release, no build, no lock, no history (what the gathered facts start from).
+NO_FACTS = Facts(
+    pull=None,
+    release_id=None,
+    release_exists=False,
+    build=None,
+    lock_holder=None,
+    lock_since=None,
+    previous_release=None,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,11 +241,8 @@ def gather_facts(
     current_release = current.release_id if current is not None else None
     history = store.successful_releases(repo, environment)
     previous, skips = rollback_plan(history, current_release, release_id)
-    base = Facts(
-        pull=None,
-        release_id=None,
-        release_exists=False,
-        build=None,
+    base = replace(
+        NO_FACTS,
         lock_holder=lock.holder if lock is not None else None,
         lock_since=lock.acquired_at if lock is not None else None,
         previous_release=previous,
@@ -293,16 +301,7 @@ def _rebuild_facts(
 ) -> Gathered:
     pull = get_pull_or_none(forge, repo, issue_number)
     if pull is None:
-        no_pull = Facts(
-            pull=None,
-            release_id=None,
-            release_exists=False,
-            build=None,
-            lock_holder=None,
-            lock_since=None,
-            previous_release=None,
-        )
-        return Gathered(no_pull)
+        return Gathered(NO_FACTS)
     run: WorkflowRun | None = None
     build: BuildState | None = None
     if pull.merged and pull.merge_commit_sha is not None:
@@ -311,13 +310,6 @@ def _rebuild_facts(
         runs = _build_runs(forge, repo, pull.merge_commit_sha, workflow)
         build = build_state(runs)
         run = runs[0] if runs else None
-    facts = Facts(
-        pull=pull_facts(pull, reviews=()),  # approvals do not matter to a rebuild
-        release_id=None,
-        release_exists=False,
-        build=build,
-        lock_holder=None,
-        lock_since=None,
-        previous_release=None,
-    )
+    # approvals do not matter to a rebuild
+    facts = replace(NO_FACTS, pull=pull_facts(pull, reviews=()), build=build)
     return Gathered(facts, pull=pull, build_run=run)

@@ -45,7 +45,15 @@ from bot.chatops.authorize import (
     authorize,
     required_permission,
 )
-from bot.chatops.facts import Gathered, Policy, gather_actor, gather_facts, get_pull_or_none, load_policy
+from bot.chatops.facts import (
+    NO_FACTS,
+    Gathered,
+    Policy,
+    gather_actor,
+    gather_facts,
+    get_pull_or_none,
+    load_policy,
+)
 from bot.chatops.parse import COMMANDS, code_span
 from bot.chatops.progress import START_ACTIONS
 from bot.chatops.releases import release_at_commit
@@ -94,15 +102,6 @@ CONTRACT_VERSION = 1  # the Deployment payload's `modbot` key (docs/workflows.md
 # Rules `authorize` checks before it looks at any fact: when one of them refuses, no fact is needed.
 _RULES_BEFORE_FACTS: frozenset[Rule] = frozenset(
     {"bot_ignored", "policy_invalid", "no_policy", "unknown_environment", "permission", "frozen"}
-)
-_NO_FACTS = Facts(
-    pull=None,
-    release_id=None,
-    release_exists=False,
-    build=None,
-    lock_holder=None,
-    lock_since=None,
-    previous_release=None,
 )
 _ENVIRONMENT_RE = re.compile(ENVIRONMENT_NAME_RE)
 
@@ -225,7 +224,7 @@ def _decide(
 
     if request.action not in ("deploy", "rollback", "rebuild"):
         return ask(None), Gathered(facts=None)
-    early = ask(_NO_FACTS)
+    early = ask(NO_FACTS)
     if not early.allowed and early.rule in _RULES_BEFORE_FACTS:
         return early, Gathered(facts=None)
     gathered = gather_facts(
@@ -414,7 +413,7 @@ def _ask(action: Action, actor: Actor, environment: str | None, policy: Policy) 
         action,
         actor,
         environment=environment,
-        facts=_NO_FACTS,
+        facts=NO_FACTS,
         policy=policy.config,
         policy_error=policy.error,
     )
