@@ -112,3 +112,16 @@ def test_a_retried_command_job_does_not_deploy_twice(world: World, worker: Worke
         if c.author == "modbot[bot]" and "command-reply" in c.body
     ]
     assert "never runs a command twice" in answer
+
+
+def test_a_reaction_github_refuses_neither_stops_nor_fails_the_command(world: World, worker: Worker) -> None:
+    pull, release = world.merged_pull()
+    assert release is not None
+    refused = ForgeError("add_reaction", 403, "Resource not accessible by integration")
+    world.forge.fail_next("add_reaction", refused)  # 👀
+    payload = world.comment_payload(pull.number, "/deploy staging")
+    assert deliver(world, worker, "issue_comment", payload) == "done"
+    assert tag_sha(world.forge, "staging") == release.commit_sha
+    assert world.forge.reactions(REPO, payload["comment"]["id"]) == ["rocket"]
+    [answer] = [c.body for c in world.forge.comments(REPO, pull.number) if "command-reply" in c.body]
+    assert "⏳ queued" in answer

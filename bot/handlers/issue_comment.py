@@ -6,7 +6,8 @@ modbot's own included, are ignored without a word. A comment that gives no comma
 that tries and gets it wrong is answered with what is wrong (and a 😕 reaction). A command is
 acknowledged at once with 👀, run through the chat-ops service (`bot.chatops.service.execute`, the path
 the admin API and the CLI take too), and answered in a new comment of its own, which a deploy's
-progress later edits in place; then 🚀 when it did what was asked, 😕 when it did not.
+progress later edits in place; then 🚀 when it did what was asked, 😕 when it did not. Reactions only
+acknowledge: one GitHub refuses is logged, and the command goes on.
 
 The worker may run a job twice (at-least-once). A command comment must not run twice: the service's
 `command.<name>` audit entry (written once the command is decided, right before it acts) names the
@@ -113,7 +114,7 @@ def _answer_problem(
             f"{repo.lower()}#{number}",
             {"kind": problem.kind, "line": problem.line, "comment_id": comment_id, "source": "comment"},
         )
-    forge.add_reaction(repo, comment_id, "confused")
+    _react(forge, repo, comment_id, "confused")
     forge.create_comment(repo, number, render_problem(problem, comment_id=comment_id))
     return f"answered: {problem.kind} command"
 
@@ -139,7 +140,7 @@ def _run_command(
             repo, number, render_repeated(command=code_span(command.text), rule=rule, comment_id=comment_id)
         )
         return f"answered: /{command.name} from comment {comment_id} was handled already, unanswered"
-    forge.add_reaction(repo, comment_id, "eyes")
+    _react(forge, repo, comment_id, "eyes")
     request = CommandRequest(
         repo=repo,
         action=command.name,
@@ -160,7 +161,7 @@ def _run_command(
         return _answer_github_refusal(forge, command, exc, repo=repo, number=number, comment_id=comment_id)
     reply = forge.create_comment(repo, number, result.message_markdown)
     _keep_reply(forge, store, result, reply.id)
-    forge.add_reaction(repo, comment_id, "rocket" if result.ok else "confused")
+    _react(forge, repo, comment_id, "rocket" if result.ok else "confused")
     if result.ok:
         return f"/{command.name}: done"
     if not result.decision.allowed:
@@ -182,6 +183,15 @@ def _keep_reply(forge: Forge, store: Store, result: CommandResult, reply_id: int
         update_reply(forge, store, record)
 
 
+def _react(forge: Forge, repo: str, comment_id: int, content: str) -> None:
+    """A reaction only acknowledges: GitHub refusing one (the App may lack the permission, the comment
+    may be gone) must neither stop the command nor fail a job whose retry would find it done."""
+    try:
+        forge.add_reaction(repo, comment_id, content)
+    except ForgeError as exc:
+        log.warning("reaction %s on comment %s of %s not added: %s", content, comment_id, repo, exc)
+
+
 def _worth_retrying(error: ForgeError) -> bool:
     """GitHub was unreachable, overloaded or rate-limited: asking again later can work."""
     return error.status is None or error.status >= 500 or error.status == 429 or error.retry_after is not None
@@ -201,5 +211,5 @@ def _answer_github_refusal(
         comment_id=comment_id,
     )
     forge.create_comment(repo, number, body)
-    forge.add_reaction(repo, comment_id, "confused")
+    _react(forge, repo, comment_id, "confused")
     return f"/{command.name}: GitHub refused ({error.status})"
