@@ -20,9 +20,10 @@ decides), audit the command and the decision, and then act:
 - **rebuild**: re-run the build workflow run of the PR's merge commit.
 - **help**: the commands, and which of them this actor may run here.
 
-Audit entries (actor = the login or `api:<token name>`): `command.<action>` for every command with the
-deciding rule; `<action>.refused` for a refusal; `deploy.start` / `rollback.start`, `deploy.failed` /
-`rollback.failed`, `validate.run`, `rebuild.start`; the store adds `lock.*` and `deployment.*`.
+Audit entries (actor = the login, `api:<token name>` or `cli:<os user>`): `command.<action>` for every
+command with the deciding rule; `<action>.refused` for a refusal; `deploy.start` / `rollback.start`,
+`deploy.failed` / `rollback.failed`, `validate.run`, `rebuild.start`; the store adds `lock.*` and
+`deployment.*`.
 """
 
 from __future__ import annotations
