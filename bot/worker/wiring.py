@@ -28,7 +28,7 @@ from bot.handlers.deployments import (
 from bot.handlers.issue_comment import handle_issue_comment
 from bot.handlers.pull_request import handle_pull_request
 from bot.runtime import Runtime
-from bot.store import Store
+from bot.store import Job, Store
 from bot.worker import Handler, Worker
 
 __all__ = ["EVENT_HANDLERS", "EventHandler", "build_handlers", "build_worker"]
@@ -68,7 +68,7 @@ def build_handlers(runtime: Runtime) -> dict[str, Handler]:
     """The worker's handlers: each event's handler, given the forge of the job's installation."""
 
     def bind(handler: EventHandler) -> Handler:
-        def run(job: Any) -> str:
+        def run(job: Job) -> str:
             forge = runtime.forges.for_installation(job.installation_id)
             return handler(
                 job.payload, job.received_at, forge=forge, store=runtime.store, settings=runtime.settings
