@@ -222,6 +222,8 @@ def test_lock_input_is_checked(store: Store) -> None:
         )
     with pytest.raises(ValueError, match="deployment_id"):
         store.release_lock(REPO, "prod", actor="alice", reason=None, deployment_id=0)
+    with pytest.raises(ValueError, match="issue_number"):  # a 32-bit column, as GitHub's numbers are
+        deploy(store, issue_number=2**31)
     assert audit_actions(store) == []
 
 
@@ -748,8 +750,9 @@ def test_build_input_is_checked(store: Store) -> None:
         store.update_build("bld_nope", progress=5)
     with pytest.raises(ValueError, match="modules_delta"):
         new_build(store, modules_delta={"when": datetime(2026, 1, 1, tzinfo=UTC)})
-    with pytest.raises(ValueError, match="pr_number"):
-        new_build(store, pr_number=-1)
+    for number in (-1, 2**31):  # the column is a 32-bit integer, as GitHub's numbers are
+        with pytest.raises(ValueError, match="pr_number"):
+            new_build(store, pr_number=number)
     build = new_build(store)
     for bad, match in (
         ({"progress": 101}, "progress"),

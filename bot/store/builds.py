@@ -36,6 +36,7 @@ from bot.store.values import (
     check_commit_sha,
     check_id,
     check_limit,
+    check_number,
     check_release_id,
     check_short_text,
     check_url,
@@ -171,7 +172,7 @@ class BuildsMixin(AuditMixin):
             "requested_by": check_actor("requested_by", requested_by),
             "reason": clean_text(reason),
             "manifest_ref": check_short_text("manifest_ref", manifest_ref, 300, required=False),
-            "pr_number": check_id("pr_number", pr_number, required=False),
+            "pr_number": check_number("pr_number", pr_number, required=False),
         }
         with self.write() as conn:
             row = conn.execute(_T.insert().values(**values).returning(*_COLUMNS)).one()
@@ -230,7 +231,7 @@ class BuildsMixin(AuditMixin):
         if detail is not KEEP:
             values["detail"] = clean_text(detail)
         if pr_number is not KEEP:
-            values["pr_number"] = check_id("pr_number", pr_number, required=False)
+            values["pr_number"] = check_number("pr_number", pr_number, required=False)
         if manifest_hash is not KEEP:
             values["manifest_hash"] = check_short_text("manifest_hash", manifest_hash, 100, required=False)
         if modules_delta is not KEEP:
@@ -266,7 +267,7 @@ class BuildsMixin(AuditMixin):
     def builds_for_pr(self, repository: str, pr_number: int) -> list[BuildRecord]:
         """The builds of a pull request, newest first."""
         repo = normalize_repository(repository)
-        check_id("pr_number", pr_number, required=True)
+        check_number("pr_number", pr_number, required=True)
         return self._builds(select(*_COLUMNS).where(_C.repository == repo, _C.pr_number == pr_number))
 
     def builds_for_merge_sha(self, repository: str, merge_sha: str) -> list[BuildRecord]:

@@ -27,6 +27,7 @@ __all__ = [
     "check_environment",
     "check_id",
     "check_limit",
+    "check_number",
     "check_release_id",
     "check_short_text",
     "check_ttl",
@@ -110,13 +111,23 @@ def check_choice(name: str, value: str, allowed: Collection[str]) -> str:
 
 
 def check_id(name: str, value: int | None, *, required: bool) -> int | None:
-    """A positive integer id (GitHub ids, issue numbers, run ids)."""
+    """A positive 64-bit id (GitHub ids, run ids)."""
+    return _check_positive(name, value, 64, required=required)
+
+
+def check_number(name: str, value: int | None, *, required: bool) -> int | None:
+    """An issue or pull request number: positive and 32-bit, as GitHub's are and the columns are."""
+    return _check_positive(name, value, 32, required=required)
+
+
+def _check_positive(name: str, value: int | None, bits: int, *, required: bool) -> int | None:
+    """A positive integer that fits a signed ``bits``-bit column."""
     if value is None:
         if required:
             raise ValueError(f"{name} is required")
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
-        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2 ** (bits - 1):
+        raise ValueError(f"{name} must be a positive {bits}-bit integer, not {value!r}")
     return value
 
 
