@@ -761,6 +761,8 @@ def test_build_input_is_checked(store: Store) -> None:
         ({"release_id": "rel_1"}, "release id"),
         ({"merge_sha": "HEAD"}, "commit sha"),
         ({"logs_url": "ftp://x"}, "URL"),
+        # 2,000 characters as given, more once its password is masked: it would not fit its column
+        ({"logs_url": "https://u:p@example.com/" + "x" * 1976}, "URL"),
     ):
         with pytest.raises(ValueError, match=match):
             store.update_build(build.build_id, **bad)

@@ -143,7 +143,10 @@ def check_url(name: str, url: str | None) -> str | None:
         return None
     if not isinstance(url, str) or len(url) > _MAX_URL_CHARS or not _URL.fullmatch(url):
         raise ValueError(f"{name} must be an http(s) URL of at most {_MAX_URL_CHARS} characters")
-    return redact_text(url)  # a URL with a password in it keeps the user, loses the password
+    stored = redact_text(url)  # a URL with a password in it keeps the user, loses the password
+    if len(stored) > _MAX_URL_CHARS:  # the mask can be longer than the password it hides
+        raise ValueError(f"{name} must be an http(s) URL of at most {_MAX_URL_CHARS} characters")
+    return stored
 
 
 def check_when(name: str, value: datetime) -> datetime:
