@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from bot.cli import main
 from bot.config import BotSettings, load_settings
-from bot.forge import Forge, ForgeError
+from bot.forge import Forge, ForgeError, validate_repo
 from bot.runtime import Runtime
 from bot.store import Store, open_store
 from bot.store.testing import temporary_store
+from bot.web.admin import REPO_PATTERN
 from bot.web.app import create_app
 from tests.corpus import LATEST, read
 from tests.fakes import FakeForge
@@ -249,6 +254,29 @@ def test_no_repository_and_several_configured_is_422(client: TestClient, token: 
     body = {k: v for k, v in INSTALL.items() if k != "repository"}
     answer = client.post(URL, json=body, headers=auth(token))
     assert answer.status_code == 422 and "`repository` is required" in answer.json()["reasons"][0]
+
+
+@given(repo=st.text(alphabet="aZ9-._/", max_size=12))
+@examples(max_examples=300, deadline=None, derandomize=True, database=None)
+def test_the_repository_pattern_accepts_what_the_forge_accepts(repo: str) -> None:
+    try:
+        valid = validate_repo(repo) == repo
+    except ValueError:
+        valid = False
+    assert (re.fullmatch(REPO_PATTERN, repo) is not None) == valid, repo
+
+
+@pytest.mark.parametrize("repository", ["rustok/.", "rustok/..", "-x/y", "x/y/z"])
+def test_a_repository_name_github_cannot_have_is_422_when_every_repository_is_allowed(
+    store: Store, provider: Provider, token: str, repository: str
+) -> None:
+    client = client_for(store, provider, token_settings(None))
+    answer = client.post(URL, json={**INSTALL, "repository": repository}, headers=auth(token))
+    assert answer.status_code == 422 and "`repository`" in answer.json()["reasons"][0]
+    for path in ("/admin/environments", "/admin/releases", "/admin/builds"):
+        answer = client.get(path, params={"repository": repository}, headers=auth(token))
+        assert answer.status_code == 422 and answer.json()["error"] == "invalid_request", path
+    assert provider.installations == []
 
 
 def test_app_mode_needs_the_installation_id(store: Store, provider: Provider, token: str) -> None:

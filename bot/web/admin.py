@@ -57,7 +57,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SLUG_PATTERN = r"^[a-z0-9]+(_[a-z0-9]+)*$"
-REPO_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
+# owner/name as `bot.forge.validate_repo` accepts it: a name is never "." or ".." (written without a
+# look-ahead, which the schema's regex engine does not have).
+REPO_PATTERN = (
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/"
+    r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}|\.[A-Za-z0-9_-][A-Za-z0-9._-]{0,98}|\.\.[A-Za-z0-9._-]{1,98})$"
+)
 BEARER = HTTPBearer(
     auto_error=False,
     scheme_name="AdminToken",
