@@ -342,7 +342,7 @@ def test_without_a_policy_every_environment_with_modbot_deployments_is_read(
     assert [e.environment for e in store.environments(REPO)] == ["production", "staging"]
     world.forge.commit(REPO, "main", {".github/modbot.toml": b"[nonsense"})
     report = sync_releases(REPO, forge=world.forge, store=store, environments=None)
-    assert any("cannot be read" in w for w in report.warnings)
+    assert any(".github/modbot.toml on main cannot be read" in w for w in report.warnings)
 
 
 def test_malformed_payloads_are_skipped_with_a_warning(stores: tuple[Store, Store]) -> None:

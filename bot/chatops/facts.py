@@ -64,7 +64,7 @@ class Policy:
 
     config: PipelineConfig | None  # None: no file, or it could not be used (`error` says why)
     error: str | None
-    branch: str | None  # the default branch it was read from
+    branch: str  # the default branch it was read from
 
     def environment(self, name: str | None) -> EnvironmentConfig | None:
         if self.config is None or name is None:
@@ -75,10 +75,11 @@ class Policy:
 def load_policy(forge: Forge, repo: str, *, path: str, default_branch: str | None) -> Policy:
     """The policy file from the default branch (`default_branch` from a webhook saves a call). A file
     that is not TOML or not a valid pipeline config is an `error` for authorize (fail closed)."""
+    branch = default_branch or forge.default_branch(repo)  # here, so that an unreadable file names it too
     try:
-        found = load_repository_policy(forge, repo, path=path, default_branch=default_branch)
+        found = load_repository_policy(forge, repo, path=path, default_branch=branch)
     except PolicyError as exc:
-        return Policy(None, str(exc), default_branch)
+        return Policy(None, str(exc), branch)
     if not found.found:
         return Policy(None, None, found.ref)
     try:
