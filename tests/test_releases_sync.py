@@ -292,6 +292,8 @@ def test_a_second_sync_changes_nothing_and_reads_no_tag_object_again(stores: tup
     assert (history(store), environments(store), store.query_audit(limit=1000).entries) == before
     # only the two unreadable annotated tags are read again (never cached; the lightweight one is not read)
     assert world.forge.operations().count("get_tag_object") == 2
+    # and only the two unfinished deployments' statuses are asked for again (a final one never changes)
+    assert world.forge.operations().count("list_deployment_statuses") == 2
 
 
 def test_sync_moves_progress_forward_and_never_back(stores: tuple[Store, Store]) -> None:

@@ -11,7 +11,8 @@ Deployment whose payload has ``modbot: 1``. If the bot's database is lost, this 
    environment GitHub has Deployments for) the Deployments with ``payload.modbot == 1`` and each one's
    newest status, recorded with ``upsert_github_deployment``.
 
-Idempotent: a second run changes nothing and reads no tag object again. It never downgrades: the store
+Idempotent: a second run changes nothing, reads no tag object again and asks for the statuses of the
+unfinished deployments only. It never downgrades: the store
 only ever moves a deployment's progress forward and never changes a final one.
 
 A Deployment's newest status ``inactive`` means GitHub retired it when a newer one succeeded (modbot's
@@ -297,9 +298,14 @@ def _sync_deployment(
     if isinstance(contract, str):
         report.warnings.append(f"Deployment {deployment.id} ({deployment.environment}): {contract}; skipped")
         return
-    status = _deciding_status(repo, forge, deployment.id)
-    state: DeployStatus = _STATES.get(status.state, "queued") if status is not None else "queued"
     before = store.deployment_by_github_id(repo, deployment.id)
+    if before is not None and before.finished:
+        # the store never changes a final deployment's progress, so its statuses cannot tell it anything
+        # new (a rerun asks GitHub nothing for it); what the payload fills in still goes through
+        status, state = None, before.status
+    else:
+        status = _deciding_status(repo, forge, deployment.id)
+        state = _STATES.get(status.state, "queued") if status is not None else "queued"
     try:
         after = store.upsert_github_deployment(
             repository=repo,
