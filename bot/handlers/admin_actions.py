@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bot.forge import CommitInfo, Forge, ForgeError, PullRequest
 from bot.manifest.delta import ModulesDelta
@@ -49,6 +49,16 @@ _SPEC_KEYS = (
 )
 
 
+def _printable_line(value: str) -> str:
+    if any(not ch.isprintable() for ch in value):
+        raise ValueError("requested_by must be printable text on one line")
+    return value
+
+
+# who asked for a change or a build: it goes into commit trailers and PR bodies, so one printable line
+RequestedBy = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable_line)]
+
+
 class ModuleChange(BaseModel):
     """The module fields an admin may give (install: the spec; upgrade: what changes)."""
 
@@ -78,13 +88,8 @@ class Intent(BaseModel):
     slug: str = Field(pattern=r"^[a-z0-9]+(_[a-z0-9]+)*$", max_length=48)
     module: ModuleChange = Field(default_factory=ModuleChange)
     enable: bool = False  # install: also add to default_enabled
-    requested_by: str = Field(min_length=1, max_length=100)
+    requested_by: RequestedBy
     reason: str = Field(default="", max_length=2000)
-
-    @field_validator("requested_by")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return _printable_line(value)
 
     @property
     def branch(self) -> str:
@@ -95,12 +100,6 @@ BUILD_BRANCH_PREFIX = "modbot/build-"
 BUILD_HASH_CHARS = 12  # of the target manifest_hash, in the build branch's name
 
 
-def _printable_line(value: str) -> str:
-    if any(not ch.isprintable() for ch in value):
-        raise ValueError("requested_by must be printable text on one line")
-    return value
-
-
 class BuildIntent(BaseModel):
     """A build request: the manifest's module set must become exactly ``modules``. The same target
     manifest always maps to the same branch (``modbot/build-<12 hex of its manifest_hash>``)."""
@@ -108,14 +107,9 @@ class BuildIntent(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     modules: dict[str, dict[str, Any]]  # slug -> the module table as in modules.toml
-    requested_by: str = Field(min_length=1, max_length=100)
+    requested_by: RequestedBy
     reason: str = Field(default="", max_length=2000)
     base_branch: str | None = Field(default=None, min_length=1, max_length=255)  # None: the default branch
-
-    @field_validator("requested_by")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return _printable_line(value)
 
 
 @dataclass(frozen=True, slots=True)
