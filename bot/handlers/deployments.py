@@ -317,7 +317,10 @@ def handle_workflow_run(
     if run.head_branch is not None and run.head_branch.startswith(DEPLOY_TAG_PREFIX):
         if action != "completed":
             return f"ignored: deploy run {action}"
-        return _deploy_run_ended(forge, store, settings, run, repo=repo, default_branch=default_branch)
+        environment = run.head_branch.removeprefix(DEPLOY_TAG_PREFIX)
+        return _deploy_run_ended(
+            forge, store, settings, run, repo=repo, environment=environment, default_branch=default_branch
+        )
     waiting = [build for build in _builds_of(store, repo, run.head_sha) if not build.finished]
     if not waiting:
         return "ignored: no build waits on this commit"
@@ -337,10 +340,9 @@ def _deploy_run_ended(
     run: WorkflowRun,
     *,
     repo: str,
+    environment: str,
     default_branch: str | None,
 ) -> str:
-    assert run.head_branch is not None
-    environment = run.head_branch.removeprefix(DEPLOY_TAG_PREFIX)
     if not _ENVIRONMENT.fullmatch(environment):
         return "ignored: not a deploy tag modbot moves"
     lock = store.get_lock(repo, environment)
