@@ -146,8 +146,9 @@ def test_a_result_the_validator_rejects_is_refused() -> None:
         apply_module_set(MINI, wanted)
     assert "would make the manifest invalid" in refused.value.reasons[0]
     wanted = {**modules_of(MINI), "forum": {"crate": "rustok-forum", "source": "crates-io"}}  # no version
-    with pytest.raises(EditRefused):
+    with pytest.raises(EditRefused) as refused:
         apply_module_set(MINI, wanted)
+    assert "`forum` has source = 'crates-io' and needs `version`" in refused.value.reasons[0]
 
 
 def test_an_invalid_manifest_is_not_edited() -> None:
