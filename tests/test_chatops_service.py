@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.chatops.facts import approved_by_others, build_state, rollback_plan
+from bot.chatops.progress import automatic_rollback_of, rolled_back_deployment
 from bot.chatops.service import CommandResult, contract_payload
 from bot.forge import ForgeError, Review, WorkflowRun
 from bot.store import DeploymentRecord, Store
@@ -321,6 +322,35 @@ def test_a_rollback_is_allowed_during_a_freeze_and_a_deploy_is_not(store: Store,
     assert deploy.decision.rule == "frozen"
     assert "@\u2060launch week" in deploy.message_markdown  # policy text never pings anyone
     assert world.run("rollback", "production").ok
+
+
+def test_a_deploys_reply_shows_its_own_automatic_rollback_not_a_later_ones(world: World) -> None:
+    good, bad = world.release(), world.release()
+
+    def record(kind: str, release: str, previous: str | None) -> DeploymentRecord:
+        made = world.store.record_deployment(
+            repository=REPO,
+            environment="production",
+            release_id=release,
+            commit_sha=(good if release == good.release_id else bad).commit_sha,
+            kind=kind,  # type: ignore[arg-type]
+            requested_by="alice",
+            reason=None,
+            source="github",
+            previous_release=previous,
+            status="failure" if kind == "deploy" else "success",
+        )
+        world.later()
+        return made
+
+    record("deploy", good.release_id, None)
+    first = record("deploy", bad.release_id, good.release_id)
+    first_undone = record("auto_rollback", good.release_id, bad.release_id)
+    second = record("deploy", bad.release_id, good.release_id)
+    second_undone = record("auto_rollback", good.release_id, bad.release_id)
+    assert automatic_rollback_of(world.store, first) == first_undone
+    assert automatic_rollback_of(world.store, second) == second_undone
+    assert rolled_back_deployment(world.store, second_undone) == second
 
 
 # --- unlock, status, help ---------------------------------------------------------------------------------

@@ -50,10 +50,13 @@ def _started(entry: AuditEntry, record: DeploymentRecord) -> bool:
 
 
 def automatic_rollback_of(store: Store, record: DeploymentRecord) -> DeploymentRecord | None:
-    """The automatic rollback the deploy workflow made after `record` failed, if any."""
+    """The automatic rollback the deploy workflow made after `record` failed, if any: the first one away
+    from its release after it (a later deploy of the same release may have failed and been rolled back
+    too, and that one is not this record's)."""
     if record.kind == "auto_rollback":
         return None
-    for other in store.deployments(record.repository, environment=record.environment, limit=_NEARBY):
+    newest_first = store.deployments(record.repository, environment=record.environment, limit=_NEARBY)
+    for other in reversed(newest_first):
         if (
             other.kind == "auto_rollback"
             and other.previous_release == record.release_id
