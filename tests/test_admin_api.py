@@ -230,7 +230,7 @@ def test_invalid_requests_are_422_with_reasons(  # noqa: PLR0917 - fixtures and 
 
 
 def test_a_body_that_is_not_utf8_json_is_422_not_400(
-    client: TestClient, forge: FakeForge, token: str
+    client: TestClient, forge: FakeForge, store: Store, token: str
 ) -> None:
     # FastAPI answers 400 for bytes it cannot decode; the admin API documents 422 for every bad body
     headers = {**auth(token), "Content-Type": "application/json"}
@@ -238,6 +238,16 @@ def test_a_body_that_is_not_utf8_json_is_422_not_400(
     assert answer.status_code == 422 and answer.json()["reasons"] == ["`body`: not JSON text (UTF-8)"]
     answer = client.post(URL, content=b'\xff"4O', headers={"Content-Type": "application/json"})
     assert answer.status_code == 401 and "reasons" not in answer.json()
+    # the call with a token is on the record, the one without is not
+    [entry] = store.query_audit(action="request.invalid").entries
+    assert entry.actor == "api:ci" and entry.target is None
+    assert entry.details == {
+        "token_id": entry.details["token_id"],
+        "method": "POST",
+        "path": URL,
+        "outcome": "refused",
+        "reasons": ["`body`: not JSON text (UTF-8)"],
+    }
     assert not forge.repos[REPO].pulls
 
 

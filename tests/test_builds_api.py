@@ -308,6 +308,10 @@ def test_releases_newest_first_paged(client: TestClient, store: Store, token: st
     assert rest["releases"][0]["modules"] == ["content"] and rest["releases"][0]["commit_sha"] == "c" * 40
     bad = client.get("/admin/releases?before=rel_2026_13_40_001", headers=auth(token))
     assert bad.status_code == 422 and error_of(bad) == "invalid_request"
+    refused = store.query_audit(action="release.list").entries[0]
+    assert (
+        refused.details["error"] == "invalid_request" and refused.details["reasons"] == bad.json()["reasons"]
+    )
 
 
 def test_environments_say_what_runs_where(
@@ -398,6 +402,9 @@ def test_the_audit_log_filtered_and_paged(client: TestClient, store: Store, toke
     assert len(reads) == 4 and reads[0]["actor"] == "api:ci"  # every read is audited too
     bad = client.get("/admin/audit?limit=0", headers=auth(token))
     assert bad.status_code == 422 and error_of(bad) == "invalid_request"
+    [refused] = store.query_audit(action="request.invalid").entries
+    assert refused.actor == "api:ci" and refused.details["path"] == "/admin/audit"
+    assert refused.details["reasons"] == bad.json()["reasons"]
 
 
 # --- the OpenAPI document -----------------------------------------------------------------------------------------

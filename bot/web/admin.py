@@ -45,8 +45,8 @@ __all__ = [
     "Refusal",
     "admin_router",
     "audit_safely",
+    "audit_unreadable_request",
     "describe_errors",
-    "has_valid_token",
     "only_repository",
     "repository_needed",
     "request_problems",
@@ -139,7 +139,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
                     reasons = request_problems(error)
                     if reasons is None:
                         raise
-                    if not await has_valid_token(runtime, request):
+                    if not await audit_unreadable_request(runtime, request, reasons):
                         return JSONResponse(
                             {"detail": UNAUTHORIZED},
                             status_code=401,
@@ -264,11 +264,34 @@ def request_problems(error: RequestValidationError | StarletteHTTPException) -> 
     return None
 
 
-async def has_valid_token(runtime: Runtime, request: Request) -> bool:
-    """The request's bearer token is a valid admin token (checked in the thread pool: it reads the store)."""
+async def audit_unreadable_request(runtime: Runtime, request: Request, reasons: list[str]) -> bool:
+    """A request FastAPI could not read (bad body, path or query). With a valid admin token: its audit
+    entry (`request.invalid`) is written and True (its problems may be described). Without: False
+    (answer 401), and nothing is recorded. In the thread pool: it reads and writes the store."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    token = value.strip() if scheme.lower() == "bearer" else None
-    return await run_in_threadpool(verify_token, runtime, token) is not None
+    secret = value.strip() if scheme.lower() == "bearer" else None
+
+    def check_and_audit() -> bool:
+        token = verify_token(runtime, secret)
+        if token is None:
+            return False
+        audit_safely(
+            runtime,
+            f"api:{token.name}",
+            "request.invalid",
+            None,
+            details={
+                "token_id": token.id,
+                "method": request.method,
+                "path": request.url.path[:300],
+                "outcome": "refused",
+                "reasons": reasons,
+            },
+            reason="",
+        )
+        return True
+
+    return await run_in_threadpool(check_and_audit)
 
 
 def verify_token(runtime: Runtime, token: str | None) -> AdminToken | None:

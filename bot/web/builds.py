@@ -63,8 +63,8 @@ from bot.web.admin import (
     SLUG_PATTERN,
     UNAUTHORIZED,
     audit_safely,
+    audit_unreadable_request,
     describe_errors,
-    has_valid_token,
     only_repository,
     repository_needed,
     request_problems,
@@ -436,8 +436,9 @@ def builds_router(runtime: Runtime) -> APIRouter:
         return token
 
     class Route(APIRoute):
-        """`_Failure` → its `ApiError`; a bad body, path or query → 422 `invalid_request`, but only for a
-        valid token (FastAPI checks the request before the auth dependency runs); anything else → 500."""
+        """`_Failure` → its `ApiError`; a bad body, path or query → 422 `invalid_request` (audited as
+        `request.invalid`), but only for a valid token (FastAPI checks the request before the auth
+        dependency runs); anything else → 500."""
 
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
@@ -451,7 +452,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
                     reasons = request_problems(error)
                     if reasons is None:
                         raise
-                    if not await has_valid_token(runtime, request):
+                    if not await audit_unreadable_request(runtime, request, reasons):
                         return _unauthorized().response()
                     return _Failure(
                         422,
@@ -474,23 +475,39 @@ def builds_router(runtime: Runtime) -> APIRouter:
     def actor_of(token: AdminToken) -> str:
         return f"api:{token.name}"
 
+    def refuse_invalid(token: AdminToken, action: str, target: str | None, reasons: list[str]) -> NoReturn:
+        audit_safely(
+            runtime,
+            actor_of(token),
+            action,
+            target,
+            details={
+                "token_id": token.id,
+                "outcome": "refused",
+                "error": "invalid_request",
+                "reasons": reasons,
+            },
+            reason="",
+        )
+        raise _Failure(
+            422,
+            "invalid_request",
+            "the request is not valid",
+            "fix what `reasons` names and send it again",
+            reasons,
+        )
+
     def repository_for(given: str | None, token: AdminToken, action: str) -> str:
         repo = given or only_repository(settings.repositories)
         if repo is None:
-            raise _Failure(
-                422,
-                "invalid_request",
-                "the request is not valid",
-                "",
-                [repository_needed(settings.repositories)],
-            )
+            refuse_invalid(token, action, None, [repository_needed(settings.repositories)])
         if not settings.allows_repository(repo):
             audit_safely(
                 runtime,
                 actor_of(token),
                 action,
                 repo,
-                details={"outcome": "refused", "error": "forbidden"},
+                details={"token_id": token.id, "outcome": "refused", "error": "forbidden"},
                 reason="",
             )
             raise _Failure(
@@ -501,14 +518,10 @@ def builds_router(runtime: Runtime) -> APIRouter:
             )
         return repo
 
-    def forge_for(installation_id: int | None) -> Forge:
+    def forge_for(installation_id: int | None, token: AdminToken, action: str, target: str) -> Forge:
         if settings.auth_mode == "app" and installation_id is None:
-            raise _Failure(
-                422,
-                "invalid_request",
-                "the request is not valid",
-                "",
-                ["`installation_id` is required: the bot runs as a GitHub App"],
+            refuse_invalid(
+                token, action, target, ["`installation_id` is required: the bot runs as a GitHub App"]
             )
         return runtime.forges.for_installation(installation_id)
 
@@ -584,7 +597,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
             raise _Failure(
                 422, "invalid_request", "the request is not valid", "", describe_errors(error.errors())
             ) from None
-        forge = forge_for(body.installation_id)
+        forge = forge_for(body.installation_id, token, "build.request", repo)
         try:
             proposal = propose_build(forge, repo, intent, manifest_path=settings.manifest_path)
         except NothingToChange as nothing:
@@ -706,13 +719,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
     ) -> ReleaseList:
         repo = repository_for(repository, token, "release.list")
         if before is not None and not is_release_id(before):
-            raise _Failure(
-                422,
-                "invalid_request",
-                "the request is not valid",
-                "",
-                [f"`before`: {before} is not a release id"],
-            )
+            refuse_invalid(token, "release.list", repo, [f"`before`: {before} is not a release id"])
         releases = runtime.store.releases(repo, limit=limit, before=before)
         audit_safely(
             runtime,
@@ -739,7 +746,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
         installation_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
     ) -> EnvironmentList:
         repo = repository_for(repository, token, "environment.list")
-        forge = forge_for(installation_id)
+        forge = forge_for(installation_id, token, "environment.list", repo)
         try:
             policy, policy_error = _read_policy(forge, repo, settings.policy_path)
         except ForgeError as error:  # the store's view is still worth answering
@@ -916,7 +923,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
                 f"wait until it succeeds (GET /admin/builds/{build.build_id}); a failed build needs a new "
                 "one",
             )
-        forge = forge_for(body.installation_id)
+        forge = forge_for(body.installation_id, token, "build.deploy", build.build_id)
         request = CommandRequest(
             repo=build.repository,
             action="deploy",
@@ -962,7 +969,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
                 reason=body.reason or "",
             )
 
-        forge = forge_for(body.installation_id)
+        forge = forge_for(body.installation_id, token, "build.rollback", build.build_id)
         if environment is None:
             try:
                 policy, policy_error = _read_policy(forge, build.repository, settings.policy_path)
