@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.chatops.replies import link_target, render_deployment
+from bot.chatops.replies import link_target, plain, render_deployment
 from bot.store import DeploymentRecord
 
 AT = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
@@ -48,3 +48,9 @@ def test_a_log_url_cannot_end_its_link_and_start_markdown_of_its_own() -> None:
     # the table row keeps its two cells
     [row] = [line for line in markdown.splitlines() if line.startswith("| Logs |")]
     assert row.count("|") == 3
+
+
+def test_plain_text_cannot_unescape_a_table_pipe_or_a_bracket_with_a_backslash_of_its_own() -> None:
+    assert plain("a \\| b") == "a \\\\\\| b"  # an escaped backslash, then an escaped pipe
+    assert plain("\\[x](https://e.example)") == "\\\\\\[x\\](https://e.example)"
+    assert plain("C:\\path") == "C:\\\\path"  # shown as typed

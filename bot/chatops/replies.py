@@ -50,8 +50,17 @@ STAGES: tuple[str, ...] = ("queued", "deploy", "smoke", "done")
 _STAGE_NAMES = {"queued": "queued", "deploy": "deploy", "smoke": "smoke test", "done": "done"}
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 _MAX_PLAIN = 1000
-# HTML, table cells and link brackets; CommonMark lets any ASCII punctuation be backslash-escaped
-_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("[", "\\["), ("]", "\\]"))
+# HTML, table cells and link brackets; CommonMark lets any ASCII punctuation be backslash-escaped. A
+# backslash goes first: else a `\|` in the text would become `\\|`, an escaped backslash and a bare `|`.
+_ESCAPES = (
+    ("\\", "\\\\"),
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ("|", "\\|"),
+    ("[", "\\["),
+    ("]", "\\]"),
+)
 
 
 def reply_marker(comment_id: int) -> str:
