@@ -78,13 +78,16 @@ def _from_a_bot(login: str, user_type: Any, forge: Forge) -> bool:
     return login.lower() == forge.bot_login.lower()
 
 
-def handled_entry(store: Store, repo: str, number: int, comment_id: int, action: str) -> AuditEntry | None:
-    """The audit entry `action` (e.g. `command.deploy`) written for the command comment `comment_id`
-    on issue or PR `number`, if any."""
+def handled_entry(
+    store: Store, repo: str, number: int, comment_id: int, action: str, *, actor: str
+) -> AuditEntry | None:
+    """The audit entry `action` (e.g. `command.deploy`) that `actor` (the commenter) was audited with
+    for the command comment `comment_id` on issue or PR `number`, if any. Newest first, and bounded:
+    a retry comes soon after the first run."""
     target = f"{repo.lower()}#{number}"
     cursor: int | None = None
     for _ in range(_AUDIT_PAGES):
-        page = store.query_audit(action=action, target=target, limit=100, cursor=cursor)
+        page = store.query_audit(actor=actor, action=action, target=target, limit=100, cursor=cursor)
         for entry in page.entries:
             if entry.details is not None and entry.details.get("comment_id") == comment_id:
                 return entry
@@ -104,7 +107,7 @@ def _answer_problem(
     comment_id: int,
     login: str,
 ) -> str:
-    if handled_entry(store, repo, number, comment_id, _PROBLEM_ACTION) is not None:
+    if handled_entry(store, repo, number, comment_id, _PROBLEM_ACTION, actor=login) is not None:
         if forge.find_comment(repo, number, reply_marker(comment_id)) is not None:
             return "ignored: answered already"
     else:
@@ -131,7 +134,7 @@ def _run_command(
     command: Command,
     default_branch: str | None,
 ) -> str:
-    earlier = handled_entry(store, repo, number, comment_id, f"command.{command.name}")
+    earlier = handled_entry(store, repo, number, comment_id, f"command.{command.name}", actor=login)
     if earlier is not None:
         if forge.find_comment(repo, number, reply_marker(comment_id)) is not None:
             return f"ignored: /{command.name} from comment {comment_id} was handled already"
