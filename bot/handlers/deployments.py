@@ -41,7 +41,7 @@ from bot.chatops.releases import finish_builds, read_release_tag, read_tag_objec
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError, WorkflowRun
 from bot.pipeline.config import ENVIRONMENT_NAME_RE, ChatopsConfig
-from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX, is_release_id
+from bot.pipeline.release import DEPLOY_TAG_PREFIX, GIT_SHA_PATTERN, RELEASE_TAG_PREFIX, is_release_id
 from bot.store import (
     FINAL_DEPLOY_STATUSES,
     SYSTEM_ACTOR,
@@ -74,7 +74,7 @@ log = logging.getLogger(__name__)
 
 CONTRACT_KINDS: frozenset[str] = frozenset({"deploy", "rollback", "auto_rollback"})
 _ENVIRONMENT = re.compile(ENVIRONMENT_NAME_RE)
-_COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_COMMIT_SHA = re.compile(GIT_SHA_PATTERN)
 _OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed", "inactive": "inactive"}
 
 
