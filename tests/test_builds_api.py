@@ -156,7 +156,7 @@ def test_the_current_module_set_is_nothing_to_build(client: TestClient, store: S
 
 
 def test_a_refused_module_set_is_422_with_every_reason(
-    client: TestClient, forge: FakeForge, token: str
+    client: TestClient, forge: FakeForge, store: Store, token: str
 ) -> None:
     modules = {slug: spec for slug, spec in WANTED.items() if slug not in {"outbox", "content"}}
     answer = client.post("/admin/builds", json={**BUILD, "modules": modules}, headers=auth(token))
@@ -166,6 +166,8 @@ def test_a_refused_module_set_is_422_with_every_reason(
         "`pages` depends on `content`; keep `content` or remove them too",
     ]
     assert not forge.repos[REPO].pulls
+    [entry] = store.query_audit(action="build.request").entries
+    assert entry.details["error"] == "edit_refused" and entry.details["reasons"] == answer.json()["reasons"]
 
 
 @pytest.mark.parametrize(
@@ -180,13 +182,16 @@ def test_a_refused_module_set_is_422_with_every_reason(
         ({"extra": 1}, "`extra`"),
     ],
 )
-def test_invalid_build_requests_are_422_invalid_request(
-    client: TestClient, forge: FakeForge, token: str, change: dict[str, Any], needle: str
+def test_invalid_build_requests_are_422_invalid_request(  # noqa: PLR0917 - fixtures and parameters
+    client: TestClient, forge: FakeForge, store: Store, token: str, change: dict[str, Any], needle: str
 ) -> None:
     answer = client.post("/admin/builds", json={**BUILD, **change}, headers=auth(token))
     assert answer.status_code == 422 and error_of(answer) == "invalid_request"
     assert needle in " ".join(answer.json()["reasons"]), answer.json()
     assert not forge.repos[REPO].pulls
+    # refused by FastAPI (request.invalid) or by the build intent (build.request): on the record either way
+    [entry] = [e for e in store.query_audit().entries if e.action in {"request.invalid", "build.request"}]
+    assert entry.details["outcome"] == "refused" and entry.details["reasons"] == answer.json()["reasons"]
 
 
 def test_without_a_valid_token_it_is_401_before_anything(

@@ -593,10 +593,9 @@ def builds_router(runtime: Runtime) -> APIRouter:
                 base_branch=body.manifest_ref,
             )
         except ValidationError as error:
-            audit({"outcome": "refused"})
-            raise _Failure(
-                422, "invalid_request", "the request is not valid", "", describe_errors(error.errors())
-            ) from None
+            reasons = describe_errors(error.errors())
+            audit({"outcome": "refused", "error": "invalid_request", "reasons": reasons})
+            raise _Failure(422, "invalid_request", "the request is not valid", "", reasons) from None
         forge = forge_for(body.installation_id, token, "build.request", repo)
         try:
             proposal = propose_build(forge, repo, intent, manifest_path=settings.manifest_path)
@@ -609,7 +608,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
                 _existing_release_hint(runtime, repo, nothing.manifest_hash),
             ) from None
         except EditRefused as refused:
-            audit({"outcome": "refused", "reasons": refused.reasons})
+            audit({"outcome": "refused", "error": "edit_refused", "reasons": list(refused.reasons)})
             raise _Failure(
                 422,
                 "edit_refused",
