@@ -3,7 +3,8 @@
 Auth is a bearer token made with ``modbot admin token create`` (only its SHA-256 is stored). The token
 is checked before anything else, including the body: without a valid token the answer is 401 whatever
 was sent. Every authenticated call, accepted or refused, appends one audit entry (actor
-``api:<token name> (<requested_by>)``). The endpoint is a plain ``def``, so FastAPI runs the blocking
+``api:<token name> (<requested_by>)``; a request that cannot be read: ``request.invalid`` by
+``api:<token name>``). The endpoint is a plain ``def``, so FastAPI runs the blocking
 store and GitHub work in its thread pool, off the event loop. No traceback and no secret ever reaches
 the caller: GitHub failures become 502 with GitHub's own message, anything unexpected a generic 500.
 
