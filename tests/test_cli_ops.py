@@ -250,6 +250,17 @@ def test_releases_sync_rebuilds_the_history(
     assert len(entries) == 2 and entries[0].actor == "cli:carol"
 
 
+def test_a_github_failure_during_sync_is_exit_2_and_on_the_record(
+    forge: FakeForge, provider: FakeProvider, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forge.fail_next("list_tags", ForgeError("list_tags", 503, "Service Unavailable"))
+    code, out, err = run(capsys, "releases", "sync", "--repo", REPO, "--environment", "staging")
+    assert code == 2 and out == "" and "HTTP 503: Service Unavailable" in err and "run it again" in err
+    [entry] = store.query_audit(action="releases.sync").entries
+    assert entry.actor == "cli:carol" and entry.details["outcome"] == "failed"
+    assert "Service Unavailable" in entry.details["error"] and provider.closed == 1
+
+
 class FakeStoreSink:
     """Takes the release's cache entry and forgets it (the release exists on GitHub only)."""
 

@@ -322,6 +322,14 @@ def _releases_sync(args: argparse.Namespace) -> int:
                 policy_path=settings.policy_path,
             )
         except ForgeError as error:
+            # what was synced before the failure stays in the store: the attempt goes on the record too
+            store.append_audit(
+                cli_actor(),
+                "releases.sync",
+                args.repo.lower(),
+                {"outcome": "failed", "error": str(error)},
+                None,
+            )
             return _error(f"{error} (what was synced before it stays; run it again)")
         finally:
             provider.close()
