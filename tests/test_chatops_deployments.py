@@ -5,6 +5,7 @@ move the admin API's builds on. The workflow's side is played by the Deployment 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,12 +15,14 @@ import pytest
 
 from bot.forge import ForgeError
 from bot.handlers.deployments import (
+    DeploymentContract,
     deploy_stage,
     handle_create,
     handle_deployment_status,
     handle_pull_request_closed,
     handle_push,
     handle_workflow_run,
+    read_contract,
 )
 from bot.handlers.issue_comment import handle_issue_comment
 from bot.store import DeploymentRecord, ReleaseInfo, Store
@@ -102,6 +105,36 @@ def test_stages_come_from_the_status_descriptions() -> None:
     assert deploy_stage("success", "deployed rel_2026_01_01_001, smoke test passed") == "done"
     assert deploy_stage("failure", "rel_2026_01_01_001 failed: smoke test; rolled back") is None
     assert deploy_stage("in_progress", "something else") is None
+
+
+def test_the_contract_is_read_leniently_but_only_from_modbots_payloads() -> None:
+    base = {"modbot": 1, "kind": "deploy", "release_id": "rel_2026_01_01_001"}
+    assert (
+        read_contract({**base, "modbot": True}, "octo") == "not a modbot Deployment (no payload.modbot == 1)"
+    )
+    assert read_contract({**base, "kind": "nuke"}, "octo") == "unknown kind 'nuke'"
+    assert read_contract("{not json", "octo") == "its payload is not JSON"
+    from_text = read_contract(json.dumps(base), "octo")  # GitHub keeps a string payload as sent
+    assert isinstance(from_text, DeploymentContract)
+    assert from_text.requested_by == "octo"  # no requester: the Deployment's creator
+    lenient = read_contract(
+        {
+            **base,
+            "previous_release": "yesterday",
+            "manifest_hash": "x" * 101,
+            "requested_by": "\x00",
+            "reason": " ",
+        },
+        None,
+    )
+    assert lenient == DeploymentContract(
+        kind="deploy",
+        release_id="rel_2026_01_01_001",
+        previous_release=None,
+        manifest_hash=None,
+        requested_by="github",
+        reason=None,
+    )
 
 
 def test_a_failed_smoke_test_rolls_back_automatically_and_everything_says_so(world: World) -> None:
@@ -299,7 +332,7 @@ def test_payload_values_the_store_would_refuse_are_dropped_and_the_status_record
     assert deliver(world, handle_deployment_status, payload).endswith("success at done")
     [record] = world.store.deployments(REPO)
     assert (record.requested_by, record.manifest_hash, record.logs_url, record.status) == (
-        payload["deployment"]["creator"]["login"],
+        "dora root",  # one line, as `modbot releases sync` reads it
         None,
         None,
         "success",

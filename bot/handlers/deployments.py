@@ -61,12 +61,14 @@ from bot.store.values import check_actor, check_short_text, check_url
 
 __all__ = [
     "CONTRACT_KINDS",
+    "DeploymentContract",
     "deploy_stage",
     "handle_create",
     "handle_deployment_status",
     "handle_pull_request_closed",
     "handle_push",
     "handle_workflow_run",
+    "read_contract",
     "update_reply",
 ]
 
@@ -104,8 +106,8 @@ def _store_status(state: str) -> DeployStatus | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Contract:
-    """What a modbot Deployment's payload says (checked)."""
+class DeploymentContract:
+    """What a modbot Deployment's payload says (docs/workflows.md#the-deployment-contract), checked."""
 
     kind: DeployKind
     release_id: str
@@ -115,14 +117,18 @@ class _Contract:
     reason: str | None
 
 
-def _contract(payload: Any, creator: str | None) -> _Contract | str:
-    """The payload as the contract, or why it is not a modbot Deployment's."""
+def read_contract(payload: Any, creator: str | None) -> DeploymentContract | str:
+    """A Deployment's payload (an object, or the JSON text GitHub keeps for a string payload) as the
+    contract, or why it is not a modbot Deployment's. Only `kind` and `release_id` must be right: an
+    optional value that is wrong or that the store would refuse is left out (a refused upsert would
+    fail the job on every retry and keep the lock), a missing requester is the Deployment's creator."""
     if isinstance(payload, str) and payload.strip():
         try:
             payload = json.loads(payload)
         except ValueError:
             return "its payload is not JSON"
-    if not isinstance(payload, dict) or payload.get("modbot") != 1:
+    modbot = payload.get("modbot") if isinstance(payload, dict) else None
+    if modbot != 1 or isinstance(modbot, bool):
         return "not a modbot Deployment (no payload.modbot == 1)"
     kind, release_id = payload.get("kind"), payload.get("release_id")
     if kind not in CONTRACT_KINDS:
@@ -132,11 +138,11 @@ def _contract(payload: Any, creator: str | None) -> _Contract | str:
     previous = payload.get("previous_release")
     if previous is not None and (not isinstance(previous, str) or not is_release_id(previous)):
         previous = None
-    # anyone who may create a Deployment writes this payload: a value the store would refuse is
-    # dropped here (a refused upsert would fail the job on every retry and keep the lock)
-    requested_by = _acceptable(lambda: check_actor("requested_by", payload.get("requested_by", "")))
+    asked = payload.get("requested_by")
+    one_line = " ".join(asked.split())[:200] if isinstance(asked, str) else ""
+    requested_by = _acceptable(lambda: check_actor("requested_by", one_line))
     reason = payload.get("reason")
-    return _Contract(
+    return DeploymentContract(
         kind=cast(DeployKind, kind),
         release_id=release_id,
         previous_release=previous,
@@ -170,7 +176,7 @@ def handle_deployment_status(
 ) -> str:
     deployment = payload.get("deployment") or {}
     status = payload.get("deployment_status") or {}
-    contract = _contract(deployment.get("payload"), _login(deployment.get("creator")))
+    contract = read_contract(deployment.get("payload"), _login(deployment.get("creator")))
     if isinstance(contract, str):
         return f"ignored: {contract}"
     repo: str = payload["repository"]["full_name"]
