@@ -175,6 +175,7 @@ def test_a_refused_module_set_is_422_with_every_reason(
     [
         ({"modules": {**WANTED, "forum": {**WANTED["forum"], "colour": "red"}}}, "`modules.forum.colour`"),
         ({"modules": {**WANTED, "Bad-Slug": WANTED["forum"]}}, "`modules.Bad-Slug.[key]`"),
+        ({"modules": {**WANTED, "x\n`" + "y" * 500: WANTED["forum"]}}, f"`modules.x??{'y' * 45}….[key]`"),
         ({"modules": {**WANTED, "forum": {"source": "crates-io"}}}, "`modules.forum.crate`"),
         ({"reason": ""}, "`reason`"),
         ({"requested_by": "a\nb"}, "one line"),

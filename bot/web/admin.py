@@ -340,10 +340,16 @@ def repository_needed(repositories: frozenset[str] | None) -> str:
 
 
 def describe_errors(errors: Any) -> list[str]:
-    """Pydantic/FastAPI errors as one line each, without echoing the input (it may hold anything)."""
+    """Pydantic/FastAPI errors as one line each, without echoing the input (it may hold anything). A
+    location may name a key the caller sent (a module slug): it is cut short and kept on one line."""
     reasons = []
     for error in errors:
-        loc = [str(part) for part in error.get("loc", ()) if part not in {"body", "path"}]
+        loc = [_shown_key(str(part)) for part in error.get("loc", ()) if part not in {"body", "path"}]
         where = ".".join(loc) or "body"
         reasons.append(f"`{where}`: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}")
     return reasons or ["the request is not valid"]
+
+
+def _shown_key(part: str, limit: int = 48) -> str:
+    printable = "".join(char if char.isprintable() and char != "`" else "?" for char in part)
+    return printable if len(printable) <= limit else printable[:limit] + "…"
