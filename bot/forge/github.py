@@ -93,6 +93,7 @@ __all__ = [
     "GitHubForgeProvider",
     "RetryPolicy",
     "redact",
+    "workflow_run_from_json",
 ]
 
 log = logging.getLogger(__name__)
@@ -948,11 +949,11 @@ class GitHubForge:
         filters = {"head_sha": head_sha, "event": event}
         params = {name: value for name, value in filters.items() if value is not None}
         items = self._items("list_workflow_runs", url, params, limit=limit, key="workflow_runs")
-        return [_workflow_run(item) for item in items]
+        return [workflow_run_from_json(item) for item in items]
 
     def get_workflow_run(self, repo: str, run_id: int) -> WorkflowRun:
         url = f"{self._repo(repo)}/actions/runs/{int(run_id)}"
-        return _workflow_run(self._get("get_workflow_run", url))
+        return workflow_run_from_json(self._get("get_workflow_run", url))
 
     def rerun_workflow_run(self, repo: str, run_id: int) -> None:
         url = f"{self._repo(repo)}/actions/runs/{int(run_id)}/rerun"
@@ -1104,7 +1105,8 @@ def _tag_object(data: Mapping[str, Any]) -> TagObject:
     )
 
 
-def _workflow_run(data: Mapping[str, Any]) -> WorkflowRun:
+def workflow_run_from_json(data: Mapping[str, Any]) -> WorkflowRun:
+    """A workflow run object, as the REST API answers it and the `workflow_run` webhook carries it."""
     return WorkflowRun(
         id=int(data["id"]),
         name=str(data["name"]) if data.get("name") is not None else None,

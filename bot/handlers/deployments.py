@@ -40,6 +40,7 @@ from bot.chatops.progress import render_progress, rolled_back_deployment
 from bot.chatops.releases import finish_builds, read_release_tag, read_tag_object, release_at_commit
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError, WorkflowRun
+from bot.forge.github import workflow_run_from_json
 from bot.pipeline.config import ENVIRONMENT_NAME_RE, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, GIT_SHA_PATTERN, RELEASE_TAG_PREFIX, is_release_id
 from bot.store import (
@@ -285,23 +286,6 @@ def update_reply(forge: Forge, store: Store, record: DeploymentRecord) -> None:
 # --- workflow_run ------------------------------------------------------------------------------------------
 
 
-def _run(payload: dict[str, Any]) -> WorkflowRun:
-    run = payload["workflow_run"]
-    return WorkflowRun(
-        id=int(run["id"]),
-        name=str(run["name"]) if run.get("name") is not None else None,
-        path=str(run.get("path") or ""),
-        head_sha=str(run.get("head_sha") or ""),
-        head_branch=str(run["head_branch"]) if run.get("head_branch") is not None else None,
-        event=str(run.get("event") or ""),
-        status=str(run["status"]) if run.get("status") is not None else None,
-        conclusion=str(run["conclusion"]) if run.get("conclusion") is not None else None,
-        html_url=str(run.get("html_url") or ""),
-        run_attempt=int(run.get("run_attempt") or 1),
-        created_at=_time(run["created_at"]),
-    )
-
-
 def _workflow_file(path: str) -> str:
     return posixpath.basename(path.split("@", 1)[0])
 
@@ -317,7 +301,7 @@ def handle_workflow_run(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
     action = payload.get("action")
-    run = _run(payload)
+    run = workflow_run_from_json(payload["workflow_run"])
     repo: str = payload["repository"]["full_name"]
     default_branch = payload["repository"].get("default_branch")
     if run.head_branch is not None and run.head_branch.startswith(DEPLOY_TAG_PREFIX):
