@@ -180,6 +180,10 @@ def test_a_refused_module_set_is_422_with_every_reason(
         ({"reason": ""}, "`reason`"),
         ({"requested_by": "a\nb"}, "one line"),
         ({"manifest_ref": "no spaces please"}, "`manifest_ref`"),
+        *(
+            ({"manifest_ref": ref}, "`manifest_ref`: not a branch")
+            for ref in ("a..b", "main/", "x.lock", "/x", ".")
+        ),
         ({"extra": 1}, "`extra`"),
     ],
 )

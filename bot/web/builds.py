@@ -28,13 +28,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.chatops.facts import load_policy
 from bot.chatops.service import CommandRequest, execute
 from bot.config import BotSettings
-from bot.forge import Forge, ForgeError
+from bot.forge import Forge, ForgeError, normalize_ref
 from bot.handlers.admin_actions import BuildIntent, BuildProposal, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
 from bot.pipeline.config import ENVIRONMENT_NAME_RE, PipelineConfig
@@ -194,6 +194,20 @@ class BuildRequest(BaseModel):
     modules: dict[Annotated[str, Field(max_length=48, pattern=SLUG_PATTERN)], ModuleSpecBody] = Field(
         max_length=MAX_MODULES, description="slug -> module spec: the complete module set wanted"
     )
+
+    @field_validator("manifest_ref")
+    @classmethod
+    def _a_branch_name(cls, value: str | None) -> str | None:
+        # git's rules for a branch name (no "..", "//", ".lock" ending, …), as the forge checks them
+        if value is not None:
+            try:
+                normalize_ref(f"heads/{value}")
+            except ValueError:
+                raise ValueError(
+                    "not a branch name git allows "
+                    "(no '..', '//', '@{', leading '/', ending '/', '.' or '.lock')"
+                ) from None
+        return value
 
 
 class PullRequestRef(BaseModel):
