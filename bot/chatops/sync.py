@@ -31,12 +31,11 @@ from typing import Any, cast
 from bot.chatops.facts import load_policy
 from bot.chatops.releases import release_in_tag_object
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
-from bot.handlers.deployments import CONTRACT_KINDS, deploy_stage
+from bot.handlers.deployments import deploy_stage, read_contract
 from bot.pipeline.config import DEFAULT_CONFIG_PATH
 from bot.pipeline.release import RELEASE_TAG_PREFIX, is_release_id
 from bot.store import (
     FINAL_DEPLOY_STATUSES,
-    DeployKind,
     DeploymentRecord,
     DeployStage,
     DeployStatus,
@@ -60,7 +59,6 @@ _STATES: dict[str, DeployStatus] = {
     "failure": "failure",
     "error": "error",
 }
-_MAX_MANIFEST_HASH = 100  # the store's limit: a longer one is left out, as the handler leaves it out
 
 
 @dataclass
@@ -216,47 +214,6 @@ def _modbot_payload(deployment: Deployment) -> dict[str, Any] | None:
     return cast(dict[str, Any], payload)
 
 
-@dataclass(frozen=True, slots=True)
-class _Contract:
-    """The payload keys the store records (docs/workflows.md, "The Deployment contract")."""
-
-    kind: DeployKind
-    release_id: str
-    requested_by: str
-    reason: str | None
-    previous_release: str | None
-    manifest_hash: str | None
-
-
-def _contract(deployment: Deployment, payload: dict[str, Any]) -> _Contract | str:
-    kind = payload.get("kind")
-    if kind not in CONTRACT_KINDS:
-        return f"kind {str(kind)[:40]!r} is not deploy, rollback or auto_rollback"
-    release_id = payload.get("release_id")
-    if not isinstance(release_id, str) or not is_release_id(release_id):
-        return "release_id is not a release id"
-    # what is optional is read as the deployment_status handler reads it (a bad value is left out, the
-    # deployment is still recorded), so a synced store holds what a live one holds
-    previous = payload.get("previous_release")
-    if previous is not None and (not isinstance(previous, str) or not is_release_id(previous)):
-        previous = None
-    requested_by = payload.get("requested_by")
-    if not isinstance(requested_by, str) or not requested_by.strip():
-        requested_by = deployment.creator or "github"  # as the handler records it
-    reason = payload.get("reason")
-    manifest_hash = payload.get("manifest_hash")
-    return _Contract(
-        kind=cast(DeployKind, kind),
-        release_id=release_id,
-        requested_by=" ".join(requested_by.split())[:200],
-        reason=reason if isinstance(reason, str) and reason.strip() else None,
-        previous_release=previous,
-        manifest_hash=manifest_hash
-        if isinstance(manifest_hash, str) and 0 < len(manifest_hash) <= _MAX_MANIFEST_HASH
-        else None,
-    )
-
-
 def stage_of(status: DeploymentStatus | None) -> DeployStage | None:
     """The stage a status says it reached, read as the deployment_status handler reads it
     (`deploy_stage`). None: let the store derive it from the state.
@@ -294,7 +251,7 @@ def _sync_deployment(
     if payload is None:
         return  # GitHub's own Deployment of an environment-bound job, or someone else's
     report.deployments_seen += 1
-    contract = _contract(deployment, payload)
+    contract = read_contract(payload, deployment.creator)  # as the deployment_status handler reads it
     if isinstance(contract, str):
         report.warnings.append(f"Deployment {deployment.id} ({deployment.environment}): {contract}; skipped")
         return
