@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bot.forge import Deployment, DeploymentStatus, ForgeError, TagObject, WorkflowRun, count_calls
-from bot.forge.github import GitHubForge, _deployment, _deployment_status, _review
+from bot.forge.github import GitHubForge, _review, deployment_from_json, deployment_status_from_json
 from tests.fakes import FakeForge
 from tests.github_conformance import GitHubMock
 from tests.test_forge_contract import calls_of
@@ -710,14 +710,16 @@ def test_rerun_sends_no_body(github_api: GitHubMock, forge: GitHubForge) -> None
 def test_answers_become_our_types(github_api: GitHubMock) -> None:
     data = deployment_json(github_api, 3, sha="c" * 40, payload='{"release_id": "rel_1"}', description=None)
     data["created_at"] = "2026-01-02T05:04:05+02:00"
-    deployment = _deployment(data)
+    deployment = deployment_from_json(data)
     assert deployment.payload == {"release_id": "rel_1"} and deployment.description is None
     assert deployment.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC) and is_utc(
         deployment.created_at
     )
-    assert _deployment(deployment_json(github_api, 4, sha="c" * 40, payload="not json")).payload == {}
+    assert (
+        deployment_from_json(deployment_json(github_api, 4, sha="c" * 40, payload="not json")).payload == {}
+    )
     legacy = status_json(github_api, 1, "success")
     legacy.update(log_url="", target_url="https://ci.example.com/1")
-    assert _deployment_status(legacy).log_url == "https://ci.example.com/1"
+    assert deployment_status_from_json(legacy).log_url == "https://ci.example.com/1"
     pending = _review(review_json(github_api, 1, None, "PENDING", submitted_at=None))
     assert (pending.author, pending.submitted_at) == (None, None)

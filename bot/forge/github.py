@@ -92,6 +92,8 @@ __all__ = [
     "GitHubForge",
     "GitHubForgeProvider",
     "RetryPolicy",
+    "deployment_from_json",
+    "deployment_status_from_json",
     "redact",
     "workflow_run_from_json",
 ]
@@ -886,7 +888,7 @@ class GitHubForge:
         data = self._send("create_deployment", "POST", f"{self._repo(repo)}/deployments", body)
         if not isinstance(data, dict) or "id" not in data:  # 202: GitHub merged instead (auto_merge is off)
             raise ForgeError("create_deployment", 202, _message(data))
-        return _deployment(data)
+        return deployment_from_json(data)
 
     def create_deployment_status(
         self,
@@ -902,7 +904,9 @@ class GitHubForge:
         body = deployment_status_request(state, description, log_url, environment_url, auto_inactive)
         url = f"{self._repo(repo)}/deployments/{int(deployment_id)}/statuses"
         # A repeated status says the same thing again: safe to retry after a 5xx.
-        return _deployment_status(self._send("create_deployment_status", "POST", url, body, idempotent=True))
+        return deployment_status_from_json(
+            self._send("create_deployment_status", "POST", url, body, idempotent=True)
+        )
 
     def list_deployments(
         self,
@@ -920,7 +924,9 @@ class GitHubForge:
         filters = {"environment": environment, "sha": sha, "ref": ref, "task": task}
         params = {name: value for name, value in filters.items() if value is not None}
         url = f"{self._repo(repo)}/deployments"
-        return [_deployment(item) for item in self._items("list_deployments", url, params, limit=limit)]
+        return [
+            deployment_from_json(item) for item in self._items("list_deployments", url, params, limit=limit)
+        ]
 
     def list_deployment_statuses(
         self, repo: str, deployment_id: int, *, limit: int = 100
@@ -928,7 +934,7 @@ class GitHubForge:
         check_limit(limit)
         url = f"{self._repo(repo)}/deployments/{int(deployment_id)}/statuses"
         items = self._items("list_deployment_statuses", url, None, limit=limit)
-        return [_deployment_status(item) for item in items]
+        return [deployment_status_from_json(item) for item in items]
 
     # --- GitHub Actions -----------------------------------------------------------------------------
     def list_workflow_runs(
@@ -1067,7 +1073,8 @@ def _deployment_payload(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def _deployment(data: Mapping[str, Any]) -> Deployment:
+def deployment_from_json(data: Mapping[str, Any]) -> Deployment:
+    """A Deployment object, as the REST API answers it and the `deployment_status` webhook carries it."""
     description = data.get("description")
     return Deployment(
         id=int(data["id"]),
@@ -1082,7 +1089,9 @@ def _deployment(data: Mapping[str, Any]) -> Deployment:
     )
 
 
-def _deployment_status(data: Mapping[str, Any]) -> DeploymentStatus:
+def deployment_status_from_json(data: Mapping[str, Any]) -> DeploymentStatus:
+    """A Deployment status object, as the REST API answers it and the `deployment_status` webhook
+    carries it."""
     return DeploymentStatus(
         id=int(data["id"]),
         state=str(data["state"]),

@@ -26,13 +26,12 @@ Every handler is idempotent: GitHub may deliver an event twice and the worker ma
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from bot.chatops.facts import Policy, load_policy
@@ -40,7 +39,7 @@ from bot.chatops.progress import render_progress, rolled_back_deployment
 from bot.chatops.releases import finish_builds, read_release_tag, read_tag_object, release_at_commit
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError, WorkflowRun
-from bot.forge.github import workflow_run_from_json
+from bot.forge.github import deployment_from_json, deployment_status_from_json, workflow_run_from_json
 from bot.pipeline.config import ENVIRONMENT_NAME_RE, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, GIT_SHA_PATTERN, RELEASE_TAG_PREFIX, is_release_id
 from bot.store import (
@@ -118,17 +117,12 @@ class DeploymentContract:
     reason: str | None
 
 
-def read_contract(payload: Any, creator: str | None) -> DeploymentContract | str:
-    """A Deployment's payload (an object, or the JSON text GitHub keeps for a string payload) as the
+def read_contract(payload: Mapping[str, Any], creator: str | None) -> DeploymentContract | str:
+    """A Deployment's payload (as the forge reads it: a JSON object, {} for anything else) as the
     contract, or why it is not a modbot Deployment's. Only `kind` and `release_id` must be right: an
     optional value that is wrong or that the store would refuse is left out (a refused upsert would
     fail the job on every retry and keep the lock), a missing requester is the Deployment's creator."""
-    if isinstance(payload, str) and payload.strip():
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            return "its payload is not JSON"
-    modbot = payload.get("modbot") if isinstance(payload, dict) else None
+    modbot = payload.get("modbot")
     if modbot != 1 or isinstance(modbot, bool):
         return "not a modbot Deployment (no payload.modbot == 1)"
     kind, release_id = payload.get("kind"), payload.get("release_id")
@@ -163,57 +157,42 @@ def _acceptable(check: Callable[[], str | None]) -> str | None:
         return None
 
 
-def _time(value: Any) -> datetime:
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _login(user: Any) -> str | None:
-    return str(user["login"]) if isinstance(user, dict) and user.get("login") else None
-
-
 def handle_deployment_status(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    deployment = payload.get("deployment") or {}
-    status = payload.get("deployment_status") or {}
-    contract = read_contract(deployment.get("payload"), _login(deployment.get("creator")))
+    deployment = deployment_from_json(payload["deployment"])
+    status = deployment_status_from_json(payload["deployment_status"])
+    contract = read_contract(deployment.payload, deployment.creator)
     if isinstance(contract, str):
         return f"ignored: {contract}"
     repo: str = payload["repository"]["full_name"]
-    environment = str(deployment.get("environment") or "")
-    sha = str(deployment.get("sha") or "")
-    state = str(status.get("state") or "")
-    store_status = _store_status(state)
+    store_status = _store_status(status.state)
     if store_status is None:
-        return f"ignored: unknown deployment state {state[:40]!r}"
-    if not _ENVIRONMENT.fullmatch(environment) or not _COMMIT_SHA.fullmatch(sha):
+        return f"ignored: unknown deployment state {status.state[:40]!r}"
+    if not _ENVIRONMENT.fullmatch(deployment.environment) or not _COMMIT_SHA.fullmatch(deployment.sha):
         return "ignored: the Deployment's environment or commit is not one modbot deploys"
-    github_id = int(deployment["id"])
-    before = store.deployment_by_github_id(repo, github_id)
+    before = store.deployment_by_github_id(repo, deployment.id)
     if before is None and store_status == "inactive":
         # GitHub retires an old successful Deployment when a newer one succeeds; modbot never saw
         # this one run, and `modbot releases sync` records history from GitHub
-        return f"ignored: inactive Deployment {github_id} was never seen running"
-    description = str(status.get("description") or "")
-    log_url = _url(status.get("log_url")) or _url(status.get("target_url"))
+        return f"ignored: inactive Deployment {deployment.id} was never seen running"
     after = store.upsert_github_deployment(
         repository=repo,
-        github_deployment_id=github_id,
-        environment=environment,
+        github_deployment_id=deployment.id,
+        environment=deployment.environment,
         release_id=contract.release_id,
-        commit_sha=sha,
+        commit_sha=deployment.sha,
         kind=contract.kind,
         requested_by=contract.requested_by,
         reason=contract.reason,
         status=store_status,
-        created_at=_time(deployment["created_at"]),
-        stage=deploy_stage(state, description),
+        created_at=deployment.created_at,
+        stage=deploy_stage(status.state, status.description),
         previous_release=contract.previous_release,
         manifest_hash=contract.manifest_hash,
-        logs_url=log_url,
+        logs_url=_url(status.log_url),
     )
-    return _after_change(forge, store, before, after, description=description)
+    return _after_change(forge, store, before, after, description=status.description)
 
 
 def _url(value: Any) -> str | None:
