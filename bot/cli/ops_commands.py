@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.cli.bot_commands import EXIT_OK, EXIT_REFUSED, _error, _me, _run, _settings, _store
 from bot.cli.output import paint, print_json
+from bot.forge import ForgeProvider
 
 if TYPE_CHECKING:
     from bot.chatops.service import CommandResult
@@ -30,10 +33,8 @@ __all__ = ["ForgeProviderHandle", "cli_actor", "open_forge_provider", "register"
 FORMATS = ("text", "json")
 
 
-class ForgeProviderHandle(Protocol):
-    """What the commands need of a forge provider (tests hand in a fake one)."""
-
-    def for_installation(self, installation_id: int | None) -> Forge: ...
+class ForgeProviderHandle(ForgeProvider, Protocol):
+    """A forge provider the commands close when done (tests hand in a fake one)."""
 
     def close(self) -> None: ...
 
@@ -43,6 +44,16 @@ def open_forge_provider(settings: BotSettings) -> ForgeProviderHandle:
     from bot.forge.github import GitHubForgeProvider
 
     return GitHubForgeProvider.from_settings(settings)
+
+
+@contextmanager
+def _forge(settings: BotSettings, installation_id: int | None) -> Iterator[Forge]:
+    """The forge for the installation; its provider is closed when the command is done."""
+    provider = open_forge_provider(settings)
+    try:
+        yield provider.for_installation(installation_id)
+    finally:
+        provider.close()
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -163,18 +174,13 @@ def _command(args: argparse.Namespace) -> int:
         source="cli",
         reason=args.reason,
     )
-    with _store(settings) as store:
-        provider = open_forge_provider(settings)
+    with _store(settings) as store, _forge(settings, args.installation_id) as forge:
         try:
-            result = execute(
-                request, forge=provider.for_installation(args.installation_id), store=store, settings=settings
-            )
+            result = execute(request, forge=forge, store=store, settings=settings)
         except ValueError as error:
             return _error(f"invalid request: {error}")
         except ForgeError as error:
             return _error(str(error))
-        finally:
-            provider.close()
     _show_result(result, args.format)
     return EXIT_OK if result.ok else EXIT_REFUSED
 
@@ -311,12 +317,11 @@ def _releases_sync(args: argparse.Namespace) -> int:
                 check_environment(name)
         except ValueError as error:
             return _error(str(error))
-    with _store(settings) as store:
-        provider = open_forge_provider(settings)
+    with _store(settings) as store, _forge(settings, args.installation_id) as forge:
         try:
             report = sync_releases(
                 args.repo,
-                forge=provider.for_installation(args.installation_id),
+                forge=forge,
                 store=store,
                 environments=args.environment,
                 policy_path=settings.policy_path,
@@ -331,8 +336,6 @@ def _releases_sync(args: argparse.Namespace) -> int:
                 None,
             )
             return _error(f"{error} (what was synced before it stays; run it again)")
-        finally:
-            provider.close()
         store.append_audit(cli_actor(), "releases.sync", args.repo.lower(), report.to_json(), None)
     if args.format == "json":
         print_json(report.to_json())
