@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import quote
 
 from bot.chatops.authorize import Decision
@@ -20,7 +20,7 @@ from bot.chatops.parse import CommandProblem
 from bot.forge import COMMENT_LIMIT
 from bot.handlers.manifest_review import truncate
 from bot.render import render
-from bot.store import DeploymentRecord, EnvironmentLock
+from bot.store import DeploymentRecord, DeployStage, EnvironmentLock
 
 __all__ = [
     "STAGES",
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 REPLY_MARKER = "<!-- modbot:command-reply {comment_id} -->"
-STAGES: tuple[str, ...] = ("queued", "deploy", "smoke", "done")
+STAGES: tuple[DeployStage, ...] = get_args(DeployStage)  # in order: queued, deploy, smoke, done
 _STAGE_NAMES = {"queued": "queued", "deploy": "deploy", "smoke": "smoke test", "done": "done"}
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 _MAX_PLAIN = 1000
