@@ -353,6 +353,7 @@ def test_the_openapi_document_describes_the_endpoint(client: TestClient) -> None
         "403": "Problem",
         "422": "Refusal",
         "502": "Problem",
+        "500": "Problem",
     }
     assert operation["security"] == [{"AdminToken": []}]
     assert doc["components"]["securitySchemes"]["AdminToken"] == {

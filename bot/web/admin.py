@@ -163,6 +163,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
             403: {"model": Problem, "description": "this bot does not manage that repository"},
             422: {"model": Refusal, "description": "refused (invalid request or edit): nothing was opened"},
             502: {"model": Problem, "description": "GitHub failed or refused; nothing more was done"},
+            500: {"model": Problem, "description": "a bug in modbot (never a traceback)"},
         },
     )
     def propose(
