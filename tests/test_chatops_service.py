@@ -454,6 +454,19 @@ def test_validate_reviews_the_pull_requests_current_head_again(world: World) -> 
     assert "does not change the manifest" in untouched.message_markdown
 
 
+def test_validate_answers_a_github_failure_instead_of_raising_it(world: World) -> None:
+    """/validate is decided and audited before it asks GitHub: a failure then is an answer (execute's
+    contract), or a retried comment job would find the command handled and never answer it."""
+    pull = world.open_pull()
+    world.forge.fail_next("get_pull", ForgeError("get_pull", 502, "Server Error"))
+    result = world.run("validate", issue_number=pull.number)
+    assert (result.ok, result.decision.allowed) == (False, True)
+    assert "HTTP 502: Server Error" in result.message_markdown
+    assert "/validate again" in result.message_markdown
+    assert audit_actions(world.store)[-2:] == ["command.validate", "validate.run"]
+    assert world.run("validate", issue_number=pull.number).ok
+
+
 def test_rebuild_runs_the_merge_commits_build_again(world: World) -> None:
     pull, _ = world.merged_pull(released=False, build="failure")
     result = world.run("rebuild", issue_number=pull.number)

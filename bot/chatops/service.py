@@ -521,26 +521,39 @@ def _validate(
             next_step="comment /validate on the pull request",
         )
     number = request.issue_number
-    pull = get_pull_or_none(forge, request.repo, number)
     conclusion: str | None = None
     headline: str | None = None
-    if pull is None:
-        outcome = "not_a_pull_request"
-    elif pull.state != "open":
-        outcome = "closed"
-    else:
-        review = review_pull_request(
-            forge,
-            store,
-            settings,
-            repo=request.repo,
-            repo_html_url=pull.html_url.rsplit("/pull/", 1)[0],
-            number=number,
-            head_sha=pull.head_sha,
-            base_sha=pull.base_sha,
-            received_at=store.now(),
+    try:
+        pull = get_pull_or_none(forge, request.repo, number)
+        if pull is None:
+            outcome = "not_a_pull_request"
+        elif pull.state != "open":
+            outcome = "closed"
+        else:
+            review = review_pull_request(
+                forge,
+                store,
+                settings,
+                repo=request.repo,
+                repo_html_url=pull.html_url.rsplit("/pull/", 1)[0],
+                number=number,
+                head_sha=pull.head_sha,
+                base_sha=pull.base_sha,
+                received_at=store.now(),
+            )
+            outcome, conclusion, headline = review.status, review.conclusion, review.headline
+    except ForgeError as exc:
+        # decided and audited: an answer, not an exception (a retried job would find the command
+        # handled and not run it again)
+        failure = {"outcome": "github_error", "error": str(exc)}
+        _audit(store, request, "validate.run", _target(request), failure)
+        return _failed(
+            request,
+            decision,
+            message=f"GitHub did not answer what checking #{number} needs",
+            next_step="run /validate again in a moment",
+            error=exc,
         )
-        outcome, conclusion, headline = review.status, review.conclusion, review.headline
     _audit(store, request, "validate.run", _target(request), {"outcome": outcome, "conclusion": conclusion})
     markdown = render_validate(
         number=number,
