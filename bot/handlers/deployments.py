@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from bot.chatops.facts import Policy, load_policy
 from bot.chatops.progress import render_progress, rolled_back_deployment
@@ -74,7 +74,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CONTRACT_KINDS: frozenset[str] = frozenset({"deploy", "rollback", "auto_rollback"})
+CONTRACT_KINDS: frozenset[str] = frozenset(get_args(DeployKind))
 _ENVIRONMENT = re.compile(ENVIRONMENT_NAME_RE)
 _COMMIT_SHA = re.compile(GIT_SHA_PATTERN)
 _OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed", "inactive": "inactive"}
@@ -100,7 +100,7 @@ def deploy_stage(state: str, description: str) -> DeployStage | None:
 def _store_status(state: str) -> DeployStatus | None:
     if state == "pending":
         return "queued"
-    if state in ("queued", "in_progress", "success", "failure", "error", "inactive"):
+    if state in get_args(DeployStatus):
         return cast(DeployStatus, state)
     return None
 
