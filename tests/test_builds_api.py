@@ -256,6 +256,11 @@ def test_a_repository_the_bot_does_not_manage_is_403(
     assert forge.calls == []
     answer = client.get("/admin/releases?repository=evil/repo", headers=auth(token))
     assert answer.status_code == 403
+    refusals = [(e.action, e.target, e.details["error"]) for e in store.query_audit(actor="api:ci").entries]
+    assert refusals == [
+        ("release.list", "evil/repo", "forbidden_repository"),
+        ("build.request", "evil/repo", "forbidden_repository"),
+    ]
 
 
 # --- GET builds -------------------------------------------------------------------------------------------------

@@ -521,7 +521,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
                 actor_of(token),
                 action,
                 repo,
-                details={"token_id": token.id, "outcome": "refused", "error": "forbidden"},
+                details={"token_id": token.id, "outcome": "refused", "error": "forbidden_repository"},
                 reason="",
             )
             raise _Failure(
