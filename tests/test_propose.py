@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bot.cli import main
 from bot.forge import ForgeError, count_calls
 from bot.forge.github import GitHubForge
-from bot.handlers.admin_actions import Intent, propose_change, read_intent_marker
+from bot.handlers.admin_actions import BuildIntent, Intent, propose_change, read_intent_marker
 from bot.manifest import validate_text
 from bot.manifest.edit import EditRefused
 from bot.store import open_store
@@ -177,6 +178,16 @@ def test_a_refused_edit_opens_nothing(forge: FakeForge, wanted: Intent, reason: 
         propose(forge, wanted)
     assert reason in " ".join(refused.value.reasons)
     assert writes(forge) == [] and not forge.repos[REPO].pulls
+
+
+@pytest.mark.parametrize("requested_by", ["alice\nbob", "alice\x1b[31m", ""])
+def test_who_asked_is_one_printable_line_for_changes_and_builds(requested_by: str) -> None:
+    # it goes into commit trailers and PR bodies
+    with pytest.raises(ValidationError):
+        Intent(action="enable", slug="forum", requested_by=requested_by)
+    with pytest.raises(ValidationError):
+        BuildIntent(modules={}, requested_by=requested_by)
+    assert BuildIntent(modules={}, requested_by="api:panel").requested_by == "api:panel"
 
 
 def test_a_missing_manifest_is_refused(forge: FakeForge) -> None:
