@@ -13,8 +13,8 @@ and shown in the command's reply.
 - `workflow_run`: a deploy workflow run (on a `deploy/<env>` tag) that ends while its Deployment has
   no final state (approval rejected, a failure before the deploy job) would hold the lock until it
   expires: the Deployment's latest status is read from GitHub and applied, else it is ended with
-  `error`. Build workflow runs move the admin API's builds of their commit on (running, failed, or
-  released).
+  `error` (a Deployment that ended already only frees a lock left behind). Build workflow runs move
+  the admin API's builds of their commit on (running, failed, or released).
 - `create` / `push` of a `release/<id>` tag: the release record is cached, and builds waiting on its
   commit are finished with it.
 - `pull_request` closed: a build's PR merged (its merge commit is what the build workflow builds) or
