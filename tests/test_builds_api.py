@@ -456,6 +456,19 @@ def test_every_refusal_rule_has_its_http_status() -> None:
     assert set(REFUSAL_STATUS.values()) == {403, 409, 422}
 
 
+def test_the_docs_table_gives_every_error_code_its_status() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs/admin-api.md").read_text()
+    table = text.split("# The builds API", 1)[1].split("## `POST /admin/builds`", 1)[0]
+    documented: dict[str, set[int]] = {}
+    for status, codes in re.findall(r"^\| (\d{3}) \| ([^|]+) \|", table, flags=re.MULTILINE):
+        for code in re.findall(r"`([a-z_]+)`", codes):
+            documented.setdefault(code, set()).add(int(status))
+    assert {code: documented.get(code) for code in REFUSAL_STATUS} == {
+        code: {status} for code, status in REFUSAL_STATUS.items()
+    }
+    assert set(API_ERRORS) <= set(documented), set(API_ERRORS) - set(documented)
+
+
 # --- deploy and rollback of a build's release ----------------------------------------------------------------
 R1, R2 = "rel_2026_01_02_001", "rel_2026_01_02_002"
 
