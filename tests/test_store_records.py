@@ -283,3 +283,11 @@ def test_audit_log_is_append_only_in_the_database(store: Store) -> None:
             conn.execute(text(statement))
     assert store.query_audit().entries == [entry]
     assert not hasattr(store, "delete_audit") and not hasattr(store, "update_audit")
+
+
+@pytest.mark.parametrize("number", [0, -1, 2**31, True])
+def test_pr_numbers_outside_a_32_bit_column_are_refused_before_the_database(
+    store: Store, number: int
+) -> None:
+    with pytest.raises(ValueError, match="pull request number"):
+        store.get_pr_state("acme/site", number)

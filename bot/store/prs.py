@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, select, update
 
 from bot.store.base import StoreBase
 from bot.store.models import PR_STATE
+from bot.store.values import check_number
 
 __all__ = ["KEEP", "Keep", "PrState", "PrStateMixin", "normalize_repository"]
 
@@ -60,8 +61,7 @@ def normalize_repository(repository: str) -> str:
 
 
 def _check_number(number: int) -> None:
-    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
-        raise ValueError(f"not a pull request number: {number!r}")
+    check_number("pull request number", number, required=True)
 
 
 class PrStateMixin(StoreBase):
