@@ -26,6 +26,8 @@ from bot.store import (
 from bot.store.testing import FakeClock, temporary_store
 
 REPO = "acme/site"
+HASH_A = "a" * 64
+HASH_B = "b" * 64
 TARGET = "acme/site:prod"
 TTL = timedelta(minutes=30)
 SHA_A, SHA_B, SHA_C = "a" * 40, "b" * 40, "c" * 40
@@ -739,6 +741,34 @@ def test_builds_are_found_by_pr_merge_sha_and_listed_newest_first(store: Store, 
     assert len(store.builds()) == 4
     with pytest.raises(ValueError, match="limit"):
         store.builds(limit=1001)
+
+
+def test_an_unfinished_build_for_the_same_pr_and_target_is_reused(store: Store, clock: FakeClock) -> None:
+    first = new_build(store, pr_number=7, manifest_hash=HASH_A, reuse_unfinished=True)
+    clock.advance(1)
+    assert new_build(store, pr_number=7, manifest_hash=HASH_A, reuse_unfinished=True) == first
+    other_target = new_build(store, pr_number=7, manifest_hash=HASH_B, reuse_unfinished=True)
+    assert other_target.build_id != first.build_id
+    assert new_build(store, pr_number=7, manifest_hash=HASH_A).build_id != first.build_id  # asked for new
+    store.update_build(other_target.build_id, status="failed")
+    again = new_build(store, pr_number=7, manifest_hash=HASH_B, reuse_unfinished=True)
+    assert again.build_id != other_target.build_id  # a finished build is never reused
+
+
+def test_two_identical_build_requests_at_once_make_one_build(store: Store) -> None:
+    def request(pr: int, start: threading.Barrier, made: list[str]) -> None:
+        start.wait()
+        made.append(new_build(store, pr_number=pr, manifest_hash=HASH_A, reuse_unfinished=True).build_id)
+
+    for round_ in range(10):
+        pr, start, made = 100 + round_, threading.Barrier(2), []
+        threads = [threading.Thread(target=request, args=(pr, start, made)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(made) == 2 and made[0] == made[1], (round_, made)
+        assert len(store.builds_for_pr(REPO, pr)) == 1
 
 
 def test_build_input_is_checked(store: Store) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
-from sqlalchemy import Connection, Row, Select, select, update
+from sqlalchemy import Connection, Row, Select, func, select, update
 
 from bot.store.audit import AuditMixin
 from bot.store.models import BUILDS
@@ -154,8 +154,14 @@ class BuildsMixin(AuditMixin):
         manifest_hash: str | None,
         modules_delta: Mapping[str, Any],
         pr_number: int | None,
+        reuse_unfinished: bool = False,
     ) -> BuildRecord:
-        """A new build, ``queued`` at stage ``pr`` (audit ``build.create``, by ``requested_by``)."""
+        """A new build, ``queued`` at stage ``pr`` (audit ``build.create``, by ``requested_by``).
+
+        ``reuse_unfinished``: when the pull request already has an unfinished build for the same
+        ``manifest_hash``, that one is returned instead (one build per PR and target). The look and the
+        insert are one transaction, serialized per PR, so two identical requests at the same moment
+        still make one build."""
         now = self.now()
         values = {
             "build_id": new_build_id(now),
@@ -175,12 +181,35 @@ class BuildsMixin(AuditMixin):
             "pr_number": check_number("pr_number", pr_number, required=False),
         }
         with self.write() as conn:
+            if reuse_unfinished and values["pr_number"] is not None:
+                existing = self._unfinished_build(conn, values)
+                if existing is not None:
+                    return existing
             row = conn.execute(_T.insert().values(**values).returning(*_COLUMNS)).one()
             record = _record(row)
             self._audit_build(
                 conn, record, actor=record.requested_by, action="build.create", reason=record.reason
             )
         return record
+
+    def _unfinished_build(self, conn: Connection, values: Mapping[str, Any]) -> BuildRecord | None:
+        if self.is_postgresql:
+            # READ COMMITTED: without this two transactions could both find none and both insert; the
+            # lock is the PR's, held until commit (SQLite's writer lock already serializes)
+            key = f"modbot-build:{values['repository']}#{values['pr_number']}"
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+        row = conn.execute(
+            select(*_COLUMNS)
+            .where(
+                _C.repository == values["repository"],
+                _C.pr_number == values["pr_number"],
+                _C.manifest_hash == values["manifest_hash"],
+                _C.status.not_in(FINAL_BUILD_STATUSES),
+            )
+            .order_by(_C.build_id.desc())  # ULIDs sort in creation order
+            .limit(1)
+        ).first()
+        return None if row is None else _record(row)
 
     def get_build(self, build_id: str) -> BuildRecord | None:
         """The build, or None (also for a string that is not a build id: it cannot exist)."""

@@ -1052,19 +1052,15 @@ def _reuse_or_create_build(
     runtime: Runtime, proposal: BuildProposal, body: BuildRequest, intent: BuildIntent, actor: str
 ) -> BuildRecord:
     """One build per PR and target: asking again while it is unfinished answers the same build."""
-    repo, pull_number = proposal.repository, proposal.pull_number
-    if pull_number is not None:
-        for build in runtime.store.builds_for_pr(repo, pull_number):
-            if not build.finished and build.manifest_hash == proposal.manifest_hash:
-                return build
     return runtime.store.create_build(
-        repository=repo,
+        repository=proposal.repository,
         requested_by=f"{actor} ({intent.requested_by})"[:200],
         reason=body.reason,
         manifest_ref=body.manifest_ref,
         manifest_hash=proposal.manifest_hash,
         modules_delta=proposal.delta,
-        pr_number=pull_number,
+        pr_number=proposal.pull_number,
+        reuse_unfinished=True,
     )
 
 
