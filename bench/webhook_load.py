@@ -3,8 +3,8 @@
 Three kinds of process, all on 127.0.0.1:
 
 - the modbot server: ``create_app(Runtime(settings, store, forges), workers=0)`` under uvicorn — the
-  real webhook path (size limit, X-Hub-Signature-256 check, JSON parse, one durable
-  ``record_delivery``, 202); no worker threads, so nothing calls GitHub (the forge is a FakeForge);
+  real webhook path (size limit, X-Hub-Signature-256 check, JSON parse, a durable group-committed
+  write, 202); no worker threads, so nothing calls GitHub (the forge is a FakeForge);
 - the bare server: a FastAPI app whose POST /webhook reads the body and answers 202, nothing else;
 - the client: a minimal HTTP/1.1 client on asyncio streams (uvloop when installed), ``--concurrency``
   keep-alive connections, each sending one delivery after another (a closed loop) after ``--warmup``
@@ -19,8 +19,8 @@ dir, or with ``--database-url`` a PostgreSQL database (in a fresh schema, droppe
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile DIR]
         [--loop auto|asyncio|uvloop] [--http auto|h11|httptools]
 
-``--profile DIR`` runs the modbot server under cProfile (every thread: the event loop and the thread
-pool that does the database write) and prints where its time goes.
+``--profile DIR`` runs the modbot server under cProfile (every thread: the event loop and the writer
+thread that group-commits the deliveries) and prints where its time goes.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def modbot_app(database_url: str, sqlite_synchronous: str | None) -> Any:
 
 
 class _ThreadProfiles:
-    """cProfile for every thread of the process: the event loop and the thread pool's threads."""
+    """cProfile for every thread of the process: the event loop and the delivery writer."""
 
     def __init__(self) -> None:
         self.profiles: list[cProfile.Profile] = []

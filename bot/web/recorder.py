@@ -62,7 +62,6 @@ class DeliveryBatcher:
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
         self._stopped = False
-        self.batches = 0  # transactions committed (for tests and the benchmark)
 
     async def record(self, delivery: IncomingDelivery) -> RecordOutcome:
         delivery.check()  # a bad value fails its own request, never a batch
@@ -122,7 +121,6 @@ class DeliveryBatcher:
             for waiting in batch:
                 self._write([waiting])
             return
-        self.batches += 1
         for waiting, outcome in zip(batch, outcomes, strict=True):
             _settle(waiting, outcome, None)
 

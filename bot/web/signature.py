@@ -32,7 +32,3 @@ class Verifier:
             expected = PREFIX.encode("ascii") + hmac.digest(key, body, "sha256").hex().encode("ascii")
             matched |= hmac.compare_digest(expected, given)
         return matched
-
-
-def signature_matches(header: str | None, body: bytes, secrets: Sequence[str]) -> bool:
-    return Verifier(secrets).matches(header, body)
