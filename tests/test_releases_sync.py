@@ -388,6 +388,25 @@ def test_optional_payload_values_are_read_as_the_live_handler_reads_them(stores:
     assert (record.previous_release, record.manifest_hash, record.requested_by) == (None, None, "alice")
 
 
+def test_a_log_url_the_store_refuses_is_left_out_as_live(stores: tuple[Store, Store]) -> None:
+    """Sync records a Deployment through the live handler's one recorder: a status whose log URL the
+    store refuses loses the URL, not the deployment."""
+    _, store = stores
+    forge = FakeForge(bot_login=BOT, clock=ticking_clock())
+    forge.add_repo(REPO)
+    sha = forge.commit(REPO, "main", {"x": b"1"})
+    created = forge.create_deployment(
+        REPO, ref=sha, environment="prod", description="d", payload=payload("deploy", R1, previous=None)
+    )
+    forge.create_deployment_status(
+        REPO, created.id, "success", description=f"deployed {R1}", log_url="https://ci.example/" + "x" * 2100
+    )
+    report = sync_releases(REPO, forge=forge, store=store, environments=["prod"])
+    assert report.deployments_added == [created.id] and report.warnings == []
+    [record] = store.deployments(REPO)
+    assert (record.status, record.logs_url) == ("success", None)
+
+
 # --- through GitHubForge: the requests are GitHub's documented ones ---------------------------------------
 def test_sync_through_github_forge(github_api: GitHubMock, tmp_path: Path) -> None:
     R = f"/repos/{REPO}"

@@ -31,7 +31,7 @@ from typing import Any, cast
 from bot.chatops.facts import load_policy
 from bot.chatops.releases import release_in_tag_object
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
-from bot.handlers.deployments import deploy_stage, read_contract
+from bot.handlers.deployments import deploy_stage, read_contract, record_contract_deployment
 from bot.pipeline.config import DEFAULT_CONFIG_PATH
 from bot.pipeline.release import RELEASE_TAG_PREFIX, is_release_id
 from bot.store import (
@@ -264,23 +264,15 @@ def _sync_deployment(
         status = _deciding_status(repo, forge, deployment.id)
         state = _STATES.get(status.state, "queued") if status is not None else "queued"
     try:
-        after = store.upsert_github_deployment(
-            repository=repo,
-            github_deployment_id=deployment.id,
-            environment=deployment.environment,
-            release_id=contract.release_id,
-            commit_sha=deployment.sha,
-            kind=contract.kind,
-            requested_by=contract.requested_by,
-            reason=contract.reason,
+        after = record_contract_deployment(
+            store,
+            repo,
+            deployment,
+            contract,
             status=state,
-            created_at=deployment.created_at,
             stage=stage_of(status),
-            previous_release=contract.previous_release,
-            manifest_hash=contract.manifest_hash,
             logs_url=status.log_url if status is not None else None,
             finished_at=status.created_at if status is not None and state in FINAL_DEPLOY_STATUSES else None,
-            actor="github",
         )
     except ValueError as error:  # a value the store refuses (e.g. a malformed commit SHA)
         report.warnings.append(f"Deployment {deployment.id} ({deployment.environment}): {error}; skipped")

@@ -38,7 +38,7 @@ from bot.chatops.facts import Policy, load_policy
 from bot.chatops.progress import render_progress, rolled_back_deployment
 from bot.chatops.releases import finish_builds, read_release_tag, read_tag_object, release_at_commit
 from bot.config import BotSettings
-from bot.forge import Forge, ForgeError, WorkflowRun
+from bot.forge import Deployment, Forge, ForgeError, WorkflowRun
 from bot.forge.github import deployment_from_json, deployment_status_from_json, workflow_run_from_json
 from bot.pipeline.config import ENVIRONMENT_NAME_RE, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, GIT_SHA_PATTERN, RELEASE_TAG_PREFIX, is_release_id
@@ -69,6 +69,7 @@ __all__ = [
     "handle_push",
     "handle_workflow_run",
     "read_contract",
+    "record_contract_deployment",
     "update_reply",
 ]
 
@@ -176,7 +177,33 @@ def handle_deployment_status(
         # GitHub retires an old successful Deployment when a newer one succeeds; modbot never saw
         # this one run, and `modbot releases sync` records history from GitHub
         return f"ignored: inactive Deployment {deployment.id} was never seen running"
-    after = store.upsert_github_deployment(
+    after = record_contract_deployment(
+        store,
+        repo,
+        deployment,
+        contract,
+        status=store_status,
+        stage=deploy_stage(status.state, status.description),
+        logs_url=status.log_url,
+    )
+    return _after_change(forge, store, before, after, description=status.description)
+
+
+def record_contract_deployment(
+    store: Store,
+    repo: str,
+    deployment: Deployment,
+    contract: DeploymentContract,
+    *,
+    status: DeployStatus,
+    stage: DeployStage | None,
+    logs_url: str | None,
+    finished_at: datetime | None = None,
+) -> DeploymentRecord:
+    """A modbot Deployment seen on GitHub, into the store: the one way the live handler and `modbot
+    releases sync` record one, so a store rebuilt from GitHub holds what a store fed live holds (a log
+    URL the store refuses is left out, not the whole deployment)."""
+    return store.upsert_github_deployment(
         repository=repo,
         github_deployment_id=deployment.id,
         environment=deployment.environment,
@@ -185,14 +212,15 @@ def handle_deployment_status(
         kind=contract.kind,
         requested_by=contract.requested_by,
         reason=contract.reason,
-        status=store_status,
+        status=status,
         created_at=deployment.created_at,
-        stage=deploy_stage(status.state, status.description),
+        stage=stage,
         previous_release=contract.previous_release,
         manifest_hash=contract.manifest_hash,
-        logs_url=_url(status.log_url),
+        logs_url=_url(logs_url),
+        finished_at=finished_at,
+        actor="github",
     )
-    return _after_change(forge, store, before, after, description=status.description)
 
 
 def _url(value: Any) -> str | None:
