@@ -28,7 +28,7 @@ def loads(data: bytes | str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)  # raises json.JSONDecodeError (a ValueError) when it really is not JSON
+        return _fallback_loads(data)
 
 
 def loads_exact(data: bytes) -> tuple[Any, RawJson | None]:
@@ -37,7 +37,14 @@ def loads_exact(data: bytes) -> tuple[Any, RawJson | None]:
     try:
         return orjson.loads(data), RawJson(data.decode("utf-8"))
     except orjson.JSONDecodeError:
-        return json.loads(data), None
+        return _fallback_loads(data), None
+
+
+def _fallback_loads(data: bytes | str) -> Any:
+    try:
+        return json.loads(data)  # raises json.JSONDecodeError (a ValueError) when it really is not JSON
+    except RecursionError:  # nesting deeper than the interpreter's stack: refused like bad JSON
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(value: Any) -> str:
