@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -37,7 +38,9 @@ from bot.store.migrate import (
     upgrade_to,
 )
 from bot.store.models import metadata
+from bot.store.payload import unpack_payload
 from bot.store.testing import FakeClock, postgres_schema
+from tests.github_conformance import webhook_example
 
 TABLES = {
     "deliveries",
@@ -87,8 +90,15 @@ def snapshot(conn: Connection, tables: set[str]) -> dict[str, list[dict[str, Any
     for name in sorted(tables):
         table = Table(name, reflected, autoload_with=conn)
         rows = conn.execute(select(table).order_by(*table.primary_key.columns)).mappings()
-        result[name] = [dict(row) for row in rows]
+        result[name] = [{key: readable(key, value) for key, value in row.items()} for row in rows]
     return result
+
+
+def readable(column: str, value: Any) -> Any:
+    """A payload as its JSON value, whether stored as JSON (before 0004) or compressed (since)."""
+    if column == "payload" and isinstance(value, bytes | memoryview):
+        return unpack_payload(bytes(value))
+    return value
 
 
 def test_the_revision_history_is_one_line() -> None:
@@ -285,6 +295,59 @@ def test_a_database_at_0002_upgrades_to_deploys_without_loss_and_back(engine: En
     upgrade_to_head(engine)
     assert schema_diff(engine) == []
     assert store.get_lock("acme/site", "prod") is None and store.get_build(build.build_id) is None
+
+
+def test_0004_compresses_every_stored_payload_and_back(engine: Engine) -> None:
+    """More rows than one conversion batch; payloads as GitHub sends them, with the corners JSON allows."""
+    upgrade_to(engine, "0003")
+    now = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    payloads: list[dict[str, Any]] = [webhook_example("pull_request", "synchronize")]  # ~25 KB
+    payloads += [{"n": n, "t": "é ✓ \u2028", "nested": {"list": [1, None, True, 2.5]}} for n in range(1202)]
+    with engine.begin() as conn:
+        deliveries = Table("deliveries", MetaData(), autoload_with=conn)
+        conn.execute(
+            deliveries.insert(),
+            [
+                {
+                    "delivery_id": f"d-{n}",
+                    "event": "pull_request",
+                    "action": "opened",
+                    "repository": "acme/site",
+                    "installation_id": 7,
+                    "payload": payload,
+                    "received_at": now,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+                for n, payload in enumerate(payloads)
+            ],
+        )
+        text_before = conn.execute(
+            text("SELECT CAST(payload AS TEXT) FROM deliveries WHERE id = 1")
+        ).scalar_one()
+    with engine.connect() as conn:
+        before = snapshot(conn, {"deliveries"})
+
+    upgrade_to(engine, "0004")
+
+    assert schema_diff(engine) == []  # 0004 is the head
+    with engine.connect() as conn:
+        assert snapshot(conn, {"deliveries"}) == before
+        stored = conn.execute(text("SELECT payload FROM deliveries WHERE id = 1")).scalar_one()
+    assert (
+        zstandard.ZstdDecompressor().decompress(bytes(stored)).decode() == text_before
+    )  # the text as it was
+    assert len(bytes(stored)) * 5 < len(text_before.encode())
+    store = Store(engine, clock=FakeClock(now))
+    info = store.get_delivery("d-1202")
+    assert info is not None and info.payload == payloads[1202]
+
+    downgrade_to(engine, "0003")
+    with engine.connect() as conn:
+        assert snapshot(conn, {"deliveries"}) == before
+    upgrade_to_head(engine)
+    assert schema_diff(engine) == []
 
 
 def start_replica(url: str, start: Any, results: Any) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -32,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from bot.store.payload import pack_payload, unpack_payload
 
 __all__ = [
     "ADMIN_TOKENS",
@@ -46,6 +49,7 @@ __all__ = [
     "AuditLogRow",
     "Base",
     "BuildRow",
+    "CompressedJson",
     "DeliveryRow",
     "DeliveryStatus",
     "DeploymentRow",
@@ -102,6 +106,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class CompressedJson(TypeDecorator[Any]):
+    """A JSON value stored compressed (bot/store/payload.py), the same on every backend. Bind a
+    `jsoncodec.RawJson` to store text exactly as it is."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        return None if value is None else pack_payload(value)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> Any:
+        return None if value is None else unpack_payload(value)
+
+
 # BIGINT ids on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the auto-incrementing rowid.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 # JSONB on PostgreSQL (binary, indexable, queryable with ->> and @>); JSON text on SQLite.
@@ -123,7 +141,7 @@ class DeliveryRow(Base):
     action: Mapped[str | None] = mapped_column(String(100))
     repository: Mapped[str | None] = mapped_column(String(200))
     installation_id: Mapped[int | None] = mapped_column(BigInteger)
-    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    payload: Mapped[dict[str, Any]] = mapped_column(CompressedJson)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
