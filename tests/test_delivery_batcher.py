@@ -198,3 +198,37 @@ def test_a_closed_batcher_refuses_new_deliveries(store: Store) -> None:
     with pytest.raises(RuntimeError, match="stopped"):
         asyncio.run(batcher.record(incoming("after-close")))
     assert store.get_delivery("before-close") is not None
+
+
+def test_a_request_cancelled_while_waiting_leaves_the_shared_write_alone(store: Store) -> None:
+    """A client that hangs up cancels its own wait only: the batch it joined is committed for everyone,
+    its own row included, and nothing is left unresolved in the loop."""
+    slow = SlowStore(store, delay=0.2)
+    batcher = DeliveryBatcher(slow)
+
+    errors: list[dict[str, object]] = []
+
+    async def scenario() -> list[RecordOutcome | BaseException]:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: errors.append(context))
+        first = asyncio.ensure_future(batcher.record(incoming("busy")))  # holds the writer for 0.2 s
+        await asyncio.sleep(0.05)
+        tasks = [asyncio.ensure_future(batcher.record(incoming(f"d-{n}"))) for n in range(3)]
+        await asyncio.sleep(0.01)
+        tasks[1].cancel()
+        results = await asyncio.gather(first, *tasks, return_exceptions=True)
+        await asyncio.sleep(0.3)  # the writer's answer to the cancelled request arrives after it is gone
+        return results
+
+    outcome: list[list[RecordOutcome | BaseException]] = []
+    # in a thread of its own, so that a request left waiting fails the test instead of hanging it
+    runner = threading.Thread(target=lambda: outcome.append(asyncio.run(scenario())), daemon=True)
+    runner.start()
+    runner.join(timeout=20)
+    batcher.close(timeout=5)
+    assert outcome, "a request was never answered"
+    results = outcome[0]
+    assert results[0] == NEW and results[1] == NEW and results[3] == NEW
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert errors == []  # e.g. a result set on the cancelled future
+    assert slow.batch_sizes == [1, 3]  # the cancelled delivery stayed in its batch
+    assert all(store.get_delivery(f"d-{n}") is not None for n in range(3))

@@ -69,8 +69,9 @@ class DeliveryBatcher:
         waiting = _Waiting(delivery, loop.create_future(), loop)
         self._ensure_started()
         self._queue.put(waiting)
-        # shield: a client that disconnects must not cancel the write other requests share
-        return await asyncio.shield(waiting.future)
+        # A request cancelled here (its client hung up) cancels only this future: the write it is part of
+        # goes on for the others, and its result finds the future done and is dropped.
+        return await waiting.future
 
     def _ensure_started(self) -> None:
         with self._guard:
@@ -115,26 +116,34 @@ class DeliveryBatcher:
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("storing delivery %s failed", batch[0].delivery.delivery_id)
-                _settle(batch[0], None, exc)
+                _settle(batch, None, exc)
                 return
             log.warning("a batch of %d deliveries failed; storing each alone", len(batch), exc_info=True)
             for waiting in batch:
                 self._write([waiting])
             return
-        for waiting, outcome in zip(batch, outcomes, strict=True):
-            _settle(waiting, outcome, None)
+        _settle(batch, outcomes, None)
 
 
-def _settle(waiting: _Waiting, outcome: RecordOutcome | None, error: BaseException | None) -> None:
-    def resolve() -> None:
-        if waiting.future.done():
-            return
-        if error is not None:
-            waiting.future.set_exception(error)
-        else:
-            assert outcome is not None
-            waiting.future.set_result(outcome)
+def _settle(batch: list[_Waiting], outcomes: list[RecordOutcome] | None, error: BaseException | None) -> None:
+    """Resolve the batch's futures: one call into each event loop for the whole batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Waiting, RecordOutcome | None]]] = {}
+    for index, waiting in enumerate(batch):
+        outcome = outcomes[index] if outcomes is not None else None
+        by_loop.setdefault(waiting.loop, []).append((waiting, outcome))
 
-    # a closed loop: its request is gone, the row is committed anyway
-    with contextlib.suppress(RuntimeError):
-        waiting.loop.call_soon_threadsafe(resolve)
+    for loop, settled in by_loop.items():
+
+        def resolve(settled: list[tuple[_Waiting, RecordOutcome | None]] = settled) -> None:
+            for waiting, outcome in settled:
+                if waiting.future.done():  # cancelled: its request is gone, the row is committed anyway
+                    continue
+                if error is not None:
+                    waiting.future.set_exception(error)
+                else:
+                    assert outcome is not None
+                    waiting.future.set_result(outcome)
+
+        # a closed loop: its requests are gone, the rows are committed anyway
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(resolve)

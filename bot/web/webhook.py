@@ -14,11 +14,12 @@ database write together (profile in docs/performance.md). Every other path goes 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,6 +77,7 @@ class WebhookEndpoint:
         self.recorder = recorder
         self.metrics = metrics
         self.on_recorded = on_recorded
+        self._counters: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != WEBHOOK_PATH:
@@ -95,8 +97,16 @@ class WebhookEndpoint:
         await _send_json(send, answer)
         self.metrics.ack_seconds.observe(time.perf_counter() - started)
 
+    def _count(self, event: str, outcome: str) -> None:
+        # the labelled child, looked up once per (event, outcome): both come from small fixed sets
+        key = (_event_label(event), outcome)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.metrics.deliveries.labels(*key)
+        counter.inc()
+
     def _reject(self, event: str, status: int, error: str) -> Intake:
-        self.metrics.deliveries.labels(_event_label(event), "rejected").inc()
+        self._count(event, "rejected")
         return Intake(status, "rejected", error)
 
     async def _handle(self, headers: dict[str, str], event: str, receive: Receive) -> Intake:
@@ -115,20 +125,19 @@ class WebhookEndpoint:
         delivery_id = headers.get("x-github-delivery", "")
         if not event or len(event) > 100 or len(delivery_id) > 100 or (not delivery_id and event != "ping"):
             return self._reject(event, 400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
-        label = _event_label(event)
         item = classify(RawDelivery(delivery_id, event, body), self.config.repositories)
         if isinstance(item, Intake):  # answered without storing anything
-            self.metrics.deliveries.labels(label, item.outcome).inc()
+            self._count(event, item.outcome)
             return item
         try:
             # committed (with others waiting at the same moment) before the answer: bot/web/recorder.py
             outcome = await self.recorder.record(item)
         except Exception:
             log.exception("webhook: delivery %s could not be stored", delivery_id[:100])
-            self.metrics.deliveries.labels(label, "error").inc()
+            self._count(event, "error")
             error = "the delivery could not be stored; nothing was recorded, redeliver it"
             return Intake(503, "error", error)
-        self.metrics.deliveries.labels(label, outcome.value).inc()
+        self._count(event, outcome.value)
         self.on_recorded()
         return Intake(202, outcome.value)
 
@@ -161,8 +170,13 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+@functools.lru_cache(maxsize=64)  # a handful of distinct answers, the same ones over and over
+def _answer_body(answer: Intake) -> bytes:
+    return jsoncodec.dumps(answer.answer()).encode("utf-8")
+
+
 async def _send_json(send: Send, answer: Intake, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
-    content = jsoncodec.dumps(answer.answer()).encode("utf-8")
+    content = _answer_body(answer)
     await send(
         {
             "type": "http.response.start",
