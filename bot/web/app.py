@@ -8,13 +8,12 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp
+from starlette.types import Receive, Scope, Send
 
 from bot import __version__
 from bot.metrics import CONTENT_TYPE_LATEST
@@ -22,7 +21,7 @@ from bot.runtime import Runtime
 from bot.web.admin import admin_router
 from bot.web.builds import builds_router
 from bot.web.recorder import DeliveryBatcher
-from bot.web.webhook import WebhookConfig, WebhookEndpoint
+from bot.web.webhook import WEBHOOK_PATH, WebhookConfig, WebhookEndpoint
 from bot.worker.wiring import build_worker
 
 log = logging.getLogger(__name__)
@@ -52,8 +51,7 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
     )
     batcher = DeliveryBatcher(runtime.store)
     app = _ModbotApp(title="modbot", version=__version__, lifespan=lifespan)
-    app.webhook = partial(
-        WebhookEndpoint,
+    app.webhook = WebhookEndpoint(
         config=config,
         recorder=batcher,
         metrics=runtime.metrics,
@@ -79,15 +77,18 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
 
 
 class _ModbotApp(FastAPI):
-    """FastAPI with POST /webhook answered in front of its whole middleware stack (error pages,
-    routing, dependency injection): that stack cost more CPU per delivery than the webhook's own work.
-    Errors on that path are handled by WebhookEndpoint itself (503 when the store fails)."""
+    """FastAPI with /webhook answered before any of FastAPI's own per-request work (telemetry checks,
+    middleware, error pages, routing, dependency injection): that work cost more CPU per delivery than
+    the webhook's own. Errors on that path are handled by WebhookEndpoint itself (503 when the store
+    fails)."""
 
-    webhook: Callable[[ASGIApp], ASGIApp] | None = None
+    webhook: WebhookEndpoint | None = None
 
-    def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        return stack if self.webhook is None else self.webhook(stack)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.webhook is not None and scope["type"] == "http" and scope["path"] == WEBHOOK_PATH:
+            await self.webhook(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def freeze_startup_objects() -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from bot import jsoncodec
 from bot.metrics import Metrics
@@ -29,7 +29,7 @@ from bot.store.queue import IncomingDelivery, RecordOutcome
 from bot.web.intake import HANDLED_EVENTS, Intake, RawDelivery, classify
 from bot.web.signature import Verifier
 
-__all__ = ["HANDLED_EVENTS", "DeliveryRecorder", "WebhookConfig", "WebhookEndpoint"]
+__all__ = ["HANDLED_EVENTS", "WEBHOOK_PATH", "DeliveryRecorder", "WebhookConfig", "WebhookEndpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,10 @@ class _Disconnected(Exception):
 
 
 class WebhookEndpoint:
-    """ASGI middleware: answers ``POST /webhook`` itself, passes every other request to ``app``."""
+    """The ASGI handler of ``/webhook`` (bot/web/app.py routes the path here)."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         config: WebhookConfig,
         recorder: DeliveryRecorder,
@@ -71,7 +70,6 @@ class WebhookEndpoint:
     ) -> None:
         if not config.secrets:
             raise ValueError("no webhook secret is configured; refusing to accept unverifiable deliveries")
-        self.app = app
         self.config = config
         self.verifier = Verifier(config.secrets)
         self.recorder = recorder
@@ -80,9 +78,6 @@ class WebhookEndpoint:
         self._counters: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != WEBHOOK_PATH:
-            await self.app(scope, receive, send)
-            return
         started = time.perf_counter()
         headers = _headers(scope)
         event = headers.get("x-github-event", "")
