@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from bot.store import DEFAULT_DATABASE_URL, Store, UnsupportedDatabaseError, describe_url, make_engine
+from bot.store.checkpoint import WAL_BACKSTOP_PAGES
 from bot.store.engine import normalize_url
+from bot.store.queue import IncomingDelivery
 from bot.store.redact import redact_text, redact_value, truncate
 from bot.store.testing import temporary_store
 
@@ -64,6 +68,7 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_BACKSTOP_PAGES
     finally:
         engine.dispose()
     with pytest.raises(ValueError, match="sqlite_synchronous"):
@@ -154,3 +159,39 @@ def test_sqlite_writers_of_one_process_queue_on_one_lock(
             other.record_delivery("d", "push", None, None, None, {})
         assert other.record_delivery("d", "push", None, None, None, {}).value == "new"
         other.dispose()
+
+
+def test_background_checkpoints_copy_the_log_into_the_database_file(tmp_path: Path) -> None:
+    """Commits no longer checkpoint below the backstop: the thread does, and only while it runs."""
+    payload = {"body": "x" * 2000, "list": list(range(500))}
+
+    def write(store: Store, prefix: str) -> None:
+        for batch in range(20):
+            deliveries = [
+                IncomingDelivery(f"{prefix}-{batch}-{n}", "push", None, "a/b", 1, payload) for n in range(20)
+            ]
+            store.record_deliveries(deliveries)
+
+    with temporary_store("sqlite", directory=tmp_path) as store:
+        database = Path(store.engine.url.database or "")
+        write(store, "before")
+        size_before = database.stat().st_size  # the rows are in the log only
+        time.sleep(0.2)
+        assert database.stat().st_size == size_before  # nothing checkpoints them yet
+        stop = store.start_background_checkpoints()
+        try:
+            deadline = time.monotonic() + 10
+            while database.stat().st_size <= size_before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert database.stat().st_size > size_before  # copied by the thread
+            write(store, "during")
+        finally:
+            stop()
+        assert all(store.get_delivery(f"{p}-19-19") is not None for p in ("before", "during"))
+
+
+def test_background_checkpoints_are_nothing_to_do_on_postgresql(tmp_path: Path) -> None:
+    with temporary_store("postgresql", directory=tmp_path) as store:
+        stop = store.start_background_checkpoints()
+        assert not any(thread.name == "modbot-wal-checkpoint" for thread in threading.enumerate())
+        stop()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.store.checkpoint import WalCheckpointer
 from bot.store.engine import SQLITE_BEGIN_OPTION
 
 __all__ = ["Clock", "StoreBase", "utc_now"]
@@ -22,6 +23,10 @@ WRITER_WAIT_SECONDS = 30.0
 
 _SQLITE_WRITERS: dict[str, threading.Lock] = {}
 _SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _nothing() -> None:
+    pass
 
 
 def utc_now() -> datetime:
@@ -88,6 +93,17 @@ class StoreBase:
         if self.is_postgresql:
             return postgresql.insert(table)
         return sqlite.insert(table)
+
+    def start_background_checkpoints(self) -> Callable[[], None]:
+        """SQLite: copy the write-ahead log into the database file from a thread of its own instead of
+        inside commits (bot/store/checkpoint.py); returns the function that stops it. PostgreSQL: nothing
+        to do."""
+        database = self.engine.url.database
+        if self.is_postgresql or not database:
+            return _nothing
+        checkpointer = WalCheckpointer(database)
+        checkpointer.start()
+        return checkpointer.close
 
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, or in a child process after fork)."""

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot import jsoncodec
+from bot.store.checkpoint import WAL_BACKSTOP_PAGES
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -140,6 +141,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) ->
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA synchronous={synchronous}")
+            # while the bot serves, checkpoints run in a thread of their own (bot/store/checkpoint.py);
+            # a commit checkpoints only past this backstop
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         finally:
             cursor.close()
 

@@ -34,11 +34,13 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop_checkpoints = runtime.store.start_background_checkpoints()
         threads = [_start_worker(runtime, index) for index in range(workers)]
         try:
             yield
         finally:
             batcher.close()
+            stop_checkpoints()
             runtime.stop.set()
             runtime.wake.set()
             for thread in threads:
