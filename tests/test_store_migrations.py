@@ -350,6 +350,22 @@ def test_0004_compresses_every_stored_payload_and_back(engine: Engine) -> None:
     assert schema_diff(engine) == []
 
 
+def test_0004_downgrade_gives_jsonb_what_it_accepts(engine: Engine) -> None:
+    """A NUL character is fine compressed, but JSONB refuses it: the downgrade replaces it (and only it)."""
+    upgrade_to_head(engine)
+    payload = {"body": "a\x00b", "literal": "\\u0000 stays", "k\x00": [1]}
+    Store(engine).record_delivery("nul", "push", None, "acme/site", 1, payload)
+    downgrade_to(engine, "0003")
+    with engine.connect() as conn:
+        deliveries = Table("deliveries", MetaData(), autoload_with=conn)
+        stored = conn.execute(select(deliveries.c.payload)).scalar_one()
+    if engine.dialect.name == "postgresql":
+        assert stored == {"body": "a\ufffdb", "literal": "\\u0000 stays", "k\ufffd": [1]}
+    else:
+        assert stored == payload
+    upgrade_to_head(engine)
+
+
 def start_replica(url: str, start: Any, results: Any) -> None:
     """A replica's start-up in its own process: connect, wait for the others, migrate."""
     engine = make_engine(url)

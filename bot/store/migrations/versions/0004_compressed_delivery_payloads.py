@@ -19,6 +19,9 @@ import zstandard
 from alembic import context, op
 from sqlalchemy.dialects import postgresql
 
+from bot.jsoncodec import RawJson
+from bot.store.engine import postgres_json_dumps
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | None = None
@@ -52,9 +55,9 @@ def downgrade() -> None:
         postgres = op.get_bind().dialect.name == "postgresql"
 
         def to_json(data: bytes) -> str:
-            text = decompressor.decompress(data).decode("utf-8")
-            # JSONB refuses NUL characters: as the bot did before 0004 (bot.store.engine.postgres_json_dumps)
-            return text.replace("\\u0000", "\\ufffd") if postgres else text
+            text = RawJson(decompressor.decompress(data).decode("utf-8"))
+            # JSONB refuses NUL characters: replaced as the bot did before 0004
+            return postgres_json_dumps(text) if postgres else text
 
         _convert(
             source=sa.column("payload"),
