@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.manifest import validate_text
-from bot.manifest.edit import EditRefused, apply_module_set
+from bot.manifest.edit import EditRefused, apply_module_set, uninstall
 from bot.manifest.hashing import canonical_module
 from bot.manifest.model import ModuleSpec
 from tests.corpus import LATEST, MINI_MANIFEST, read
@@ -112,6 +112,15 @@ def test_required_modules_and_kept_dependents_refuse_with_every_reason() -> None
         "`outbox` is a required module and cannot be uninstalled",
         "`blog`, `pages` depend on `content`; keep `content` or remove them too",
     ]
+
+
+def test_uninstall_refuses_with_the_same_reasons_and_its_own_advice() -> None:
+    with pytest.raises(EditRefused) as refused:
+        uninstall(MINI, "content")
+    assert refused.value.reasons == ["`pages`, `blog` depend on `content`; uninstall them first"]
+    with pytest.raises(EditRefused) as refused:
+        uninstall(MINI, "outbox")
+    assert refused.value.reasons == ["`outbox` is a required module and cannot be uninstalled"]
 
 
 def test_removing_a_module_with_its_dependents_is_allowed() -> None:

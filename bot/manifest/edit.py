@@ -77,15 +77,8 @@ def uninstall(text: str, slug: str, *, manifest_dir: str = "") -> EditResult:
     assert manifest is not None  # _valid_base guarantees it
     if slug not in manifest.modules:
         raise EditRefused([f"`{slug}` is not installed"])
-    reasons = []
-    if manifest.modules[slug].required:
-        reasons.append(f"`{slug}` is a required module and cannot be uninstalled")
     dependents = [s for s, spec in manifest.modules.items() if slug in spec.depends_on]
-    if dependents:
-        names = ", ".join(f"`{d}`" for d in dependents)
-        reasons.append(
-            f"{names} depend{'s' if len(dependents) == 1 else ''} on `{slug}`; uninstall them first"
-        )
+    reasons = _removal_refusals(slug, manifest.modules[slug], dependents, "uninstall them first")
     if reasons:
         raise EditRefused(reasons)
     doc = _load(text)
@@ -158,15 +151,10 @@ def apply_module_set(
     wanted, reasons = _checked_specs(modules)
     removed = [slug for slug in manifest.modules if slug not in wanted]
     for slug in removed:
-        if manifest.modules[slug].required:
-            reasons.append(f"`{slug}` is a required module and cannot be uninstalled")
         dependents = sorted(s for s, spec in wanted.items() if slug in spec.depends_on)
-        if dependents:
-            names = ", ".join(f"`{d}`" for d in dependents)
-            reasons.append(
-                f"{names} depend{'s' if len(dependents) == 1 else ''} on `{slug}`; keep `{slug}` or "
-                "remove them too"
-            )
+        reasons += _removal_refusals(
+            slug, manifest.modules[slug], dependents, f"keep `{slug}` or remove them too"
+        )
     if reasons:
         raise EditRefused(reasons)
     doc = _load(text)
@@ -190,6 +178,17 @@ def apply_module_set(
     for slug in sorted(set(wanted) - set(manifest.modules)):
         table[slug] = inline_module(dict(modules[slug]))
     return _finish(base, doc, manifest_dir)
+
+
+def _removal_refusals(slug: str, spec: ModuleSpec, dependents: list[str], advice: str) -> list[str]:
+    """Why ``slug`` cannot be removed: it is required, or ``dependents`` (the modules staying) need it."""
+    reasons = []
+    if spec.required:
+        reasons.append(f"`{slug}` is a required module and cannot be uninstalled")
+    if dependents:
+        names = ", ".join(f"`{d}`" for d in dependents)
+        reasons.append(f"{names} depend{'s' if len(dependents) == 1 else ''} on `{slug}`; {advice}")
+    return reasons
 
 
 def _checked_specs(modules: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, ModuleSpec], list[str]]:
