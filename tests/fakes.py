@@ -329,11 +329,7 @@ class FakeForge:
 
     def set_team_member(self, org: str, team_slug: str, username: str, state: str | None = "active") -> None:
         """``username``'s membership of ``org``'s team: "active", "pending" (invited), or None (none)."""
-        key = (
-            validate_org(org).lower(),
-            validate_team_slug(team_slug).lower(),
-            validate_login(username).lower(),
-        )
+        key = _team_key(org, team_slug, username)
         if state is None:
             self.team_members.pop(key, None)
         else:
@@ -904,11 +900,7 @@ class FakeForge:
         return list(reviews)
 
     def is_team_member(self, org: str, team_slug: str, username: str) -> bool:
-        key = (
-            validate_org(org).lower(),
-            validate_team_slug(team_slug).lower(),
-            validate_login(username).lower(),
-        )
+        key = _team_key(org, team_slug, username)
         self._call("is_team_member", 1, org, team_slug, username)
         return self.team_members.get(key) == "active"
 
@@ -965,7 +957,7 @@ class FakeForge:
         body = deployment_status_request(state, description, log_url, environment_url, auto_inactive)
         st = self._state(repo)
         self._call("create_deployment_status", 1, repo, deployment_id, state)
-        target = next((d for d in st.deployments if d.deployment.id == deployment_id), None)
+        target = _find_deployment(st, deployment_id)
         if target is None:
             raise ForgeError("create_deployment_status", 404, "Not Found")
         status = self._deployment_status(state, body["description"], log_url, environment_url)
@@ -1029,7 +1021,7 @@ class FakeForge:
     ) -> list[DeploymentStatus]:
         check_limit(limit)
         st = self._state(repo)
-        target = next((d for d in st.deployments if d.deployment.id == deployment_id), None)
+        target = _find_deployment(st, deployment_id)
         if target is None:
             self._call("list_deployment_statuses", 1, repo, deployment_id)
             raise ForgeError("list_deployment_statuses", 404, "Not Found")
@@ -1099,6 +1091,15 @@ class FakeForge:
         st.workflow_runs[run_id] = replace(
             run, status="queued", conclusion=None, run_attempt=run.run_attempt + 1
         )
+
+
+def _team_key(org: str, team_slug: str, username: str) -> tuple[str, str, str]:
+    """The key of ``FakeForge.team_members``: the validated names, lower-cased as GitHub matches them."""
+    return validate_org(org).lower(), validate_team_slug(team_slug).lower(), validate_login(username).lower()
+
+
+def _find_deployment(st: FakeRepo, deployment_id: int) -> FakeDeployment | None:
+    return next((d for d in st.deployments if d.deployment.id == deployment_id), None)
 
 
 def _annotation_batches(annotations: Sequence[Annotation]) -> int:
