@@ -141,6 +141,9 @@ def test_record_refuses_bad_input(store: Store) -> None:
         store.record_delivery("x" * 101, "push", None, None, None, {})
     with pytest.raises(ValueError, match="event"):
         store.record_delivery("d", "", None, None, None, {})
+    for installation_id in (0, 2**63, True):  # beyond the BIGINT column, or not an id
+        with pytest.raises(ValueError, match="installation_id"):
+            store.record_delivery("d", "push", None, None, installation_id, {})
     assert store.queue_depth() == 0
 
 

@@ -44,7 +44,6 @@ class WalCheckpointer:
         self.wal = f"{database}-wal"
         self.interval = interval
         self.busy_timeout_ms = busy_timeout_ms
-        self.checkpoints = 0  # completed runs (for tests and operators)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,4 +81,3 @@ class WalCheckpointer:
                     log.warning("WAL checkpoint of %s failed", self.database, exc_info=True)
                     continue
                 seen = state
-                self.checkpoints += 1

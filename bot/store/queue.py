@@ -38,6 +38,7 @@ from bot import jsoncodec
 from bot.store.base import StoreBase
 from bot.store.models import DELIVERIES, FINISHED_STATUSES, DeliveryStatus
 from bot.store.redact import redact_text, truncate
+from bot.store.values import check_id
 
 __all__ = [
     "DeliveryInfo",
@@ -129,6 +130,7 @@ class IncomingDelivery:
         _check_text("event", self.event, 100, required=True)
         _check_text("action", self.action, 100, required=False)
         _check_text("repository", self.repository, 200, required=False)
+        check_id("installation_id", self.installation_id, required=False)
         if (self.payload is None) == (self.payload_text is None):
             raise ValueError("a delivery needs exactly one of payload and payload_text")
 
@@ -236,12 +238,12 @@ def _insert_new_deliveries(
             0,
             received_at,
         )
-    statement = _insert_statement(dialect.name, dialect.paramstyle, len(deliveries))
+    statement = _insert_statement(dialect.paramstyle, len(deliveries))
     return set(conn.exec_driver_sql(statement, tuple(params)).scalars())
 
 
 @functools.cache
-def _insert_statement(dialect_name: str, paramstyle: str, rows: int) -> str:
+def _insert_statement(paramstyle: str, rows: int) -> str:
     mark = "?" if paramstyle == "qmark" else "%s"
     row = "(" + ", ".join([mark] * len(_INSERT_COLUMNS)) + ")"
     # only this module's constant names go into the text; every value is a bound parameter

@@ -16,6 +16,7 @@ import msgspec
 
 from bot import jsoncodec
 from bot.store.queue import IncomingDelivery
+from bot.store.values import check_id
 
 __all__ = ["HANDLED_EVENTS", "Intake", "RawDelivery", "classify"]
 
@@ -91,14 +92,12 @@ class _Fields:
     text: jsoncodec.RawJson
 
 
-def _installation_id(value: object) -> int | None:
-    """An installation id the store can hold (a 64-bit signed column); anything else reads as absent."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_ID:
-        return value
-    return None
-
-
-_MAX_ID = 2**63 - 1
+def _installation_id(value: Any) -> int | None:
+    """An installation id the store takes (its one id check); anything else reads as absent."""
+    try:
+        return check_id("installation.id", value, required=False)
+    except ValueError:
+        return None
 
 
 class _Repository(msgspec.Struct):

@@ -44,7 +44,6 @@ class BatchRecorder(Protocol):
 class _Waiting:
     delivery: IncomingDelivery
     future: asyncio.Future[RecordOutcome]
-    loop: asyncio.AbstractEventLoop
 
 
 _STOP = object()
@@ -66,7 +65,7 @@ class DeliveryBatcher:
     async def record(self, delivery: IncomingDelivery) -> RecordOutcome:
         delivery.check()  # a bad value fails its own request, never a batch
         loop = asyncio.get_running_loop()
-        waiting = _Waiting(delivery, loop.create_future(), loop)
+        waiting = _Waiting(delivery, loop.create_future())
         self._ensure_started()
         self._queue.put(waiting)
         # A request cancelled here (its client hung up) cancels only this future: the write it is part of
@@ -130,7 +129,7 @@ def _settle(batch: list[_Waiting], outcomes: list[RecordOutcome] | None, error: 
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Waiting, RecordOutcome | None]]] = {}
     for index, waiting in enumerate(batch):
         outcome = outcomes[index] if outcomes is not None else None
-        by_loop.setdefault(waiting.loop, []).append((waiting, outcome))
+        by_loop.setdefault(waiting.future.get_loop(), []).append((waiting, outcome))
 
     for loop, settled in by_loop.items():
 

@@ -14,7 +14,11 @@ PREFIX = "sha256="
 
 
 def sign(secret: str, body: bytes) -> str:
-    return PREFIX + hmac.digest(secret.encode("utf-8"), body, "sha256").hex()
+    return _signature(secret.encode("utf-8"), body).decode("ascii")
+
+
+def _signature(key: bytes, body: bytes) -> bytes:
+    return PREFIX.encode("ascii") + hmac.digest(key, body, "sha256").hex().encode("ascii")
 
 
 class Verifier:
@@ -29,6 +33,5 @@ class Verifier:
         given = header.encode("ascii", "replace")
         matched = False
         for key in self._keys:
-            expected = PREFIX.encode("ascii") + hmac.digest(key, body, "sha256").hex().encode("ascii")
-            matched |= hmac.compare_digest(expected, given)
+            matched |= hmac.compare_digest(_signature(key, body), given)
         return matched
