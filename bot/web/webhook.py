@@ -6,10 +6,11 @@ durable write, then 202. A rejected delivery stores nothing. The first three hap
 loop, and so do the JSON and its classification (bot/web/intake.py); the group-committed write happens
 in a writer thread (bot/web/recorder.py).
 
-The endpoint is a bare ASGI layer in front of the FastAPI app rather than a FastAPI route: it is the
-one hot path (GitHub can burst hundreds of deliveries), and FastAPI's routing, middleware and
-dependency machinery cost more CPU per delivery than the signature check, the JSON parse and the
-database write together (profile in docs/performance.md). Every other path goes to FastAPI unchanged.
+The endpoint is a bare ASGI handler that the app calls before any of FastAPI's own work
+(bot/web/app.py), not a FastAPI route: it is the one hot path (GitHub can burst hundreds of deliveries),
+and FastAPI's routing, middleware and dependency machinery cost more CPU per delivery than the
+signature check, the JSON read and the database write together (profile in docs/performance.md).
+Every other path goes to FastAPI unchanged.
 """
 
 from __future__ import annotations
