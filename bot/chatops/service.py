@@ -152,7 +152,7 @@ def execute(request: CommandRequest, *, forge: Forge, store: Store, settings: Bo
         login=request.actor,
         kind=request.actor_kind,
         environments=scope,
-        ask_role=request.action not in ("status",),
+        ask_role=request.action != "status",
     )
     decision, gathered = _decide(request, actor, policy, forge, store)
     _audit_command(store, request, decision)
@@ -162,7 +162,6 @@ def execute(request: CommandRequest, *, forge: Forge, store: Store, settings: Bo
         return _help(request, actor, policy, decision)
     if request.action == "status":
         return _status(request, store, policy, decision)
-    assert environment is not None or request.action in ("validate", "rebuild")
     if request.action == "unlock":
         assert environment is not None
         return _unlock(request, store, environment, decision)
@@ -212,20 +211,9 @@ def _decide(
     request: CommandRequest, actor: Actor, policy: Policy, forge: Forge, store: Store
 ) -> tuple[Decision, Gathered]:
     """Ask `authorize`; gather the facts (GitHub calls) only when a rule that needs them is reached."""
-
-    def ask(facts: Facts | None) -> Decision:
-        return authorize(
-            request.action,
-            actor,
-            environment=request.environment,
-            facts=facts,
-            policy=policy.config,
-            policy_error=policy.error,
-        )
-
     if request.action not in ("deploy", "rollback", "rebuild"):
-        return ask(None), Gathered(facts=None)
-    early = ask(NO_FACTS)
+        return _ask(request.action, actor, request.environment, policy, facts=None), Gathered(facts=None)
+    early = _ask(request.action, actor, request.environment, policy)
     if not early.allowed and early.rule in _RULES_BEFORE_FACTS:
         return early, Gathered(facts=None)
     gathered = gather_facts(
@@ -238,7 +226,7 @@ def _decide(
         issue_number=request.issue_number,
         policy=policy,
     )
-    return ask(gathered.facts), gathered
+    return _ask(request.action, actor, request.environment, policy, facts=gathered.facts), gathered
 
 
 # --- audit -------------------------------------------------------------------------------------------
@@ -408,13 +396,16 @@ def _help(request: CommandRequest, actor: Actor, policy: Policy, decision: Decis
     return CommandResult(ok=True, action="help", decision=decision, message_markdown=markdown, data=data)
 
 
-def _ask(action: Action, actor: Actor, environment: str | None, policy: Policy) -> Decision:
-    """What `authorize` says of `action` before any fact: enough to tell whether the actor may run it."""
+def _ask(
+    action: Action, actor: Actor, environment: str | None, policy: Policy, *, facts: Facts | None = NO_FACTS
+) -> Decision:
+    """What `authorize` says of `action` on `facts` (by default before any fact: enough to tell whether
+    the actor may run it)."""
     return authorize(
         action,
         actor,
         environment=environment,
-        facts=NO_FACTS,
+        facts=facts,
         policy=policy.config,
         policy_error=policy.error,
     )
@@ -701,14 +692,7 @@ def _deploy(
         # another deploy got the lock after the facts were read: authorize says so with the holder
         assert gathered.facts is not None
         locked_facts = replace(gathered.facts, lock_holder=held.lock.holder, lock_since=held.lock.acquired_at)
-        refusal = authorize(
-            request.action,
-            actor,
-            environment=env,
-            facts=locked_facts,
-            policy=policy.config,
-            policy_error=policy.error,
-        )
+        refusal = _ask(request.action, actor, env, policy, facts=locked_facts)
         return _refused(store, request, refusal, lock=held.lock)
     previous = gathered.current_release
     payload = contract_payload(
