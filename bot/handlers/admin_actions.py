@@ -282,7 +282,6 @@ class BuildProposal:
     pull_number: int | None
     pull_url: str | None
     manifest_hash: str  # of the target manifest (what the build will release)
-    base_manifest_hash: str  # of the manifest at the base
     summary: str
     delta: dict[str, Any]
     message: str
@@ -373,7 +372,6 @@ def propose_build(forge: Forge, repo: str, intent: BuildIntent, *, manifest_path
         pull_number=done.pull.number if done.pull else None,
         pull_url=done.pull.html_url if done.pull else None,
         manifest_hash=plan.delta.head_hash,
-        base_manifest_hash=plan.delta.base_hash,
         summary=plan.delta.summary,
         delta=plan.delta.to_json(),
         message=done.message,
