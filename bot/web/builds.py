@@ -35,7 +35,7 @@ from bot.chatops.facts import load_policy
 from bot.chatops.service import CommandRequest, execute
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError, normalize_ref
-from bot.handlers.admin_actions import BuildIntent, BuildProposal, NothingToChange, propose_build
+from bot.handlers.admin_actions import BuildIntent, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
 from bot.pipeline.config import ENVIRONMENT_NAME_RE, PipelineConfig
 from bot.pipeline.release import RELEASE_ID_PATTERN, is_release_id
@@ -642,7 +642,17 @@ def builds_router(runtime: Runtime) -> APIRouter:
                 proposal.message,
                 f"merge or close it, or delete the branch `{proposal.branch}`, and ask again",
             )
-        build = _reuse_or_create_build(runtime, proposal, body, intent, actor)
+        # one build per PR and target: asking again while it is unfinished answers the same build
+        build = runtime.store.create_build(
+            repository=proposal.repository,
+            requested_by=f"{actor} ({body.requested_by})"[:200],
+            reason=body.reason,
+            manifest_ref=body.manifest_ref,
+            manifest_hash=proposal.manifest_hash,
+            modules_delta=proposal.delta,
+            pr_number=proposal.pull_number,
+            reuse_unfinished=True,
+        )
         audit(
             {
                 "outcome": proposal.status,
@@ -1046,22 +1056,6 @@ def _existing_release_hint(runtime: Runtime, repo: str, manifest_hash: str | Non
                     f"(/deploy <env> {release.release_id} in a comment, or `modbot deploy`)"
                 )
     return "change `modules` (this is the manifest as it is), or rebuild the current manifest with /rebuild"
-
-
-def _reuse_or_create_build(
-    runtime: Runtime, proposal: BuildProposal, body: BuildRequest, intent: BuildIntent, actor: str
-) -> BuildRecord:
-    """One build per PR and target: asking again while it is unfinished answers the same build."""
-    return runtime.store.create_build(
-        repository=proposal.repository,
-        requested_by=f"{actor} ({intent.requested_by})"[:200],
-        reason=body.reason,
-        manifest_ref=body.manifest_ref,
-        manifest_hash=proposal.manifest_hash,
-        modules_delta=proposal.delta,
-        pr_number=proposal.pull_number,
-        reuse_unfinished=True,
-    )
 
 
 def _read_policy(forge: Forge, repo: str, path: str) -> tuple[PipelineConfig | None, str | None]:
