@@ -27,7 +27,7 @@ from bot.pipeline.config import (
     EnvironmentConfig,
     PipelineConfig,
 )
-from bot.pipeline.release import RELEASE_ID_PATTERN, release_sort_key
+from bot.pipeline.release import is_release_id, release_sort_key
 
 __all__ = [
     "ACTIONS",
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 Action = Literal["help", "status", "validate", "rebuild", "deploy", "rollback", "unlock"]
-ACTIONS: tuple[Action, ...] = ("help", "status", "validate", "rebuild", "deploy", "rollback", "unlock")
+ACTIONS: tuple[Action, ...] = get_args(Action)
 ENVIRONMENT_ACTIONS: frozenset[Action] = frozenset({"deploy", "rollback", "unlock"})
 BuildState = Literal["succeeded", "failed", "running", "missing"]
 
@@ -71,7 +71,6 @@ Rule = Literal[
 RULES: tuple[Rule, ...] = get_args(Rule)
 
 _ENVIRONMENT_NAME = re.compile(ENVIRONMENT_NAME_RE)
-_RELEASE_ID = re.compile(RELEASE_ID_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +312,7 @@ def _pull_state(pull: PullFacts) -> str:
 
 
 def _no_such_release(release: str) -> str:
-    if _RELEASE_ID.fullmatch(release):
+    if is_release_id(release):
         return f"there is no release {release} (no tag release/{release})"
     return "that is not a release id (a release id is rel_YYYY_MM_DD_NNN)"
 
