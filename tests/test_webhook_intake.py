@@ -131,3 +131,12 @@ def test_corner_answers() -> None:
     # GitHub's bytes are stored as sent, spacing and all
     item = classify(RawDelivery("d-2", "push", b'{ "action" : "opened",\n "n": 1e400 }'), None)
     assert isinstance(item, IncomingDelivery) and item.payload_text == '{ "action" : "opened",\n "n": 1e400 }'
+
+
+def test_events_without_a_handler_are_not_stored() -> None:
+    """The webhook stores exactly the events the worker has a handler for (a stored delivery nobody
+    handles would only be queued, taken and marked ignored)."""
+    body = b'{"action":"created","repository":{"full_name":"a/b"},"installation":{"id":1}}'
+    for event in ("check_run", "installation", "star"):
+        assert classify(RawDelivery("d-1", event, body), None) == Intake(202, "ignored")
+    assert isinstance(classify(RawDelivery("d-1", "issue_comment", body), None), IncomingDelivery)

@@ -17,22 +17,12 @@ import msgspec
 from bot import jsoncodec
 from bot.store.queue import IncomingDelivery
 from bot.store.values import check_id
+from bot.worker.wiring import EVENT_HANDLERS
 
 __all__ = ["HANDLED_EVENTS", "Intake", "RawDelivery", "classify"]
 
-# Events a handler exists for; anything else is acknowledged and dropped.
-HANDLED_EVENTS = frozenset(
-    {
-        "pull_request",
-        "issue_comment",
-        "push",
-        "create",
-        "deployment_status",
-        "workflow_run",
-        "check_run",
-        "installation",
-    }
-)
+# Events a handler exists for (the worker's registry); anything else is acknowledged and dropped.
+HANDLED_EVENTS = frozenset(EVENT_HANDLERS)
 
 
 @dataclass(frozen=True, slots=True)
