@@ -201,6 +201,26 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 # --- propose --------------------------------------------------------------------------------------------
+def _checked_repo(settings: BotSettings, repo: str, installation_id: int | None) -> str | None:
+    """Why the repository cannot be used, or None."""
+    from bot.config import ConfigError
+    from bot.forge import validate_repo
+
+    try:
+        validate_repo(repo)
+    except ValueError as error:
+        return str(error)
+    if not settings.allows_repository(repo):
+        return f"{repo} is not among the repositories this bot manages (MODBOT_REPOSITORIES)"
+    try:
+        mode = settings.auth_mode
+    except ConfigError as error:
+        return str(error)
+    if mode == "app" and installation_id is None:
+        return "--installation-id is required: the bot is configured as a GitHub App"
+    return None
+
+
 def cmd_propose(args: argparse.Namespace) -> int:
     return _run(lambda: _propose(args))
 
@@ -208,19 +228,15 @@ def cmd_propose(args: argparse.Namespace) -> int:
 def _propose(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from bot.config import ConfigError
-    from bot.forge import ForgeError, validate_repo
+    from bot.forge import ForgeError
     from bot.forge.github import GitHubForgeProvider
     from bot.handlers.admin_actions import Intent, propose_change
     from bot.manifest.edit import EditRefused
 
-    try:
-        validate_repo(args.repo)
-    except ValueError as error:
-        return _error(str(error))
     settings = _settings()
-    if not settings.allows_repository(args.repo):
-        return _error(f"{args.repo} is not among the repositories this bot manages (MODBOT_REPOSITORIES)")
+    problem = _checked_repo(settings, args.repo, args.installation_id)
+    if problem is not None:
+        return _error(problem)
     module: dict[str, Any] = {
         key: getattr(args, key)
         for key in ("crate", "source", "version", "git", "rev", "path", "features", "depends_on", "runtime")
@@ -245,12 +261,6 @@ def _propose(args: argparse.Namespace) -> int:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_input=False)
         )
         return _error(f"invalid request: {problems}")
-    try:
-        mode = settings.auth_mode
-    except ConfigError as error:  # no credentials
-        return _error(str(error))
-    if mode == "app" and args.installation_id is None:
-        return _error("--installation-id is required: the bot is configured as a GitHub App")
     actor = f"cli:{_me()}" + (f" ({requested_by})" if requested_by != _me() else "")
     with _store(settings) as store:
         provider = GitHubForgeProvider.from_settings(settings)

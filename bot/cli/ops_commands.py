@@ -19,7 +19,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.cli.bot_commands import EXIT_OK, EXIT_REFUSED, _error, _me, _run, _settings, _store
+from bot.cli.bot_commands import EXIT_OK, EXIT_REFUSED, _checked_repo, _error, _me, _run, _settings, _store
 from bot.cli.output import paint, print_json
 from bot.forge import ForgeProvider
 
@@ -129,26 +129,6 @@ def _limit(value: str) -> int:
 def cli_actor() -> str:
     """The CLI's actor: a token of the operator's OS user (see the module docstring)."""
     return f"cli:{_me()}"
-
-
-def _checked_repo(settings: BotSettings, repo: str, installation_id: int | None) -> str | None:
-    """Why the repository cannot be used, or None."""
-    from bot.config import ConfigError
-    from bot.forge import validate_repo
-
-    try:
-        validate_repo(repo)
-    except ValueError as error:
-        return str(error)
-    if not settings.allows_repository(repo):
-        return f"{repo} is not among the repositories this bot manages (MODBOT_REPOSITORIES)"
-    try:
-        mode = settings.auth_mode
-    except ConfigError as error:
-        return str(error)
-    if mode == "app" and installation_id is None:
-        return "--installation-id is required: the bot is configured as a GitHub App"
-    return None
 
 
 # --- deploy, rollback, unlock, status ----------------------------------------------------------------------
