@@ -8,7 +8,7 @@ which release a rollback goes back to and what it skips over); `load_policy`, `g
 - the actor's role: asked per command for a user (a cached role could outlive a demotion), "admin"
   for an admin-API/CLI token; team membership only for the environment's deployer teams, and only
   when the role does not reach the environment's level;
-- the pull request (deploy without a named release, rebuild): the PR and its reviews;
+- the pull request (deploy without a named release, rebuild): the PR, and for a deploy its reviews;
 - the release: named → the store, else its tag; from a PR → the release at its merge commit;
 - the build: a release exists → succeeded, else the newest build run of the merge commit;
 - the lock and the environment's history: the store.
@@ -194,7 +194,6 @@ class Gathered:
     facts: Facts | None
     pull: PullRequest | None = None  # the PR the command was made on (None: an issue, or not asked)
     release: ReleaseInfo | None = None  # what a deploy/rollback would put on the environment
-    current_release: str | None = None  # what runs on the environment now (store)
     lock: EnvironmentLock | None = None
     build_run: WorkflowRun | None = None  # the newest build run of the PR's merge commit
 
@@ -255,15 +254,15 @@ def gather_facts(
         target = release_id if release_id is not None else previous
         release = find_release(forge, store, repo, target) if target is not None else None
         facts = replace(base, release_id=target, release_exists=release is not None)
-        return Gathered(facts, release=release, current_release=current_release, lock=lock)
+        return Gathered(facts, release=release, lock=lock)
     if release_id is not None:
         # a named release was built from a default-branch commit: the PR is not looked at
         release = find_release(forge, store, repo, release_id)
         facts = replace(base, release_id=release_id, release_exists=release is not None)
-        return Gathered(facts, release=release, current_release=current_release, lock=lock)
+        return Gathered(facts, release=release, lock=lock)
     pull = get_pull_or_none(forge, repo, issue_number)
     if pull is None:
-        return Gathered(base, current_release=current_release, lock=lock)
+        return Gathered(base, lock=lock)
     reviews = forge.list_reviews(repo, pull.number)
     release, build, run = _merged_release(forge, store, repo, pull, policy)
     facts = replace(
@@ -273,9 +272,7 @@ def gather_facts(
         release_exists=release is not None,
         build=build,
     )
-    return Gathered(
-        facts, pull=pull, release=release, current_release=current_release, lock=lock, build_run=run
-    )
+    return Gathered(facts, pull=pull, release=release, lock=lock, build_run=run)
 
 
 def _merged_release(

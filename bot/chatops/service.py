@@ -665,11 +665,11 @@ def _deploy(
     kind: Literal["deploy", "rollback"] = "rollback" if request.action == "rollback" else "deploy"
     env = environment.name
     target = environment_target(request.repo.lower(), env)
-    release = gathered.release
+    release, facts = gathered.release, gathered.facts
+    assert facts is not None  # gathered for a deploy or rollback
     if release is None:
         # a rollback to the previous release whose release tag is gone: nothing to deploy by digest
-        assert gathered.facts is not None
-        missing = gathered.facts.release_id or "the previous release"
+        missing = facts.release_id or "the previous release"
         _audit(store, request, f"{kind}.failed", target, {"why": "no_release_tag", "release_id": missing})
         return _failed(
             request,
@@ -690,11 +690,10 @@ def _deploy(
         )
     except LockHeld as held:
         # another deploy got the lock after the facts were read: authorize says so with the holder
-        assert gathered.facts is not None
-        locked_facts = replace(gathered.facts, lock_holder=held.lock.holder, lock_since=held.lock.acquired_at)
+        locked_facts = replace(facts, lock_holder=held.lock.holder, lock_since=held.lock.acquired_at)
         refusal = _ask(request.action, actor, env, policy, facts=locked_facts)
         return _refused(store, request, refusal, lock=held.lock)
-    previous = gathered.current_release
+    previous = facts.current_release
     payload = contract_payload(
         kind=kind,
         release=release,
