@@ -110,7 +110,7 @@ class Facts:
     build: BuildState | None  # the build of the PR's merge commit (None: not looked up, no PR)
     lock_holder: str | None  # who holds a live lock on the environment, when it is someone else
     lock_since: datetime | None
-    previous_release: str | None  # rollback target when none is named (None: no earlier successful one)
+    previous_release: str | None  # rollback target when none is named (None: no earlier one, or a deploy)
     named_release_skips: tuple[str, ...] = ()  # releases a named rollback skips over (for the warning)
     requested_release: str | None = None  # the release the command named (None: none named)
     current_release: str | None = None  # what runs on the environment now (None: nothing recorded)

@@ -11,7 +11,7 @@ which release a rollback goes back to and what it skips over); `load_policy`, `g
 - the pull request (deploy without a named release, rebuild): the PR, and for a deploy its reviews;
 - the release: named → the store, else its tag; from a PR → the release at its merge commit;
 - the build: a release exists → succeeded, else the newest build run of the merge commit;
-- the lock and the environment's history: the store.
+- the lock, and for a rollback the environment's history: the store.
 """
 
 from __future__ import annotations
@@ -239,21 +239,26 @@ def gather_facts(
     lock = store.get_lock(repo, environment)
     current = store.current_deployment(repo, environment)
     current_release = current.release_id if current is not None else None
-    history = store.successful_releases(repo, environment)
-    previous, skips = rollback_plan(history, current_release, release_id)
     base = replace(
         NO_FACTS,
         lock_holder=lock.holder if lock is not None else None,
         lock_since=lock.acquired_at if lock is not None else None,
-        previous_release=previous,
-        named_release_skips=skips,
         requested_release=release_id,
         current_release=current_release,
     )
     if action == "rollback":
+        # only a rollback looks back at the history: a deploy's rules never read it
+        history = store.successful_releases(repo, environment)
+        previous, skips = rollback_plan(history, current_release, release_id)
         target = release_id if release_id is not None else previous
         release = find_release(forge, store, repo, target) if target is not None else None
-        facts = replace(base, release_id=target, release_exists=release is not None)
+        facts = replace(
+            base,
+            previous_release=previous,
+            named_release_skips=skips,
+            release_id=target,
+            release_exists=release is not None,
+        )
         return Gathered(facts, release=release, lock=lock)
     if release_id is not None:
         # a named release was built from a default-branch commit: the PR is not looked at
