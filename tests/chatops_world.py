@@ -79,9 +79,11 @@ class World:
         legacy = {"maintain": "write", "triage": "read"}.get(role, role)
         self.forge.set_permission(REPO, login, legacy, role)
 
-    def release(self, *, commit_sha: str | None = None, cached: bool = True) -> ReleaseInfo:
+    def release(
+        self, *, commit_sha: str | None = None, cached: bool = True, manifest_hash: str | None = None
+    ) -> ReleaseInfo:
         """A release of `commit_sha` (default: a new commit on main): its annotated tag on GitHub and,
-        when `cached`, the store's copy."""
+        when `cached`, the store's copy. Its manifest_hash is made up unless given."""
         sha = commit_sha or self.forge.commit(REPO, "main", {"notes.txt": f"{len(self.releases)}".encode()})
         index = len(self.releases) + 1
         # ids in time order: 28 a month, from 2026-01-01
@@ -90,7 +92,7 @@ class World:
         digest = f"sha256:{next(_digests):064x}"
         record = make_record(
             release_id=release_id,
-            manifest_hash=f"{index:064x}",
+            manifest_hash=manifest_hash or f"{index:064x}",
             modules=["forum"],
             image_repository=IMAGE_REPOSITORY,
             image_digest=digest,

@@ -39,6 +39,7 @@ from bot.forge import (
     CheckRun,
     Comment,
     CommitInfo,
+    CommitStatus,
     Deployment,
     DeploymentStatus,
     ForgeError,
@@ -700,6 +701,17 @@ class FakeForge:
         if sha not in st.commits:
             raise ForgeError("set_commit_status", 422, f"No commit found for SHA: {sha}")
         st.statuses.append(FakeStatus(sha, state, context, status_description(description), target_url))
+
+    def get_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        st = self._state(repo)
+        self._call("get_commit_status", 1, repo, sha, context)
+        if self._resolve(st, sha) is None:
+            raise ForgeError("get_commit_status", 404, "Not Found")
+        latest = [s for s in st.statuses if s.sha == sha and s.context == context]
+        if not latest:
+            return None
+        status = latest[-1]
+        return CommitStatus(status.context, status.state, status.description, status.target_url)
 
     # --- branches, commits, pull requests -------------------------------------------------------------
     def create_branch(self, repo: str, branch: str, from_sha: str) -> None:

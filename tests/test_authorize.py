@@ -362,7 +362,9 @@ def test_deploy_from_a_pull_request_checks_merge_approval_build_and_release() ->
         assert decision.rule == rule, (build, exists)
     missing = decide("deploy", admin, facts=replace(merged, build="missing", release_exists=False))
     assert missing.message == "there is no release of PR #7's merge commit (no build was found)"
-    assert "/rebuild" in missing.next_step
+    # /rebuild re-runs a build run, and there is none: the advice points at the workflow and a named release
+    assert "/rebuild" not in missing.next_step
+    assert "build_workflow" in missing.next_step and "/deploy prod rel_YYYY_MM_DD_NNN" in missing.next_step
     assert decide("deploy", admin, facts=replace(merged, release_id=None)).rule == "no_release"
 
 

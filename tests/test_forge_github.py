@@ -482,6 +482,38 @@ def test_commit_status_truncates_the_description(github_api: GitHubMock, forge: 
         forge.set_commit_status(REPO, SHA_HEAD, "green", context="c", description="d")
 
 
+def test_commit_status_of_a_context_is_read_from_the_combined_status(
+    github_api: GitHubMock, forge: GitHubForge
+) -> None:
+    url = f"{R}/commits/{SHA_HEAD}/status"
+    combined = github_api.example("GET", url)
+    [example] = combined["statuses"][:1]
+    combined["statuses"] = [
+        {**example, "context": "ci/build", "state": "failure", "description": "no"},
+        {
+            **example,
+            "context": "modbot/release",
+            "state": "success",
+            "description": "rel_2026_01_02_001: reused",
+        },
+    ]
+    github_api.add("GET", url, json=combined)
+    github_api.add("GET", url, json={**combined, "statuses": [], "total_count": 0})
+    with count_calls() as counter:
+        found = forge.get_commit_status(REPO, SHA_HEAD, "modbot/release")
+        missing = forge.get_commit_status(REPO, SHA_HEAD, "modbot/release")
+    assert found is not None
+    assert (found.context, found.state, found.description) == (
+        "modbot/release",
+        "success",
+        "rel_2026_01_02_001: reused",
+    )
+    assert missing is None
+    assert counter.calls == 2  # one call each: the combined status holds the latest of every context
+    assert github_api.calls[0].query == {"per_page": ["100"]}
+    assert github_api.calls[0].operation_id == "repos/get-combined-status-for-ref"
+
+
 # --- branches, commits, PRs -------------------------------------------------------------------------------
 def test_commit_file_is_one_commit_with_the_exact_bytes_in_five_calls(
     github_api: GitHubMock, forge: GitHubForge

@@ -331,6 +331,37 @@ def test_release_lifecycle_reuse_and_round_trip(capsys: pytest.CaptureFixture[st
     assert made["previous_release"] == "rel_2026_08_16_002"
 
 
+def test_install_then_uninstall_plans_a_reuse_and_the_status_that_names_it(
+    capsys: pytest.CaptureFixture[str], repo: Path
+) -> None:
+    from bot.pipeline.release import RELEASE_STATUS_CONTEXT, reused_release_in
+
+    head = git(repo, "rev-parse", "HEAD")
+    code, _, err = create(capsys, head)
+    assert code == 0, err
+    install = ["install", "forum", "--crate", "rustok-forum", "--source", "path", "--path",
+               "crates/rustok-forum", "--depends-on", "content", "--manifest", "modules.toml"]  # fmt: skip
+    assert main(install) == 0
+    installed_sha = commit_all(repo, "install forum")
+    capsys.readouterr()
+    installed = plan(capsys)
+    assert installed["build_needed"] is True and installed["status_description"] == ""
+    code, made, err = create(capsys, installed_sha)
+    assert code == 0 and made["release_id"] == "rel_2026_08_16_002", err
+
+    assert main(["uninstall", "forum", "--manifest", "modules.toml"]) == 0
+    commit_all(repo, "uninstall forum")
+    capsys.readouterr()
+    uninstalled = plan(capsys)
+    # back at the first release's build key: reused, no build, and no tag for this commit
+    assert uninstalled["build_needed"] is False
+    assert uninstalled["existing_release"] == "rel_2026_08_16_001"
+    assert uninstalled["status_context"] == RELEASE_STATUS_CONTEXT == "modbot/release"
+    description = str(uninstalled["status_description"])
+    assert reused_release_in(description) == "rel_2026_08_16_001"
+    assert len(description) <= 140  # a commit status description's limit
+
+
 def test_gaps_unreadable_tags_and_clock(capsys: pytest.CaptureFixture[str], repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
     git(repo, "tag", "release/rel_2026_08_16_007", head)  # lightweight, hand-made

@@ -252,13 +252,13 @@ def _repository_command(
             "not_merged",
             f"PR #{pull.number} is not merged ({_pull_state(pull)}); /rebuild re-runs the build of its "
             "merge commit, which it does not have yet",
-            f"merge PR #{pull.number} first; its build starts by itself",
+            f"{_merge(pull)} first; its build starts by itself",
         )
     if facts is not None and facts.build == "running":
         return _refuse(
             "build_running",
             f"the build of PR #{pull.number}'s merge commit is running already",
-            "wait for it to finish (/status shows its progress)",
+            f"wait for it to finish ({_BUILD_RUN_WHERE})",
         )
     return _allow(f"{actor.login} may rebuild PR #{pull.number}'s merge commit")
 
@@ -311,6 +311,19 @@ def _pull_state(pull: PullFacts) -> str:
     return "it is still open" if pull.state == "open" else "it was closed without merging"
 
 
+def _merge(pull: PullFacts) -> str:
+    """How to get an unmerged PR merged: a closed one must be reopened first."""
+    return f"merge PR #{pull.number}" if pull.state == "open" else f"reopen PR #{pull.number} and merge it"
+
+
+# Where a build's progress shows (/status shows environments, not builds).
+_BUILD_RUN_WHERE = (
+    "the build workflow's run of the merge commit is on the Actions tab and in the commit's checks"
+)
+# Where the releases are listed (/status shows what runs where, not every release).
+_RELEASES_WHERE = "the repository's release/* tags list the releases (the admin API: GET /admin/releases)"
+
+
 def _no_such_release(release: str) -> str:
     if is_release_id(release):
         return f"there is no release {release} (no tag release/{release})"
@@ -351,7 +364,7 @@ def _deploy(env: EnvironmentConfig, facts: Facts, chatops: ChatopsConfig) -> Dec
             return _refuse(
                 "no_release",
                 _no_such_release(named),
-                "check the id: /status and GET /admin/releases list the releases",
+                f"check the id: {_RELEASES_WHERE}",
             )
     elif pull is not None:
         refusal = _pull_ready(env, pull, facts, chatops)
@@ -361,7 +374,7 @@ def _deploy(env: EnvironmentConfig, facts: Facts, chatops: ChatopsConfig) -> Dec
         return _refuse(
             "no_release",
             "there is no release to deploy",
-            f"name one: /deploy {env.name} rel_YYYY_MM_DD_NNN (/status lists the releases)",
+            f"name one: /deploy {env.name} rel_YYYY_MM_DD_NNN ({_RELEASES_WHERE})",
         )
     locked = _lock(env, facts, chatops)
     if locked is not None:
@@ -380,7 +393,7 @@ def _pull_ready(
             "not_merged",
             f"PR #{pull.number} is not merged ({_pull_state(pull)}); /deploy deploys the release built "
             "from a merged PR",
-            f"merge PR #{pull.number} and wait for its release, then run /deploy {env.name} again",
+            f"{_merge(pull)}, wait for its release, then run /deploy {env.name} again",
         )
     if chatops.require_approval and not pull.approved_by_others:
         return _refuse(
@@ -394,20 +407,35 @@ def _pull_ready(
         return _refuse(
             "build_failed",
             f"the build of PR #{pull.number}'s merge commit failed",
-            "fix the build and merge the fix, or /rebuild here if the failure was transient",
+            f"if the failure was transient, /rebuild here, then /deploy {env.name} again; else fix the "
+            f"build in a new PR and /deploy {env.name} from that PR once it is released",
         )
     if facts.build == "running" and not released:
         return _refuse(
             "build_running",
             f"the build of PR #{pull.number}'s merge commit is still running, so there is no release yet",
-            f"wait for it to finish (/status shows its progress), then run /deploy {env.name} again",
+            f"wait for it to finish ({_BUILD_RUN_WHERE}), then run /deploy {env.name} again",
         )
-    if not released:
+    if not released and facts.build in (None, "missing"):
+        # /rebuild re-runs a build run, and there is none: it cannot help here
         return _refuse(
             "no_release",
-            f"there is no release of PR #{pull.number}'s merge commit"
-            + (" (no build was found)" if facts.build in (None, "missing") else ""),
-            f"/rebuild to build and release it, then run /deploy {env.name} again",
+            f"there is no release of PR #{pull.number}'s merge commit (no build was found)",
+            f"check that the build workflow ([chatops] build_workflow in {DEFAULT_CONFIG_PATH}) runs on "
+            f"pushes to the default branch, or deploy a release by id: /deploy {env.name} "
+            f"rel_YYYY_MM_DD_NNN ({_RELEASES_WHERE})",
+        )
+    if not released:
+        # the build succeeded without a release tag at the merge commit or a usable modbot/release
+        # status naming the release it reused (an older workflow, or a release tag deleted since)
+        return _refuse(
+            "no_release",
+            f"the build of PR #{pull.number}'s merge commit succeeded, but no release of it was found: "
+            "no release tag at that commit, and no modbot/release status naming a release with its "
+            "composition",
+            f"deploy the release its build reused by id: /deploy {env.name} rel_YYYY_MM_DD_NNN (the build "
+            "run's plan step names it); if that release's tag was deleted, /rebuild makes a new release, "
+            f"then run /deploy {env.name} again",
         )
     return None
 
@@ -426,7 +454,8 @@ def _rollback(env: EnvironmentConfig, facts: Facts, chatops: ChatopsConfig) -> D
         return _refuse(
             "no_release",
             _no_such_release(named),
-            f"check the id with /status {env.name}, or /rollback {env.name} to go back one release",
+            f"check the id ({_RELEASES_WHERE}), or /rollback {env.name} to go back to its previous "
+            "successful release",
         )
     current = facts.current_release
     if named is not None and current is not None and release_sort_key(named) >= release_sort_key(current):
@@ -435,7 +464,8 @@ def _rollback(env: EnvironmentConfig, facts: Facts, chatops: ChatopsConfig) -> D
         return _refuse(
             "not_older",
             f"{named} {what}: a rollback goes back to an older release",
-            f"to move {env.name} forward: /deploy {env.name} {named} (/status {env.name} shows the history)",
+            f"to move {env.name} forward: /deploy {env.name} {named} (/status {env.name} shows what runs "
+            "there now)",
         )
     locked = _lock(env, facts, chatops)
     if locked is not None:

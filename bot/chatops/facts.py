@@ -9,7 +9,8 @@ which release a rollback goes back to and what it skips over); `load_policy`, `g
   for an admin-API/CLI token; team membership only for the environment's deployer teams, and only
   when the role does not reach the environment's level;
 - the pull request (deploy without a named release, rebuild): the PR, and for a deploy its reviews;
-- the release: named → the store, else its tag; from a PR → the release at its merge commit;
+- the release: named → the store, else its tag; from a PR → the release made from its merge commit,
+  or the one that commit's build reused (bot.chatops.releases.built_release);
 - the build: a release exists → succeeded, else the newest build run of the merge commit;
 - the lock, and for a rollback the environment's history: the store.
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 from pydantic import ValidationError
 
 from bot.chatops.authorize import Action, Actor, BuildState, Facts, PullFacts, permission_at_least
-from bot.chatops.releases import find_release, release_at_commit
+from bot.chatops.releases import built_release, find_release, release_at_commit
 from bot.config import PolicyError, load_repository_policy
 from bot.forge import Forge, ForgeError, PullRequest, Review, WorkflowRun
 from bot.pipeline.config import ChatopsConfig, EnvironmentConfig, PipelineConfig, problems_from
@@ -294,8 +295,9 @@ def _merged_release(
     runs = _build_runs(forge, repo, sha, policy.config.chatops.build_workflow)
     build = build_state(runs)
     if build == "succeeded":
-        # built, but the release tag's event has not reached the store (yet): read the tags
-        release = release_at_commit(forge, store, repo, sha, ask_github=True)
+        # built, but the release tag's event has not reached the store (yet), or the build reused a
+        # release of the same build key: ask GitHub
+        release = built_release(forge, store, repo, sha, manifest_path=policy.config.build.manifest)
     return release, build, runs[0] if runs else None
 
 

@@ -5,24 +5,42 @@ GitHub's annotated `release/<id>` tags are the system of record (bot.pipeline.re
 a copy so that "does this release exist" and "which release is at this commit" need no API call. A
 tag that is not a readable release record (a lightweight tag, a message that is not a record) is no
 release: it is logged and skipped, never trusted.
+
+A default-branch commit whose build found its build key released already (install X, then uninstall
+X) gets no tag of its own: the build workflow sets the commit status `modbot/release` naming the
+release it reused. `built_release` resolves such a commit to that release, and only when the release
+carries the commit's own composition (its manifest_hash is the hash of the commit's manifest): a
+status anyone with write access could set never makes a PR deploy a different module set. The status
+is GitHub's record, read when asked, so a lost store loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
 
 from bot.forge import Forge, ForgeError, Ref, TagObject
-from bot.pipeline.release import RELEASE_TAG_PREFIX, ReleaseError, is_release_id, parse_record
+from bot.manifest.validate import validate_bytes
+from bot.pipeline.release import (
+    RELEASE_STATUS_CONTEXT,
+    RELEASE_TAG_PREFIX,
+    ReleaseError,
+    is_release_id,
+    parse_record,
+    reused_release_in,
+)
 from bot.store import BuildRecord, FinalStateError, ReleaseInfo, Store
 
 __all__ = [
     "TAGS_SEARCHED_PER_COMMIT",
+    "built_release",
     "find_release",
     "finish_builds",
     "read_release_tag",
     "read_tag_object",
     "release_at_commit",
     "release_in_tag_object",
+    "reused_release",
 ]
 
 log = logging.getLogger(__name__)
@@ -107,11 +125,62 @@ def release_at_commit(
     return None
 
 
-def finish_builds(store: Store, info: ReleaseInfo) -> list[BuildRecord]:
-    """Mark the unfinished builds of the release's commit succeeded with that release (the admin
-    API's `GET /admin/builds/{id}` then shows it); returns the builds it finished."""
+def reused_release(
+    forge: Forge, store: Store, repo: str, commit_sha: str, *, manifest_path: str
+) -> ReleaseInfo | None:
+    """The release the build of `commit_sha` reused: the one its `modbot/release` status names, when
+    that release exists and carries the composition of the commit's manifest (`manifest_path`); else
+    None (no such status, or a claim that does not hold, which is logged)."""
+    status = forge.get_commit_status(repo, commit_sha, RELEASE_STATUS_CONTEXT)
+    if status is None or status.state != "success":
+        return None
+    release_id = reused_release_in(status.description)
+    if release_id is None:
+        log.warning("%s of %s at %s names no release; ignored", RELEASE_STATUS_CONTEXT, repo, commit_sha[:12])
+        return None
+    info = find_release(forge, store, repo, release_id)
+    if info is None:
+        log.warning(
+            "%s of %s at %s names %s, which does not exist",
+            RELEASE_STATUS_CONTEXT,
+            repo,
+            commit_sha[:12],
+            release_id,
+        )
+        return None
+    raw = forge.get_file(repo, manifest_path, commit_sha)
+    result = validate_bytes(raw, manifest_dir=posixpath.dirname(manifest_path)) if raw is not None else None
+    composition = result.manifest_hash if result is not None else None
+    if composition != info.manifest_hash:
+        log.warning(
+            "%s of %s at %s names %s, whose composition is not the commit's %s; ignored",
+            RELEASE_STATUS_CONTEXT,
+            repo,
+            commit_sha[:12],
+            release_id,
+            manifest_path,
+        )
+        return None
+    return info
+
+
+def built_release(
+    forge: Forge, store: Store, repo: str, commit_sha: str, *, manifest_path: str
+) -> ReleaseInfo | None:
+    """The release a default-branch commit whose build succeeded resolves to: the one made from it
+    (its tag), else the one its build reused (`reused_release`)."""
+    made = release_at_commit(forge, store, repo, commit_sha, ask_github=True)
+    if made is not None:
+        return made
+    return reused_release(forge, store, repo, commit_sha, manifest_path=manifest_path)
+
+
+def finish_builds(store: Store, info: ReleaseInfo, *, commit_sha: str | None = None) -> list[BuildRecord]:
+    """Mark the unfinished builds of `commit_sha` (default: the release's own commit; a commit whose
+    build reused the release is another) succeeded with that release (the admin API's
+    `GET /admin/builds/{id}` then shows it); returns the builds it finished."""
     finished: list[BuildRecord] = []
-    for build in store.builds_for_merge_sha(info.repository, info.commit_sha):
+    for build in store.builds_for_merge_sha(info.repository, commit_sha or info.commit_sha):
         if build.finished:
             continue
         try:

@@ -606,7 +606,13 @@ def _readable(tags: list[ReleaseTag]) -> list[ReleaseTag]:
 
 
 def cmd_release_plan(args: argparse.Namespace) -> int:
-    from bot.pipeline.release import newest_release, next_release_id, release_for_build_key
+    from bot.pipeline.release import (
+        RELEASE_STATUS_CONTEXT,
+        newest_release,
+        next_release_id,
+        release_for_build_key,
+        reuse_status_description,
+    )
 
     ctx = _context(args)
     plan = _plan(ctx, _load_manifest(_manifest_path(args, ctx)))
@@ -626,6 +632,9 @@ def cmd_release_plan(args: argparse.Namespace) -> int:
         "manifest_hash": plan.manifest_hash,
         "modules": list(plan.modules),
         "auto_deploy_environments": _auto_deploy(ctx.config),
+        # the commit status the workflow sets on a commit that reuses a release, for chat-ops to find it
+        "status_context": RELEASE_STATUS_CONTEXT,
+        "status_description": reuse_status_description(existing.release_id) if existing else "",
     }
     if existing is not None:
         text = [f"reuse {existing.release_id}: it was built from the same build key {key[:12]}…"]

@@ -44,6 +44,7 @@ __all__ = [
     "CheckRun",
     "Comment",
     "CommitInfo",
+    "CommitStatus",
     "Deployment",
     "DeploymentStatus",
     "Forge",
@@ -217,6 +218,16 @@ class CommitInfo:
 
 
 @dataclass(frozen=True)
+class CommitStatus:
+    """The latest commit status of one context on a commit (``GET /commits/{ref}/status``)."""
+
+    context: str
+    state: str  # one of COMMIT_STATES
+    description: str | None
+    target_url: str | None
+
+
+@dataclass(frozen=True)
 class Review:
     """A pull request review (``GET /pulls/{n}/reviews``)."""
 
@@ -365,6 +376,11 @@ class Forge(Protocol):
         description: str,
         target_url: str | None = None,
     ) -> None: ...
+
+    def get_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        """The latest status of ``context`` on commit ``sha`` (one call: the combined status); None
+        when the commit has none."""
+        ...
 
     # branches, commits and pull requests (admin actions)
     def create_branch(self, repo: str, branch: str, from_sha: str) -> None: ...

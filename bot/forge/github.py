@@ -52,6 +52,7 @@ from bot.forge import (
     CheckRun,
     Comment,
     CommitInfo,
+    CommitStatus,
     Deployment,
     DeploymentStatus,
     ForgeError,
@@ -728,6 +729,19 @@ class GitHubForge:
             body["target_url"] = target_url
         url = f"{self._repo(repo)}/statuses/{quote(sha, safe='')}"
         self._send("set_commit_status", "POST", url, body, idempotent=True)  # the latest status wins
+
+    def get_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        url = f"{self._repo(repo)}/commits/{quote(sha, safe='')}/status"
+        combined = self._get("get_commit_status", url, {"per_page": PER_PAGE})
+        for item in combined.get("statuses") or []:  # the latest status of each context
+            if item.get("context") == context:
+                return CommitStatus(
+                    context=context,
+                    state=str(item.get("state")),
+                    description=item.get("description"),
+                    target_url=item.get("target_url"),
+                )
+        return None
 
     # --- branches, commits, pull requests -----------------------------------------------------------
     def create_branch(self, repo: str, branch: str, from_sha: str) -> None:

@@ -36,11 +36,17 @@ from typing import Any, cast, get_args
 
 from bot.chatops.facts import Policy, load_policy
 from bot.chatops.progress import render_progress, rolled_back_deployment
-from bot.chatops.releases import finish_builds, read_release_tag, read_tag_object, release_at_commit
+from bot.chatops.releases import (
+    built_release,
+    finish_builds,
+    read_release_tag,
+    read_tag_object,
+    release_at_commit,
+)
 from bot.config import BotSettings
 from bot.forge import Deployment, Forge, ForgeError, WorkflowRun
 from bot.forge.github import deployment_from_json, deployment_status_from_json, workflow_run_from_json
-from bot.pipeline.config import ENVIRONMENT_NAME_RE, ChatopsConfig
+from bot.pipeline.config import ENVIRONMENT_NAME_RE, BuildConfig, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, GIT_SHA_PATTERN, RELEASE_TAG_PREFIX, is_release_id
 from bot.store import (
     FINAL_DEPLOY_STATUSES,
@@ -300,8 +306,17 @@ def _workflow_file(path: str) -> str:
 def _chatops(forge: Forge, repo: str, settings: BotSettings, default_branch: str | None) -> ChatopsConfig:
     """The policy's workflow names (the defaults when the policy cannot be read: finding runs must not
     depend on a policy that is being fixed)."""
+    return _policy_parts(forge, repo, settings, default_branch)[0]
+
+
+def _policy_parts(
+    forge: Forge, repo: str, settings: BotSettings, default_branch: str | None
+) -> tuple[ChatopsConfig, BuildConfig]:
+    """The policy's chat-ops and build settings (the defaults when it cannot be read)."""
     policy: Policy = load_policy(forge, repo, path=settings.policy_path, default_branch=default_branch)
-    return policy.config.chatops if policy.config is not None else ChatopsConfig()
+    if policy.config is None:
+        return ChatopsConfig(), BuildConfig()
+    return policy.config.chatops, policy.config.build
 
 
 def handle_workflow_run(
@@ -321,9 +336,10 @@ def handle_workflow_run(
     waiting = [build for build in _builds_of(store, repo, run.head_sha) if not build.finished]
     if not waiting:
         return "ignored: no build waits on this commit"
-    if _workflow_file(run.path) != _chatops(forge, repo, settings, default_branch).build_workflow:
+    chatops, build = _policy_parts(forge, repo, settings, default_branch)
+    if _workflow_file(run.path) != chatops.build_workflow:
         return f"ignored: {_workflow_file(run.path)} is not the build workflow"
-    return _follow_build_run(forge, store, repo, waiting, run)
+    return _follow_build_run(forge, store, repo, waiting, run, manifest_path=build.manifest)
 
 
 def _builds_of(store: Store, repo: str, sha: str) -> list[BuildRecord]:
@@ -413,16 +429,17 @@ def _progress(
 
 
 def _follow_build_run(
-    forge: Forge, store: Store, repo: str, builds: list[BuildRecord], run: WorkflowRun
+    forge: Forge, store: Store, repo: str, builds: list[BuildRecord], run: WorkflowRun, *, manifest_path: str
 ) -> str:
     """Move builds on with their merge commit's build run."""
     if run.status == "completed" and run.conclusion == "success":
         _update_builds(store, builds, status="running", stage="release", progress=80, run=run)
-        info = release_at_commit(forge, store, repo, run.head_sha, ask_github=True)
+        info = built_release(forge, store, repo, run.head_sha, manifest_path=manifest_path)
         if info is None:
             return f"build run {run.id} succeeded; waiting for its release tag"
-        finished = finish_builds(store, info)
-        return f"build run {run.id} released {info.release_id}; {len(finished)} build(s) finished"
+        finished = finish_builds(store, info, commit_sha=run.head_sha)
+        how = "released" if info.commit_sha == run.head_sha else "reused"
+        return f"build run {run.id} {how} {info.release_id}; {len(finished)} build(s) finished"
     if run.status == "completed":
         detail = f"the build run ended: {run.conclusion or 'no conclusion'} ({run.html_url})"
         _update_builds(store, builds, status="failed", stage="build", progress=None, run=run, detail=detail)
@@ -541,15 +558,17 @@ def handle_pull_request_closed(
     if info is not None:
         finish_builds(store, info)
         return f"{len(moved)} build(s) of {merge_sha[:7]} released as {info.release_id}"
-    workflow = _chatops(forge, repo, settings, payload["repository"].get("default_branch")).build_workflow
+    chatops, build_config = _policy_parts(forge, repo, settings, payload["repository"].get("default_branch"))
     try:
-        runs = forge.list_workflow_runs(repo, head_sha=merge_sha, workflow=workflow, event="push", limit=1)
+        runs = forge.list_workflow_runs(
+            repo, head_sha=merge_sha, workflow=chatops.build_workflow, event="push", limit=1
+        )
     except ForgeError as exc:
         if not exc.not_found:
             raise
         runs = []
     if runs:
-        return _follow_build_run(forge, store, repo, moved, runs[0])
+        return _follow_build_run(forge, store, repo, moved, runs[0], manifest_path=build_config.manifest)
     return f"{len(moved)} build(s) wait for the build of {merge_sha[:7]}"
 
 

@@ -9,6 +9,10 @@
   arguments and the git tree ids of `build.key_paths`. A release whose tag carries the same build
   key is reused instead of building again.
 - A release tag is annotated; its message is the JSON `ReleaseRecord` (one key per line).
+- A commit whose build reused a release gets no tag (a second tag would be a second release of one
+  image, and moving the old one would rewrite history): the build workflow records the reuse as the
+  commit status `modbot/release` whose description starts with the release id
+  (`reuse_status_description`), which chat-ops reads back (`reused_release_in`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ DEPLOY_TAG_PREFIX = "deploy/"
 RELEASE_FORMAT = 1
 BUILD_KEY_VERSION = 1
 MAX_DAILY_RELEASES = 999
+# The commit status the build workflow sets on a commit whose build reused a release.
+RELEASE_STATUS_CONTEXT = "modbot/release"
 
 RELEASE_ID_PATTERN = r"^rel_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3}$"
 _RELEASE_ID_RE = re.compile(r"rel_([0-9]{4})_([0-9]{2})_([0-9]{2})_([0-9]{3})")
@@ -86,6 +92,18 @@ def next_release_id(existing: Iterable[str], now: dt.datetime) -> str:
     if seq > MAX_DAILY_RELEASES:
         raise ReleaseError(f"{MAX_DAILY_RELEASES} releases were already made on {today:%Y-%m-%d} (UTC)")
     return format_release_id(today, seq)
+
+
+def reuse_status_description(release_id: str) -> str:
+    """What the `modbot/release` status of a commit that reused `release_id` says (≤ 140 characters)."""
+    return f"{release_id}: reused (the same build key, so no new build and no new tag)"
+
+
+def reused_release_in(description: str | None) -> str | None:
+    """The release id a `modbot/release` status names (its first word), or None when it names none."""
+    words = (description or "").split(maxsplit=1)
+    first = words[0].rstrip(":") if words else ""
+    return first if is_release_id(first) else None
 
 
 def release_sort_key(release_id: str) -> tuple[dt.date, int]:
