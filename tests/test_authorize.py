@@ -555,3 +555,43 @@ def test_a_named_rollback_only_goes_back(named: str, current: str | None, allowe
     assert decision.allowed is allowed
     if not allowed:
         assert decision.rule == "not_older" and f"/deploy prod {named}" in decision.next_step
+
+
+def test_every_next_step_is_one_that_can_work_in_its_situation() -> None:
+    """Issue #10: advice the situation cannot follow was given (/rebuild with no run to re-run or a
+    reuse it would repeat, /status for a build's progress or a list of releases it does not show)."""
+    admin = user("admin")
+    merged = replace(READY, pull=pull())
+    # the build succeeded, but no release of its merge commit was found (an older workflow reused one)
+    reused = decide("deploy", admin, facts=replace(merged, build="succeeded", release_exists=False))
+    assert reused.rule == "no_release" and "succeeded" in reused.message
+    assert reused.next_step.startswith("deploy the release its build reused by id: /deploy prod rel_")
+    # /status shows environments, not builds: the progress is on the run
+    for decision in (
+        decide("deploy", admin, facts=replace(merged, build="running", release_exists=False)),
+        decide("rebuild", admin, facts=replace(merged, build="running")),
+    ):
+        assert decision.rule == "build_running"
+        assert "/status" not in decision.next_step and "Actions tab" in decision.next_step
+    # nor every release: the release/* tags list them
+    named = replace(READY, requested_release=PREVIOUS, release_id=PREVIOUS, release_exists=False)
+    for action in ("deploy", "rollback"):
+        absent = decide(action, admin, facts=named)
+        assert absent.rule == "no_release"
+        assert "/status" not in absent.next_step and "release/* tags" in absent.next_step
+    nothing = decide("deploy", Actor.token("ci"), facts=replace(READY, release_id=None, release_exists=False))
+    assert "/status lists" not in nothing.next_step and "release/* tags" in nothing.next_step
+    newer = replace(READY, requested_release=RELEASE, release_id=RELEASE, current_release=PREVIOUS)
+    forward = decide("rollback", admin, facts=newer)
+    assert forward.rule == "not_older" and "history" not in forward.next_step
+    # a closed PR is reopened before it can be merged
+    closed = pull(state="closed", merged=False)
+    assert decide("deploy", admin, facts=replace(READY, pull=closed)).next_step.startswith("reopen PR #7")
+    assert decide("rebuild", admin, facts=replace(READY, pull=closed)).next_step.startswith("reopen PR #7")
+    assert decide(
+        "deploy", admin, facts=replace(READY, pull=pull(state="open", merged=False))
+    ).next_step.startswith("merge PR #7")
+    # a failed build: /rebuild for a transient failure, else where the deploy comes from after the fix
+    failed = decide("deploy", admin, facts=replace(merged, build="failed", release_exists=False))
+    assert "/rebuild here, then /deploy prod again" in failed.next_step
+    assert "/deploy prod from that PR" in failed.next_step

@@ -598,6 +598,29 @@ def test_deploy_refusals_map_to_their_status(
     assert outcomes == ["not_found", "frozen", "unknown_environment", "no_release"]
 
 
+def test_a_build_without_a_release_is_told_what_can_work_in_its_state(
+    client: TestClient, store: Store, token: str
+) -> None:
+    def advice(build_id: str) -> str:
+        answer = client.post(
+            f"/admin/builds/{build_id}/deploy", json={"environment": "staging"}, headers=auth(token)
+        )
+        assert answer.status_code == 409 and error_of(answer) == "no_release"
+        next_step: str = answer.json()["next_step"]
+        return next_step
+
+    queued = built(store, None)
+    assert advice(queued) == f"wait until it succeeds (GET /admin/builds/{queued})"
+    # the run succeeded without a release found: waiting may not help when its build reused one
+    released_run = built(store, None)
+    store.update_build(released_run, status="running", stage="release", progress=80)
+    assert "deploy that release by id" in advice(released_run)
+    # a failed build never gets a release: waiting cannot help
+    failed = built(store, None)
+    store.update_build(failed, status="failed", detail="the build run ended: failure")
+    assert advice(failed).startswith("it will not get one: request a new build")
+
+
 def test_a_github_failure_during_deploy_is_502(
     client: TestClient, forge: FakeForge, store: Store, token: str
 ) -> None:

@@ -182,6 +182,31 @@ def test_monolith_is_one_pipeline(docs: dict[tuple[str, str], dict[str, Any]]) -
     assert [s["env"]["ENVIRONMENT"] for s in promote_runs] == ["staging"]
 
 
+def test_a_reused_release_is_named_on_its_commit_and_nothing_else_runs(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """Issue #10: the commit whose build reuses a release gets the modbot/release status (what chat-ops
+    resolves the merged PR by), from the plan job, with the plan's own outputs."""
+    for (profile, name), doc in docs.items():
+        if name != "modbot-build.yml":
+            continue
+        plan = doc["jobs"]["plan"]
+        [named] = [s for s in plan["steps"] if "statuses/" in s.get("run", "")]
+        assert named["if"] == "steps.plan.outputs.existing_release != ''", profile
+        assert named["env"]["STATUS_CONTEXT"] == "${{ steps.plan.outputs.status_context }}"
+        assert named["env"]["STATUS_DESCRIPTION"] == "${{ steps.plan.outputs.status_description }}"
+        assert named["env"]["GH_TOKEN"] == "${{ github.token }}"
+        assert 'gh api --method POST "repos/$GITHUB_REPOSITORY/statuses/$GITHUB_SHA"' in named["run"]
+        assert plan["permissions"] == {"contents": "read", "statuses": "write"}
+        # every job that builds, tags or moves a deploy tag is skipped for a reused release
+        for job_id, job in jobs(doc):
+            if job_id in ("check", "plan"):
+                continue
+            needs = job["needs"] if isinstance(job["needs"], list) else [job["needs"]]
+            gated = job.get("if") == "needs.plan.outputs.existing_release == ''"
+            assert gated or set(needs) - {"plan"}, (profile, job_id)
+
+
 def test_headless_builds_and_deploys_the_uis_apart(docs: dict[tuple[str, str], dict[str, Any]]) -> None:
     build, deploy = docs["headless", "modbot-build.yml"], docs["headless", "modbot-deploy.yml"]
     assert {"image-ui-admin", "image-ui-storefront"} <= set(build["jobs"])

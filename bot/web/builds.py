@@ -943,8 +943,7 @@ def builds_router(runtime: Runtime) -> APIRouter:
                 409,
                 "no_release",
                 f"build {build.build_id} has no release yet (status {build.status}, stage {build.stage})",
-                f"wait until it succeeds (GET /admin/builds/{build.build_id}); a failed build needs a new "
-                "one",
+                _no_release_advice(build),
             )
         forge = forge_for(body.installation_id, token, "build.deploy", build.build_id)
         request = CommandRequest(
@@ -1046,6 +1045,22 @@ def builds_router(runtime: Runtime) -> APIRouter:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+def _no_release_advice(build: BuildRecord) -> str:
+    """What to do about a build without a release: something that can work in its state."""
+    if build.status in ("failed", "cancelled"):
+        return "it will not get one: request a new build (POST /admin/builds)"
+    if build.stage == "release":
+        # the run succeeded, yet no release tag at the merge commit nor a modbot/release status naming
+        # the release it reused was found (waiting on the tag's event is the usual case; an older
+        # workflow that reused a release sets no status)
+        return (
+            f"its build run succeeded: wait for the release tag (GET /admin/builds/{build.build_id}); if its "
+            "build reused a release (the run's plan step names it), deploy that release by id "
+            "(/deploy <env> rel_… in a comment, or `modbot deploy`)"
+        )
+    return f"wait until it succeeds (GET /admin/builds/{build.build_id})"
+
+
 def _existing_release_hint(runtime: Runtime, repo: str, manifest_hash: str | None) -> str:
     """Point at a release that already carries this manifest, when the cache has one."""
     if manifest_hash is not None:
