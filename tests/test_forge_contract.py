@@ -55,6 +55,7 @@ class Backend(Protocol):
     def commits(self, base: str, head: str, authors: Sequence[str]) -> None: ...
     def open_pulls(self, head_branch: str, exists: bool) -> None: ...
     def expect_commit_file(self, branch: str, parent: str) -> None: ...
+    def commit_statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None: ...
 
 
 class FakeBackend:
@@ -120,6 +121,12 @@ class FakeBackend:
 
     def expect_commit_file(self, branch: str, parent: str) -> None:
         pass
+
+    def commit_statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None:
+        state = self.fake.repos[REPO.lower()]
+        state.commits.setdefault(sha, state.commits[state.refs["heads/main"]])  # a commit known by `sha`
+        for context, status, description in statuses:  # oldest first: the last of a context is its latest
+            self.fake.set_commit_status(REPO, sha, status, context=context, description=description)
 
     @property
     def api_calls(self) -> int:
@@ -265,6 +272,16 @@ class GitHubBackend:
             "PATCH", f"{R}/git/refs/heads/{branch}", json=ref_json(self.api, f"refs/heads/{branch}", "7" * 40)
         )
 
+    def commit_statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None:
+        url = f"{R}/commits/{sha}/status"
+        combined = self.api.example("GET", url)
+        example = combined["statuses"][0]
+        latest: dict[str, dict[str, Any]] = {}
+        for context, state, description in statuses:  # GitHub keeps the latest of each context
+            latest[context] = {**example, "context": context, "state": state, "description": description}
+        combined.update(sha=sha, total_count=len(latest), statuses=list(latest.values()))
+        self.api.add("GET", url, json=combined)
+
     @property
     def api_calls(self) -> int:
         return len(self.api.calls)
@@ -409,6 +426,32 @@ def test_commit_file_costs_five_calls(backend: Any) -> None:
         ),
     )
     assert len(sha) == 40 and calls == 5
+
+
+def test_commit_status_is_the_latest_of_its_context(backend: Any) -> None:
+    sha = "9" * 40
+    backend.commit_statuses(
+        sha,
+        [
+            ("modbot/release", "pending", "first"),
+            ("ci/test", "failure", "red"),
+            ("modbot/release", "success", "rel_2026_01_02_001: reused"),
+        ],
+    )
+    status, calls = calls_of(backend, lambda: backend.forge.get_commit_status(REPO, sha, "modbot/release"))
+    assert calls == 1
+    assert status is not None
+    assert (status.context, status.state, status.description) == (
+        "modbot/release",
+        "success",
+        "rel_2026_01_02_001: reused",
+    )
+    other = "8" * 40
+    backend.commit_statuses(other, [("ci/test", "success", "green")])
+    assert calls_of(backend, lambda: backend.forge.get_commit_status(REPO, other, "modbot/release")) == (
+        None,
+        1,
+    )
 
 
 def test_refusals_before_any_call(backend: Any) -> None:

@@ -463,3 +463,19 @@ def test_deploy_tags_resolve_promote_rollback(capsys: pytest.CaptureFixture[str]
         capsys, "rollback-tag", "--environment", "staging", "--to-release", "rel_2026_01_01_001"
     )
     assert code == 1 and "no tag release/rel_2026_01_01_001" in err
+
+
+def test_the_reuse_status_names_its_release_first_and_nothing_else_is_read_as_one() -> None:
+    from bot.pipeline.release import reuse_status_description, reused_release_in
+
+    description = reuse_status_description("rel_2026_08_16_001")
+    assert reused_release_in(description) == "rel_2026_08_16_001"
+    assert len(reuse_status_description("rel_2026_08_16_999")) <= 140
+    for text in (
+        None,
+        "",
+        "reused rel_2026_08_16_001",
+        "rel_2026_13_01_001: reused",
+        "release/rel_2026_08_16_001",
+    ):
+        assert reused_release_in(text) is None, text
