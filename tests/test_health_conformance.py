@@ -76,7 +76,7 @@ def test_the_routes_are_rustoks(contract: Contract) -> None:
     assert health.HEALTH_PATHS[0] == contract.documented_health_path == "/health"
     assert contract.route_of("health") in health.HEALTH_PATHS
     assert contract.route_of("health") == "/health/"  # when RusToK fixes it, this says so
-    assert health.MODULES_PATH == contract.route_of("modules")
+    assert contract.route_of("modules") == health.MODULES_PATH
     assert health.MODULES_PATH in contract.protected_paths
     for public in (*health.HEALTH_PATHS, contract.route_of("live")):
         assert public not in contract.protected_paths
@@ -84,7 +84,7 @@ def test_the_routes_are_rustoks(contract: Contract) -> None:
 
 def test_the_token_is_the_one_rustok_reads(contract: Contract) -> None:
     assert health.SERVER_TOKEN_ENV == contract.token_envs[0] == "RUSTOK_OBSERVABILITY_BEARER_TOKEN"
-    assert health.NO_SERVER_TOKEN_BODY == contract.not_configured[1]
+    assert contract.not_configured[1] == health.NO_SERVER_TOKEN_BODY
     assert contract.debug_open_without_token  # only a release build refuses without a token
     # what an operator sets as the GitHub secret is what the server reads: the default names it
     default = EnvironmentConfig.model_fields["health_token_env"].default
@@ -153,16 +153,17 @@ def test_smoke_fails_when_neither_health_route_exists(
 
 
 @pytest.mark.parametrize(
-    ("change", "problem", "field", "value"),
+    ("change", "expected"),
     [
-        ({"blog": None}, "missing modules (in the manifest, not served): blog", "missing", ["blog"]),
-        ({"seo": "healthy"}, "unexpected modules (served, not in the manifest): seo", "unexpected", ["seo"]),
-        ({"blog": "degraded"}, "unhealthy modules: blog (degraded)", "unhealthy", {"blog": "degraded"}),
+        ({"blog": None}, ("missing modules (in the manifest, not served): blog", "missing", ["blog"])),
+        (
+            {"seo": "healthy"},
+            ("unexpected modules (served, not in the manifest): seo", "unexpected", ["seo"]),
+        ),
+        ({"blog": "degraded"}, ("unhealthy modules: blog (degraded)", "unhealthy", {"blog": "degraded"})),
         (
             {"outbox": "unhealthy"},
-            "unhealthy modules: outbox (unhealthy)",
-            "unhealthy",
-            {"outbox": "unhealthy"},
+            ("unhealthy modules: outbox (unhealthy)", "unhealthy", {"outbox": "unhealthy"}),
         ),
     ],
 )
@@ -171,10 +172,9 @@ def test_smoke_names_each_wrong_module(
     rustok: StandIn,
     manifest_file: Path,
     change: dict[str, str | None],
-    problem: str,
-    field: str,
-    value: Any,
+    expected: tuple[str, str, Any],
 ) -> None:
+    problem, field, value = expected
     for slug, word in change.items():
         if word is None:
             del rustok.behaviour.modules[slug]

@@ -78,7 +78,9 @@ class Server:
                 if self.path == "/health/modules":
                     if b.body is not None:
                         return self.reply(200, b.body)
-                    overall = b.status or ("ok" if all(st == "healthy" for _, st in b.modules) else "degraded")
+                    overall = b.status or (
+                        "ok" if all(st == "healthy" for _, st in b.modules) else "degraded"
+                    )
                     doc = {
                         "status": overall,
                         "modules": [{"slug": s, "name": s.title(), "status": st} for s, st in b.modules],
@@ -367,7 +369,12 @@ def test_preflight_without_hash_compares_module_sets(
     capsys: pytest.CaptureFixture[str], server: Server, manifest_file: Path
 ) -> None:
     assert preflight(capsys, server.url)[0] == 0
-    server.behaviour.modules = [("blog", "healthy"), ("content", "healthy"), ("outbox", "healthy"), ("forum", "healthy")]
+    server.behaviour.modules = [
+        ("blog", "healthy"),
+        ("content", "healthy"),
+        ("outbox", "healthy"),
+        ("forum", "healthy"),
+    ]
     code, data = preflight(capsys, server.url)
     assert code == 1
     assert data["problems"] == ["the backend serves modules the UI was not built for: forum"]

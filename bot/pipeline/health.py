@@ -38,8 +38,8 @@ OVERALL_STATUSES = ("ok", "degraded")
 HEALTH_PATHS = ("/health", "/health/")  # asked in this order; the second only after a 404
 MODULES_PATH = "/health/modules"
 # metrics_auth: the variable the server reads its token from, and its 503 body when it has none
-SERVER_TOKEN_ENV = "RUSTOK_OBSERVABILITY_BEARER_TOKEN"
-NO_SERVER_TOKEN_BODY = "observability authentication is not configured"
+SERVER_TOKEN_ENV = "RUSTOK_OBSERVABILITY_BEARER_TOKEN"  # noqa: S105 - a variable name
+NO_SERVER_TOKEN_BODY = "observability authentication is not configured"  # noqa: S105 - a message
 
 
 @dataclass(frozen=True, slots=True)
