@@ -204,9 +204,19 @@ def test_unknown_status_words_are_a_clear_failure(
     assert report.problems == (
         "unknown module status words: blog (ok), content (null), outbox (down); "
         "RusToK serves healthy, degraded, unhealthy",
-        '/health/modules reports the unknown status "fine"; RusToK serves ok or degraded',
+        "/health/modules reports the unknown status fine; RusToK serves ok or degraded",
     )
     assert dict(report.unhealthy) == {"blog": "ok", "content": "null", "outbox": "down"}
+    assert report.version is None  # `{}`: no version
+    # what the server says is printed: control bytes are escaped, a version must look like one
+    body["modules"] = [{"slug": s, "status": "\x1b[32mhealthy"} for s in SLUGS]
+    body["status"] = "ok\n"
+    evil = health.Answer("u", 200, json.dumps({"version": "1.0\x1b[2J"}).encode())
+    report = health.judge_smoke(evil, health.Answer("u", 200, json.dumps(body).encode()), SLUGS, None)
+    assert report.version is None
+    assert "\x1b" not in "".join(report.problems) and "\n" not in "".join(report.problems)
+    assert '("\\u001b[32mhealthy")' in report.problems[0]
+    assert report.problems[1].startswith('/health/modules reports the unknown status "ok\\n"')
     body["status"] = "degraded"
     body["modules"] = [{"slug": s, "status": "healthy"} for s in SLUGS]
     report = health.judge_smoke(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -150,13 +151,24 @@ def parse_modules_answer(answer: Answer) -> tuple[ModulesAnswer | None, str | No
     )
 
 
+_VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}")
+
+
 def served_version(answer: Answer) -> str | None:
-    """The `version` of RusToK's `/health` body, when it has one (informational: never judged)."""
+    """The `version` of RusToK's `/health` body (its CARGO_PKG_VERSION), when it is one: it is
+    printed, so anything but a plain version string is dropped. Informational: never judged."""
     with contextlib.suppress(UnicodeDecodeError, json.JSONDecodeError):
         data = json.loads(answer.body.decode("utf-8"))
-        if isinstance(data, dict) and isinstance(data.get("version"), str) and data["version"]:
-            return str(data["version"])[:100]
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, str) and _VERSION_RE.fullmatch(version):
+            return version
     return None
+
+
+def _shown(word: str) -> str:
+    """A served word as a report shows it: as is when plain, else JSON-escaped (no control bytes)."""
+    plain = word.isascii() and word.isprintable()
+    return (word if plain else json.dumps(word))[:40]
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,11 +271,11 @@ def judge_smoke(
     if unknown:
         problems.append(
             "unknown module status words: "
-            + ", ".join(f"{s} ({st[:40]})" for s, st in unknown)
+            + ", ".join(f"{s} ({_shown(st)})" for s, st in unknown)
             + f"; RusToK serves {', '.join(MODULE_STATUSES)}"
         )
     if served.status not in OVERALL_STATUSES:
-        shown = "no status" if served.status is None else f'the unknown status "{served.status[:40]}"'
+        shown = "no status" if served.status is None else f"the unknown status {_shown(served.status)}"
         problems.append(f"{MODULES_PATH} reports {shown}; RusToK serves {' or '.join(OVERALL_STATUSES)}")
     elif served.status != "ok" and not not_healthy:
         problems.append(f'{MODULES_PATH} reports status "{served.status}"')
