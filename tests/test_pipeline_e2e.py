@@ -26,6 +26,11 @@ pytestmark = pytest.mark.slow
 
 MINI = ROOT / "examples" / "rustok-mini"
 TOKEN = "e2e-health-token"
+SERVER_ENV = ("RUSTOK_OBSERVABILITY_BEARER_TOKEN", "RUSTOK_METRICS_BEARER_TOKEN", "RUSTOK_DEGRADED")
+# a release build refuses /health/modules without a token (as RusToK's): every server gets one,
+# and smoke/preflight read it from E2E_TOKEN unless a test says otherwise
+GUARDED = {"RUSTOK_OBSERVABILITY_BEARER_TOKEN": TOKEN}
+WITH_TOKEN = ("--token-env", "E2E_TOKEN")
 
 
 def modbot(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -83,10 +88,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 class RunningServer:
     def __init__(self, binary: Path, env: dict[str, str] | None = None) -> None:
-        clean = {k: v for k, v in os.environ.items() if k not in ("RUSTOK_HEALTH_TOKEN", "RUSTOK_DEGRADED")}
+        clean = {k: v for k, v in os.environ.items() if k not in SERVER_ENV}
         self.process = subprocess.Popen(
             [str(binary), "--port", "0"],
-            env={**clean, **(env or {})},
+            env={**clean, **GUARDED, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -123,9 +128,13 @@ def serve() -> Iterator[object]:
 def smoke(
     ws: Workspace, url: str, *extra: str, env: dict[str, str] | None = None
 ) -> tuple[int, dict[str, object]]:
+    """`extra` replaces the default `--token-env E2E_TOKEN` when it names its own or `--no-token`."""
+    token = () if "--token-env" in extra or "--no-token" in extra else WITH_TOKEN
+    extra = tuple(a for a in extra if a != "--no-token")
     done = modbot(
-        "pipeline", "smoke", "--url", url, "--format", "json", "--timeout", "10", *extra, cwd=ws.root, env=env
-    )
+        "pipeline", "smoke", "--url", url, "--format", "json", "--timeout", "10", *token, *extra, cwd=ws.root,
+        env={"E2E_TOKEN": TOKEN, **(env or {})},
+    )  # fmt: skip
     assert "Traceback" not in done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -142,19 +151,28 @@ def test_manifest_to_running_server_and_module_install(workspace: Workspace, ser
     code, report = smoke(ws, server.url)
     assert code == 0, report
     assert report["served_modules"] == ["blog", "content", "outbox", "pages"]
+    assert report["unhealthy"] == {} and report["served_status"] == "ok"
+    assert report["health_path"] == "/health" and report["served_version"]
     assert report["served_manifest_hash"] == plan["manifest_hash"]  # baked in at build time
     without_forum = ws.target_dir / "rustok-server-without-forum"
     shutil.copy2(binary, without_forum)
 
     # the real server's token and degraded switches, seen by smoke
-    guarded = serve(binary, {"RUSTOK_HEALTH_TOKEN": TOKEN})
-    code, report = smoke(ws, guarded.url)
-    assert code == 1 and "HTTP 401" in report["problems"][0]  # type: ignore[index]
-    code, report = smoke(ws, guarded.url, "--token-env", "E2E_TOKEN", env={"E2E_TOKEN": TOKEN})
-    assert code == 0, report
+    code, report = smoke(ws, server.url, "--no-token")
+    assert code == 1 and report["attempts"] == 1
+    assert "HTTP 401: the server wants a bearer token and none was sent" in report["problems"][0]  # type: ignore[index]
+    code, report = smoke(ws, server.url, env={"E2E_TOKEN": "wrong"})
+    assert code == 1 and "HTTP 401: the server refused the token in E2E_TOKEN" in report["problems"][0]  # type: ignore[index]
+    unconfigured = serve(binary, {"RUSTOK_OBSERVABILITY_BEARER_TOKEN": ""})
+    code, report = smoke(ws, unconfigured.url)
+    assert code == 1 and report["attempts"] == 1
+    assert "HTTP 503: the server has no observability token configured" in report["problems"][0]  # type: ignore[index]
+    legacy = serve(binary, {"RUSTOK_OBSERVABILITY_BEARER_TOKEN": "", "RUSTOK_METRICS_BEARER_TOKEN": TOKEN})
+    assert smoke(ws, legacy.url)[0] == 0
     degraded = serve(binary, {"RUSTOK_DEGRADED": "blog"})
     code, report = smoke(ws, degraded.url, "--timeout", "1")
     assert code == 1 and report["unhealthy"] == {"blog": "degraded"}
+    assert report["problems"] == ["unhealthy modules: blog (degraded)"]
 
     # 2. modbot install forum -> rebuild (the pipeline's own build step) -> smoke passes with forum
     done = modbot(
@@ -185,9 +203,30 @@ def test_manifest_to_running_server_and_module_install(workspace: Workspace, ser
     assert any("built from manifest_hash" in p for p in report["problems"])  # type: ignore[union-attr]
 
     # 4. preflight (headless UI gate) against the real server
-    done = modbot("pipeline", "preflight", "--backend-url", with_forum.url, "--format", "json", cwd=ws.root)
+    token = {"E2E_TOKEN": TOKEN}
+    done = modbot(
+        "pipeline",
+        "preflight",
+        "--backend-url",
+        with_forum.url,
+        "--format",
+        "json",
+        *WITH_TOKEN,
+        cwd=ws.root,
+        env=token,
+    )
     assert done.returncode == 0, done.stdout
-    done = modbot("pipeline", "preflight", "--backend-url", old.url, "--format", "json", cwd=ws.root)
+    done = modbot(
+        "pipeline",
+        "preflight",
+        "--backend-url",
+        old.url,
+        "--format",
+        "json",
+        *WITH_TOKEN,
+        cwd=ws.root,
+        env=token,
+    )
     assert done.returncode == 1
     assert "the UI expects modules the backend lacks: forum" in json.loads(done.stdout)["problems"]
 

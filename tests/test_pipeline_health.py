@@ -35,7 +35,7 @@ SECRET = "s3cr3t-token-value"
 
 @dataclass
 class Behaviour:
-    modules: list[tuple[str, str]] = field(default_factory=lambda: [(s, "ok") for s in SLUGS])
+    modules: list[tuple[str, str]] = field(default_factory=lambda: [(s, "healthy") for s in SLUGS])
     status: str | None = None  # overall; default: ok unless a module is not
     manifest_hash: str | None = None
     release_id: str | None = None
@@ -78,7 +78,9 @@ class Server:
                 if self.path == "/health/modules":
                     if b.body is not None:
                         return self.reply(200, b.body)
-                    overall = b.status or ("ok" if all(st == "ok" for _, st in b.modules) else "degraded")
+                    overall = b.status or (
+                        "ok" if all(st == "healthy" for _, st in b.modules) else "degraded"
+                    )
                     doc = {
                         "status": overall,
                         "modules": [{"slug": s, "name": s.title(), "status": st} for s, st in b.modules],
@@ -151,7 +153,7 @@ def test_smoke_passes_on_exactly_the_manifest_modules(
 def test_smoke_reports_missing_and_unexpected_modules(
     capsys: pytest.CaptureFixture[str], server: Server, manifest_file: Path
 ) -> None:
-    server.behaviour.modules = [("content", "ok"), ("outbox", "ok"), ("seo", "ok")]
+    server.behaviour.modules = [("content", "healthy"), ("outbox", "healthy"), ("seo", "healthy")]
     start = time.monotonic()
     code, data, _ = smoke(capsys, server.url, *FAST)
     assert code == 1
@@ -168,13 +170,13 @@ def test_smoke_reports_missing_and_unexpected_modules(
 def test_smoke_reports_unhealthy_modules(
     capsys: pytest.CaptureFixture[str], server: Server, manifest_file: Path
 ) -> None:
-    server.behaviour.modules = [("blog", "degraded"), ("content", "ok"), ("outbox", "down")]
+    server.behaviour.modules = [("blog", "degraded"), ("content", "healthy"), ("outbox", "unhealthy")]
     code, data, _ = smoke(capsys, server.url, *FAST)
     assert code == 1
-    assert data["unhealthy"] == {"blog": "degraded", "outbox": "down"}
+    assert data["unhealthy"] == {"blog": "degraded", "outbox": "unhealthy"}
     assert data["served_status"] == "degraded"
     # all modules ok but the server says degraded: still a failure, and said so
-    server.behaviour.modules = [(s, "ok") for s in SLUGS]
+    server.behaviour.modules = [(s, "healthy") for s in SLUGS]
     server.behaviour.status = "degraded"
     code, data, _ = smoke(capsys, server.url, *FAST)
     assert code == 1 and '/health/modules reports status "degraded"' in data["problems"]
@@ -345,7 +347,7 @@ def test_preflight_same_hash_is_compatible(
     capsys: pytest.CaptureFixture[str], server: Server, manifest_file: Path
 ) -> None:
     server.behaviour.manifest_hash = HASH
-    server.behaviour.modules = [("blog", "degraded"), ("content", "ok"), ("outbox", "ok")]
+    server.behaviour.modules = [("blog", "degraded"), ("content", "healthy"), ("outbox", "healthy")]
     code, data = preflight(capsys, server.url)
     assert code == 0 and data["ok"] is True  # health is smoke's business, not preflight's
 
@@ -355,7 +357,7 @@ def test_preflight_different_hash_is_refused_at_once(
 ) -> None:
     server.behaviour.manifest_hash = "f" * 64
     server.behaviour.release_id = "rel_2026_08_15_001"
-    server.behaviour.modules = [("content", "ok"), ("outbox", "ok")]
+    server.behaviour.modules = [("content", "healthy"), ("outbox", "healthy")]
     code, data = preflight(capsys, server.url, "--timeout", "20")
     assert code == 1
     assert data["attempts"] == 1
@@ -367,7 +369,12 @@ def test_preflight_without_hash_compares_module_sets(
     capsys: pytest.CaptureFixture[str], server: Server, manifest_file: Path
 ) -> None:
     assert preflight(capsys, server.url)[0] == 0
-    server.behaviour.modules = [("blog", "ok"), ("content", "ok"), ("outbox", "ok"), ("forum", "ok")]
+    server.behaviour.modules = [
+        ("blog", "healthy"),
+        ("content", "healthy"),
+        ("outbox", "healthy"),
+        ("forum", "healthy"),
+    ]
     code, data = preflight(capsys, server.url)
     assert code == 1
     assert data["problems"] == ["the backend serves modules the UI was not built for: forum"]
@@ -388,7 +395,7 @@ def test_preflight_retries_only_while_the_backend_is_down(
 
 
 def test_judge_smoke_and_preflight_directly() -> None:
-    body = json.dumps({"status": "ok", "modules": [{"slug": "a", "name": "A", "status": "ok"}]}).encode()
+    body = json.dumps({"status": "ok", "modules": [{"slug": "a", "name": "A", "status": "healthy"}]}).encode()
     ok = Answer("u", 200, body)
     assert judge_smoke(ok, ok, ["a"], None).ok
     report = judge_smoke(ok, ok, ["a", "b"], None)

@@ -428,7 +428,10 @@ def test_deploy_tags_resolve_promote_rollback(capsys: pytest.CaptureFixture[str]
     assert resolved["release_id"] == r1 and resolved["previous_release"] == ""
     assert resolved["image"] == f"ghcr.io/rustok/rustok-mini@{DIGEST_A}"
     assert resolved["url"] == "https://staging.rustok-mini.example.com"
-    assert resolved["backend"] == "kubernetes" and resolved["health_token_env"] == "RUSTOK_HEALTH_TOKEN"
+    assert (
+        resolved["backend"] == "kubernetes"
+        and resolved["health_token_env"] == "RUSTOK_OBSERVABILITY_BEARER_TOKEN"
+    )
 
     code, moved, _ = cli(capsys, "promote", "--environment", "staging", "--release", r2, "--push")
     assert moved["previous_commit"] == first_sha

@@ -847,11 +847,16 @@ def cmd_move_tag(args: argparse.Namespace) -> int:
 
 
 def _token(name: str | None) -> str | None:
+    from bot.pipeline.health import SERVER_TOKEN_ENV
+
     if name is None:
         return None
     value = os.environ.get(name, "")
     if not value:
-        raise UsageError(f"the token variable {name} is empty or unset")
+        raise UsageError(
+            f"the token variable {name} is empty or unset: it must hold the value of the server's "
+            f"{SERVER_TOKEN_ENV} (in the workflows, a secret named after the environment's health_token_env)"
+        )
     return value
 
 
@@ -860,6 +865,12 @@ def _health_report(result: RunResult, title: str) -> list[str]:
     verdict = paint("passed", "green") if report.ok else paint("FAILED", "red")
     lines = [f"{title}: {verdict} after {result.attempts} attempt(s), {result.seconds:.1f}s"]
     lines += [f"  - {problem}" for problem in report.problems]
+    if report.health_path is not None:
+        slash = (
+            " (RusToK's route at 4ea8a036, with a trailing slash)" if report.health_path.endswith("/") else ""
+        )
+        version = f"; version {report.version}" if report.version else ""
+        lines.append(f"  health answered at {report.health_path}{slash}{version}")
     if report.served is not None:
         served = ", ".join(f"{s} ({st})" for s, st in sorted(report.served.modules.items())) or "none"
         lines.append(f"  served modules: {served}")
@@ -894,6 +905,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
         manifest.modules.keys(),
         expected_hash=manifest_hash(manifest),
         token=_token(token_env),
+        token_env=token_env,
         timeout=timeout or 120.0,
         interval=args.interval,
     )
@@ -930,6 +942,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
         manifest.modules.keys(),
         ui_hash=manifest_hash(manifest),
         token=_token(token_env),
+        token_env=token_env,
         timeout=args.timeout,
         interval=args.interval,
     )

@@ -39,6 +39,7 @@ from bot.manifest.cargo import (
     unsafe_word_problem,
 )
 from bot.manifest.model import Manifest
+from bot.pipeline.health import SERVER_TOKEN_ENV
 
 DEFAULT_CONFIG_PATH = ".github/modbot.toml"
 MAX_CONFIG_BYTES = 1_000_000
@@ -453,7 +454,9 @@ class EnvironmentConfig(_Strict):
     )
     auto_deploy: bool = Field(False, description="A merge to the default branch deploys here.")
     health_token_env: EnvVarName | None = Field(
-        None, description="The env var (a GitHub secret) holding the bearer token for /health."
+        SERVER_TOKEN_ENV,
+        description="The env var (a GitHub secret of that name in the workflows) holding the bearer token "
+        "for /health/modules: the value of the server's RUSTOK_OBSERVABILITY_BEARER_TOKEN.",
     )
     smoke_timeout: Duration = Field("120s", description="How long smoke retries before failing.")
     backend: Backend

@@ -18,19 +18,34 @@ pub fn release_id() -> Option<&'static str> {
 pub const EMBED_ADMIN: bool = cfg!(feature = "embed-admin");
 pub const EMBED_STOREFRONT: bool = cfg!(feature = "embed-storefront");
 
+/// Release builds refuse `/health/modules` when no token is configured; debug builds leave it open
+/// for local inspection (RusToK's `metrics_auth`: `cfg!(debug_assertions)`).
+pub const TOKEN_REQUIRED_WITHOUT_CONFIG: bool = !cfg!(debug_assertions);
+
+/// RusToK's `metrics_auth` answers, word for word.
+pub const NOT_CONFIGURED: &str = "observability authentication is not configured";
+pub const TOKEN_REQUIRED: &str = "observability bearer token required";
+
 /// The application: the module registry plus runtime settings.
 pub struct App {
     modules: Vec<Box<dyn RusToKModule>>,
     token: Option<Vec<u8>>,
     degraded: Vec<String>,
+    release_build: bool,
 }
 
 impl App {
     pub fn new(config: &Config) -> App {
+        App::for_build(config, TOKEN_REQUIRED_WITHOUT_CONFIG)
+    }
+
+    /// `release_build`: whether a missing token closes `/health/modules` (tests choose).
+    pub fn for_build(config: &Config, release_build: bool) -> App {
         App {
             modules: crate::modules::compiled(),
             token: config.health_token.as_ref().map(|t| t.as_bytes().to_vec()),
             degraded: config.degraded.clone(),
+            release_build,
         }
     }
 
@@ -39,39 +54,54 @@ impl App {
         self.modules.iter().map(|m| m.slug()).collect()
     }
 
-    /// Answers one request.
+    /// Answers one request. The routes are RusToK's: `/health` (registered there as `/health/`,
+    /// served here under both spellings), `/health/live` and `/health/modules`; only the last is
+    /// guarded by the bearer token, as in RusToK's `metrics_auth`.
     pub fn handle(&self, req: &Request) -> Response {
         let path = req.path();
-        let route: fn(&App) -> Response = match path {
-            "/health" => App::health,
-            "/health/modules" => App::health_modules,
+        let (route, protected): (fn(&App) -> Response, bool) = match path {
+            "/health" | "/health/" => (App::health, false),
+            "/health/live" => (App::live, false),
+            "/health/modules" => (App::health_modules, true),
             _ => return Response::error(404, "Not Found", "not found"),
         };
         if req.method != "GET" && req.method != "HEAD" {
             return Response::error(405, "Method Not Allowed", "method not allowed")
                 .with_header("Allow", "GET, HEAD");
         }
-        if !self.authorized(req) {
-            return Response::error(401, "Unauthorized", "unauthorized")
-                .with_header("WWW-Authenticate", "Bearer realm=\"rustok-health\"");
+        if protected {
+            if let Some(refusal) = self.refusal(req) {
+                return refusal;
+            }
         }
         route(self)
     }
 
-    fn authorized(&self, req: &Request) -> bool {
+    /// Why a protected route is refused, if it is.
+    fn refusal(&self, req: &Request) -> Option<Response> {
         let Some(expected) = &self.token else {
-            return true;
+            return self
+                .release_build
+                .then(|| Response::text(503, "Service Unavailable", NOT_CONFIGURED));
         };
-        let Some(value) = req.header("authorization") else {
-            return false;
-        };
-        let Some((scheme, token)) = value.split_once(' ') else {
-            return false;
-        };
-        scheme.eq_ignore_ascii_case("bearer") && constant_time_eq(expected, token.trim().as_bytes())
+        let supplied = req.header("authorization").and_then(bearer_token);
+        if supplied.is_some_and(|token| constant_time_eq(expected, token.as_bytes())) {
+            return None;
+        }
+        Some(
+            Response::text(401, "Unauthorized", TOKEN_REQUIRED)
+                .with_header("WWW-Authenticate", "Bearer realm=\"observability\""),
+        )
     }
 
     fn health(&self) -> Response {
+        let mut body = String::from("{\"status\":\"ok\",\"app\":\"rustok\",\"version\":");
+        json::push_str(&mut body, env!("CARGO_PKG_VERSION"));
+        body.push('}');
+        Response::json(200, "OK", body)
+    }
+
+    fn live(&self) -> Response {
         Response::json(200, "OK", "{\"status\":\"ok\"}".to_owned())
     }
 
@@ -84,13 +114,16 @@ impl App {
         }
     }
 
+    /// RusToK's `ModulesHealthResponse` (`status` ok|degraded, `modules[]` slug/name/status), then
+    /// this example's build metadata, which RusToK does not serve: `manifest_hash`, `release_id`,
+    /// `embed_admin`, `embed_storefront`.
     fn health_modules(&self) -> Response {
         let mut body = String::with_capacity(256);
         let mut all_ok = true;
         let mut list = String::new();
         for (i, module) in self.modules.iter().enumerate() {
             let health = self.module_health(module.as_ref());
-            all_ok &= health.is_ok();
+            all_ok &= health.is_healthy();
             if i > 0 {
                 list.push(',');
             }
@@ -119,6 +152,16 @@ impl App {
     }
 }
 
+/// `Bearer <token>` (scheme case-insensitive, the token trimmed and non-empty), as RusToK parses it.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,33 +177,52 @@ mod tests {
         }
     }
 
+    fn app_for(token: Option<&str>, degraded: &[&str], release_build: bool) -> App {
+        App::for_build(
+            &Config {
+                host: "127.0.0.1".into(),
+                port: 0,
+                health_token: token.map(str::to_owned),
+                degraded: degraded.iter().map(|s| s.to_string()).collect(),
+            },
+            release_build,
+        )
+    }
+
     fn app(token: Option<&str>, degraded: &[&str]) -> App {
-        App::new(&Config {
-            host: "127.0.0.1".into(),
-            port: 0,
-            health_token: token.map(str::to_owned),
-            degraded: degraded.iter().map(|s| s.to_string()).collect(),
-        })
+        app_for(token, degraded, false)
     }
 
     #[test]
     fn routes() {
         let app = app(None, &[]);
-        let r = app.handle(&req("GET", "/health", None));
-        assert_eq!((r.status, r.body.as_str()), (200, "{\"status\":\"ok\"}"));
+        let health = format!(
+            "{{\"status\":\"ok\",\"app\":\"rustok\",\"version\":\"{}\"}}",
+            env!("CARGO_PKG_VERSION")
+        );
+        for path in ["/health", "/health/"] {
+            let r = app.handle(&req("GET", path, None));
+            assert_eq!(
+                (r.status, r.body.as_str()),
+                (200, health.as_str()),
+                "{path}"
+            );
+        }
         assert_eq!(app.handle(&req("HEAD", "/health", None)).status, 200);
+        let r = app.handle(&req("GET", "/health/live", None));
+        assert_eq!((r.status, r.body.as_str()), (200, "{\"status\":\"ok\"}"));
         let r = app.handle(&req("GET", "/health/modules?verbose=1", None));
         assert_eq!(r.status, 200);
         assert!(r.body.starts_with("{\"status\":\"ok\",\"modules\":["));
+        assert!(!r.body.contains("\"status\":\"ok\"}"), "{}", r.body); // modules say healthy
         assert_eq!(app.handle(&req("GET", "/nope", None)).status, 404);
-        assert_eq!(app.handle(&req("GET", "/health/", None)).status, 404);
         let r = app.handle(&req("POST", "/health", None));
         assert_eq!(r.status, 405);
         assert!(r.body.starts_with("{\"error\":"));
     }
 
     #[test]
-    fn token_is_required_when_set() {
+    fn only_modules_need_the_token() {
         let app = app(Some("s3cret"), &[]);
         for auth in [
             None,
@@ -168,24 +230,49 @@ mod tests {
             Some("Bearer s3cre"),
             Some("Basic s3cret"),
             Some("s3cret"),
+            Some("Bearer "),
         ] {
+            let r = app.handle(&req("GET", "/health/modules", auth));
             assert_eq!(
-                app.handle(&req("GET", "/health", auth)).status,
-                401,
+                (r.status, r.body.as_str()),
+                (401, TOKEN_REQUIRED),
                 "{auth:?}"
             );
+            assert!(r.headers.contains(&(
+                "WWW-Authenticate",
+                "Bearer realm=\"observability\"".to_owned()
+            )));
+            for public in ["/health", "/health/", "/health/live"] {
+                assert_eq!(app.handle(&req("GET", public, auth)).status, 200);
+            }
         }
-        assert_eq!(
-            app.handle(&req("GET", "/health", Some("Bearer s3cret")))
-                .status,
-            200
-        );
-        assert_eq!(
-            app.handle(&req("GET", "/health/modules", Some("bearer s3cret")))
-                .status,
-            200
-        );
+        for auth in ["Bearer s3cret", "bearer s3cret", "  Bearer   s3cret  "] {
+            let r = app.handle(&req("GET", "/health/modules", Some(auth)));
+            assert_eq!(r.status, 200, "{auth:?}");
+        }
         assert_eq!(app.handle(&req("GET", "/other", None)).status, 404);
+    }
+
+    #[test]
+    fn a_release_build_without_a_token_refuses_modules() {
+        let release = app_for(None, &[], true);
+        let r = release.handle(&req("GET", "/health/modules", Some("Bearer anything")));
+        assert_eq!((r.status, r.body.as_str()), (503, NOT_CONFIGURED));
+        assert_eq!(r.content_type, "text/plain; charset=utf-8");
+        assert_eq!(release.handle(&req("GET", "/health", None)).status, 200);
+        assert_eq!(
+            release.handle(&req("GET", "/health/live", None)).status,
+            200
+        );
+        let debug = app_for(None, &[], false);
+        assert_eq!(
+            debug.handle(&req("GET", "/health/modules", None)).status,
+            200
+        );
+        let guarded = app_for(Some("t"), &[], true);
+        let r = guarded.handle(&req("GET", "/health/modules", Some("Bearer t")));
+        assert_eq!(r.status, 200);
+        assert_eq!(TOKEN_REQUIRED_WITHOUT_CONFIG, !cfg!(debug_assertions));
     }
 
     #[test]

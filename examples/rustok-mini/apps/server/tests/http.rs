@@ -14,7 +14,8 @@ impl Server {
     fn start(env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustok-server"));
         cmd.args(["--port", "0"])
-            .env_remove("RUSTOK_HEALTH_TOKEN")
+            .env_remove("RUSTOK_OBSERVABILITY_BEARER_TOKEN")
+            .env_remove("RUSTOK_METRICS_BEARER_TOKEN")
             .env_remove("RUSTOK_DEGRADED")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -82,19 +83,40 @@ fn expected_modules() -> String {
         .iter()
         .filter(|(_, _, on)| *on)
         .map(|(slug, name, _)| {
-            format!("{{\"slug\":\"{slug}\",\"name\":\"{name}\",\"status\":\"ok\"}}")
+            format!("{{\"slug\":\"{slug}\",\"name\":\"{name}\",\"status\":\"healthy\"}}")
         })
         .collect();
     format!("[{}]", items.join(","))
 }
 
+fn health_body() -> String {
+    format!(
+        "{{\"status\":\"ok\",\"app\":\"rustok\",\"version\":\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Without a token, `/health/modules` is open in a debug build and 503 in a release build (RusToK's
+/// `metrics_auth`); these tests run the binary of their own profile.
 #[test]
 fn health_endpoints() {
     let server = Server::start(&[]);
+    assert_eq!(server.get("/health", None), (200, health_body()));
+    assert_eq!(server.get("/health/", None), (200, health_body()));
     assert_eq!(
-        server.get("/health", None),
+        server.get("/health/live", None),
         (200, "{\"status\":\"ok\"}".to_owned())
     );
+    if !cfg!(debug_assertions) {
+        assert_eq!(
+            server.get("/health/modules", None),
+            (
+                503,
+                "observability authentication is not configured".to_owned()
+            )
+        );
+        return;
+    }
     let (status, body) = server.get("/health/modules", None);
     assert_eq!(status, 200);
     let modules = format!("{{\"status\":\"ok\",\"modules\":{},", expected_modules());
@@ -108,18 +130,26 @@ fn health_endpoints() {
 
 #[test]
 fn bearer_token() {
-    let server = Server::start(&[("RUSTOK_HEALTH_TOKEN", "s3cret")]);
-    for path in ["/health", "/health/modules"] {
-        assert_eq!(server.get(path, None).0, 401);
-        assert_eq!(server.get(path, Some("wrong")).0, 401);
-        assert_eq!(server.get(path, Some("s3cret")).0, 200);
+    let server = Server::start(&[("RUSTOK_OBSERVABILITY_BEARER_TOKEN", "s3cret")]);
+    let refused = (401, "observability bearer token required".to_owned());
+    assert_eq!(server.get("/health/modules", None), refused);
+    assert_eq!(server.get("/health/modules", Some("wrong")), refused);
+    assert_eq!(server.get("/health/modules", Some("s3cret")).0, 200);
+    for public in ["/health", "/health/live"] {
+        assert_eq!(server.get(public, None).0, 200);
     }
+    let legacy = Server::start(&[("RUSTOK_METRICS_BEARER_TOKEN", "old")]);
+    assert_eq!(legacy.get("/health/modules", Some("old")).0, 200);
+    assert_eq!(legacy.get("/health/modules", None).0, 401);
 }
 
 #[test]
 fn degraded_module() {
-    let server = Server::start(&[("RUSTOK_DEGRADED", "content")]);
-    let (status, body) = server.get("/health/modules", None);
+    let server = Server::start(&[
+        ("RUSTOK_DEGRADED", "content"),
+        ("RUSTOK_OBSERVABILITY_BEARER_TOKEN", "t"),
+    ]);
+    let (status, body) = server.get("/health/modules", Some("t"));
     assert_eq!(status, 200);
     if cfg!(feature = "mod-content") {
         assert!(body.starts_with("{\"status\":\"degraded\""), "{body}");
@@ -162,5 +192,5 @@ fn keep_alive_and_pipelining() {
         1,
         "{body}"
     );
-    assert!(body.ends_with("{\"status\":\"ok\"}"), "{body}");
+    assert!(body.ends_with(&health_body()), "{body}");
 }

@@ -56,7 +56,7 @@ impl RusToKModule for BlogModule {
     }
 
     fn health(&self) -> ModuleHealth {
-        ModuleHealth::Ok
+        ModuleHealth::Healthy
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

@@ -155,9 +155,9 @@ impl RusToKModule for ContentModule {
 
     fn health(&self) -> ModuleHealth {
         if self.store.is_poisoned() {
-            ModuleHealth::Down
+            ModuleHealth::Unhealthy
         } else {
-            ModuleHealth::Ok
+            ModuleHealth::Healthy
         }
     }
 }
@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn module_is_healthy() {
         let module = ContentModule::new();
-        assert_eq!(module.health(), ModuleHealth::Ok);
+        assert_eq!(module.health(), ModuleHealth::Healthy);
         assert_eq!((module.slug(), module.name()), ("content", "Content"));
     }
 }

@@ -6,33 +6,34 @@
 
 use std::fmt;
 
-/// Health of a single module, as reported by `/health/modules`.
+/// Health of a single module, as reported by `/health/modules`: RusToK's `HealthStatus`, whose
+/// wire words (`apps/server/src/controllers/health.rs`) are `healthy`, `degraded` and `unhealthy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ModuleHealth {
     /// The module works.
-    Ok,
+    Healthy,
     /// The module works with reduced functionality.
     Degraded,
     /// The module does not work.
-    Down,
+    Unhealthy,
 }
 
 impl ModuleHealth {
-    /// The wire name: `"ok"`, `"degraded"` or `"down"`.
+    /// The wire name: `"healthy"`, `"degraded"` or `"unhealthy"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ModuleHealth::Ok => "ok",
+            ModuleHealth::Healthy => "healthy",
             ModuleHealth::Degraded => "degraded",
-            ModuleHealth::Down => "down",
+            ModuleHealth::Unhealthy => "unhealthy",
         }
     }
 
     /// Whether the module is fully healthy.
-    pub fn is_ok(self) -> bool {
-        self == ModuleHealth::Ok
+    pub fn is_healthy(self) -> bool {
+        self == ModuleHealth::Healthy
     }
 
-    /// The worse of two health values (`Ok` < `Degraded` < `Down`).
+    /// The worse of two health values (`Healthy` < `Degraded` < `Unhealthy`).
     pub fn worst(self, other: ModuleHealth) -> ModuleHealth {
         self.max(other)
     }
@@ -87,16 +88,17 @@ mod tests {
 
     #[test]
     fn health_names_and_order() {
-        assert_eq!(ModuleHealth::Ok.as_str(), "ok");
+        assert_eq!(ModuleHealth::Healthy.as_str(), "healthy");
         assert_eq!(ModuleHealth::Degraded.to_string(), "degraded");
-        assert_eq!(ModuleHealth::Down.as_str(), "down");
+        assert_eq!(ModuleHealth::Unhealthy.as_str(), "unhealthy");
+        assert!(ModuleHealth::Healthy.is_healthy() && !ModuleHealth::Degraded.is_healthy());
         assert_eq!(
-            ModuleHealth::Ok.worst(ModuleHealth::Degraded),
+            ModuleHealth::Healthy.worst(ModuleHealth::Degraded),
             ModuleHealth::Degraded
         );
         assert_eq!(
-            ModuleHealth::Down.worst(ModuleHealth::Degraded),
-            ModuleHealth::Down
+            ModuleHealth::Unhealthy.worst(ModuleHealth::Degraded),
+            ModuleHealth::Unhealthy
         );
     }
 

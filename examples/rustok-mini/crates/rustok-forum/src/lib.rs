@@ -63,7 +63,7 @@ impl RusToKModule for ForumModule {
         if self.replies.is_poisoned() {
             ModuleHealth::Degraded
         } else {
-            ModuleHealth::Ok
+            ModuleHealth::Healthy
         }
     }
 
@@ -84,6 +84,6 @@ mod tests {
         assert_eq!(forum.reply(&slug, "hello"), Some(2));
         assert_eq!(forum.reply("missing", "?"), None);
         assert_eq!(forum.reply_count(&slug), 2);
-        assert_eq!(forum.health(), ModuleHealth::Ok);
+        assert_eq!(forum.health(), ModuleHealth::Healthy);
     }
 }

@@ -139,11 +139,11 @@ impl RusToKModule for OutboxModule {
 
     fn health(&self) -> ModuleHealth {
         if self.outbox.state.is_poisoned() {
-            ModuleHealth::Down
+            ModuleHealth::Unhealthy
         } else if self.outbox.len() >= self.outbox.capacity() {
             ModuleHealth::Degraded
         } else {
-            ModuleHealth::Ok
+            ModuleHealth::Healthy
         }
     }
 }
@@ -170,7 +170,7 @@ mod tests {
         let module = OutboxModule {
             outbox: Outbox::with_capacity(1),
         };
-        assert_eq!(module.health(), ModuleHealth::Ok);
+        assert_eq!(module.health(), ModuleHealth::Healthy);
         module.outbox().publish("x", "").unwrap();
         assert_eq!(module.health(), ModuleHealth::Degraded);
         assert_eq!(module.slug(), "outbox");

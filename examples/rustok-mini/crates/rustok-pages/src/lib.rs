@@ -79,7 +79,7 @@ impl RusToKModule for PagesModule {
     }
 
     fn health(&self) -> ModuleHealth {
-        ModuleHealth::Ok
+        ModuleHealth::Healthy
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

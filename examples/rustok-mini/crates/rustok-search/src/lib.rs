@@ -61,7 +61,7 @@ impl RusToKModule for SearchModule {
     }
 
     fn health(&self) -> ModuleHealth {
-        ModuleHealth::Ok
+        ModuleHealth::Healthy
     }
 }
 

@@ -65,7 +65,7 @@ impl RusToKModule for SeoModule {
     }
 
     fn health(&self) -> ModuleHealth {
-        ModuleHealth::Ok
+        ModuleHealth::Healthy
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

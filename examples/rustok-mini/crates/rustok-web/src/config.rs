@@ -15,7 +15,9 @@ pub struct Config {
     pub host: String,
     /// Port (`--port`, env `PORT`, default 8080; 0 picks a free port).
     pub port: u16,
-    /// Bearer token required by the health endpoints (env `RUSTOK_HEALTH_TOKEN`).
+    /// Bearer token that guards `/health/modules`, as RusToK's `metrics_auth`: env
+    /// `RUSTOK_OBSERVABILITY_BEARER_TOKEN`, else the legacy `RUSTOK_METRICS_BEARER_TOKEN`; trimmed,
+    /// blank = unset.
     pub health_token: Option<String>,
     /// Slugs forced to report "degraded" (env `RUSTOK_DEGRADED`, comma-separated).
     pub degraded: Vec<String>,
@@ -23,6 +25,12 @@ pub struct Config {
 
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 8080;
+
+/// Where the observability token is read from, first set wins (RusToK's `metrics_auth`).
+pub const TOKEN_ENVS: [&str; 2] = [
+    "RUSTOK_OBSERVABILITY_BEARER_TOKEN",
+    "RUSTOK_METRICS_BEARER_TOKEN",
+];
 
 pub const USAGE: &str = "\
 usage: rustok-server [--host HOST] [--port PORT]
@@ -34,7 +42,8 @@ options:
   -V, --version print the version
 
 environment:
-  RUSTOK_HEALTH_TOKEN  require `Authorization: Bearer <token>` on /health and /health/modules
+  RUSTOK_OBSERVABILITY_BEARER_TOKEN  require `Authorization: Bearer <token>` on /health/modules
+                       (legacy name RUSTOK_METRICS_BEARER_TOKEN); unset: a release build answers 503
   RUSTOK_DEGRADED      comma-separated module slugs that report \"degraded\"
 ";
 
@@ -91,7 +100,11 @@ where
             None => DEFAULT_PORT,
         },
     };
-    let health_token = env("RUSTOK_HEALTH_TOKEN").filter(|t| !t.is_empty());
+    let health_token = TOKEN_ENVS.iter().find_map(|name| {
+        env(name)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    });
     let degraded = env("RUSTOK_DEGRADED")
         .map(|v| {
             v.split(',')
@@ -154,13 +167,25 @@ mod tests {
         let c = serve(
             &[],
             &[
-                ("RUSTOK_HEALTH_TOKEN", "s3cret"),
+                ("RUSTOK_OBSERVABILITY_BEARER_TOKEN", " s3cret "),
+                ("RUSTOK_METRICS_BEARER_TOKEN", "legacy"),
                 ("RUSTOK_DEGRADED", " blog, ,pages "),
             ],
         );
         assert_eq!(c.health_token.as_deref(), Some("s3cret"));
         assert_eq!(c.degraded, ["blog", "pages"]);
-        let c = serve(&[], &[("RUSTOK_HEALTH_TOKEN", "")]);
+        let c = serve(&[], &[("RUSTOK_OBSERVABILITY_BEARER_TOKEN", "  ")]);
+        assert_eq!(c.health_token, None);
+        let c = serve(
+            &[],
+            &[
+                ("RUSTOK_OBSERVABILITY_BEARER_TOKEN", ""),
+                ("RUSTOK_METRICS_BEARER_TOKEN", "legacy"),
+            ],
+        );
+        assert_eq!(c.health_token.as_deref(), Some("legacy"));
+        // the name this example used before it mirrored RusToK guards nothing
+        let c = serve(&[], &[("RUSTOK_HEALTH_TOKEN", "s3cret")]);
         assert_eq!(c.health_token, None);
     }
 

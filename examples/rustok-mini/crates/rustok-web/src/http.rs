@@ -295,6 +295,17 @@ impl Response {
         }
     }
 
+    /// A plain-text response (as axum answers a `(StatusCode, &str)`).
+    pub fn text(status: u16, reason: &'static str, body: &str) -> Response {
+        Response {
+            status,
+            reason,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: body.to_owned(),
+        }
+    }
+
     /// A JSON error body `{"error":"<message>"}`.
     pub fn error(status: u16, reason: &'static str, message: &str) -> Response {
         let mut body = String::from("{\"error\":");
