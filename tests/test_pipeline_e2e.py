@@ -1,7 +1,9 @@
 """The pipeline on a real cargo build of examples/rustok-mini and the real running server:
 features -> cargo build --offline with exactly those arguments -> start -> smoke; install a module
 -> rebuild -> smoke with it; a module without its feature fails at `features`; a server built without
-a module the manifest lists fails smoke; preflight against the real server.
+a module the manifest lists fails smoke; preflight against the real server; the compiled registry
+follows the manifest `pipeline build` validated (RUSTOK_MODULES_MANIFEST), and the server's non-module
+default feature survives --no-default-features.
 
 One copy of the workspace and one CARGO_TARGET_DIR for the whole session, so every build after the
 first is incremental (as the cached workflow runs them)."""

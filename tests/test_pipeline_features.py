@@ -559,3 +559,22 @@ def test_build_refuses_a_manifest_other_than_the_planned_one(
         main(["pipeline", "build", "--config", config, "--expect-manifest-hash", "nope"])
     assert exited.value.code == 2
     assert "'nope' is not a manifest_hash" in capsys.readouterr().err
+
+
+def test_a_default_that_compiles_in_a_left_out_module_crate_is_not_carried() -> None:
+    """Not through a module feature but through the crate itself (`rustok-forum/search`, which turns
+    on the optional dependency as `dep:rustok-forum` does)."""
+    cargo = dict(MINI_CARGO)
+    features = {**MINI_CARGO["features"], "default": ["access-log", "forum-search", "lazy-forum"]}
+    cargo["features"] = {
+        **features,
+        "forum-search": ["rustok-forum/search"],
+        "lazy-forum": ["rustok-forum?/search"],
+    }
+    without = plan_features(manifest(mini_manifest()), BuildConfig(), cargo_package_info(cargo))
+    # `?/` only reaches a crate something else compiles in: harmless, carried
+    assert without.default_features == ("access-log", "lazy-forum")
+    assert any("forum-search" in w and "compiles in rustok-forum" in w for w in without.warnings)
+    forum = 'forum = { crate = "rustok-forum", source = "path", path = "crates/rustok-forum" }'
+    with_forum = plan_features(manifest(mini_manifest(forum)), BuildConfig(), cargo_package_info(cargo))
+    assert with_forum.default_features == ("access-log", "forum-search", "lazy-forum")

@@ -18,8 +18,8 @@ Rules (docs/pipeline.md):
   `--no-default-features` would drop them silently: every `default` entry that is not a module
   feature (`<prefix>*`) nor an embed flag, unless `build.exclude_default_features` names it. A default
   that enables, directly or through other features, a module feature or embed flag the plan leaves out
-  (RusToK's `ai-translation` enables `mod-translation`) is not carried, with a warning: the manifest
-  decides what is compiled in.
+  (RusToK's `ai-translation` enables `mod-translation`), or an optional crate only those turn on, is
+  not carried, with a warning: the manifest decides what is compiled in.
 - Profile: `release` (and unset: a pipeline builds for deployment) → `--release`; `debug`/`dev` →
   no flag; any other → `--profile NAME`. `build.target` → `--target TRIPLE`.
 - `--locked`: the build uses `Cargo.lock` as committed (it is part of the build key).
@@ -70,6 +70,23 @@ class CargoPackageInfo:
             seen.add(name)
             todo += [item for item in self.feature_table.get(name, ()) if "/" not in item and ":" not in item]
         return frozenset(seen)
+
+    def optional_dependencies_of(self, feature: str) -> frozenset[str]:
+        """The optional dependencies `feature` compiles in: `dep:x` and `x/f` (not `x?/f`) entries
+        of the features it turns on."""
+        optional = {dep.name for dep in self.dependencies if dep.optional}
+        found: set[str] = set()
+        for name in self.enabled_by(feature):
+            for item in self.feature_table.get(name, ()):
+                if item.startswith("dep:"):
+                    dep = item.removeprefix("dep:")
+                elif "/" in item:
+                    dep = item.split("/", 1)[0]
+                else:
+                    continue
+                if dep in optional:  # `x?/f` ends in "?": never counted
+                    found.add(dep)
+        return frozenset(found)
 
     def dependency_for(self, crate: str) -> CargoDependency | None:
         normalized = crate.replace("_", "-")
@@ -269,6 +286,10 @@ def carried_defaults(
         return feature.startswith(prefix) or feature in embed_flags
 
     candidates = [f for f in cargo.default_features if not decided_by_manifest(f)]
+    # crates that module features or embed flags compile in, and those the plan compiles in anyway
+    decided = [f for f in cargo.features if decided_by_manifest(f)]
+    manifest_crates = frozenset().union(*(cargo.optional_dependencies_of(f) for f in decided))
+    kept_crates = frozenset().union(*(cargo.optional_dependencies_of(f) for f in kept))
     for name in build.exclude_default_features:
         if name not in candidates:
             known = ", ".join(candidates) or "none"
@@ -293,6 +314,14 @@ def carried_defaults(
             warnings.append(
                 f"default feature {feature} of {build.package} is not carried over: it enables "
                 f"{', '.join(left_out)}, which the manifest leaves out"
+            )
+            continue
+        crates = sorted((cargo.optional_dependencies_of(feature) & manifest_crates) - kept_crates)
+        if crates:
+            warnings.append(
+                f"default feature {feature} of {build.package} is not carried over: it compiles in "
+                f"{', '.join(crates)}, which only module features or embed flags the manifest leaves "
+                "out turn on"
             )
             continue
         carried.append(feature)
