@@ -565,7 +565,10 @@ def test_a_default_that_compiles_in_a_left_out_module_crate_is_not_carried() -> 
     """Not through a module feature but through the crate itself (`rustok-forum/search`, which turns
     on the optional dependency as `dep:rustok-forum` does)."""
     cargo = dict(MINI_CARGO)
-    features = {**MINI_CARGO["features"], "default": ["access-log", "forum-search", "lazy-forum"]}
+    features = {
+        **MINI_CARGO["features"],
+        "default": ["access-log", "forum-search", "lazy-forum", "rustok-forum/x"],
+    }
     cargo["features"] = {
         **features,
         "forum-search": ["rustok-forum/search"],
@@ -575,6 +578,7 @@ def test_a_default_that_compiles_in_a_left_out_module_crate_is_not_carried() -> 
     # `?/` only reaches a crate something else compiles in: harmless, carried
     assert without.default_features == ("access-log", "lazy-forum")
     assert any("forum-search" in w and "compiles in rustok-forum" in w for w in without.warnings)
+    assert any("rustok-forum/x" in w and "compiles in rustok-forum" in w for w in without.warnings)
     forum = 'forum = { crate = "rustok-forum", source = "path", path = "crates/rustok-forum" }'
     with_forum = plan_features(manifest(mini_manifest(forum)), BuildConfig(), cargo_package_info(cargo))
-    assert with_forum.default_features == ("access-log", "forum-search", "lazy-forum")
+    assert with_forum.default_features == ("access-log", "forum-search", "lazy-forum", "rustok-forum/x")

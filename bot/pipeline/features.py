@@ -72,20 +72,23 @@ class CargoPackageInfo:
         return frozenset(seen)
 
     def optional_dependencies_of(self, feature: str) -> frozenset[str]:
-        """The optional dependencies `feature` compiles in: `dep:x` and `x/f` (not `x?/f`) entries
-        of the features it turns on."""
+        """The optional dependencies `feature` compiles in: `dep:x` and `x/f` (not `x?/f`), the
+        feature itself or entries of the features it turns on."""
         optional = {dep.name for dep in self.dependencies if dep.optional}
+        items = [
+            feature,
+            *(item for name in self.enabled_by(feature) for item in self.feature_table.get(name, ())),
+        ]
         found: set[str] = set()
-        for name in self.enabled_by(feature):
-            for item in self.feature_table.get(name, ()):
-                if item.startswith("dep:"):
-                    dep = item.removeprefix("dep:")
-                elif "/" in item:
-                    dep = item.split("/", 1)[0]
-                else:
-                    continue
-                if dep in optional:  # `x?/f` ends in "?": never counted
-                    found.add(dep)
+        for item in items:
+            if item.startswith("dep:"):
+                dep = item.removeprefix("dep:")
+            elif "/" in item:
+                dep = item.split("/", 1)[0]
+            else:
+                continue
+            if dep in optional:  # `x?/f` gives "x?": never counted
+                found.add(dep)
         return frozenset(found)
 
     def dependency_for(self, crate: str) -> CargoDependency | None:
