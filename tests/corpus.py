@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 HISTORY = sorted((FIXTURES / "rustok-history").glob("*.toml"))
 LATEST = HISTORY[-1]
-SERVER_CARGO_TOML = FIXTURES / "rustok-server-Cargo.toml"
+SERVER_CARGO_TOML = FIXTURES / "rustok-head" / "apps" / "server" / "Cargo.toml"
+SERVER_BUILD_RS = FIXTURES / "rustok-head" / "apps" / "server" / "build.rs"
 SEED_EXAMPLE = ROOT / "examples" / "seed" / "modules.toml"
 MINI_MANIFEST = ROOT / "examples" / "rustok-mini" / "modules.toml"
 

@@ -31,6 +31,7 @@ from bot.manifest.cargo import (
     parse_version_req,
     unsafe_word_problem,
 )
+from tests.corpus import SERVER_CARGO_TOML
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = '"0.1", "^0.3.1", ">=0.2, <0.4", "~1", "=1.2.3" or "*"'
@@ -431,7 +432,7 @@ def test_feature_plain_only_follows_cargo_dependency_rule() -> None:
 
 
 def test_feature_values_of_the_real_server_manifest() -> None:
-    data = tomllib.loads((FIXTURES / "rustok-server-Cargo.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(SERVER_CARGO_TOML.read_text(encoding="utf-8"))
     values = {value for values in data["features"].values() for value in values} | set(data["features"])
     assert len(values) > 50
     assert {v: check_feature_name(v) for v in values if check_feature_name(v)} == {}

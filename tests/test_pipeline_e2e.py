@@ -1,7 +1,9 @@
 """The pipeline on a real cargo build of examples/rustok-mini and the real running server:
 features -> cargo build --offline with exactly those arguments -> start -> smoke; install a module
 -> rebuild -> smoke with it; a module without its feature fails at `features`; a server built without
-a module the manifest lists fails smoke; preflight against the real server.
+a module the manifest lists fails smoke; preflight against the real server; the compiled registry
+follows the manifest `pipeline build` validated (RUSTOK_MODULES_MANIFEST), and the server's non-module
+default feature survives --no-default-features.
 
 One copy of the workspace and one CARGO_TARGET_DIR for the whole session, so every build after the
 first is incremental (as the cached workflow runs them)."""
@@ -13,7 +15,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +61,17 @@ class Workspace:
         data: dict[str, object] = json.loads(done.stdout)
         return data
 
-    def cargo_build(self, args: list[str], *, manifest_hash: str | None = None) -> Path:
+    def cargo_build(
+        self, args: list[str], *, manifest_hash: str | None = None, modules_manifest: Path | None = None
+    ) -> Path:
         env = {**os.environ, "CARGO_TARGET_DIR": str(self.target_dir)}
         env.pop("RUSTOK_RELEASE_ID", None)
         env.pop("RUSTOK_MANIFEST_HASH", None)
+        env.pop("RUSTOK_MODULES_MANIFEST", None)  # the build script falls back to ./modules.toml
         if manifest_hash:
             env["RUSTOK_MANIFEST_HASH"] = manifest_hash
+        if modules_manifest:
+            env["RUSTOK_MODULES_MANIFEST"] = str(modules_manifest)
         done = subprocess.run(
             ["cargo", "build", "--offline", *args],
             cwd=self.root,
@@ -89,11 +98,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 class RunningServer:
     def __init__(self, binary: Path, env: dict[str, str] | None = None) -> None:
         clean = {k: v for k, v in os.environ.items() if k not in SERVER_ENV}
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop(); the server's stderr
         self.process = subprocess.Popen(
             [str(binary), "--port", "0"],
             env={**clean, **GUARDED, **(env or {})},
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
             text=True,
         )
         line: list[str] = []
@@ -106,9 +116,14 @@ class RunningServer:
             pytest.fail(f"the server did not start: {line!r}")
         self.url = line[0].strip().removeprefix("listening on ")
 
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
     def stop(self) -> None:
         self.process.kill()
         self.process.wait(10)
+        self.log.close()
 
 
 @pytest.fixture
@@ -248,3 +263,55 @@ def test_a_module_without_its_feature_fails_at_features_not_at_runtime(workspace
     done = modbot("pipeline", "build", "--manifest", "with-search.toml", "--offline", cwd=workspace.root)
     assert done.returncode == 1 and "no feature mod-search" in done.stderr
     assert "$ cargo" not in done.stderr
+
+
+def test_the_compiled_registry_follows_the_manifest_the_build_validated(workspace: Workspace, serve) -> None:  # type: ignore[no-untyped-def]
+    """Issue #10, 3 and 2: `pipeline build --manifest M` compiles the registry from M (the file it
+    validated and hashed, passed as RUSTOK_MODULES_MANIFEST), not from the workspace's modules.toml;
+    and the server's non-module default feature (access-log) survives --no-default-features."""
+    ws = workspace
+    elsewhere = ws.target_dir.parent / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    with_seo = elsewhere / "with-seo.toml"
+    with_seo.write_text(
+        (ws.root / "modules.toml")
+        .read_text()
+        .replace(
+            "[settings]",
+            'seo = { crate = "rustok-seo", source = "path", path = "crates/rustok-seo", '
+            'depends_on = ["content"] }\n\n[settings]',
+        )
+    )
+    assert "seo" not in (ws.root / "modules.toml").read_text()
+    built = modbot(
+        "pipeline", "build", "--offline", "--target-dir", str(ws.target_dir), "--manifest", str(with_seo),
+        "--format", "json", cwd=ws.root,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-4000:]
+    result = json.loads(built.stdout)
+    assert result["modules_manifest"] == str(with_seo.resolve())
+    assert "access-log" in result["cargo_args"][result["cargo_args"].index("--features") + 1]
+    server = serve(Path(result["binary"]))
+    code, report = smoke(ws, server.url, "--manifest", str(with_seo))
+    assert code == 0, report
+    assert "seo" in report["served_modules"]  # type: ignore[operator]
+    assert report["served_manifest_hash"] == result["manifest_hash"]
+    # the carried-over default is on: the startup line says so and each request is logged
+    with urllib.request.urlopen(f"{server.url}/health?token=secret", timeout=10) as answer:  # noqa: S310 - local server
+        assert answer.status == 200
+    log = server.stderr()
+    assert "access_log on" in log
+    assert "access: GET /health 200 " in log and "secret" not in log
+
+    # the same features, but the build script reads the workspace's modules.toml (no seo): the
+    # feature alone does not register a module the manifest does not list; no access-log, no log
+    plan = ws.features()
+    args = [a.replace("access-log,", "") for a in plan["cargo_args"]]  # type: ignore[union-attr]
+    features = args[args.index("--features") + 1]
+    args[args.index("--features") + 1] = features + ",mod-seo"
+    binary = ws.cargo_build(args, modules_manifest=ws.root / "modules.toml")
+    workspace_server = serve(binary)
+    code, report = smoke(ws, workspace_server.url)
+    assert code == 0, report
+    assert "seo" not in report["served_modules"]  # type: ignore[operator]
+    assert "access_log off" in workspace_server.stderr()

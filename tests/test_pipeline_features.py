@@ -15,10 +15,10 @@ from bot.cli import main
 from bot.manifest import validate_text
 from bot.pipeline.config import BuildConfig
 from bot.pipeline.features import cargo_package_info, cargo_profile, plan_features
-from tests.corpus import LATEST, ROOT
+from tests.corpus import HISTORY, LATEST, ROOT, SERVER_BUILD_RS, SERVER_CARGO_TOML, version_number
 
 MINI = ROOT / "examples" / "rustok-mini"
-REAL_CARGO = ROOT / "tests" / "fixtures" / "rustok-server-Cargo.toml"
+REAL_CARGO = SERVER_CARGO_TOML
 MINI_CARGO = tomli.loads((MINI / "apps/server/Cargo.toml").read_text())
 
 
@@ -55,7 +55,7 @@ def test_plan_for_rustok_mini_manifest() -> None:
     assert plan.ok, plan.errors
     assert plan.cargo_args == [
         "-p", "rustok-server", "--locked", "--no-default-features",
-        "--features", "mod-blog,mod-content,mod-outbox,mod-pages,embed-admin,embed-storefront",
+        "--features", "mod-blog,mod-content,mod-outbox,mod-pages,access-log,embed-admin,embed-storefront",
         "--release",
     ]  # fmt: skip
     assert plan.modules == ("blog", "content", "outbox", "pages")
@@ -244,7 +244,7 @@ def test_cli_features_text_json_github(
     assert code == 0
     assert out.strip() == (
         "cargo build -p rustok-server --locked --no-default-features --features "
-        "mod-blog,mod-content,mod-outbox,mod-pages,embed-admin,embed-storefront --release"
+        "mod-blog,mod-content,mod-outbox,mod-pages,access-log,embed-admin,embed-storefront --release"
     )
     outputs = tmp_path / "outputs"
     outputs.write_text("earlier=1\n")
@@ -314,3 +314,271 @@ def test_build_warns_when_rustc_is_not_the_configured_toolchain(capsys: pytest.C
     ).stdout.split()[1]
     _check_toolchain(version, dict(os.environ))
     assert capsys.readouterr().err == ""
+
+
+# --- default features carried over (issue #10, 2) --------------------------------------------------
+
+REAL = cargo_package_info(tomli.loads(REAL_CARGO.read_text()))
+MANIFEST_37 = next(p for p in HISTORY if version_number(p) == 37)  # has ai, not translation
+
+
+def test_the_real_default_list_is_what_the_rule_is_about() -> None:
+    """RusToK's server Cargo.toml at HEAD: `default` names every mod-* plus these non-module
+    features; if upstream changes it, this fails here rather than in a deploy."""
+    non_module = [f for f in REAL.default_features if not f.startswith("mod-")]
+    assert non_module == ["redis-cache", "embed-admin", "embed-storefront", "ai-translation"]
+    assert "mod-translation" in REAL.enabled_by("ai-translation")
+    assert REAL.enabled_by("redis-cache") == {"redis-cache"}
+
+
+def test_non_module_defaults_are_carried_over_against_the_real_cargo_toml() -> None:
+    # HEAD's manifest (the latest of the history) has ai and translation: ai-translation may come too
+    plan = plan_features(manifest(LATEST.read_text()), BuildConfig(), REAL)
+    assert plan.default_features == ("redis-cache", "ai-translation")
+    assert "redis-cache" in plan.features and "ai-translation" in plan.features
+    # the module defaults are not: only the manifest's modules are passed
+    real = manifest(LATEST.read_text())
+    module_features = {f for f in plan.features if f.startswith("mod-")}
+    assert module_features == {f"mod-{slug}" for slug in plan.compiled_by_feature}
+    assert module_features < {f for f in REAL.default_features if f.startswith("mod-")} | {
+        f"mod-{s}" for s in real.modules
+    }
+
+
+def test_a_default_that_enables_a_module_the_manifest_leaves_out_is_not_carried() -> None:
+    """Manifest 37 has `ai` but not `translation`; `ai-translation` turns on mod-translation, so
+    carrying it would compile translation in although the manifest does not name it."""
+    plan = plan_features(manifest(MANIFEST_37.read_text()), BuildConfig(), REAL)
+    assert plan.ok, plan.errors
+    assert plan.default_features == ("redis-cache",)
+    assert "ai-translation" not in plan.features and "mod-translation" not in plan.features
+    assert any(
+        w.startswith("default feature ai-translation of rustok-server is not carried over")
+        and "mod-translation" in w
+        for w in plan.warnings
+    )
+
+
+def test_embed_flags_keep_their_own_rule_even_though_they_are_defaults() -> None:
+    headless = (
+        LATEST.read_text()
+        .replace("embed_admin = true", "embed_admin = false")
+        .replace("embed_storefront = true", "embed_storefront = false")
+    )
+    plan = plan_features(manifest(headless), BuildConfig(), REAL)
+    assert "embed-admin" not in plan.features and "embed-storefront" not in plan.features
+    assert plan.default_features == ("redis-cache", "ai-translation")
+
+
+def test_a_carried_default_that_would_turn_on_an_embed_flag_the_manifest_refuses_is_left_out() -> None:
+    cargo = dict(MINI_CARGO)
+    cargo["features"] = {
+        **MINI_CARGO["features"],
+        "default": ["access-log", "ui-extras"],
+        "ui-extras": ["embed-admin"],
+    }
+    headless = mini_manifest(build="[build.server]\nembed_admin = false\nembed_storefront = true")
+    plan = plan_features(manifest(headless), BuildConfig(), cargo_package_info(cargo))
+    assert plan.default_features == ("access-log",)
+    assert any("ui-extras" in w and "embed-admin" in w for w in plan.warnings)
+    # when the manifest embeds the admin anyway, nothing is turned on behind its back: it is carried
+    plan = plan_features(manifest(mini_manifest()), BuildConfig(), cargo_package_info(cargo))
+    assert plan.default_features == ("access-log", "ui-extras")
+
+
+def test_the_config_opts_out_explicitly() -> None:
+    build = BuildConfig(exclude_default_features=["redis-cache"])
+    plan = plan_features(manifest(MANIFEST_37.read_text()), build, REAL)
+    assert plan.ok, plan.errors
+    assert "redis-cache" not in plan.features
+    assert plan.default_features == ()
+    assert plan.excluded_defaults == ("redis-cache",)
+    # a name that is not a non-module default is an error, not a silent no-op (a typo keeps the feature)
+    for name in ("redis-cach", "mod-blog", "embed-admin"):
+        plan = plan_features(
+            manifest(MANIFEST_37.read_text()), BuildConfig(exclude_default_features=[name]), REAL
+        )
+        assert plan.errors == (
+            f"build.exclude_default_features: {name} is not a non-module default feature of "
+            "rustok-server (those in apps/server/Cargo.toml: redis-cache, ai-translation)",
+        )
+    both = BuildConfig(extra_features=["redis-cache"], exclude_default_features=["redis-cache"])
+    plan = plan_features(manifest(MANIFEST_37.read_text()), both, REAL)
+    assert "redis-cache is in both build.extra_features and build.exclude_default_features" in plan.errors
+
+
+def test_no_defaults_carried_when_the_prefix_cannot_tell_modules_apart() -> None:
+    cargo = {
+        "features": {
+            "default": ["blog", "access-log"],
+            "blog": [],
+            "access-log": [],
+            "embed-admin": [],
+            "embed-storefront": [],
+        }
+    }
+    text = 'schema = 2\napp = "rustok-server"\n[modules]\nblog = { crate = "rustok-blog", source = "path", path = "crates/rustok-blog" }\n'
+    plan = plan_features(manifest(text), BuildConfig(feature_prefix=""), cargo_package_info(cargo))
+    assert plan.default_features == ()
+
+
+def test_cli_prints_the_carried_defaults(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = real_repo(tmp_path, MANIFEST_37)
+    config.write_text(config.read_text().replace('extra_features = ["redis-cache"]', "extra_features = []"))
+    code, out, err = run(capsys, "pipeline", "features", "--config", str(config))
+    assert code == 0, err
+    assert "--features" in out and "redis-cache" in out.split("--features ")[1].split()[0].split(",")
+    assert "carried over from rustok-server's default features: redis-cache" in err
+    assert "default feature ai-translation of rustok-server is not carried over" in err
+    code, out, _ = run(capsys, "pipeline", "features", "--config", str(config), "--format", "json")
+    assert json.loads(out)["default_features"] == ["redis-cache"]
+    config.write_text(
+        config.read_text().replace(
+            "extra_features = []", 'extra_features = []\nexclude_default_features = ["redis-cache"]'
+        )
+    )
+    code, out, err = run(capsys, "pipeline", "features", "--config", str(config), "--format", "json")
+    assert code == 0, err
+    assert "redis-cache" not in json.loads(out)["features"].split(",")
+    assert "left out by build.exclude_default_features: redis-cache" in err
+
+
+# --- the manifest the binary is built from (issue #10, 3) --------------------------------------------
+
+
+def test_rustok_build_rs_reads_the_variable_modbot_sets() -> None:
+    """RusToK's apps/server/build.rs (HEAD): the variable's name, the fallback, a relative value joined
+    to the workspace root (modbot passes an absolute path, so the two cannot differ), rerun on change,
+    and `mod-<slug>` as the feature of each registered module (BuildConfig's default prefix)."""
+    from bot.pipeline.features import MODULES_MANIFEST_ENV
+
+    rust = SERVER_BUILD_RS.read_text()
+    assert f'std::env::var("{MODULES_MANIFEST_ENV}")' in rust
+    assert f"cargo:rerun-if-env-changed={MODULES_MANIFEST_ENV}" in rust
+    assert 'workspace_root().join("modules.toml")' in rust
+    assert "if raw.is_absolute() {\n            return raw;" in rust
+    assert f'let feature = format!("{BuildConfig().feature_prefix}{{slug}}");' in rust
+    assert '#[cfg(feature = \\"{feature}\\")]' in rust
+    # rustok-mini's build.rs mirrors it
+    mini = (MINI / "apps/server/build.rs").read_text()
+    assert f'env::var_os("{MODULES_MANIFEST_ENV}")' in mini
+    assert f"cargo:rerun-if-env-changed={MODULES_MANIFEST_ENV}" in mini
+    assert '#[cfg(feature = \\"mod-{slug}\\")]' in mini
+
+
+FAKE_CARGO = """#!/bin/sh
+# records what `modbot pipeline build` ran cargo with; optionally edits the manifest meanwhile
+printf '%s\\n%s\\n%s\\n' "$RUSTOK_MODULES_MANIFEST" "$RUSTOK_MANIFEST_HASH" "$PWD" > "$FAKE_CARGO_LOG"
+if [ -n "$FAKE_CARGO_TOUCH" ]; then printf '\\n# edited\\n' >> "$FAKE_CARGO_TOUCH"; fi
+exit 0
+"""
+
+
+@pytest.fixture
+def fake_cargo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("cargo", "rustc"):
+        (bin_dir / tool).write_text(FAKE_CARGO)
+        (bin_dir / tool).chmod(0o755)
+    log = tmp_path / "cargo.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("FAKE_CARGO_LOG", str(log))
+    monkeypatch.setenv("RUSTOK_MODULES_MANIFEST", "/somewhere/else/modules.toml")  # overridden
+    return log
+
+
+def mini_copy(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(MINI, repo, ignore=shutil.ignore_patterns("target"))
+    return repo
+
+
+def test_build_points_the_build_script_at_the_validated_manifest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_cargo: Path
+) -> None:
+    repo = mini_copy(tmp_path)
+    other = repo / "manifests" / "with-forum.toml"
+    other.parent.mkdir()
+    other.write_text(
+        (MINI / "modules.toml")
+        .read_text()
+        .replace(
+            "[settings]",
+            'forum = { crate = "rustok-forum", source = "path", path = "crates/rustok-forum" }\n\n[settings]',
+        )
+    )
+    monkeypatch.chdir(repo / "manifests")  # a relative --manifest, while cargo runs in the workspace
+    code, out, err = run(
+        capsys, "pipeline", "build", "--config", "../.github/modbot.toml", "--manifest", "with-forum.toml",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    manifest_env, hash_env, cwd = fake_cargo.read_text().splitlines()
+    assert manifest_env == str(other.resolve())  # absolute: the file checked and hashed, not ./modules.toml
+    result = json.loads(out)
+    assert result["modules_manifest"] == manifest_env
+    assert hash_env == result["manifest_hash"]
+    assert "forum" in result["modules"]
+    assert Path(cwd).resolve() == repo.resolve()
+    assert f"$ RUSTOK_MODULES_MANIFEST={other.resolve()} cargo build" in err
+    # without --manifest: the config's build.manifest, absolute
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "pipeline", "build", "--config", str(repo / ".github/modbot.toml"))
+    assert code == 0, err
+    assert fake_cargo.read_text().splitlines()[0] == str((repo / "modules.toml").resolve())
+
+
+def test_build_fails_when_the_manifest_changed_while_cargo_read_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_cargo: Path
+) -> None:
+    repo = mini_copy(tmp_path)
+    monkeypatch.setenv("FAKE_CARGO_TOUCH", str(repo / "modules.toml"))
+    code, out, err = run(capsys, "pipeline", "build", "--config", str(repo / ".github/modbot.toml"))
+    assert code == 1
+    assert "modules.toml changed while cargo built from it" in err
+    assert out == ""
+
+
+def test_build_refuses_a_manifest_other_than_the_planned_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fake_cargo: Path
+) -> None:
+    repo = mini_copy(tmp_path)
+    config = str(repo / ".github/modbot.toml")
+    code, out, _ = run(capsys, "pipeline", "features", "--config", config, "--format", "json")
+    planned = json.loads(out)["manifest_hash"]
+    code, _, err = run(capsys, "pipeline", "build", "--config", config, "--expect-manifest-hash", "0" * 64)
+    assert code == 1
+    assert f"has manifest_hash {planned}, but the release was planned for {'0' * 64}" in err
+    assert not fake_cargo.exists()  # cargo never ran
+    code, _, err = run(
+        capsys, "pipeline", "build", "--config", config, "--expect-manifest-hash", f"sha256:{planned}"
+    )
+    assert code == 0, err
+    with pytest.raises(SystemExit) as exited:
+        main(["pipeline", "build", "--config", config, "--expect-manifest-hash", "nope"])
+    assert exited.value.code == 2
+    assert "'nope' is not a manifest_hash" in capsys.readouterr().err
+
+
+def test_a_default_that_compiles_in_a_left_out_module_crate_is_not_carried() -> None:
+    """Not through a module feature but through the crate itself (`rustok-forum/search`, which turns
+    on the optional dependency as `dep:rustok-forum` does)."""
+    cargo = dict(MINI_CARGO)
+    features = {
+        **MINI_CARGO["features"],
+        "default": ["access-log", "forum-search", "lazy-forum", "rustok-forum/x"],
+    }
+    cargo["features"] = {
+        **features,
+        "forum-search": ["rustok-forum/search"],
+        "lazy-forum": ["rustok-forum?/search"],
+    }
+    without = plan_features(manifest(mini_manifest()), BuildConfig(), cargo_package_info(cargo))
+    # `?/` only reaches a crate something else compiles in: harmless, carried
+    assert without.default_features == ("access-log", "lazy-forum")
+    assert any("forum-search" in w and "compiles in rustok-forum" in w for w in without.warnings)
+    assert any("rustok-forum/x" in w and "compiles in rustok-forum" in w for w in without.warnings)
+    forum = 'forum = { crate = "rustok-forum", source = "path", path = "crates/rustok-forum" }'
+    with_forum = plan_features(manifest(mini_manifest(forum)), BuildConfig(), cargo_package_info(cargo))
+    assert with_forum.default_features == ("access-log", "forum-search", "lazy-forum", "rustok-forum/x")

@@ -781,6 +781,7 @@ SAMPLES = {
     "BEFORE": "0" * 40,
     "GITHUB_SHA": "b" * 40,
     "RUNNER_TEMP": "runner-temp",
+    "MANIFEST_HASH": "d" * 64,
 }
 
 
@@ -835,6 +836,20 @@ def test_every_modbot_command_in_the_yaml_is_accepted_by_the_cli(
         "pipeline rollback-tag",
         "pipeline promote",
     } <= seen, seen
+
+
+def test_the_release_build_is_held_to_the_planned_manifest(
+    docs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """The binary is built from the manifest whose hash the plan (and so the release tag) records:
+    `pipeline build` gets the plan's manifest_hash and refuses any other (docs/workflows.md)."""
+    for (profile, name), doc in docs.items():
+        if name != "modbot-build.yml":
+            continue
+        step = next(s for s in doc["jobs"]["build"]["steps"] if s.get("id") == "build")
+        assert step["env"]["MANIFEST_HASH"] == "${{ needs.plan.outputs.manifest_hash }}", profile
+        assert '--expect-manifest-hash "$MANIFEST_HASH"' in step["run"], profile
+        assert "manifest_hash" in doc["jobs"]["plan"]["outputs"], profile
 
 
 # --- the scripts themselves, run with bash (gh faked) ----------------------------------------------

@@ -38,6 +38,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _RELEASE_ID_RE = re.compile(r"rel_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3}")
 _ENV_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+_MANIFEST_HASH_RE = re.compile(r"[0-9a-f]{64}")
 _GIT_SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _BUILD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}")
 _ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -124,6 +125,13 @@ def _ui_image_arg(value: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def _manifest_hash_arg(value: str) -> str:
+    digest = value.lower().removeprefix("sha256:")
+    if not _MANIFEST_HASH_RE.fullmatch(digest):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a manifest_hash (64 hex digits)")
+    return digest
+
+
 _env_name = _pattern(_ENV_NAME_RE, "an environment name")
 _digest = _pattern(_DIGEST_RE, "an image digest (sha256:<64 hex>)")
 _git_sha = _pattern(_GIT_SHA_RE, "a full commit SHA (40 or 64 lowercase hex)")
@@ -164,6 +172,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--release-id", type=_release_arg, help="baked in as RUSTOK_RELEASE_ID")
     p.add_argument("--offline", action="store_true", help="cargo --offline")
     p.add_argument("--target-dir", metavar="DIR", help="cargo --target-dir")
+    p.add_argument(
+        "--expect-manifest-hash",
+        type=_manifest_hash_arg,
+        metavar="HEX",
+        help="fail before cargo runs unless the manifest has this manifest_hash (the planned release's)",
+    )
 
     p = step("build-key", "the build key: what decides the image", cmd_build_key)
     manifest_arg(p)
@@ -294,6 +308,10 @@ def _warn(message: str) -> None:
     print(f"{paint('warning:', 'yellow', sys.stderr)} {message}", file=sys.stderr)
 
 
+def _note(message: str) -> None:
+    print(f"{paint('note:', 'cyan', sys.stderr)} {message}", file=sys.stderr)
+
+
 def _report_failure(args: argparse.Namespace, lines: tuple[str, ...] | list[str]) -> int:
     if getattr(args, "format", "text") == "json":
         print_json({"ok": False, "errors": list(lines)})
@@ -347,12 +365,18 @@ def _manifest_path(args: argparse.Namespace, ctx: Context | None) -> Path:
 
 
 def _load_manifest(path: Path) -> Manifest:
+    return _read_manifest(path)[0]
+
+
+def _read_manifest(path: Path) -> tuple[Manifest, bytes]:
+    """The checked manifest and the exact bytes it was checked (and is hashed) from."""
     from bot.cli.manifest_commands import repo_relative_dir
-    from bot.manifest.validate import validate_file
+    from bot.manifest.validate import validate_bytes
 
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give the path of a modules.toml")
-    result = validate_file(path, manifest_dir=repo_relative_dir(path))
+    raw = path.read_bytes()
+    result = validate_bytes(raw, manifest_dir=repo_relative_dir(path))
     if not result.valid or result.manifest is None:
         lines = [f"{path}: the manifest is invalid; run `modbot validate {path}`"]
         errors = [p for p in result.problems if p.is_error][:20]
@@ -360,7 +384,7 @@ def _load_manifest(path: Path) -> Manifest:
         raise StepFailed(*lines)
     for problem in result.problems:
         _warn(f"{_where(path, problem.line)}: {problem.message}")
-    return result.manifest
+    return result.manifest, raw
 
 
 def _where(path: Path, line: int | None) -> str:
@@ -391,6 +415,13 @@ def _plan(ctx: Context, manifest: Manifest) -> FeaturePlan:
     errors = [*plan.errors, *(str(p) for p in manifest_problems(ctx.config, manifest))]
     if errors:
         raise StepFailed(*errors)
+    if plan.default_features:
+        _note(
+            f"carried over from {plan.package}'s default features: {', '.join(plan.default_features)} "
+            "(build.exclude_default_features opts out)"
+        )
+    if plan.excluded_defaults:
+        _note(f"left out by build.exclude_default_features: {', '.join(plan.excluded_defaults)}")
     return plan
 
 
@@ -483,6 +514,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     outputs: dict[str, OutputValue] = {
         "cargo_args": plan.cargo_args,
         "features": ",".join(plan.features),
+        "default_features": list(plan.default_features),
         "manifest_hash": plan.manifest_hash,
         "modules": list(plan.modules),
         "package": plan.package,
@@ -496,19 +528,31 @@ def cmd_features(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     import subprocess
 
+    from bot.pipeline.features import MODULES_MANIFEST_ENV
+
     ctx = _context(args)
-    plan = _plan(ctx, _load_manifest(_manifest_path(args, ctx)))
+    # The server's build script reads RUSTOK_MODULES_MANIFEST (else the workspace's modules.toml) and
+    # registers the modules it lists: point it at the very file checked and hashed here, so the
+    # compiled registry, the baked-in manifest_hash and the release record describe one manifest.
+    manifest_file = _manifest_path(args, ctx).resolve()
+    manifest, validated = _read_manifest(manifest_file)
+    plan = _plan(ctx, manifest)
+    if args.expect_manifest_hash is not None and args.expect_manifest_hash != plan.manifest_hash:
+        raise StepFailed(
+            f"{manifest_file} has manifest_hash {plan.manifest_hash}, but the release was planned for "
+            f"{args.expect_manifest_hash}: the build would not match the release record"
+        )
     argv = ["cargo", "build", *plan.cargo_args, "--message-format=json-render-diagnostics"]
     if args.offline:
         argv.append("--offline")
     if args.target_dir:
         argv += ["--target-dir", str(Path(args.target_dir).resolve())]  # cargo runs in the workspace
-    env = {**os.environ, "RUSTOK_MANIFEST_HASH": plan.manifest_hash}
+    env = {**os.environ, "RUSTOK_MANIFEST_HASH": plan.manifest_hash, MODULES_MANIFEST_ENV: str(manifest_file)}
     env.pop("RUSTOK_RELEASE_ID", None)
     if args.release_id:
         env["RUSTOK_RELEASE_ID"] = args.release_id
     _check_toolchain(ctx.config.build.toolchain, env)
-    print(f"$ {shlex.join(argv)}", file=sys.stderr)
+    print(f"$ {MODULES_MANIFEST_ENV}={shlex.quote(str(manifest_file))} {shlex.join(argv)}", file=sys.stderr)
     try:
         done = subprocess.run(  # noqa: S603 - argv list, no shell
             argv, cwd=ctx.path(ctx.config.build.workspace), env=env, stdout=subprocess.PIPE, check=False
@@ -517,15 +561,28 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise UsageError("cargo is not installed (or not on PATH)") from None
     if done.returncode != 0:
         raise StepFailed(f"cargo build failed (exit code {done.returncode})")
+    if _read_bytes(manifest_file) != validated:
+        raise StepFailed(
+            f"{manifest_file} changed while cargo built from it: the binary may not be the manifest "
+            f"{plan.manifest_hash} describes; build again"
+        )
     executables = _executables(done.stdout, plan.package)
     outputs: dict[str, OutputValue] = {
         "cargo_args": plan.cargo_args,
         "manifest_hash": plan.manifest_hash,
+        "modules_manifest": str(manifest_file),
         "modules": list(plan.modules),
         "binary": executables[0] if executables else None,
         "executables": executables,
     }
     return _emit(args, outputs, [f"built {', '.join(executables) or '(no executable)'}"])
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _check_toolchain(toolchain: str, env: Mapping[str, str]) -> None:

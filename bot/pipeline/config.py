@@ -398,8 +398,14 @@ class BuildConfig(_Strict):
     )
     extra_features: list[CargoFeature] = Field(
         default_factory=list,
-        description="Features always passed besides the modules' (--no-default-features drops the "
-        "package's defaults, e.g. redis-cache).",
+        description="Features always passed besides the modules', the embed flags and the package's "
+        "carried-over default features.",
+    )
+    exclude_default_features: list[CargoFeature] = Field(
+        default_factory=list,
+        description="Non-module default features of the package (e.g. redis-cache) not to carry over. "
+        "The build passes --no-default-features and then turns every default that is not a module "
+        "feature or an embed flag back on, unless it is named here.",
     )
     toolchain: Toolchain = "1.95.0"
     workspace: RelPath = Field(".", description="The folder with the workspace Cargo.toml and Cargo.lock.")

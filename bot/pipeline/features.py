@@ -14,6 +14,12 @@ Rules (docs/pipeline.md):
 - A module's `features = [...]` become `<dependency>/<feature>`.
 - `build.server.embed_admin` / `embed_storefront` become the `embed-admin` / `embed-storefront`
   features: when true, or when unset in a monolith (a monolith embeds the UIs).
+- The package's other default features (RusToK's `redis-cache`) are carried over, since
+  `--no-default-features` would drop them silently: every `default` entry that is not a module
+  feature (`<prefix>*`) nor an embed flag, unless `build.exclude_default_features` names it. A default
+  that enables, directly or through other features, a module feature or embed flag the plan leaves out
+  (RusToK's `ai-translation` enables `mod-translation`), or an optional crate only those turn on, is
+  not carried, with a warning: the manifest decides what is compiled in.
 - Profile: `release` (and unset: a pipeline builds for deployment) → `--release`; `debug`/`dev` →
   no flag; any other → `--profile NAME`. `build.target` → `--target TRIPLE`.
 - `--locked`: the build uses `Cargo.lock` as committed (it is part of the build key).
@@ -29,6 +35,9 @@ from bot.manifest.hashing import manifest_hash
 from bot.manifest.model import Manifest
 from bot.pipeline.config import BuildConfig
 
+# The server's build script registers the modules of the manifest this names (RusToK's
+# apps/server/build.rs; else the workspace's modules.toml). `modbot pipeline build` sets it.
+MODULES_MANIFEST_ENV = "RUSTOK_MODULES_MANIFEST"
 EMBED_FEATURES = (("embed_admin", "embed-admin"), ("embed_storefront", "embed-storefront"))
 
 
@@ -46,6 +55,41 @@ class CargoPackageInfo:
     name: str | None
     features: frozenset[str]
     dependencies: tuple[CargoDependency, ...]
+    default_features: tuple[str, ...] = ()  # the `default` list, in order
+    feature_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # [features] minus default
+
+    def enabled_by(self, feature: str) -> frozenset[str]:
+        """The package features `feature` turns on, itself included, following other features of
+        the package (not `dep:` entries nor `dependency/feature`, which are another crate's)."""
+        seen: set[str] = set()
+        todo = [feature]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            todo += [item for item in self.feature_table.get(name, ()) if "/" not in item and ":" not in item]
+        return frozenset(seen)
+
+    def optional_dependencies_of(self, feature: str) -> frozenset[str]:
+        """The optional dependencies `feature` compiles in: `dep:x` and `x/f` (not `x?/f`), the
+        feature itself or entries of the features it turns on."""
+        optional = {dep.name for dep in self.dependencies if dep.optional}
+        items = [
+            feature,
+            *(item for name in self.enabled_by(feature) for item in self.feature_table.get(name, ())),
+        ]
+        found: set[str] = set()
+        for item in items:
+            if item.startswith("dep:"):
+                dep = item.removeprefix("dep:")
+            elif "/" in item:
+                dep = item.split("/", 1)[0]
+            else:
+                continue
+            if dep in optional:  # `x?/f` gives "x?": never counted
+                found.add(dep)
+        return frozenset(found)
 
     def dependency_for(self, crate: str) -> CargoDependency | None:
         normalized = crate.replace("_", "-")
@@ -63,7 +107,15 @@ def cargo_package_info(data: Mapping[str, Any]) -> CargoPackageInfo:
     package = data.get("package")
     name = package.get("name") if isinstance(package, dict) else None
     features = data.get("features")
-    feature_names = frozenset(features) if isinstance(features, dict) else frozenset()
+    table = features if isinstance(features, dict) else {}
+    feature_names = frozenset(table)
+    default = table.get("default")
+    defaults = tuple(str(f) for f in default) if isinstance(default, list) else ()
+    feature_table = {
+        str(name): tuple(str(item) for item in items)
+        for name, items in table.items()
+        if name != "default" and isinstance(items, list)
+    }
     tables: list[Any] = [data.get("dependencies")]
     targets = data.get("target")
     if isinstance(targets, dict):
@@ -82,7 +134,9 @@ def cargo_package_info(data: Mapping[str, Any]) -> CargoPackageInfo:
                 )
             else:
                 deps.append(CargoDependency(str(key), str(key), False))
-    return CargoPackageInfo(name if isinstance(name, str) else None, feature_names, tuple(deps))
+    return CargoPackageInfo(
+        name if isinstance(name, str) else None, feature_names, tuple(deps), defaults, feature_table
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +148,8 @@ class FeaturePlan:
     modules: tuple[str, ...]  # every module slug of the manifest, sorted
     compiled_by_feature: tuple[str, ...]  # slugs compiled in through their own feature
     manifest_hash: str
+    default_features: tuple[str, ...] = ()  # the package's non-module defaults, carried over
+    excluded_defaults: tuple[str, ...] = ()  # ... that build.exclude_default_features leaves out
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 
@@ -189,6 +245,10 @@ def plan_features(manifest: Manifest, build: BuildConfig, cargo: CargoPackageInf
         value = getattr(server, attr) if server is not None else None
         if value is True or (value is None and not headless):
             embed.append(feature)
+    defaults = carried_defaults(
+        cargo, build, kept={*module_features, *embed}, errors=errors, warnings=warnings
+    )
+    excluded = tuple(f for f in cargo.default_features if f in build.exclude_default_features)
     for feature in (*embed, *build.extra_features):
         base = feature.split("/", 1)[0] if "/" in feature else feature
         if "/" in feature:
@@ -198,7 +258,7 @@ def plan_features(manifest: Manifest, build: BuildConfig, cargo: CargoPackageInf
             why = "build.server in the manifest asks for it" if feature in embed else "build.extra_features"
             errors.append(f"{where} has no feature {feature} ({why})")
 
-    features = _unique([*module_features, *crate_features, *embed, *build.extra_features])
+    features = _unique([*module_features, *crate_features, *defaults, *embed, *build.extra_features])
     return FeaturePlan(
         package=build.package,
         features=tuple(features),
@@ -207,9 +267,68 @@ def plan_features(manifest: Manifest, build: BuildConfig, cargo: CargoPackageInf
         modules=tuple(sorted(manifest.modules)),
         compiled_by_feature=tuple(by_feature),
         manifest_hash=manifest_hash(manifest),
+        default_features=tuple(defaults),
+        excluded_defaults=excluded,
         errors=tuple(errors),
         warnings=tuple(warnings),
     )
+
+
+def carried_defaults(
+    cargo: CargoPackageInfo, build: BuildConfig, *, kept: set[str], errors: list[str], warnings: list[str]
+) -> list[str]:
+    """The package's `default` entries that `--no-default-features` would otherwise drop.
+
+    `kept` is what the plan already turns on (module features and embed flags): a default that would
+    turn on any other module feature or embed flag is left out, since the manifest decides those."""
+    prefix = build.feature_prefix
+    embed_flags = {flag for _, flag in EMBED_FEATURES}
+
+    def decided_by_manifest(feature: str) -> bool:
+        # with an empty prefix every feature could be a module's: then the manifest decides them all
+        return feature.startswith(prefix) or feature in embed_flags
+
+    candidates = [f for f in cargo.default_features if not decided_by_manifest(f)]
+    # crates that module features or embed flags compile in, and those the plan compiles in anyway
+    decided = [f for f in cargo.features if decided_by_manifest(f)]
+    manifest_crates = frozenset().union(*(cargo.optional_dependencies_of(f) for f in decided))
+    kept_crates = frozenset().union(*(cargo.optional_dependencies_of(f) for f in kept))
+    for name in build.exclude_default_features:
+        if name not in candidates:
+            known = ", ".join(candidates) or "none"
+            errors.append(
+                f"build.exclude_default_features: {name} is not a non-module default feature of "
+                f"{build.package} (those in {build.cargo_toml}: {known})"
+            )
+        elif name in build.extra_features:
+            errors.append(f"{name} is in both build.extra_features and build.exclude_default_features")
+    carried: list[str] = []
+    for feature in candidates:
+        if feature in build.exclude_default_features:
+            continue
+        if feature.startswith("dep:"):
+            warnings.append(
+                f"default feature {feature} of {build.package} is not carried over: --features cannot "
+                "name dep: entries; give a feature that enables it in build.extra_features"
+            )
+            continue
+        left_out = sorted(f for f in cargo.enabled_by(feature) if decided_by_manifest(f) and f not in kept)
+        if left_out:
+            warnings.append(
+                f"default feature {feature} of {build.package} is not carried over: it enables "
+                f"{', '.join(left_out)}, which the manifest leaves out"
+            )
+            continue
+        crates = sorted((cargo.optional_dependencies_of(feature) & manifest_crates) - kept_crates)
+        if crates:
+            warnings.append(
+                f"default feature {feature} of {build.package} is not carried over: it compiles in "
+                f"{', '.join(crates)}, which only module features or embed flags the manifest leaves "
+                "out turn on"
+            )
+            continue
+        carried.append(feature)
+    return carried
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use app::App;
 use rustok_web::config::{self, Command};
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
 
     let app = Arc::new(App::new(&config));
     eprintln!(
-        "rustok-server {}: modules [{}], release_id {}, manifest_hash {}, embed_admin {}, embed_storefront {}, auth {}",
+        "rustok-server {}: modules [{}], release_id {}, manifest_hash {}, embed_admin {}, embed_storefront {}, auth {}, access_log {}",
         env!("CARGO_PKG_VERSION"),
         app.slugs().join(", "),
         app::release_id().unwrap_or("-"),
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         app::EMBED_ADMIN,
         app::EMBED_STOREFRONT,
         if config.health_token.is_some() { "bearer" } else { "none" },
+        if ACCESS_LOG { "on" } else { "off" },
     );
 
     // The one line on stdout: tests and smoke scripts wait for it.
@@ -77,7 +79,29 @@ fn main() -> ExitCode {
 
     rustok_web::serve(
         listener,
-        Arc::new(move |req: &rustok_web::Request| app.handle(req)),
+        Arc::new(move |req: &rustok_web::Request| {
+            let started = Instant::now();
+            let response = app.handle(req);
+            if ACCESS_LOG {
+                eprintln!("{}", access_log_line(req, response.status, started.elapsed()));
+            }
+            response
+        }),
     );
     ExitCode::SUCCESS
+}
+
+/// The non-module default feature `access-log` (RusToK's `redis-cache` plays this part): a build
+/// with `--no-default-features` that does not pass it back serves without an access log.
+const ACCESS_LOG: bool = cfg!(feature = "access-log");
+
+/// `access: GET /health/modules 200 0.1ms`: the path without its query (which may carry secrets),
+/// control characters escaped (one request, one line).
+fn access_log_line(req: &rustok_web::Request, status: u16, took: Duration) -> String {
+    format!(
+        "access: {} {} {status} {:.1}ms",
+        req.method.escape_debug(),
+        req.path().escape_debug(),
+        took.as_secs_f64() * 1000.0
+    )
 }

@@ -1,39 +1,20 @@
 //! The module registry: exactly the modules compiled into this binary.
 //!
-//! Each module is behind its `mod-<slug>` cargo feature, so the binary contains the
-//! composition `modules.toml` asked for and nothing else.
+//! `build.rs` writes `register_modules` from the manifest (`RUSTOK_MODULES_MANIFEST`, else the
+//! workspace's `modules.toml`): each listed module behind its `mod-<slug>` cargo feature, so the
+//! binary serves the composition the manifest it was built from asks for, and nothing else.
 
 use rustok_core::RusToKModule;
 
+include!(concat!(env!("OUT_DIR"), "/modules_registry_codegen.rs"));
+
+/// The slugs of the manifest the registry was generated from (compiled in or not).
+#[cfg(test)]
+const MANIFEST_MODULES: &str = env!("RUSTOK_MANIFEST_MODULES");
+
 /// One instance of every module compiled in, sorted by slug.
 pub fn compiled() -> Vec<Box<dyn RusToKModule>> {
-    let candidates: [Option<Box<dyn RusToKModule>>; 6] = [
-        #[cfg(feature = "mod-outbox")]
-        Some(Box::new(rustok_outbox::OutboxModule::new())),
-        #[cfg(not(feature = "mod-outbox"))]
-        None,
-        #[cfg(feature = "mod-content")]
-        Some(Box::new(rustok_content::ContentModule::new())),
-        #[cfg(not(feature = "mod-content"))]
-        None,
-        #[cfg(feature = "mod-pages")]
-        Some(Box::new(rustok_pages::PagesModule::new())),
-        #[cfg(not(feature = "mod-pages"))]
-        None,
-        #[cfg(feature = "mod-blog")]
-        Some(Box::new(rustok_blog::BlogModule::new())),
-        #[cfg(not(feature = "mod-blog"))]
-        None,
-        #[cfg(feature = "mod-forum")]
-        Some(Box::new(rustok_forum::ForumModule::new())),
-        #[cfg(not(feature = "mod-forum"))]
-        None,
-        #[cfg(feature = "mod-seo")]
-        Some(Box::new(rustok_seo::SeoModule::new())),
-        #[cfg(not(feature = "mod-seo"))]
-        None,
-    ];
-    let mut modules: Vec<Box<dyn RusToKModule>> = candidates.into_iter().flatten().collect();
+    let mut modules = register_modules(Vec::new());
     modules.sort_by_key(|m| m.slug());
     modules
 }
@@ -44,6 +25,10 @@ mod tests {
 
     fn compiled_slugs() -> Vec<&'static str> {
         compiled().iter().map(|m| m.slug()).collect()
+    }
+
+    fn in_manifest(slug: &str) -> bool {
+        MANIFEST_MODULES.split(',').any(|s| s == slug)
     }
 
     #[test]
@@ -57,7 +42,7 @@ mod tests {
             ("pages", cfg!(feature = "mod-pages")),
             ("seo", cfg!(feature = "mod-seo")),
         ] {
-            if on {
+            if on && in_manifest(slug) {
                 expected.push(slug);
             }
         }
