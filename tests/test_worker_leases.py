@@ -136,7 +136,8 @@ def test_a_handler_that_swallows_the_lost_lease_is_still_not_reported(store: Sto
         store.release(job)
         assert store.claim_next("w2", 60) is not None
         time.sleep(3 * HEARTBEAT)
-        with contextlib.suppress(LeaseLostError):  # a handler must not do this; the worker does not rely on it
+        # a handler must not swallow it; the worker does not rely on it
+        with contextlib.suppress(LeaseLostError):
             check_lease()
         return "reviewed"
 
