@@ -716,6 +716,8 @@ def test_dead_letters_listed_and_retried_through_the_api(
             client.post("/admin/dead-letters/retry", json={"all": True}, headers=headers).status_code == 401
         )
     assert store.dead_letter_count() == 3
+    # the gauge is read from the store: this app (a restarted bot) never saw those jobs fail
+    assert "\nmodbot_dead_letters 3.0\n" in client.get("/metrics").text
 
     page = client.get("/admin/dead-letters?limit=2", headers=auth(token)).json()
     assert [d["delivery_id"] for d in page["dead_letters"]] == ["d-3", "d-2"]
@@ -743,6 +745,7 @@ def test_dead_letters_listed_and_retried_through_the_api(
         assert bad.status_code == 422 and error_of(bad) == "invalid_request"
     answer = client.post("/admin/dead-letters/retry", json={"all": True}, headers=auth(token))
     assert answer.json() == {"retried": ["d-1", "d-3"], "not_dead_letters": []}
+    assert "\nmodbot_dead_letters 0.0\n" in client.get("/metrics").text
     retries = store.query_audit(action="delivery.retry").entries
     assert [(e.actor, e.target, e.reason, (e.details or {}).get("outcome")) for e in retries] == [
         ("api:ci", None, None, None),
