@@ -58,6 +58,7 @@ class Worker:
 
     def run_once(self) -> bool:
         """Handle one job if there is one; True when a job was taken."""
+        asked = time.monotonic()
         job = self.queue.claim_next(self.worker_id, self.lease_seconds)
         if job is None:
             return False
@@ -74,7 +75,7 @@ class Worker:
         started = time.perf_counter()
         outcome: str | None = None
         error: Exception | None = None
-        with self._leased(job) as keeper:
+        with self._leased(job, asked) as keeper:
             try:
                 with guarded_by(keeper.check):
                     outcome = handler(job)
@@ -123,9 +124,9 @@ class Worker:
         self.metrics.job_age_seconds.labels(job.event, stage).observe(max(0.0, age))
 
     @contextmanager
-    def _leased(self, job: Any) -> Iterator[LeaseKeeper]:
+    def _leased(self, job: Any, taken_at: float) -> Iterator[LeaseKeeper]:
         """Renew the job's lease while the block runs; `hand_back` can reach it meanwhile."""
-        keeper = LeaseKeeper(self.queue, job, every=self.heartbeat_seconds)
+        keeper = LeaseKeeper(self.queue, job, every=self.heartbeat_seconds, taken_at=taken_at)
         with self._keeper_lock:
             self._keeper = keeper
         keeper.start()

@@ -44,14 +44,18 @@ class LeaseKeeper:
         job: Any,
         *,
         every: float,
+        taken_at: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``taken_at``: the ``clock`` reading from before the job was claimed (the lease may end
+        earlier than a lease from now: the claim itself took time)."""
         self._queue = queue
         self._job = job
         self._every = every
         self._clock = clock
         self._lease_seconds = float(job.lease_seconds)
-        self._deadline = clock() + self._lease_seconds  # when the lease ends unless renewed
+        start = clock() if taken_at is None else taken_at
+        self._deadline = start + self._lease_seconds  # when the lease ends unless renewed
         self._lost: str | None = None  # why the lease is no longer ours
         self._stopping = threading.Event()
         self._lock = threading.Lock()

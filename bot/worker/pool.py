@@ -50,8 +50,14 @@ class WorkerPool:
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         handed = sum(worker.hand_back() for worker in self.workers)
-        if handed:
-            log.warning("shutdown: handed %d job(s) in flight back to the queue", handed)
         for thread in self._threads:
             thread.join(timeout=1.0)  # a handler past its grace may still be in a GitHub call
+        # a job claimed just as the grace ended may only now be in flight: hand it back too
+        handed += sum(
+            worker.hand_back()
+            for worker, thread in zip(self.workers, self._threads, strict=False)
+            if thread.is_alive()
+        )
+        if handed:
+            log.warning("shutdown: handed %d job(s) in flight back to the queue", handed)
         return handed
