@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from bot.store import DeliveryInfo, DeliveryStatus, open_store
+from bot.store.testing import postgres_schema
 from bot.web.signature import sign
 from tests.github_conformance import webhook_example
 
@@ -137,12 +138,21 @@ def wait_for(condition: Callable[[], bool], *, what: str, timeout: float = 30.0)
         time.sleep(0.05)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'modbot.sqlite3'}"
+        return
+    with postgres_schema() as url:
+        yield url.render_as_string(hide_password=False)
+
+
 @pytest.fixture
-def env(tmp_path: Path, github: HangingGitHub) -> dict[str, str]:
+def env(database_url: str, github: HangingGitHub) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MODBOT_")}
     return {
         **clean,
-        "MODBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'modbot.sqlite3'}",
+        "MODBOT_DATABASE_URL": database_url,
         "MODBOT_WEBHOOK_SECRET": SECRET,
         "MODBOT_GITHUB_TOKEN": "ghp_" + "x" * 36,
         "MODBOT_GITHUB_API_URL": github.url,
