@@ -20,6 +20,7 @@ pull request's head (a PR could otherwise grant itself rights).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import tomllib
@@ -72,6 +73,13 @@ _FIELDS: dict[str, str] = {
     "REPOSITORIES": "repositories",
     "MAX_BODY_BYTES": "max_body_bytes",
     "BOT_LOGIN": "bot_login",
+    "LEASE_SECONDS": "lease_seconds",
+    "HEARTBEAT_SECONDS": "heartbeat_seconds",
+    "POLL_SECONDS": "poll_seconds",
+    "SHUTDOWN_GRACE_SECONDS": "shutdown_grace_seconds",
+    "RETRY_BASE_SECONDS": "retry_base_seconds",
+    "RETRY_CAP_SECONDS": "retry_cap_seconds",
+    "MAX_ATTEMPTS": "max_attempts",
 }
 _ENV_OF = {field_name: ENV_PREFIX + env for env, field_name in _FIELDS.items()}
 _LISTS = frozenset({"webhook_secrets", "repositories"})
@@ -136,6 +144,41 @@ class BotSettings(BaseModel):
     repositories: frozenset[str] | None = None  # lower-cased owner/name; None = every installed repository
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     bot_login: str | None = None  # e.g. "modbot[bot]"; None = asked from GitHub once
+    # the worker's timings (docs/webhook-bot.md, "Jobs, leases and retries")
+    lease_seconds: float = 15.0  # a job's lease; a dead worker's job is taken again after it
+    heartbeat_seconds: float = 5.0  # the lease is renewed this often while the job runs
+    poll_seconds: float = 2.0  # an idle worker looks for due jobs this often (a new delivery wakes it)
+    shutdown_grace_seconds: float = 5.0  # on SIGTERM, in-flight jobs may finish this long, then go back
+    retry_base_seconds: float = 15.0  # a failed job's first retry waits up to this (doubling, jittered)
+    retry_cap_seconds: float = 300.0  # and never more than this
+    max_attempts: int = 10  # attempts before a job is dead-lettered (failed): ~25 min of retries
+
+    @field_validator(
+        "lease_seconds",
+        "heartbeat_seconds",
+        "poll_seconds",
+        "retry_base_seconds",
+        "retry_cap_seconds",
+    )
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError("must be a positive number of seconds")
+        return value
+
+    @field_validator("shutdown_grace_seconds")
+    @classmethod
+    def _grace(cls, value: float) -> float:
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError("must be 0 or a positive number of seconds")
+        return value
+
+    @field_validator("max_attempts")
+    @classmethod
+    def _max_attempts(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
 
     @field_validator("github_api_url")
     @classmethod
@@ -240,6 +283,19 @@ class BotSettings(BaseModel):
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
             raise ValueError(f"{_ENV_OF['github_private_key_path']}: cannot read {path}: {reason}") from None
         return {**data, "github_private_key": SecretStr(text)}
+
+    @model_validator(mode="after")
+    def _timings_consistent(self) -> BotSettings:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError(
+                f"{_ENV_OF['heartbeat_seconds']} ({self.heartbeat_seconds:g}) must be at most half of "
+                f"{_ENV_OF['lease_seconds']} ({self.lease_seconds:g}): a lease must survive a missed renewal"
+            )
+        if self.retry_base_seconds > self.retry_cap_seconds:
+            raise ValueError(
+                f"{_ENV_OF['retry_base_seconds']} must not exceed {_ENV_OF['retry_cap_seconds']}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _auth_consistent(self) -> BotSettings:

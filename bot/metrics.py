@@ -45,6 +45,19 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.job_age_seconds = Histogram(
+            "modbot_job_age_seconds",
+            "Time from a delivery's arrival to its job being claimed (stage=claimed, every attempt) and "
+            "done (stage=done), by event.",
+            ["event", "stage"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600),
+            registry=self.registry,
+        )
+        self.dead_letters = Gauge(
+            "modbot_dead_letters",
+            "Deliveries whose job gave up (failed), as stored: `modbot dead-letters list` shows them.",
+            registry=self.registry,
+        )
         self.ack_seconds = Histogram(
             "modbot_webhook_ack_seconds",
             "Time to verify, record and answer a webhook delivery.",

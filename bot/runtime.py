@@ -25,3 +25,4 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.metrics.queue_depth.set_function(lambda: float(self.store.queue_depth()))
+        self.metrics.dead_letters.set_function(lambda: float(self.store.dead_letter_count()))

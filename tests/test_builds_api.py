@@ -723,3 +723,57 @@ def test_a_github_failure_reading_the_policy_for_a_rollback_is_502_not_a_bad_req
     forge.fail_next("default_branch", ForgeError("repository", 503, "Service Unavailable"))
     listed = client.get("/admin/environments", headers=auth(token))
     assert listed.status_code == 200 and "Service Unavailable" in listed.json()["policy_error"]
+
+
+def test_dead_letters_listed_and_retried_through_the_api(
+    client: TestClient, store: Store, token: str
+) -> None:
+    for name in ("d-1", "d-2", "d-3"):
+        store.record_delivery(name, "pull_request", "opened", REPO, 42, {"n": name})
+        job = store.claim_next("w1", 60)
+        assert job is not None
+        store.fail(job, "ForgeError: HTTP 502 after 5 attempts", None)
+    for headers in ({}, {"Authorization": "Bearer mbt_" + "A" * 43}):
+        assert client.get("/admin/dead-letters", headers=headers).status_code == 401
+        assert (
+            client.post("/admin/dead-letters/retry", json={"all": True}, headers=headers).status_code == 401
+        )
+    assert store.dead_letter_count() == 3
+    # the gauge is read from the store: this app (a restarted bot) never saw those jobs fail
+    assert "\nmodbot_dead_letters 3.0\n" in client.get("/metrics").text
+
+    page = client.get("/admin/dead-letters?limit=2", headers=auth(token)).json()
+    assert [d["delivery_id"] for d in page["dead_letters"]] == ["d-3", "d-2"]
+    first = page["dead_letters"][0]
+    assert (first["event"], first["attempts"], first["last_error"]) == (
+        "pull_request",
+        1,
+        "ForgeError: HTTP 502 after 5 attempts",
+    )
+    assert first["failed_at"] is not None and "payload" not in first
+    rest = client.get(f"/admin/dead-letters?cursor={page['next_cursor']}", headers=auth(token)).json()
+    assert [d["delivery_id"] for d in rest["dead_letters"]] == ["d-1"] and rest["next_cursor"] is None
+
+    answer = client.post(
+        "/admin/dead-letters/retry",
+        json={"delivery_ids": ["d-2", "d-nope"], "reason": "GitHub is back"},
+        headers=auth(token),
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {"retried": ["d-2"], "not_dead_letters": ["d-nope"]}
+    info = store.get_delivery("d-2")
+    assert info is not None and (info.status.value, info.attempts) == ("pending", 0)
+    for body in ({}, {"all": True, "delivery_ids": ["d-1"]}, {"delivery_ids": []}, {"all": True, "x": 1}):
+        bad = client.post("/admin/dead-letters/retry", json=body, headers=auth(token))
+        assert bad.status_code == 422 and error_of(bad) == "invalid_request"
+    answer = client.post("/admin/dead-letters/retry", json={"all": True}, headers=auth(token))
+    assert answer.json() == {"retried": ["d-1", "d-3"], "not_dead_letters": []}
+    assert "\nmodbot_dead_letters 0.0\n" in client.get("/metrics").text
+    retries = store.query_audit(action="delivery.retry").entries
+    assert [(e.actor, e.target, e.reason, (e.details or {}).get("outcome")) for e in retries] == [
+        ("api:ci", None, None, None),
+        ("api:ci", None, None, "refused"),  # neither ids nor all
+        ("api:ci", None, None, "refused"),  # both
+        ("api:ci", "d-2", "GitHub is back", None),
+    ]
+    assert len(store.query_audit(action="delivery.dead_letters").entries) == 2  # reads are audited too

@@ -266,3 +266,43 @@ class FakeStoreSink:
 
     def upsert_release(self, info: Any) -> None:
         del info
+
+
+def dead_letter(store: Store, delivery_id: str) -> None:
+    store.record_delivery(delivery_id, "pull_request", "opened", REPO, 42, {"n": delivery_id})
+    job = store.claim_next("w1", 60)
+    assert job is not None
+    store.fail(job, "ForgeError: GitHub create_comment failed after 5 attempts: HTTP 502", None)
+
+
+def test_dead_letters_list_and_retry(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "dead-letters", "list")
+    assert code == 0 and out.strip() == "no dead letters"
+    for name in ("d-1", "d-2", "d-3"):
+        dead_letter(store, name)
+    code, out, err = run(capsys, "dead-letters", "list", "--limit", "2")
+    lines = out.splitlines()
+    assert code == 0 and [line.split("\t")[0] for line in lines] == ["d-3", "d-2"]
+    assert f"pull_request.opened\t{REPO.lower()}" in lines[0] and "HTTP 502" in lines[0]
+    assert "more: --cursor" in err
+    code, out, _ = run(capsys, "dead-letters", "list", "--format", "json")
+    page = json.loads(out)
+    assert [d["delivery_id"] for d in page["dead_letters"]] == ["d-3", "d-2", "d-1"]
+    assert page["dead_letters"][0]["attempts"] == 1 and page["next_cursor"] is None
+
+    code, out, _ = run(capsys, "dead-letters", "retry", "d-2", "d-404", "--reason", "GitHub is back")
+    assert code == 1  # one of them was no dead letter: said, and the exit code tells a script
+    assert "retried 1 delivery" in out and "d-2" in out and "not a dead letter: d-404" in out
+    info = store.get_delivery("d-2")
+    assert info is not None and (info.status.value, info.attempts) == ("pending", 0)
+    [entry] = store.query_audit(action="delivery.retry").entries
+    assert (entry.actor, entry.target, entry.reason) == ("cli:carol", "d-2", "GitHub is back")
+
+    code, out, _ = run(capsys, "dead-letters", "retry", "--all", "--format", "json")
+    assert code == 0 and json.loads(out) == {"retried": ["d-1", "d-3"], "not_dead_letters": []}
+    assert store.dead_letter_count() == 0
+
+    code, _, err = run(capsys, "dead-letters", "retry")
+    assert code == 2 and "DELIVERY_ID" in err
+    code, _, err = run(capsys, "dead-letters", "retry", "d-1", "--all")
+    assert code == 2 and "not both" in err

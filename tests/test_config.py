@@ -58,6 +58,64 @@ def test_defaults() -> None:
         _ = settings.auth_mode
 
 
+def test_worker_timings_default_to_a_short_lease_and_retries_over_a_real_outage() -> None:
+    from bot.store import default_backoff
+
+    settings = load_settings({})
+    assert (settings.lease_seconds, settings.heartbeat_seconds, settings.poll_seconds) == (15.0, 5.0, 2.0)
+    assert settings.shutdown_grace_seconds == 5.0 and settings.max_attempts == 10
+    # the retries before a job is dead-lettered cover minutes of GitHub errors: 14-28 min in all
+    ceilings = [
+        min(settings.retry_cap_seconds, settings.retry_base_seconds * 2 ** (n - 1))
+        for n in range(1, settings.max_attempts)
+    ]
+    assert sum(ceilings) / 2 > 13 * 60 and sum(ceilings) < 30 * 60
+    waits = [
+        default_backoff(n, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds) for n in (1, 9)
+    ]
+    assert 7.5 <= waits[0] <= 15 and 150 <= waits[1] <= 300
+
+
+def test_worker_timings_are_settings_and_checked() -> None:
+    settings = load_settings(
+        {
+            "MODBOT_LEASE_SECONDS": "30",
+            "MODBOT_HEARTBEAT_SECONDS": "7.5",
+            "MODBOT_POLL_SECONDS": "0.5",
+            "MODBOT_SHUTDOWN_GRACE_SECONDS": "0",
+            "MODBOT_RETRY_BASE_SECONDS": "1",
+            "MODBOT_RETRY_CAP_SECONDS": "60",
+            "MODBOT_MAX_ATTEMPTS": "3",
+        }
+    )
+    assert (settings.lease_seconds, settings.heartbeat_seconds, settings.poll_seconds) == (30, 7.5, 0.5)
+    assert (settings.shutdown_grace_seconds, settings.retry_base_seconds, settings.retry_cap_seconds) == (
+        0,
+        1,
+        60,
+    )
+    assert settings.max_attempts == 3
+    assert problems_of({"MODBOT_LEASE_SECONDS": "10", "MODBOT_HEARTBEAT_SECONDS": "6"}) == [
+        "MODBOT_HEARTBEAT_SECONDS (6) must be at most half of MODBOT_LEASE_SECONDS (10): "
+        "a lease must survive a missed renewal"
+    ]
+    problems = problems_of(
+        {
+            "MODBOT_LEASE_SECONDS": "0",
+            "MODBOT_POLL_SECONDS": "nan",
+            "MODBOT_SHUTDOWN_GRACE_SECONDS": "-1",
+            "MODBOT_MAX_ATTEMPTS": "0",
+        }
+    )
+    assert any(p.startswith("MODBOT_LEASE_SECONDS: must be a positive number of seconds") for p in problems)
+    assert any(p.startswith("MODBOT_POLL_SECONDS: must be a positive number of seconds") for p in problems)
+    assert any(p.startswith("MODBOT_SHUTDOWN_GRACE_SECONDS: must be 0 or a positive") for p in problems)
+    assert any(p.startswith("MODBOT_MAX_ATTEMPTS: must be at least 1") for p in problems)
+    assert problems_of({"MODBOT_RETRY_BASE_SECONDS": "600"}) == [
+        "MODBOT_RETRY_BASE_SECONDS must not exceed MODBOT_RETRY_CAP_SECONDS"
+    ]
+
+
 def test_token_mode_and_secrets_stay_hidden() -> None:
     settings = load_settings(
         {

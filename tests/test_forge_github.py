@@ -1058,3 +1058,49 @@ def test_stats_are_shared_by_a_provider_and_forwarded(github_api: GitHubMock) ->
     assert stats.snapshot()["errors"] == {"404": 1}
     assert stats.total_calls == 2
     assert seen == [("get_pull",), ("get_pull",), ("get_pull", "404")]
+
+
+# --- the lease guard: a worker that lost its job's lease writes nothing more ------------------------------
+def test_writes_check_the_lease_first_and_reads_do_not(github_api: GitHubMock, forge: GitHubForge) -> None:
+    from bot.lease_guard import guarded_by
+    from bot.store import LeaseLostError
+
+    def lost() -> None:
+        raise LeaseLostError("job 1: the lease was taken by another worker")
+
+    github_api.add("GET", f"{R}/pulls/7", json=pull_json(github_api))
+    with guarded_by(lost):
+        assert forge.get_pull(REPO, 7).number == 7  # a read changes nothing: allowed
+        with pytest.raises(LeaseLostError):
+            forge.create_comment(REPO, 7, "hello")
+        with pytest.raises(LeaseLostError):
+            forge.set_commit_status(REPO, SHA_HEAD, "success", context="modbot/manifest", description="ok")
+    assert [c.method for c in github_api.calls] == ["GET"]  # nothing was sent for the writes
+
+
+def test_a_lease_lost_while_the_client_sleeps_before_a_retry_stops_the_retry(
+    github_api: GitHubMock, sleeps: Sleeps
+) -> None:
+    from bot.lease_guard import guarded_by
+    from bot.store import LeaseLostError
+
+    held = [True]
+
+    def check() -> None:
+        if not held[0]:
+            raise LeaseLostError("job 1: handed back on shutdown")
+
+    def sleep(seconds: float) -> None:  # the lease is lost while the client waits to retry
+        sleeps.append(seconds)
+        held[0] = False
+
+    forge = GitHubForge.with_token(
+        TOKEN, base_url=github_api.base_url, bot_login=BOT, sleep=sleep, rand=lambda: 0.5, clock=lambda: NOW
+    )
+    inject_fault(github_api, "PATCH", f"{R}/issues/comments/55", 502)
+    try:
+        with guarded_by(check), pytest.raises(LeaseLostError):
+            forge.update_comment(REPO, 55, "edited")
+    finally:
+        forge.close()
+    assert len(sleeps) == 1 and len(github_api.calls_to("PATCH", f"{R}/issues/comments/55")) == 1

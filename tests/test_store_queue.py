@@ -429,3 +429,92 @@ def test_a_bad_delivery_fails_the_batch_before_anything_is_written(store: Store)
         store.record_deliveries([incoming("fine"), incoming("x" * 101)])
     assert store.get_delivery("fine") is None
     assert store.record_deliveries([]) == []
+
+
+# -- a restarted bot takes back its dead run's jobs; dead letters ----------------------------------------------
+
+
+def test_expire_abandoned_leases_ends_only_the_dead_owners_leases(store: Store, clock: FakeClock) -> None:
+    for delivery in ("d-dead", "d-live", "d-elsewhere"):
+        record(store, delivery)
+    dead = claim(store, "host-a:111:0")
+    live = claim(store, "host-a:222:0")
+    elsewhere = claim(store, "host-b:111:0")
+    asked: list[str] = []
+
+    def is_abandoned(owner: str) -> bool:
+        asked.append(owner)
+        return owner == "host-a:111:0"
+
+    assert store.expire_abandoned_leases("host-a:", is_abandoned) == 1
+    assert sorted(asked) == ["host-a:111:0", "host-a:222:0"]  # another host's leases are never asked about
+    # the dead run's job is taken again at once (the attempt counted, as for any crash); no other job is
+    again = claim(store, "host-a:333:0")
+    assert (again.delivery_id, again.attempts) == (dead.delivery_id, 2)
+    assert store.claim_next("host-a:333:1", LEASE) is None
+    store.complete(live)
+    store.complete(elsewhere)
+    with pytest.raises(LeaseLostError):
+        store.complete(dead)
+
+
+def test_expire_abandoned_leases_treats_like_and_underscore_literally(store: Store) -> None:
+    record(store, "d-1")
+    claim(store, "hostXa:1:0")
+    assert store.expire_abandoned_leases("host_a:", lambda _owner: True) == 0
+    assert store.expire_abandoned_leases("host%:", lambda _owner: True) == 0
+    assert status(store) is DeliveryStatus.RUNNING
+
+
+def dead_letter(store: Store, delivery_id: str) -> None:
+    record(store, delivery_id)
+    job = store.claim_next("w1", LEASE)
+    assert job is not None and job.delivery_id == delivery_id
+    store.fail(job, f"KeyError: {delivery_id} is missing pull_request.head.sha", None)
+
+
+def test_dead_letters_are_listed_newest_first_paged_and_counted(store: Store) -> None:
+    assert store.dead_letter_count() == 0
+    for name in ("d-1", "d-2", "d-3"):
+        dead_letter(store, name)
+    record(store, "d-pending")
+    assert store.dead_letter_count() == 3
+    page = store.dead_letters(limit=2)
+    assert [d.delivery_id for d in page.dead_letters] == ["d-3", "d-2"]
+    assert page.dead_letters[0].last_error == "KeyError: d-3 is missing pull_request.head.sha"
+    assert page.dead_letters[0].attempts == 1 and page.dead_letters[0].finished_at is not None
+    assert page.next_cursor is not None
+    rest = store.dead_letters(limit=2, cursor=page.next_cursor)
+    assert [d.delivery_id for d in rest.dead_letters] == ["d-1"] and rest.next_cursor is None
+    with pytest.raises(ValueError, match="limit"):
+        store.dead_letters(limit=0)
+
+
+def test_retrying_dead_letters_requeues_them_with_fresh_attempts_and_is_audited(store: Store) -> None:
+    for name in ("d-1", "d-2", "d-3"):
+        dead_letter(store, name)
+    record(store, "d-pending")
+    retried = store.retry_dead_letters(
+        ["d-2", "d-pending", "d-unknown"], actor="cli:ops", reason="GitHub is back"
+    )
+    assert retried == ["d-2"]  # a delivery that is not failed is left alone
+    info = store.get_delivery("d-2")
+    assert info is not None
+    assert (info.status, info.attempts, info.finished_at, info.lease_owner) == (
+        DeliveryStatus.PENDING,
+        0,
+        None,
+        None,
+    )
+    assert info.next_attempt_at <= store.now()
+    assert store.retry_dead_letters(None, actor="api:portal") == ["d-1", "d-3"]
+    assert store.dead_letter_count() == 0
+    entries = store.query_audit(action="delivery.retry").entries
+    assert [(e.actor, e.target, e.reason) for e in entries] == [
+        ("api:portal", None, None),
+        ("cli:ops", "d-2", "GitHub is back"),
+    ]
+    assert entries[0].details == {"asked": "all", "retried": ["d-1", "d-3"], "count": 2}
+    assert entries[1].details == {"asked": ["d-2", "d-pending", "d-unknown"], "retried": ["d-2"], "count": 1}
+    job = claim(store)  # the retried jobs run again, from attempt 1
+    assert job.attempts == 1

@@ -117,7 +117,7 @@ def _store(settings: BotSettings) -> Iterator[Store]:
     from bot.store import SchemaTooNewError, UnsupportedDatabaseError, open_store
 
     try:
-        store = open_store(settings.database_url.get_secret_value())
+        store = open_store(settings.database_url.get_secret_value(), max_attempts=settings.max_attempts)
     except (SQLAlchemyError, SchemaTooNewError, UnsupportedDatabaseError) as error:
         kind = type(error).__name__
         raise _Stop(_error(f"cannot open the store at {settings.database_url_redacted} ({kind})")) from None

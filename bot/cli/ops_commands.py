@@ -1,6 +1,6 @@
 """Operations from a shell: ``deploy``, ``rollback``, ``unlock``, ``status`` (the chat-ops service, the same
-path as a PR comment and the admin API), ``audit`` (the store's audit log) and ``releases sync`` (rebuild the
-history from GitHub).
+path as a PR comment and the admin API), ``audit`` (the store's audit log), ``releases sync`` (rebuild the
+history from GitHub) and ``dead-letters list|retry`` (deliveries whose job gave up).
 
 The CLI runs with the bot's own settings (``MODBOT_*``): the GitHub App key or token and the database. Whoever
 can run it already holds the bot's credentials, so it acts like an admin-API token: actor ``cli:<os
@@ -100,6 +100,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="only these environments (repeatable; default: the policy's on the default branch)",
     )
     p.set_defaults(handler=cmd_releases_sync)
+
+    dead = commands.add_parser("dead-letters", help="deliveries whose job gave up: list or retry them")
+    dead_commands = dead.add_subparsers(dest="dead_letters_command", metavar="COMMAND", required=True)
+    p = dead_commands.add_parser("list", help="failed deliveries, newest first, with their last error")
+    p.add_argument("--limit", type=_limit, default=50, metavar="N", help="1-1000 (default 50)")
+    p.add_argument("--cursor", type=int, metavar="ID", help="the next_cursor of the previous page")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.set_defaults(handler=cmd_dead_letters_list)
+    p = dead_commands.add_parser(
+        "retry", help="run failed deliveries again, with a fresh attempt budget (audited)"
+    )
+    p.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID", help="X-GitHub-Delivery ids")
+    p.add_argument("--all", action="store_true", help="every dead letter")
+    p.add_argument("--reason", help="kept in the audit log")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.set_defaults(handler=cmd_dead_letters_retry)
 
 
 def _repo_arguments(p: argparse.ArgumentParser) -> None:
@@ -329,3 +345,56 @@ def _releases_sync(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"  {paint('warning:', 'yellow')} {warning}")
     return EXIT_OK
+
+
+# --- dead letters ----------------------------------------------------------------------------------------
+def cmd_dead_letters_list(args: argparse.Namespace) -> int:
+    def body() -> int:
+        with _store(_settings()) as store:
+            page = store.dead_letters(limit=args.limit, cursor=args.cursor)
+        if args.format == "json":
+            print_json(
+                {
+                    "dead_letters": [_plain(asdict(d)) for d in page.dead_letters],
+                    "next_cursor": page.next_cursor,
+                }
+            )
+            return EXIT_OK
+        if not page.dead_letters:
+            print("no dead letters")
+        for d in page.dead_letters:
+            what = f"{d.event}.{d.action}" if d.action else d.event
+            failed = d.finished_at.isoformat(timespec="seconds") if d.finished_at else "-"
+            print(
+                f"{d.delivery_id}\t{what}\t{d.repository or '-'}\tfailed {failed}\t"
+                f"attempts {d.attempts}\t{d.last_error or '-'}"
+            )
+        if page.next_cursor is not None:
+            print(paint(f"more: --cursor {page.next_cursor}", "dim"), file=sys.stderr)
+        return EXIT_OK
+
+    return _run(body)
+
+
+def cmd_dead_letters_retry(args: argparse.Namespace) -> int:
+    def body() -> int:
+        if args.all == bool(args.delivery_ids):
+            return _error("name the deliveries to retry (DELIVERY_ID ...) or pass --all, not both")
+        asked = None if args.all else list(dict.fromkeys(args.delivery_ids))
+        with _store(_settings()) as store:
+            try:
+                retried = store.retry_dead_letters(asked, actor=cli_actor(), reason=args.reason)
+            except ValueError as error:
+                return _error(str(error))
+        left = [d for d in asked or () if d not in retried]
+        if args.format == "json":
+            print_json({"retried": retried, "not_dead_letters": left})
+        else:
+            print(f"{paint('retried', 'green')} {len(retried)} deliver{'y' if len(retried) == 1 else 'ies'}")
+            for delivery_id in retried:
+                print(f"  {delivery_id}")
+            for delivery_id in left:
+                print(f"{paint('not a dead letter:', 'yellow')} {delivery_id} (unknown, or not failed)")
+        return EXIT_REFUSED if left else EXIT_OK
+
+    return _run(body)

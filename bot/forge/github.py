@@ -81,6 +81,7 @@ from bot.forge import (
     validate_team_slug,
     validate_workflow,
 )
+from bot.lease_guard import check_lease
 
 if TYPE_CHECKING:
     from github.InstallationAuthorization import InstallationAuthorization
@@ -407,6 +408,8 @@ class GitHubForge:
         policy = self.retry
         attempt = 0
         while True:
+            if verb != "GET":
+                check_lease()  # a worker that lost its job's lease must not write (bot/lease_guard.py)
             attempt += 1
             self.stats.record_call(operation)
             record_call(operation)

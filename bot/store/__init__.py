@@ -33,7 +33,15 @@ from bot.store.engine import DEFAULT_DATABASE_URL, UnsupportedDatabaseError, des
 from bot.store.migrate import SchemaTooNewError, current_revision, head_revision, upgrade_to_head
 from bot.store.models import DeliveryStatus
 from bot.store.prs import KEEP, PrState
-from bot.store.queue import DeliveryInfo, Job, LeaseLostError, RecordOutcome, default_backoff
+from bot.store.queue import (
+    DeadLetter,
+    DeadLetterPage,
+    DeliveryInfo,
+    Job,
+    LeaseLostError,
+    RecordOutcome,
+    default_backoff,
+)
 from bot.store.store import Store, open_store
 from bot.store.tokens import TOKEN_PREFIX, AdminToken
 from bot.store.values import SYSTEM_ACTOR, FinalStateError, RecordNotFoundError, environment_target
@@ -52,6 +60,8 @@ __all__ = [
     "BuildRecord",
     "BuildStage",
     "BuildStatus",
+    "DeadLetter",
+    "DeadLetterPage",
     "DeliveryInfo",
     "DeliveryStatus",
     "DeployKind",

@@ -35,12 +35,14 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Row, and_, func, select, update
 
 from bot import jsoncodec
-from bot.store.base import StoreBase
+from bot.store.audit import AuditMixin
 from bot.store.models import DELIVERIES, FINISHED_STATUSES, DeliveryStatus
 from bot.store.redact import redact_text, truncate
 from bot.store.values import check_id
 
 __all__ = [
+    "DeadLetter",
+    "DeadLetterPage",
     "DeliveryInfo",
     "IncomingDelivery",
     "Job",
@@ -112,6 +114,32 @@ class DeliveryInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A delivery whose job gave up (``failed``): what an operator needs to decide on a retry. The
+    payload is left out (it is large, and the retry does not need it shown)."""
+
+    id: int
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    installation_id: int | None
+    received_at: datetime
+    attempts: int
+    finished_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterPage:
+    dead_letters: list[DeadLetter]  # newest first (by id)
+    next_cursor: int | None  # pass as ``cursor`` for the next (older) page; None: no more
+
+
+MAX_DEAD_LETTER_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingDelivery:
     """A verified webhook delivery on its way into the store (``record_deliveries``)."""
 
@@ -162,6 +190,32 @@ def _message(error: str | BaseException) -> str:
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     return truncate(redact_text(text))
 
+
+def _fresh_start(now: datetime) -> dict[str, Any]:
+    """A failed job made pending again, due now, with a fresh attempt budget (a redelivery of it, or
+    an operator's retry)."""
+    return {
+        "status": DeliveryStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "lease_owner": None,
+        "lease_until": None,
+        "finished_at": None,
+    }
+
+
+_DEAD_LETTER_COLUMNS = (
+    _C.id,
+    _C.delivery_id,
+    _C.event,
+    _C.action,
+    _C.repository,
+    _C.installation_id,
+    _C.received_at,
+    _C.attempts,
+    _C.finished_at,
+    _C.last_error,
+)
 
 _JOB_COLUMNS = (
     _C.id,
@@ -274,7 +328,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-class QueueMixin(StoreBase):
+class QueueMixin(AuditMixin):
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
     # -- the webhook side -------------------------------------------------------------------
@@ -337,16 +391,7 @@ class QueueMixin(StoreBase):
             return RecordOutcome.DUPLICATE_DONE
         requeue = update(_T).where(_C.id == row.id)
         if status is DeliveryStatus.FAILED:
-            conn.execute(
-                requeue.values(
-                    status=DeliveryStatus.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    finished_at=None,
-                )
-            )
+            conn.execute(requeue.values(**_fresh_start(now)))
             return RecordOutcome.REQUEUED
         if status is DeliveryStatus.PENDING and row.next_attempt_at > now:
             conn.execute(requeue.values(next_attempt_at=now))
@@ -527,6 +572,85 @@ class QueueMixin(StoreBase):
                 "lease_until": None,
             },
         )
+
+    def expire_abandoned_leases(self, owner_prefix: str, is_abandoned: Callable[[str], bool]) -> int:
+        """End now the live leases of workers that are known dead, so their jobs are taken again at
+        once instead of when the lease runs out. A restarted bot calls it before its workers start,
+        with its host's prefix (``host:``) and a test of each owner (is its process gone?). The
+        attempt stays counted, as for any crash, so a job that kills its worker still ends failed.
+        Returns how many leases it ended."""
+        _check_text("owner_prefix", owner_prefix, 200, required=True)
+        now = self.now()
+        running = _C.status == DeliveryStatus.RUNNING.value
+        with self.write() as conn:
+            rows = conn.execute(
+                select(_C.id, _C.lease_owner)
+                .where(
+                    running, _C.lease_until > now, _C.lease_owner.startswith(owner_prefix, autoescape=True)
+                )
+                .with_for_update()
+            ).all()
+            ended = 0
+            for row in rows:
+                if is_abandoned(row.lease_owner):
+                    held = and_(_C.id == row.id, running, _C.lease_owner == row.lease_owner)
+                    ended += conn.execute(update(_T).where(held).values(lease_until=now)).rowcount
+        return ended
+
+    # -- dead letters: jobs that gave up ----------------------------------------------------------------
+
+    def dead_letter_count(self) -> int:
+        """Failed deliveries (the dead-letter queue), for the ``modbot_dead_letters`` gauge."""
+        with self.read() as conn:
+            count = conn.execute(
+                select(func.count()).select_from(_T).where(_C.status == DeliveryStatus.FAILED.value)
+            ).scalar_one()
+        return int(count)
+
+    def dead_letters(self, *, limit: int = 100, cursor: int | None = None) -> DeadLetterPage:
+        """Failed deliveries, newest first, at most ``limit`` (1..1000) per page; older pages through
+        ``cursor`` (the previous page's ``next_cursor``)."""
+        if not 1 <= limit <= MAX_DEAD_LETTER_PAGE:
+            raise ValueError(f"limit must be between 1 and {MAX_DEAD_LETTER_PAGE}")
+        query = select(*_DEAD_LETTER_COLUMNS).where(_C.status == DeliveryStatus.FAILED.value)
+        if cursor is not None:
+            query = query.where(_C.id < cursor)
+        with self.read() as conn:
+            rows = conn.execute(query.order_by(_C.id.desc()).limit(limit + 1)).all()
+        letters = [DeadLetter(**row._asdict()) for row in rows[:limit]]
+        return DeadLetterPage(letters, letters[-1].id if len(rows) > limit else None)
+
+    def retry_dead_letters(
+        self, delivery_ids: Sequence[str] | None, *, actor: str, reason: str | None = None
+    ) -> list[str]:
+        """Make failed deliveries pending again, due now, with a fresh attempt budget: those named,
+        or every one (``delivery_ids=None``). A named delivery that is not failed is left alone.
+        Returns the ids retried; one audit entry (``delivery.retry``) is written in the same
+        transaction, whatever was retried."""
+        if delivery_ids is not None:
+            for delivery_id in delivery_ids:
+                _check_text("delivery_id", delivery_id, 100, required=True)
+        failed = _C.status == DeliveryStatus.FAILED.value
+        which = failed if delivery_ids is None else and_(failed, _C.delivery_id.in_(list(delivery_ids)))
+        with self.write() as conn:
+            retried = sorted(
+                conn.execute(
+                    update(_T).where(which).values(**_fresh_start(self.now())).returning(_C.delivery_id)
+                ).scalars()
+            )
+            self._append_audit(
+                conn,
+                actor=actor,
+                action="delivery.retry",
+                target=retried[0] if len(retried) == 1 else None,
+                details={
+                    "asked": "all" if delivery_ids is None else list(delivery_ids)[:100],
+                    "retried": retried[:100],
+                    "count": len(retried),
+                },
+                reason=reason,
+            )
+        return retried
 
     # -- observing the queue ---------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,7 +21,7 @@ from bot.web.admin import admin_router
 from bot.web.builds import builds_router
 from bot.web.recorder import DeliveryBatcher
 from bot.web.webhook import WEBHOOK_PATH, WebhookConfig, WebhookEndpoint
-from bot.worker.wiring import build_worker
+from bot.worker.wiring import start_workers
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +34,13 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop_checkpoints = runtime.store.start_background_checkpoints()
-        threads = [_start_worker(runtime, index) for index in range(workers)]
+        pool = start_workers(runtime, workers)
         try:
             yield
         finally:
             batcher.close()
             stop_checkpoints()
-            runtime.stop.set()
-            runtime.wake.set()
-            for thread in threads:
-                thread.join(timeout=10)
+            pool.shutdown(grace=settings.shutdown_grace_seconds)  # in-flight jobs go back to the queue
 
     config = WebhookConfig(
         secrets=settings.webhook_secret_values(),
@@ -101,15 +97,3 @@ def freeze_startup_objects() -> None:
     Nothing is lost: frozen objects are still freed by reference counting."""
     gc.collect()
     gc.freeze()
-
-
-def _start_worker(runtime: Runtime, index: int) -> threading.Thread:
-    worker = build_worker(runtime, index)
-    thread = threading.Thread(
-        target=worker.run_forever,
-        args=(runtime.stop, runtime.wake),
-        name=f"modbot-worker-{index}",
-        daemon=True,
-    )
-    thread.start()
-    return thread

@@ -7,7 +7,8 @@ the audit log, and deploy / rollback of a build's release.
 * ``POST /admin/builds/{build_id}/deploy`` and ``…/rollback``: the chat-ops service's deploy and rollback
   (``bot.chatops.service.execute``), which alone decides who may do what (`bot.chatops.authorize`);
   an admin token acts as actor ``api:<token name>``, kind ``token``;
-* ``GET /admin/releases``, ``GET /admin/environments`` (what runs where now), ``GET /admin/audit``.
+* ``GET /admin/releases``, ``GET /admin/environments`` (what runs where now), ``GET /admin/audit``;
+* ``GET /admin/dead-letters`` and ``POST /admin/dead-letters/retry``: deliveries whose job gave up.
 
 Auth is the admin API's bearer token (bot/web/admin.py), checked before anything else. Every answer that
 is not a success is an `ApiError` ``{"error": code, "message": …, "next_step": …, "reasons": […]}`` with a
@@ -46,6 +47,7 @@ from bot.store import (
     BuildRecord,
     BuildStage,
     BuildStatus,
+    DeadLetter,
     DeployKind,
     DeploymentRecord,
     DeploySource,
@@ -82,6 +84,9 @@ __all__ = [
     "BuildRequest",
     "BuildView",
     "CommandAccepted",
+    "DeadLetterList",
+    "DeadLetterRetry",
+    "DeadLetterRetryResult",
     "DeployRequest",
     "EnvironmentList",
     "EnvironmentView",
@@ -379,6 +384,42 @@ class AuditEntryView(BaseModel):
 class AuditPageView(BaseModel):
     entries: list[AuditEntryView]
     next_cursor: int | None = Field(description="pass as `cursor` for the next (older) page; null: no more")
+
+
+class DeadLetterView(BaseModel):
+    """A delivery whose job gave up (failed): a permanent error, or every attempt used."""
+
+    delivery_id: str = Field(description="GitHub's X-GitHub-Delivery")
+    event: str
+    action: str | None
+    repository: str | None
+    installation_id: int | None
+    received_at: datetime
+    attempts: int = Field(description="attempts made before it gave up")
+    failed_at: datetime | None
+    last_error: str | None = Field(description="redacted, at most 2,000 characters")
+
+
+class DeadLetterList(BaseModel):
+    dead_letters: list[DeadLetterView]
+    next_cursor: int | None = Field(description="pass as `cursor` for the next (older) page; null: no more")
+
+
+class DeadLetterRetry(BaseModel):
+    """Which dead letters to run again: those named, or all of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delivery_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, min_length=1, max_length=1000, description="X-GitHub-Delivery ids"
+    )
+    all: bool = Field(default=False, description="every dead letter (instead of `delivery_ids`)")
+    reason: str = Field(default="", max_length=2000, description="why; kept in the audit log")
+
+
+class DeadLetterRetryResult(BaseModel):
+    retried: list[str] = Field(description="pending again, due now, with a fresh attempt budget")
+    not_dead_letters: list[str] = Field(description="named but unknown or not failed: left alone")
 
 
 # --- answers ------------------------------------------------------------------------------------------------
@@ -849,6 +890,51 @@ def builds_router(runtime: Runtime) -> APIRouter:
         )
         return AuditPageView(entries=[_audit_view(e) for e in page.entries], next_cursor=page.next_cursor)
 
+    # --- dead letters: deliveries whose job gave up ---------------------------------------------------------
+    @router.get(
+        "/dead-letters",
+        summary="Deliveries whose job gave up (failed), newest first",
+        response_model=DeadLetterList,
+        responses=_responses(422),
+    )
+    def list_dead_letters(
+        token: AdminToken = authenticated,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        cursor: Annotated[
+            int | None, Query(ge=1, le=MAX_ID, description="`next_cursor` of the previous page")
+        ] = None,
+    ) -> DeadLetterList:
+        page = runtime.store.dead_letters(limit=limit, cursor=cursor)
+        audit_safely(
+            runtime,
+            actor_of(token),
+            "delivery.dead_letters",
+            None,
+            details={"token_id": token.id, "count": len(page.dead_letters)},
+            reason="",
+        )
+        return DeadLetterList(
+            dead_letters=[_dead_letter_view(d) for d in page.dead_letters], next_cursor=page.next_cursor
+        )
+
+    @router.post(
+        "/dead-letters/retry",
+        summary="Run dead letters again, with a fresh attempt budget",
+        response_model=DeadLetterRetryResult,
+        responses=_responses(422),
+    )
+    def retry_dead_letters(body: DeadLetterRetry, token: AdminToken = authenticated) -> DeadLetterRetryResult:
+        if body.all == (body.delivery_ids is not None):
+            refuse_invalid(
+                token, "delivery.retry", None, ["give either `delivery_ids` or `all: true`, not both"]
+            )
+        asked = None if body.all else list(dict.fromkeys(body.delivery_ids or ()))
+        retried = runtime.store.retry_dead_letters(asked, actor=actor_of(token), reason=body.reason or None)
+        runtime.wake.set()  # this process's workers take them now
+        return DeadLetterRetryResult(
+            retried=retried, not_dead_letters=[d for d in asked or () if d not in retried]
+        )
+
     # --- deploy and rollback (the chat-ops service decides and acts) ----------------------------------------
     def owned_build(build_id: str, token: AdminToken, action: str) -> BuildRecord:
         build = runtime.store.get_build(build_id)
@@ -1095,3 +1181,17 @@ def _lock_view(lock: EnvironmentLock) -> LockView:
 
 def _audit_view(entry: AuditEntry) -> AuditEntryView:
     return AuditEntryView.model_validate(entry, from_attributes=True)
+
+
+def _dead_letter_view(letter: DeadLetter) -> DeadLetterView:
+    return DeadLetterView(
+        delivery_id=letter.delivery_id,
+        event=letter.event,
+        action=letter.action,
+        repository=letter.repository,
+        installation_id=letter.installation_id,
+        received_at=letter.received_at,
+        attempts=letter.attempts,
+        failed_at=letter.finished_at,
+        last_error=letter.last_error,
+    )

@@ -1,7 +1,9 @@
 """The worker: takes jobs from the store, hands each to the handler for its event, and records
 the outcome. A job that raises is retried with backoff (GitHub outages, rate limits) up to the
-store's attempt limit; nothing is lost when the process dies, because the lease expires and
-another worker takes the job again.
+store's attempt limit, then dead-lettered (failed: an operator sees it and can retry it). While the
+handler runs, the job's lease is renewed (bot/worker/leases.py); a worker that loses the lease stops
+writing and drops the job without reporting it. Nothing is lost when the process dies: the lease
+expires (or the restarted bot ends it) and another worker takes the job again.
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
+from bot.lease_guard import guarded_by
 from bot.metrics import Metrics
-from bot.store import default_backoff
+from bot.store import LeaseLostError, default_backoff
+from bot.worker.leases import LeaseKeeper
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +30,13 @@ class PermanentError(Exception):
 
 
 class JobQueue(Protocol):
+    def now(self) -> datetime: ...
     def claim_next(self, worker_id: str, lease_seconds: float) -> Any: ...
     def complete(self, job: Any) -> Any: ...
     def fail(self, job: Any, error: str, retry_in: float | None) -> Any: ...
     def ignore(self, job: Any, reason: str) -> Any: ...
+    def heartbeat(self, job: Any, lease_seconds: float | None = None) -> Any: ...
+    def release(self, job: Any) -> Any: ...
 
 
 Handler = Callable[[Any], str | None]  # returns a short outcome ("commented", "ignored: ...")
@@ -39,45 +48,106 @@ class Worker:
     handlers: Mapping[str, Handler]
     metrics: Metrics
     worker_id: str
-    lease_seconds: float = 120.0
+    lease_seconds: float = 15.0
+    heartbeat_seconds: float = 5.0
     poll_seconds: float = 2.0
-    base_backoff: float = 5.0
-    max_backoff: float = 600.0
+    base_backoff: float = 15.0
+    max_backoff: float = 300.0
+    _keeper: LeaseKeeper | None = field(default=None, init=False, repr=False)
+    _keeper_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def run_once(self) -> bool:
         """Handle one job if there is one; True when a job was taken."""
+        asked = time.monotonic()
         job = self.queue.claim_next(self.worker_id, self.lease_seconds)
         if job is None:
             return False
+        self._observe_age(job, "claimed")
         handler = self.handlers.get(job.event)
         if handler is None:
-            self.queue.ignore(job, f"no handler for {job.event}")
-            self.metrics.jobs.labels(job.event, "ignored").inc()
+            try:
+                self.queue.ignore(job, f"no handler for {job.event}")
+            except LeaseLostError as exc:
+                self._not_reported(job, exc)
+            else:
+                self.metrics.jobs.labels(job.event, "ignored").inc()
             return True
         started = time.perf_counter()
+        outcome: str | None = None
+        error: Exception | None = None
+        with self._leased(job, asked) as keeper:
+            try:
+                with guarded_by(keeper.check):
+                    outcome = handler(job)
+            except Exception as exc:
+                error = exc
         try:
-            outcome = handler(job)
-        except PermanentError as exc:
-            log.warning("job %s (%s) failed permanently: %s", job.id, job.event, exc)
-            self.queue.fail(job, str(exc), None)
-            self.metrics.jobs.labels(job.event, "failed").inc()
-        except Exception as exc:
-            # GitHub may have said how long to wait (rate limits); otherwise back off with jitter
-            asked = getattr(exc, "retry_after", None)
-            retry_in = self.backoff(job.attempts)
-            if isinstance(asked, int | float) and asked > 0:
-                retry_in = float(asked)
-            log.exception("job %s (%s) failed; retry in %.0fs", job.id, job.event, retry_in)
-            status = self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in)
-            final = str(getattr(status, "value", status)) == "failed"
-            self.metrics.jobs.labels(job.event, "failed" if final else "retry").inc()
-        else:
-            self.queue.complete(job)
-            self.metrics.jobs.labels(job.event, "done").inc()
-            log.info("job %s (%s): %s", job.id, job.event, outcome or "done")
+            lost = keeper.lost
+            if lost is not None or isinstance(error, LeaseLostError):
+                # the job was handed back, or another worker has it now: that attempt reports, not ours
+                self._not_reported(job, lost or error)
+            elif error is not None:
+                self._failed(job, error)
+            else:
+                self.queue.complete(job)
+                self.metrics.jobs.labels(job.event, "done").inc()
+                self._observe_age(job, "done")
+                log.info("job %s (%s): %s", job.id, job.event, outcome or "done")
+        except LeaseLostError as exc:  # lost between the handler's end and the report
+            self._not_reported(job, exc)
         finally:
             self.metrics.handling_seconds.labels(job.event).observe(time.perf_counter() - started)
         return True
+
+    def _failed(self, job: Any, exc: Exception) -> None:
+        if isinstance(exc, PermanentError):
+            log.warning("job %s (%s) failed permanently: %s", job.id, job.event, exc)
+            self.queue.fail(job, str(exc), None)
+            self.metrics.jobs.labels(job.event, "failed").inc()
+            return
+        # GitHub may have said how long to wait (rate limits); otherwise back off with jitter
+        asked = getattr(exc, "retry_after", None)
+        retry_in = self.backoff(job.attempts)
+        if isinstance(asked, int | float) and asked > 0:
+            retry_in = float(asked)
+        log.error("job %s (%s) failed; retry in %.0fs", job.id, job.event, retry_in, exc_info=exc)
+        status = self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in)
+        final = str(getattr(status, "value", status)) == "failed"
+        self.metrics.jobs.labels(job.event, "failed" if final else "retry").inc()
+
+    def _not_reported(self, job: Any, why: object) -> None:
+        log.warning("job %s (%s) dropped, not reported: %s", job.id, job.event, why)
+        self.metrics.jobs.labels(job.event, "lease_lost").inc()
+
+    def _observe_age(self, job: Any, stage: str) -> None:
+        age = (self.queue.now() - job.received_at).total_seconds()
+        self.metrics.job_age_seconds.labels(job.event, stage).observe(max(0.0, age))
+
+    @contextmanager
+    def _leased(self, job: Any, taken_at: float) -> Iterator[LeaseKeeper]:
+        """Renew the job's lease while the block runs; `hand_back` can reach it meanwhile."""
+        keeper = LeaseKeeper(self.queue, job, every=self.heartbeat_seconds, taken_at=taken_at)
+        with self._keeper_lock:
+            self._keeper = keeper
+        keeper.start()
+        try:
+            yield keeper
+        finally:
+            keeper.stop()
+            with self._keeper_lock:
+                self._keeper = None
+
+    def hand_back(self) -> bool:
+        """Shutdown: give the job in flight back at once (its handler writes nothing more, and it is
+        pending again for another worker or the restarted bot). False when there was none."""
+        with self._keeper_lock:
+            keeper = self._keeper
+        if keeper is None:
+            return False
+        handed = keeper.hand_back()
+        if handed:
+            log.warning("worker %s: handed its job back on shutdown", self.worker_id)
+        return handed
 
     def backoff(self, attempts: int) -> float:
         return default_backoff(attempts, base=self.base_backoff, cap=self.max_backoff)

@@ -30,8 +30,10 @@ from bot.handlers.pull_request import handle_pull_request
 from bot.runtime import Runtime
 from bot.store import Job, Store
 from bot.worker import Handler, Worker
+from bot.worker.leases import expire_abandoned
+from bot.worker.pool import WorkerPool
 
-__all__ = ["EVENT_HANDLERS", "EventHandler", "build_handlers", "build_worker"]
+__all__ = ["EVENT_HANDLERS", "EventHandler", "build_handlers", "build_worker", "start_workers"]
 
 
 class EventHandler(Protocol):
@@ -80,5 +82,24 @@ def build_handlers(runtime: Runtime) -> dict[str, Handler]:
 
 
 def build_worker(runtime: Runtime, index: int) -> Worker:
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{index}"
-    return Worker(runtime.store, build_handlers(runtime), runtime.metrics, worker_id)
+    settings = runtime.settings
+    return Worker(
+        runtime.store,
+        build_handlers(runtime),
+        runtime.metrics,
+        f"{socket.gethostname()}:{os.getpid()}:{index}",  # the form expire_abandoned reads
+        lease_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_seconds=settings.poll_seconds,
+        base_backoff=settings.retry_base_seconds,
+        max_backoff=settings.retry_cap_seconds,
+    )
+
+
+def start_workers(runtime: Runtime, count: int) -> WorkerPool:
+    """``count`` worker threads, after taking back the jobs a killed previous run of this bot left
+    leased (so they run again now, not when their lease runs out)."""
+    if count > 0:
+        expire_abandoned(runtime.store, socket.gethostname(), pid=os.getpid())
+    workers = [build_worker(runtime, index) for index in range(count)]
+    return WorkerPool(workers, runtime.stop, runtime.wake).start()
