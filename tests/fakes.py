@@ -39,6 +39,7 @@ from bot.forge import (
     CheckRun,
     Comment,
     CommitInfo,
+    CommitStatus,
     Deployment,
     DeploymentStatus,
     ForgeError,
@@ -110,6 +111,7 @@ class FakeCheckRun:
             status=self.status,
             conclusion=self.conclusion,
             html_url=f"https://github.com/{repo}/runs/{self.id}",
+            annotations_count=len(self.annotations),
         )
 
 
@@ -682,6 +684,20 @@ class FakeForge:
             run.text = truncate_output(text)
         run.annotations.extend(annotations)
         return run.as_check_run(st.full_name)
+
+    def find_check_run(self, repo: str, head_sha: str, name: str) -> CheckRun | None:
+        st = self._state(repo)
+        self._call("find_check_run", 1, repo, head_sha, name)
+        runs = [run for run in st.check_runs.values() if run.head_sha == head_sha and run.name == name]
+        return max(runs, key=lambda run: run.id).as_check_run(st.full_name) if runs else None
+
+    def latest_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        st = self._state(repo)
+        self._call("latest_commit_status", 1, repo, sha, context)
+        for status in reversed(st.statuses):
+            if status.sha == sha and status.context == context:
+                return CommitStatus(status.state, context, status.description, status.target_url)
+        return None
 
     def set_commit_status(
         self,

@@ -44,6 +44,7 @@ __all__ = [
     "CheckRun",
     "Comment",
     "CommitInfo",
+    "CommitStatus",
     "Deployment",
     "DeploymentStatus",
     "Forge",
@@ -191,6 +192,17 @@ class CheckRun:
     status: str
     conclusion: str | None
     html_url: str | None
+    annotations_count: int = 0  # how many annotations GitHub holds for it (they are appended per request)
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    """A commit status (token mode's form of a check): the latest one of a context is what GitHub shows."""
+
+    state: str  # one of COMMIT_STATES
+    context: str
+    description: str
+    target_url: str | None
 
 
 @dataclass(frozen=True)
@@ -355,6 +367,15 @@ class Forge(Protocol):
         annotations: Sequence[Annotation] = (),
     ) -> CheckRun: ...
 
+    def find_check_run(self, repo: str, head_sha: str, name: str) -> CheckRun | None:
+        """The latest check run named ``name`` on ``head_sha`` that *we* created, if any (how a retry finds
+        the run an earlier attempt created before it could record its id)."""
+        ...
+
+    def latest_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        """The newest commit status of ``context`` on ``sha`` (whoever set it), if any."""
+        ...
+
     def set_commit_status(
         self,
         repo: str,
@@ -364,7 +385,10 @@ class Forge(Protocol):
         context: str,
         description: str,
         target_url: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Set the status of ``context`` on ``sha``. Exactly once: when GitHub fails to answer, the
+        status is read back before asking again, so an answer lost after the write adds no second status."""
+        ...
 
     # branches, commits and pull requests (admin actions)
     def create_branch(self, repo: str, branch: str, from_sha: str) -> None: ...
