@@ -1189,7 +1189,7 @@ def workflow_run_from_json(data: Mapping[str, Any]) -> WorkflowRun:
     return WorkflowRun(
         id=int(data["id"]),
         name=str(data["name"]) if data.get("name") is not None else None,
-        path=str(data["path"]),
+        path=str(data.get("path") or ""),  # older payloads lack it: then no workflow file of ours matches
         head_sha=str(data["head_sha"]),
         head_branch=str(data["head_branch"]) if data.get("head_branch") is not None else None,
         event=str(data["event"]),

@@ -27,6 +27,7 @@ from bot.chatops.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError
 from bot.handlers.deployments import update_reply
+from bot.handlers.payloads import IssueCommentEvent, User, read_payload
 from bot.store import AuditEntry, Store
 
 __all__ = ["handle_issue_comment", "handled_entry"]
@@ -40,20 +41,20 @@ _PROBLEM_ACTION = "command.invalid"
 def handle_issue_comment(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    action = payload.get("action")
-    if action != "created":
-        return f"ignored: action {action!r} (only a new comment runs a command)"
-    comment = payload["comment"]
-    user = comment.get("user") or {}
-    login = str(user.get("login") or "")
-    if _from_a_bot(login, user.get("type"), forge):
+    event = read_payload(IssueCommentEvent, payload, "issue_comment")
+    if event.action != "created":
+        return f"ignored: action {event.action!r} (only a new comment runs a command)"
+    comment = event.comment
+    user = comment.user or User()
+    login = user.login or ""
+    if _from_a_bot(login, user.type, forge):
         return "ignored: a comment by a bot"
-    parsed = parse_comment(str(comment.get("body") or ""))
+    parsed = parse_comment(comment.body or "")
     if parsed is None:
         return "ignored: no command"
-    repo: str = payload["repository"]["full_name"]
-    number: int = payload["issue"]["number"]
-    comment_id: int = comment["id"]
+    repo = event.repository.full_name
+    number = event.issue.number
+    comment_id = comment.id
     if isinstance(parsed, CommandProblem):
         return _answer_problem(
             forge, store, parsed, repo=repo, number=number, comment_id=comment_id, login=login
@@ -67,11 +68,11 @@ def handle_issue_comment(
         comment_id=comment_id,
         login=login,
         command=parsed,
-        default_branch=payload["repository"].get("default_branch"),
+        default_branch=event.repository.default_branch,
     )
 
 
-def _from_a_bot(login: str, user_type: Any, forge: Forge) -> bool:
+def _from_a_bot(login: str, user_type: str | None, forge: Forge) -> bool:
     if user_type == "Bot" or not login or login.endswith("[bot]"):
         return True
     # a token-mode bot is a user account: its own comments carry its login

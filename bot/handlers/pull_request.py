@@ -26,6 +26,7 @@ from bot.handlers.manifest_review import (
     review_manifest,
     status_description,
 )
+from bot.handlers.payloads import PullRequestEvent, read_payload
 from bot.store import KEEP, Store
 
 log = logging.getLogger(__name__)
@@ -48,23 +49,24 @@ class ReviewOutcome:
 def handle_pull_request(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    action = payload.get("action")
+    event = read_payload(PullRequestEvent, payload, "pull_request")
+    action = event.action
     if action not in REVIEW_ACTIONS:
         return f"ignored: action {action!r}"
-    if action == "edited" and "base" not in (payload.get("changes") or {}):
+    if action == "edited" and "base" not in (event.changes or {}):
         return "ignored: edited without a base change"
-    pr = payload["pull_request"]
-    if pr.get("state") != "open":
+    pr = event.pull_request
+    if pr.state != "open":
         return "ignored: the pull request is not open"
     outcome = review_pull_request(
         forge,
         store,
         settings,
-        repo=payload["repository"]["full_name"],
-        repo_html_url=payload["repository"]["html_url"],
-        number=pr["number"],
-        head_sha=pr["head"]["sha"],
-        base_sha=pr["base"]["sha"],
+        repo=event.repository.full_name,
+        repo_html_url=event.repository.html_url,
+        number=pr.number,
+        head_sha=pr.head.sha,
+        base_sha=pr.base.sha,
         received_at=received_at,
         new_pull=action == "opened",
     )
