@@ -170,6 +170,7 @@ class FakeForge:
         self.calls: list[FakeCall] = []
         self.api_calls = 0  # what GitHubForge would have sent
         self._failures: dict[str, list[ForgeError]] = {}
+        self._lost_answers: dict[str, list[ForgeError]] = {}
         self._ids = itertools.count(1000)
 
     @property
@@ -429,6 +430,16 @@ class FakeForge:
         self._failures.setdefault(operation, []).append(error)
 
     # --- inspection -----------------------------------------------------------------------------------
+    def fail_after_next(self, operation: str, error: ForgeError) -> None:
+        """The next ``operation`` (create_comment, create_check_run, set_commit_status) is *done*, then
+        answered with ``error``: GitHub's answer lost after the write (a 502, a timeout)."""
+        self._lost_answers.setdefault(operation, []).append(error)
+
+    def _answer_lost(self, operation: str) -> None:
+        lost = self._lost_answers.get(operation)
+        if lost:
+            raise lost.pop(0)
+
     def comments(self, repo: str, number: int) -> list[Comment]:
         return list(self._state(repo).comments.get(number, []))
 
@@ -592,7 +603,9 @@ class FakeForge:
         self._call("create_comment", 1, repo, number, body)
         if number not in st.comments and number not in st.pulls:
             raise ForgeError("create_comment", 404, "Not Found")
-        return self.add_comment(repo, number, body, author=self._bot_login, author_type="Bot")
+        comment = self.add_comment(repo, number, body, author=self._bot_login, author_type="Bot")
+        self._answer_lost("create_comment")
+        return comment
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> Comment:
         check_comment_body(body)
@@ -653,6 +666,7 @@ class FakeForge:
             external_id=external_id,
         )
         st.check_runs[run.id] = run
+        self._answer_lost("create_check_run")
         return run.as_check_run(st.full_name)
 
     def update_check_run(
@@ -716,6 +730,7 @@ class FakeForge:
         if sha not in st.commits:
             raise ForgeError("set_commit_status", 422, f"No commit found for SHA: {sha}")
         st.statuses.append(FakeStatus(sha, state, context, status_description(description), target_url))
+        self._answer_lost("set_commit_status")
 
     # --- branches, commits, pull requests -------------------------------------------------------------
     def create_branch(self, repo: str, branch: str, from_sha: str) -> None:

@@ -22,13 +22,14 @@ from datetime import datetime
 from typing import Any
 
 from bot.chatops.parse import Command, CommandProblem, code_span, parse_comment
+from bot.chatops.progress import START_ACTIONS
 from bot.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
 from bot.chatops.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError
 from bot.handlers.deployments import update_reply
 from bot.handlers.payloads import IssueCommentEvent, User, read_payload
-from bot.store import AuditEntry, Store
+from bot.store import AuditEntry, Store, environment_target
 
 __all__ = ["handle_issue_comment", "handled_entry"]
 
@@ -80,12 +81,19 @@ def _from_a_bot(login: str, user_type: str | None, forge: Forge) -> bool:
 
 
 def handled_entry(
-    store: Store, repo: str, number: int, comment_id: int, action: str, *, actor: str
+    store: Store,
+    repo: str,
+    number: int,
+    comment_id: int,
+    action: str,
+    *,
+    actor: str,
+    target: str | None = None,
 ) -> AuditEntry | None:
     """The audit entry `action` (e.g. `command.deploy`) that `actor` (the commenter) was audited with
-    for the command comment `comment_id` on issue or PR `number`, if any. Newest first, and bounded:
-    a retry comes soon after the first run."""
-    target = f"{repo.lower()}#{number}"
+    for the command comment `comment_id` on issue or PR `number` (under `target`, by default the issue
+    or PR), if any. Newest first, and bounded: a retry comes soon after the first run."""
+    target = target or f"{repo.lower()}#{number}"
     cursor: int | None = None
     for _ in range(_AUDIT_PAGES):
         page = store.query_audit(actor=actor, action=action, target=target, limit=100, cursor=cursor)
@@ -137,7 +145,9 @@ def _run_command(
 ) -> str:
     earlier = handled_entry(store, repo, number, comment_id, f"command.{command.name}", actor=login)
     if earlier is not None:
-        if forge.find_comment(repo, number, reply_marker(comment_id)) is not None:
+        reply = forge.find_comment(repo, number, reply_marker(comment_id))
+        if reply is not None:
+            _keep_found_reply(forge, store, command, repo, number, comment_id, login, reply.id)
             return f"ignored: /{command.name} from comment {comment_id} was handled already"
         rule = str((earlier.details or {}).get("rule", "unknown"))
         forge.create_comment(
@@ -173,6 +183,31 @@ def _run_command(
     return f"/{command.name}: failed"
 
 
+def _keep_found_reply(  # noqa: PLR0917 - the comment's coordinates
+    forge: Forge,
+    store: Store,
+    command: Command,
+    repo: str,
+    number: int,
+    comment_id: int,
+    login: str,
+    reply_id: int,
+) -> None:
+    """A run that stopped right after its reply was written (GitHub's answer lost, a crash) left the
+    deploy it started without its reply: link them now, so its progress is shown there."""
+    start = START_ACTIONS.get(command.name)
+    if start is None or command.environment is None:
+        return
+    target = environment_target(repo.lower(), command.environment)
+    entry = handled_entry(store, repo, number, comment_id, start, actor=login, target=target)
+    deployment = (entry.details or {}).get("deployment") if entry is not None else None
+    record = store.get_deployment(deployment) if isinstance(deployment, int) else None
+    if record is None or record.reply_comment_id is not None:
+        return
+    update_reply(forge, store, store.update_deployment(record.id, reply_comment_id=reply_id))
+    _react(forge, repo, comment_id, "rocket")
+
+
 def _keep_reply(forge: Forge, store: Store, result: CommandResult, reply_id: int) -> None:
     """Remember the reply of a deploy or rollback so its progress edits it; a status that arrived
     before the reply existed is shown at once."""
@@ -205,6 +240,8 @@ def _answer_github_refusal(
     forge: Forge, command: Command, error: ForgeError, *, repo: str, number: int, comment_id: int
 ) -> str:
     log.warning("/%s on %s#%s: GitHub refused a lookup: %s", command.name, repo, number, error)
+    if forge.find_comment(repo, number, reply_marker(comment_id)) is not None:
+        return f"/{command.name}: GitHub refused ({error.status}); answered already"  # a retried job
     status = f"HTTP {error.status}: " if error.status is not None else ""
     body = render_failure(
         command=code_span(command.text),
