@@ -52,6 +52,7 @@ from bot.forge import (
     check_comment_body,
     check_limit,
     check_run_fields,
+    check_write_fence,
     deployment_request,
     deployment_status_request,
     normalize_ref,
@@ -155,6 +156,28 @@ class FakeCall:
     operation: str
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any]
+
+
+_WRITES = frozenset(
+    {
+        "add_reaction",
+        "commit_file",
+        "create_branch",
+        "create_check_run",
+        "create_comment",
+        "create_deployment",
+        "create_deployment_status",
+        "create_pull",
+        "create_ref",
+        "rerun_workflow_run",
+        "set_commit_status",
+        "update_branch_ref",
+        "update_check_run",
+        "update_comment",
+        "update_pull",
+        "update_ref",
+    }
+)  # what GitHubForge sends with a verb other than GET: checked against the write fence
 
 
 class FakeForge:
@@ -472,6 +495,8 @@ class FakeForge:
             raise ForgeError("repository", 404, f"Not Found ({repo})") from None
 
     def _call(self, operation: str, cost: int, *args: Any, **kwargs: Any) -> None:
+        if operation in _WRITES:
+            check_write_fence(operation)
         self.calls.append(FakeCall(operation, args, kwargs))
         queued = self._failures.get(operation)
         if queued:

@@ -14,9 +14,18 @@ from typing import Any, Protocol
 
 import pytest
 
-from bot.forge import Annotation, Comment, Forge, ForgeError, PullRequest, count_calls
+from bot.forge import (
+    Annotation,
+    Comment,
+    CommitStatus,
+    Forge,
+    ForgeError,
+    PullRequest,
+    count_calls,
+    write_fence,
+)
 from bot.forge.github import GitHubForge
-from tests.fakes import FakeForge
+from tests.fakes import FakeCheckRun, FakeForge, FakeStatus
 from tests.github_conformance import GitHubMock
 from tests.test_forge_github import (
     BOT,
@@ -55,6 +64,8 @@ class Backend(Protocol):
     def commits(self, base: str, head: str, authors: Sequence[str]) -> None: ...
     def open_pulls(self, head_branch: str, exists: bool) -> None: ...
     def expect_commit_file(self, branch: str, parent: str) -> None: ...
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None: ...
+    def statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None: ...
 
 
 class FakeBackend:
@@ -120,6 +131,19 @@ class FakeBackend:
 
     def expect_commit_file(self, branch: str, parent: str) -> None:
         pass
+
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None:
+        state = self.fake.repos[REPO.lower()]
+        for run_id, name, count in runs:
+            notes = [Annotation("modules.toml", 1, 1, "warning", "w")] * count
+            state.check_runs[run_id] = FakeCheckRun(
+                run_id, name, sha, "completed", "success", annotations=notes
+            )
+
+    def statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None:
+        state = self.fake.repos[REPO.lower()]
+        for context, value, description in statuses:  # oldest first
+            state.statuses.append(FakeStatus(sha, value, context, description, None))
 
     @property
     def api_calls(self) -> int:
@@ -264,6 +288,25 @@ class GitHubBackend:
         self.api.add(
             "PATCH", f"{R}/git/refs/heads/{branch}", json=ref_json(self.api, f"refs/heads/{branch}", "7" * 40)
         )
+
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None:
+        items = []
+        for run_id, name, count in runs:
+            data = check_run_json(self.api, run_id)
+            data.update(name=name, head_sha=sha)
+            data["app"]["slug"] = BOT.removesuffix("[bot]")
+            data["output"]["annotations_count"] = count
+            items.append(data)
+        body = {"total_count": len(items), "check_runs": items}
+        self.api.add("GET", f"{R}/commits/{sha}/check-runs", json=body)
+
+    def statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None:
+        items = []
+        for context, value, description in reversed(statuses):  # GitHub lists the newest first
+            data = self.api.example("GET", f"{R}/commits/{sha}/statuses")[0]
+            data.update(context=context, state=value, description=description, target_url=None)
+            items.append(data)
+        self.api.add("GET", f"{R}/commits/{sha}/statuses", json=items)
 
     @property
     def api_calls(self) -> int:
@@ -449,3 +492,61 @@ def test_moving_a_ref_backwards_needs_force(backend: Any) -> None:
         backend, lambda: backend.forge.update_ref(REPO, "tags/deploy/prod", old, force=True)
     )
     assert (moved.ref, moved.sha, calls) == ("refs/tags/deploy/prod", old, 1)
+
+
+def test_find_check_run_by_name_and_head(backend: Any) -> None:
+    sha = "d" * 40
+    backend.check_runs(sha, [(11, "modbot/manifest", 2), (12, "other/check", 0), (13, "modbot/manifest", 3)])
+    run, calls = calls_of(backend, lambda: backend.forge.find_check_run(REPO, sha, "modbot/manifest"))
+    assert (run.id, run.name, run.head_sha, run.annotations_count, calls) == (
+        13,
+        "modbot/manifest",
+        sha,
+        3,
+        1,
+    )
+    backend.check_runs("e" * 40, [])
+    assert calls_of(backend, lambda: backend.forge.find_check_run(REPO, "e" * 40, "modbot/manifest")) == (
+        None,
+        1,
+    )
+
+
+def test_latest_commit_status_of_a_context(backend: Any) -> None:
+    sha = "d" * 40
+    backend.statuses(
+        sha,
+        [
+            ("modbot/manifest", "failure", "old"),
+            ("ci", "success", "x"),
+            ("modbot/manifest", "success", "new"),
+        ],
+    )
+    status, calls = calls_of(
+        backend, lambda: backend.forge.latest_commit_status(REPO, sha, "modbot/manifest")
+    )
+    assert (status, calls) == (CommitStatus("success", "modbot/manifest", "new", None), 1)
+    backend.statuses("e" * 40, [("ci", "success", "x")])
+    assert calls_of(
+        backend, lambda: backend.forge.latest_commit_status(REPO, "e" * 40, "modbot/manifest")
+    ) == (None, 1)
+
+
+class LeaseLost(Exception):
+    pass
+
+
+def test_the_write_fence_refuses_writes_before_they_are_sent(backend: Any) -> None:
+    """The hook for leases: inside a fence that refuses, no write request goes out; reads still do."""
+    refused: list[str] = []
+
+    def lost(operation: str) -> None:
+        refused.append(operation)
+        raise LeaseLost(f"the lease was lost before {operation}")
+
+    backend.comments(7, [])
+    with write_fence(lost):
+        assert calls_of(backend, lambda: backend.forge.find_comment(REPO, 7, MARKER)) == (None, 1)
+        with count_calls() as counter, pytest.raises(LeaseLost):
+            backend.forge.create_comment(REPO, 7, "hello")
+    assert refused == ["create_comment"] and counter.calls == 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextvars
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +59,7 @@ __all__ = [
     "check_comment_body",
     "check_limit",
     "check_run_fields",
+    "check_write_fence",
     "count_calls",
     "deployment_payload",
     "deployment_request",
@@ -76,6 +77,7 @@ __all__ = [
     "validate_tag_prefix",
     "validate_team_slug",
     "validate_workflow",
+    "write_fence",
 ]
 
 # --- limits GitHub enforces (checked before a call, identically by every Forge) ----------------------
@@ -573,6 +575,31 @@ def record_call(operation: str, *, token_exchange: bool = False) -> None:
         else:
             counter.calls += 1
         counter.by_operation[operation] = counter.by_operation.get(operation, 0) + 1
+
+
+# --- the write fence: no GitHub write from a job that is no longer its worker's ---------------------------
+_WRITE_FENCES: contextvars.ContextVar[tuple[Callable[[str], None], ...]] = contextvars.ContextVar(
+    "modbot_forge_write_fences", default=()
+)
+
+
+@contextmanager
+def write_fence(check: Callable[[str], None]) -> Iterator[None]:
+    """Call ``check(operation)`` before every GitHub write (any request but a GET, each retry included)
+    made in this context (thread / asyncio task); it raises to refuse the write. The hook for leases: the
+    worker wraps a job's handler in ``write_fence`` with a check that raises once its lease on the job is
+    lost, so a worker that lost a job writes nothing more for it. Nests: every fence is checked."""
+    token = _WRITE_FENCES.set((*_WRITE_FENCES.get(), check))
+    try:
+        yield
+    finally:
+        _WRITE_FENCES.reset(token)
+
+
+def check_write_fence(operation: str) -> None:
+    """Called by every Forge implementation before each write request it sends."""
+    for check in _WRITE_FENCES.get():
+        check(operation)
 
 
 # --- argument checks shared by every Forge (so the fake refuses exactly what the real one refuses) ----

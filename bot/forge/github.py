@@ -67,6 +67,7 @@ from bot.forge import (
     check_comment_body,
     check_limit,
     check_run_fields,
+    check_write_fence,
     deployment_request,
     deployment_status_request,
     normalize_ref,
@@ -108,6 +109,7 @@ DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
 USER_AGENT = f"modbot/{__version__}"
 _IDEMPOTENT_VERBS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+_READ_VERBS = frozenset({"GET", "HEAD"})
 
 # --- secrets never reach a log line or an exception ----------------------------------------------------
 _SECRET_PATTERNS = (
@@ -434,6 +436,8 @@ class GitHubForge:
         attempt = 0
         while True:
             attempt += 1
+            if verb not in _READ_VERBS:
+                check_write_fence(operation)  # e.g. the job's lease was lost: refuse before sending
             self.stats.record_call(operation)
             record_call(operation)
             status: int | None
