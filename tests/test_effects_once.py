@@ -27,8 +27,10 @@ from bot.forge import ForgeError
 from bot.forge.github import GitHubForge
 from bot.handlers.manifest_review import CHECK_NAME, MARKER
 from bot.handlers.pull_request import handle_pull_request
+from bot.runtime import Runtime
 from bot.store import Store
 from bot.store.testing import temporary_store
+from bot.worker.wiring import build_worker
 from tests.corpus import HISTORY, version_number
 from tests.github_conformance import Call, GitHubMock, Match, webhook_example
 from tests.test_forge_github import comment_json, content_json, error_json, file_entry
@@ -328,3 +330,36 @@ def test_thirty_percent_of_writes_answer_502_after_the_write(
         assert run["conclusion"] == "success"
         [run] = github.runs_on(second)
         assert (run["conclusion"], run["output"]["annotations_count"]) == ("failure", 1)
+
+
+class OneForge:
+    def __init__(self, forge: GitHubForge) -> None:
+        self.forge = forge
+
+    def for_installation(self, installation_id: int | None) -> GitHubForge:
+        return self.forge
+
+
+def test_through_the_worker_and_the_queue(github: StandIn, forge: GitHubForge, store: Store) -> None:
+    """The same, with the real worker retrying the stored delivery: every write of the first attempt is
+    done and its answer lost, one after the other, until the job gets through."""
+    github.files[HEAD] = history(19)
+    github.fail("POST", f"{R}/issues/{{issue_number}}/comments", "after-timeout")
+    github.fail("POST", f"{R}/check-runs", "after-502")
+    github.fail(
+        "PATCH", f"{R}/check-runs/{{check_run_id}}", "after-502", "after-502", "after-502", "after-502"
+    )
+    store.record_delivery("d-1", "pull_request", "opened", REPO, None, payload("opened", HEAD))
+    worker = build_worker(Runtime(APP, store, OneForge(forge)), 0)
+    worker.base_backoff = worker.max_backoff = 0.0
+    attempts = 0
+    while worker.run_once():
+        attempts += 1
+    info = store.get_delivery("d-1")
+    assert info is not None and info.status.value == "done"
+    # the comment's answer lost, the check run's; the third attempt updates the run (the forge's own retries
+    # get through the four lost answers of that PATCH; each did the same edit)
+    assert attempts == 3
+    assert len(github.sticky_comments()) == 1
+    [run] = github.runs_on(HEAD)
+    assert (run["conclusion"], run["output"]["annotations_count"]) == ("failure", 1)
