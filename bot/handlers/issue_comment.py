@@ -12,7 +12,10 @@ acknowledge: one GitHub refuses is logged, and the command goes on.
 The worker may run a job twice (at-least-once). A command comment must not run twice: the service's
 `command.<name>` audit entry (written once the command is decided, right before it acts) names the
 comment, and each reply starts with a marker naming it too. A job that finds the entry does nothing
-again; if it also finds no reply (the first run stopped in between), it says so instead of guessing.
+again; if it also finds no reply (the first run stopped in between), it says so instead of guessing; if
+it finds the reply (written, but GitHub's answer was lost), it links it to the deploy the first run
+started, so progress edits it. An answer given without an entry (GitHub refused a lookup) is looked up
+by its marker before it is written.
 """
 
 from __future__ import annotations
