@@ -6,7 +6,8 @@ The PR review runs end to end: the real handler, a real store and `GitHubForge`,
 GitHub with state (`StandIn`: comments, check runs and statuses that POSTs create and GETs list) served
 through the conformance harness, so every request and documented answer is checked against GitHub's
 REST description. Faults are injected per route: ``after-502`` does the write and answers 502,
-``after-timeout`` does it and then the connection times out, ``before-502`` answers 502 without it.
+``after-timeout`` does it and then the connection times out, ``after-reset`` does it and then drops the
+connection, ``before-502`` answers 502 without it.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ class StandIn:
                 return 502, error_json("Server Error")
             if fault == "after-timeout":
                 raise requests.exceptions.ReadTimeout("the stand-in hung past the client timeout")
+            if fault == "after-reset":
+                raise requests.exceptions.ConnectionError("the stand-in dropped the connection")
             return answer
 
         return respond
@@ -249,7 +252,7 @@ WRITES_APP = [
 
 
 # --- the tests -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["after-502", "after-timeout"])
+@pytest.mark.parametrize("kind", ["after-502", "after-timeout", "after-reset"])
 @pytest.mark.parametrize(("method", "template"), WRITES_APP)
 def test_a_write_done_but_unanswered_is_not_done_twice(  # noqa: PLR0917 - fixtures and parameters
     github: StandIn, forge: GitHubForge, store: Store, kind: str, method: str, template: str
@@ -268,7 +271,7 @@ def test_a_write_done_but_unanswered_is_not_done_twice(  # noqa: PLR0917 - fixtu
     assert state is not None and (state.comment_id, state.check_run_id) == (comment["id"], run["id"])
 
 
-@pytest.mark.parametrize("kind", ["after-502", "after-timeout"])
+@pytest.mark.parametrize("kind", ["after-502", "after-timeout", "after-reset"])
 def test_a_status_set_but_unanswered_is_not_set_twice(
     github: StandIn, forge: GitHubForge, store: Store, kind: str
 ) -> None:
