@@ -32,6 +32,14 @@ class Metrics:
         self.github_errors = Counter(
             "modbot_github_errors", "GitHub API errors by HTTP status.", ["status"], registry=self.registry
         )
+        self.github_call_seconds = Histogram(
+            "modbot_github_call_seconds",
+            "Duration of each GitHub API request (every attempt), by route template (never a URL with ids), "
+            "method and outcome (ok, client_error, server_error, rate_limited, network_error).",
+            ["route", "method", "outcome"],
+            buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
         self.jobs = Counter(
             "modbot_jobs",
             "Handled jobs by event and result (done, retry, failed).",
@@ -64,6 +72,10 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
             registry=self.registry,
         )
+
+    def observe_github_call(self, route: str, method: str, outcome: str, seconds: float) -> None:
+        """One GitHub request's duration (`bot.forge.github.ForgeStats`' ``on_latency``)."""
+        self.github_call_seconds.labels(route, method, outcome).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -52,6 +52,7 @@ from bot.forge import (
     check_comment_body,
     check_limit,
     check_run_fields,
+    check_write_fence,
     deployment_request,
     deployment_status_request,
     normalize_ref,
@@ -111,6 +112,7 @@ class FakeCheckRun:
             status=self.status,
             conclusion=self.conclusion,
             html_url=f"https://github.com/{repo}/runs/{self.id}",
+            annotations_count=len(self.annotations),
         )
 
 
@@ -156,6 +158,28 @@ class FakeCall:
     kwargs: Mapping[str, Any]
 
 
+_WRITES = frozenset(
+    {
+        "add_reaction",
+        "commit_file",
+        "create_branch",
+        "create_check_run",
+        "create_comment",
+        "create_deployment",
+        "create_deployment_status",
+        "create_pull",
+        "create_ref",
+        "rerun_workflow_run",
+        "set_commit_status",
+        "update_branch_ref",
+        "update_check_run",
+        "update_comment",
+        "update_pull",
+        "update_ref",
+    }
+)  # what GitHubForge sends with a verb other than GET: checked against the write fence
+
+
 class FakeForge:
     """An in-memory `Forge` (see the module docstring)."""
 
@@ -169,6 +193,7 @@ class FakeForge:
         self.calls: list[FakeCall] = []
         self.api_calls = 0  # what GitHubForge would have sent
         self._failures: dict[str, list[ForgeError]] = {}
+        self._lost_answers: dict[str, list[ForgeError]] = {}
         self._ids = itertools.count(1000)
 
     @property
@@ -428,6 +453,16 @@ class FakeForge:
         self._failures.setdefault(operation, []).append(error)
 
     # --- inspection -----------------------------------------------------------------------------------
+    def fail_after_next(self, operation: str, error: ForgeError) -> None:
+        """The next ``operation`` (create_comment, create_check_run, set_commit_status) is *done*, then
+        answered with ``error``: GitHub's answer lost after the write (a 502, a timeout)."""
+        self._lost_answers.setdefault(operation, []).append(error)
+
+    def _answer_lost(self, operation: str) -> None:
+        lost = self._lost_answers.get(operation)
+        if lost:
+            raise lost.pop(0)
+
     def comments(self, repo: str, number: int) -> list[Comment]:
         return list(self._state(repo).comments.get(number, []))
 
@@ -460,6 +495,8 @@ class FakeForge:
             raise ForgeError("repository", 404, f"Not Found ({repo})") from None
 
     def _call(self, operation: str, cost: int, *args: Any, **kwargs: Any) -> None:
+        if operation in _WRITES:
+            check_write_fence(operation)
         self.calls.append(FakeCall(operation, args, kwargs))
         queued = self._failures.get(operation)
         if queued:
@@ -591,7 +628,9 @@ class FakeForge:
         self._call("create_comment", 1, repo, number, body)
         if number not in st.comments and number not in st.pulls:
             raise ForgeError("create_comment", 404, "Not Found")
-        return self.add_comment(repo, number, body, author=self._bot_login, author_type="Bot")
+        comment = self.add_comment(repo, number, body, author=self._bot_login, author_type="Bot")
+        self._answer_lost("create_comment")
+        return comment
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> Comment:
         check_comment_body(body)
@@ -652,6 +691,7 @@ class FakeForge:
             external_id=external_id,
         )
         st.check_runs[run.id] = run
+        self._answer_lost("create_check_run")
         return run.as_check_run(st.full_name)
 
     def update_check_run(
@@ -684,6 +724,22 @@ class FakeForge:
         run.annotations.extend(annotations)
         return run.as_check_run(st.full_name)
 
+    def find_check_run(self, repo: str, head_sha: str, name: str) -> CheckRun | None:
+        st = self._state(repo)
+        self._call("find_check_run", 1, repo, head_sha, name)
+        runs = [run for run in st.check_runs.values() if run.head_sha == head_sha and run.name == name]
+        return max(runs, key=lambda run: run.id).as_check_run(st.full_name) if runs else None
+
+    def latest_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        st = self._state(repo)
+        self._call("latest_commit_status", 1, repo, sha, context)
+        if self._resolve(st, sha) is None:
+            raise ForgeError("latest_commit_status", 404, "Not Found")
+        for status in reversed(st.statuses):
+            if status.sha == sha and status.context == context:
+                return CommitStatus(status.state, context, status.description, status.target_url)
+        return None
+
     def set_commit_status(
         self,
         repo: str,
@@ -701,17 +757,7 @@ class FakeForge:
         if sha not in st.commits:
             raise ForgeError("set_commit_status", 422, f"No commit found for SHA: {sha}")
         st.statuses.append(FakeStatus(sha, state, context, status_description(description), target_url))
-
-    def get_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
-        st = self._state(repo)
-        self._call("get_commit_status", 1, repo, sha, context)
-        if self._resolve(st, sha) is None:
-            raise ForgeError("get_commit_status", 404, "Not Found")
-        latest = [s for s in st.statuses if s.sha == sha and s.context == context]
-        if not latest:
-            return None
-        status = latest[-1]
-        return CommitStatus(status.context, status.state, status.description, status.target_url)
+        self._answer_lost("set_commit_status")
 
     # --- branches, commits, pull requests -------------------------------------------------------------
     def create_branch(self, repo: str, branch: str, from_sha: str) -> None:

@@ -374,3 +374,42 @@ def test_a_fork_author_without_a_role_can_run_nothing_else(store: Store, clock: 
         outcome = comment(world, pull.number, body, login="mallory")
         assert outcome.endswith("refused (permission)"), (body, outcome)
     assert world.forge.deployments(REPO) == []
+
+
+# --- effects exactly once: a reply written but its answer lost (issue #11) ---------------------------------
+def test_a_deploy_reply_whose_answer_was_lost_is_kept_on_the_rerun(ready: tuple[World, int]) -> None:
+    """GitHub wrote the reply and answered 502: the rerun finds that reply (no second one, no "unanswered"
+    note), links it to the deploy so progress edits it, and adds the final reaction."""
+    world, number = ready
+    payload = world.comment_payload(number, "/deploy production")
+    world.forge.fail_after_next("create_comment", ForgeError("create_comment", 502, "Bad Gateway"))
+    with pytest.raises(ForgeError):
+        handle_issue_comment(payload, RECEIVED, forge=world.forge, store=world.store, settings=settings())
+    outcome = handle_issue_comment(
+        payload, RECEIVED, forge=world.forge, store=world.store, settings=settings()
+    )
+    assert outcome.endswith("was handled already")
+    [reply] = [c for c in world.forge.comments(REPO, number) if c.author == "modbot[bot]"]
+    assert "never runs a command twice" not in reply.body
+    record = world.store.deployments(REPO, limit=1)[0]
+    assert record.reply_comment_id == reply.id
+    assert len(world.forge.deployments(REPO)) == 1
+    command_comment = world.forge.comments(REPO, number)[-2]
+    assert world.forge.reactions(REPO, command_comment.id) == ["eyes", "rocket"]
+
+
+def test_a_refusal_reply_whose_answer_was_lost_is_not_written_twice(ready: tuple[World, int]) -> None:
+    world, number = ready
+    payload = world.comment_payload(number, "/deploy production")
+    refused = ForgeError("get_permission", 403, "Resource not accessible by integration")
+    world.forge.fail_next("get_permission", refused)
+    world.forge.fail_next("get_permission", refused)
+    world.forge.fail_after_next("create_comment", ForgeError("create_comment", None, "ReadTimeout"))
+    with pytest.raises(ForgeError):
+        handle_issue_comment(payload, RECEIVED, forge=world.forge, store=world.store, settings=settings())
+    outcome = handle_issue_comment(
+        payload, RECEIVED, forge=world.forge, store=world.store, settings=settings()
+    )
+    assert outcome == "/deploy: GitHub refused (403); answered already"
+    [reply] = replies(world, number)
+    assert "HTTP 403: Resource not accessible by integration" in reply

@@ -228,4 +228,4 @@ def test_a_reused_release_is_found_in_few_calls(world: World) -> None:
     found = reused_release(world.forge, world.store, REPO, sha, manifest_path="modules.toml")
     assert found == before
     # the status, and the manifest at the commit; the release itself is the store's copy
-    assert world.forge.operations() == ["get_commit_status", "get_file"]
+    assert world.forge.operations() == ["latest_commit_status", "get_file"]

@@ -14,9 +14,18 @@ from typing import Any, Protocol
 
 import pytest
 
-from bot.forge import Annotation, Comment, Forge, ForgeError, PullRequest, count_calls
+from bot.forge import (
+    Annotation,
+    Comment,
+    CommitStatus,
+    Forge,
+    ForgeError,
+    PullRequest,
+    count_calls,
+    write_fence,
+)
 from bot.forge.github import GitHubForge
-from tests.fakes import FakeForge
+from tests.fakes import FakeCheckRun, FakeForge
 from tests.github_conformance import GitHubMock
 from tests.test_forge_github import (
     BOT,
@@ -56,6 +65,7 @@ class Backend(Protocol):
     def open_pulls(self, head_branch: str, exists: bool) -> None: ...
     def expect_commit_file(self, branch: str, parent: str) -> None: ...
     def commit_statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None: ...
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None: ...
 
 
 class FakeBackend:
@@ -127,6 +137,14 @@ class FakeBackend:
         state.commits.setdefault(sha, state.commits[state.refs["heads/main"]])  # a commit known by `sha`
         for context, status, description in statuses:  # oldest first: the last of a context is its latest
             self.fake.set_commit_status(REPO, sha, status, context=context, description=description)
+
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None:
+        state = self.fake.repos[REPO.lower()]
+        for run_id, name, count in runs:
+            notes = [Annotation("modules.toml", 1, 1, "warning", "w")] * count
+            state.check_runs[run_id] = FakeCheckRun(
+                run_id, name, sha, "completed", "success", annotations=notes
+            )
 
     @property
     def api_calls(self) -> int:
@@ -278,9 +296,26 @@ class GitHubBackend:
         example = combined["statuses"][0]
         latest: dict[str, dict[str, Any]] = {}
         for context, state, description in statuses:  # GitHub keeps the latest of each context
-            latest[context] = {**example, "context": context, "state": state, "description": description}
+            latest[context] = {
+                **example,
+                "context": context,
+                "state": state,
+                "description": description,
+                "target_url": None,
+            }
         combined.update(sha=sha, total_count=len(latest), statuses=list(latest.values()))
         self.api.add("GET", url, json=combined)
+
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None:
+        items = []
+        for run_id, name, count in runs:
+            data = check_run_json(self.api, run_id)
+            data.update(name=name, head_sha=sha)
+            data["app"]["slug"] = BOT.removesuffix("[bot]")
+            data["output"]["annotations_count"] = count
+            items.append(data)
+        body = {"total_count": len(items), "check_runs": items}
+        self.api.add("GET", f"{R}/commits/{sha}/check-runs", json=body)
 
     @property
     def api_calls(self) -> int:
@@ -438,7 +473,7 @@ def test_commit_status_is_the_latest_of_its_context(backend: Any) -> None:
             ("modbot/release", "success", "rel_2026_01_02_001: reused"),
         ],
     )
-    status, calls = calls_of(backend, lambda: backend.forge.get_commit_status(REPO, sha, "modbot/release"))
+    status, calls = calls_of(backend, lambda: backend.forge.latest_commit_status(REPO, sha, "modbot/release"))
     assert calls == 1
     assert status is not None
     assert (status.context, status.state, status.description) == (
@@ -448,7 +483,7 @@ def test_commit_status_is_the_latest_of_its_context(backend: Any) -> None:
     )
     other = "8" * 40
     backend.commit_statuses(other, [("ci/test", "success", "green")])
-    assert calls_of(backend, lambda: backend.forge.get_commit_status(REPO, other, "modbot/release")) == (
+    assert calls_of(backend, lambda: backend.forge.latest_commit_status(REPO, other, "modbot/release")) == (
         None,
         1,
     )
@@ -492,3 +527,61 @@ def test_moving_a_ref_backwards_needs_force(backend: Any) -> None:
         backend, lambda: backend.forge.update_ref(REPO, "tags/deploy/prod", old, force=True)
     )
     assert (moved.ref, moved.sha, calls) == ("refs/tags/deploy/prod", old, 1)
+
+
+def test_find_check_run_by_name_and_head(backend: Any) -> None:
+    sha = "d" * 40
+    backend.check_runs(sha, [(11, "modbot/manifest", 2), (12, "other/check", 0), (13, "modbot/manifest", 3)])
+    run, calls = calls_of(backend, lambda: backend.forge.find_check_run(REPO, sha, "modbot/manifest"))
+    assert (run.id, run.name, run.head_sha, run.annotations_count, calls) == (
+        13,
+        "modbot/manifest",
+        sha,
+        3,
+        1,
+    )
+    backend.check_runs("e" * 40, [])
+    assert calls_of(backend, lambda: backend.forge.find_check_run(REPO, "e" * 40, "modbot/manifest")) == (
+        None,
+        1,
+    )
+
+
+def test_latest_commit_status_of_a_context(backend: Any) -> None:
+    sha = "d" * 40
+    backend.commit_statuses(
+        sha,
+        [
+            ("modbot/manifest", "failure", "old"),
+            ("ci", "success", "x"),
+            ("modbot/manifest", "success", "new"),
+        ],
+    )
+    status, calls = calls_of(
+        backend, lambda: backend.forge.latest_commit_status(REPO, sha, "modbot/manifest")
+    )
+    assert (status, calls) == (CommitStatus("success", "modbot/manifest", "new", None), 1)
+    backend.commit_statuses("e" * 40, [("ci", "success", "x")])
+    assert calls_of(
+        backend, lambda: backend.forge.latest_commit_status(REPO, "e" * 40, "modbot/manifest")
+    ) == (None, 1)
+
+
+class LeaseLost(Exception):
+    pass
+
+
+def test_the_write_fence_refuses_writes_before_they_are_sent(backend: Any) -> None:
+    """The hook for leases: inside a fence that refuses, no write request goes out; reads still do."""
+    refused: list[str] = []
+
+    def lost(operation: str) -> None:
+        refused.append(operation)
+        raise LeaseLost(f"the lease was lost before {operation}")
+
+    backend.comments(7, [])
+    with write_fence(lost):
+        assert calls_of(backend, lambda: backend.forge.find_comment(REPO, 7, MARKER)) == (None, 1)
+        with count_calls() as counter, pytest.raises(LeaseLost):
+            backend.forge.create_comment(REPO, 7, "hello")
+    assert refused == ["create_comment"] and counter.calls == 0

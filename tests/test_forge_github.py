@@ -500,8 +500,8 @@ def test_commit_status_of_a_context_is_read_from_the_combined_status(
     github_api.add("GET", url, json=combined)
     github_api.add("GET", url, json={**combined, "statuses": [], "total_count": 0})
     with count_calls() as counter:
-        found = forge.get_commit_status(REPO, SHA_HEAD, "modbot/release")
-        missing = forge.get_commit_status(REPO, SHA_HEAD, "modbot/release")
+        found = forge.latest_commit_status(REPO, SHA_HEAD, "modbot/release")
+        missing = forge.latest_commit_status(REPO, SHA_HEAD, "modbot/release")
     assert found is not None
     assert (found.context, found.state, found.description) == (
         "modbot/release",
@@ -1060,16 +1060,16 @@ def test_stats_are_shared_by_a_provider_and_forwarded(github_api: GitHubMock) ->
     assert seen == [("get_pull",), ("get_pull",), ("get_pull", "404")]
 
 
-# --- the lease guard: a worker that lost its job's lease writes nothing more ------------------------------
+# --- the write fence: a worker that lost its job's lease writes nothing more ------------------------------
 def test_writes_check_the_lease_first_and_reads_do_not(github_api: GitHubMock, forge: GitHubForge) -> None:
-    from bot.lease_guard import guarded_by
+    from bot.forge import write_fence
     from bot.store import LeaseLostError
 
-    def lost() -> None:
-        raise LeaseLostError("job 1: the lease was taken by another worker")
+    def lost(operation: str) -> None:
+        raise LeaseLostError(f"job 1: the lease was taken by another worker; {operation} not sent")
 
     github_api.add("GET", f"{R}/pulls/7", json=pull_json(github_api))
-    with guarded_by(lost):
+    with write_fence(lost):
         assert forge.get_pull(REPO, 7).number == 7  # a read changes nothing: allowed
         with pytest.raises(LeaseLostError):
             forge.create_comment(REPO, 7, "hello")
@@ -1081,12 +1081,12 @@ def test_writes_check_the_lease_first_and_reads_do_not(github_api: GitHubMock, f
 def test_a_lease_lost_while_the_client_sleeps_before_a_retry_stops_the_retry(
     github_api: GitHubMock, sleeps: Sleeps
 ) -> None:
-    from bot.lease_guard import guarded_by
+    from bot.forge import write_fence
     from bot.store import LeaseLostError
 
     held = [True]
 
-    def check() -> None:
+    def check(operation: str) -> None:
         if not held[0]:
             raise LeaseLostError("job 1: handed back on shutdown")
 
@@ -1099,7 +1099,7 @@ def test_a_lease_lost_while_the_client_sleeps_before_a_retry_stops_the_retry(
     )
     inject_fault(github_api, "PATCH", f"{R}/issues/comments/55", 502)
     try:
-        with guarded_by(check), pytest.raises(LeaseLostError):
+        with write_fence(check), pytest.raises(LeaseLostError):
             forge.update_comment(REPO, 55, "edited")
     finally:
         forge.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.lease_guard import check_lease
+from bot.forge import check_write_fence
 from bot.metrics import Metrics
 from bot.store import DeliveryStatus, LeaseLostError, Store
 from bot.store.testing import temporary_store
@@ -103,7 +103,7 @@ def test_a_worker_that_lost_its_lease_writes_nothing_and_reports_nothing(store: 
     refused: list[BaseException] = []
 
     def write(what: str) -> None:  # what the GitHub client does before every write
-        check_lease()
+        check_write_fence("create_comment")
         writes.append(what)
 
     def stalled(job: Any) -> str:
@@ -138,7 +138,7 @@ def test_a_handler_that_swallows_the_lost_lease_is_still_not_reported(store: Sto
         time.sleep(3 * HEARTBEAT)
         # a handler must not swallow it; the worker does not rely on it
         with contextlib.suppress(LeaseLostError):
-            check_lease()
+            check_write_fence("create_comment")
         return "reviewed"
 
     assert worker(store, careless).run_once()
@@ -160,7 +160,7 @@ def test_shutdown_hands_the_job_in_flight_back_at_once(store: Store) -> None:
         started.set()
         finish.wait(30)
         try:
-            check_lease()
+            check_write_fence("create_comment")
         except LeaseLostError as error:
             after_hand_back.append(error)
             raise

@@ -131,7 +131,7 @@ def reused_release(
     """The release the build of `commit_sha` reused: the one its `modbot/release` status names, when
     that release exists and carries the composition of the commit's manifest (`manifest_path`); else
     None (no such status, or a claim that does not hold, which is logged)."""
-    status = forge.get_commit_status(repo, commit_sha, RELEASE_STATUS_CONTEXT)
+    status = forge.latest_commit_status(repo, commit_sha, RELEASE_STATUS_CONTEXT)
     if status is None or status.state != "success":
         return None
     release_id = reused_release_in(status.description)

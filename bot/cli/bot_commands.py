@@ -340,6 +340,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         stats = ForgeStats(
             on_call=lambda operation: metrics.github_calls.labels(operation).inc(),
             on_error=lambda _operation, status: metrics.github_errors.labels(status).inc(),
+            on_latency=metrics.observe_github_call,
         )
         with _store(settings) as store:
             provider = GitHubForgeProvider.from_settings(settings, stats=stats)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextvars
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +59,7 @@ __all__ = [
     "check_comment_body",
     "check_limit",
     "check_run_fields",
+    "check_write_fence",
     "count_calls",
     "deployment_payload",
     "deployment_request",
@@ -76,6 +77,7 @@ __all__ = [
     "validate_tag_prefix",
     "validate_team_slug",
     "validate_workflow",
+    "write_fence",
 ]
 
 # --- limits GitHub enforces (checked before a call, identically by every Forge) ----------------------
@@ -192,6 +194,17 @@ class CheckRun:
     status: str
     conclusion: str | None
     html_url: str | None
+    annotations_count: int = 0  # how many annotations GitHub holds for it (they are appended per request)
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    """A commit status (token mode's form of a check): the latest one of a context is what GitHub shows."""
+
+    state: str  # one of COMMIT_STATES
+    context: str
+    description: str
+    target_url: str | None
 
 
 @dataclass(frozen=True)
@@ -215,16 +228,6 @@ class CommitInfo:
     def made_by(self, login: str) -> bool:
         wanted = login.lower()
         return (self.author_login or "").lower() == wanted and (self.committer_login or "").lower() == wanted
-
-
-@dataclass(frozen=True)
-class CommitStatus:
-    """The latest commit status of one context on a commit (``GET /commits/{ref}/status``)."""
-
-    context: str
-    state: str  # one of COMMIT_STATES
-    description: str | None
-    target_url: str | None
 
 
 @dataclass(frozen=True)
@@ -366,6 +369,16 @@ class Forge(Protocol):
         annotations: Sequence[Annotation] = (),
     ) -> CheckRun: ...
 
+    def find_check_run(self, repo: str, head_sha: str, name: str) -> CheckRun | None:
+        """The latest check run named ``name`` on ``head_sha`` that *we* created, if any (how a retry finds
+        the run an earlier attempt created before it could record its id)."""
+        ...
+
+    def latest_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        """The latest status of ``context`` on commit ``sha``, whoever set it (one call: the combined
+        status); None when the commit has none of that context."""
+        ...
+
     def set_commit_status(
         self,
         repo: str,
@@ -375,11 +388,9 @@ class Forge(Protocol):
         context: str,
         description: str,
         target_url: str | None = None,
-    ) -> None: ...
-
-    def get_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
-        """The latest status of ``context`` on commit ``sha`` (one call: the combined status); None
-        when the commit has none."""
+    ) -> None:
+        """Set the status of ``context`` on ``sha``. Exactly once: when GitHub fails to answer, the
+        status is read back before asking again, so an answer lost after the write adds no second status."""
         ...
 
     # branches, commits and pull requests (admin actions)
@@ -565,6 +576,31 @@ def record_call(operation: str, *, token_exchange: bool = False) -> None:
         else:
             counter.calls += 1
         counter.by_operation[operation] = counter.by_operation.get(operation, 0) + 1
+
+
+# --- the write fence: no GitHub write from a job that is no longer its worker's ---------------------------
+_WRITE_FENCES: contextvars.ContextVar[tuple[Callable[[str], None], ...]] = contextvars.ContextVar(
+    "modbot_forge_write_fences", default=()
+)
+
+
+@contextmanager
+def write_fence(check: Callable[[str], None]) -> Iterator[None]:
+    """Call ``check(operation)`` before every GitHub write (any request but a GET, each retry included)
+    made in this context (thread / asyncio task); it raises to refuse the write. The hook for leases: the
+    worker wraps a job's handler in ``write_fence`` with a check that raises once its lease on the job is
+    lost, so a worker that lost a job writes nothing more for it. Nests: every fence is checked."""
+    token = _WRITE_FENCES.set((*_WRITE_FENCES.get(), check))
+    try:
+        yield
+    finally:
+        _WRITE_FENCES.reset(token)
+
+
+def check_write_fence(operation: str) -> None:
+    """Called by every Forge implementation before each write request it sends."""
+    for check in _WRITE_FENCES.get():
+        check(operation)
 
 
 # --- argument checks shared by every Forge (so the fake refuses exactly what the real one refuses) ----

@@ -12,14 +12,16 @@ description in tests (tests/test_forge_github.py).
 
 Retries are ours (PyGithub's are switched off) so that every attempt is counted and every wait is
 injectable: 5xx and network errors are retried for idempotent requests (GET, PUT, PATCH, DELETE and the
-POSTs that are idempotent by nature: git blobs/trees/commits, statuses, deployment statuses,
-reactions); 429 and 403 rate limits (``Retry-After``, ``X-RateLimit-Remaining: 0`` +
-``X-RateLimit-Reset``, or GitHub's "secondary rate limit" message) for every request, since GitHub did
-not process it. A POST that creates something visible (a comment, a check run, a PR, a ref, a
-deployment) is not retried on 5xx: GitHub may have done it; the job is retried instead and re-reads
-GitHub (e.g. finds the sticky comment) first. Waits use exponential backoff with jitter, or what GitHub
+POSTs that are idempotent by nature: git blobs/trees/commits, reactions, deployment statuses); 429 and
+403 rate limits (``Retry-After``, ``X-RateLimit-Remaining: 0`` + ``X-RateLimit-Reset``, or GitHub's
+"secondary rate limit" message) for every request, since GitHub did not process it. A POST that creates
+something visible (a comment, a check run, a PR, a ref, a deployment) is not retried on 5xx: GitHub may
+have done it; the job is retried instead and re-reads GitHub (finds the sticky comment by its marker,
+the check run by its name and head) first. A commit status whose answer is lost is read back before it
+is sent again (each POST would add one more). Waits use exponential backoff with jitter, or what GitHub
 asks for (plus jitter); a wait longer than ``RetryPolicy.max_wait`` is not slept but raised as
-`ForgeError.retry_after`, so the worker reschedules instead of blocking.
+`ForgeError.retry_after`, so the worker reschedules instead of blocking. Every request's duration is
+reported by route template, method and outcome (`ForgeStats.record_latency`).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from bot.forge import (
     check_comment_body,
     check_limit,
     check_run_fields,
+    check_write_fence,
     deployment_request,
     deployment_status_request,
     normalize_ref,
@@ -81,7 +84,7 @@ from bot.forge import (
     validate_team_slug,
     validate_workflow,
 )
-from bot.lease_guard import check_lease
+from bot.forge.routes import route_template
 
 if TYPE_CHECKING:
     from github.InstallationAuthorization import InstallationAuthorization
@@ -106,6 +109,7 @@ DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
 USER_AGENT = f"modbot/{__version__}"
 _IDEMPOTENT_VERBS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+_READ_VERBS = frozenset({"GET", "HEAD"})
 
 # --- secrets never reach a log line or an exception ----------------------------------------------------
 _SECRET_PATTERNS = (
@@ -166,12 +170,15 @@ class ForgeStats:
         *,
         on_call: Callable[[str], None] | None = None,
         on_error: Callable[[str, str], None] | None = None,
+        on_latency: Callable[[str, str, str, float], None] | None = None,
     ) -> None:
         """``on_call(operation)`` / ``on_error(operation, status)`` forward each count, e.g. to Prometheus
-        counters (``bot.metrics.Metrics.github_calls`` / ``github_errors``)."""
+        counters (``bot.metrics.Metrics.github_calls`` / ``github_errors``); ``on_latency(route, method,
+        outcome, seconds)`` each HTTP request's duration (``Metrics.github_call_seconds``)."""
         self._lock = threading.Lock()
         self._on_call = on_call
         self._on_error = on_error
+        self._on_latency = on_latency
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
@@ -189,6 +196,12 @@ class ForgeStats:
             self.errors[label] += 1
         if self._on_error is not None:
             self._on_error(operation, label)
+
+    def record_latency(self, url: str, method: str, outcome: str, seconds: float) -> None:
+        """One HTTP request's duration, labelled by its route template (never the URL: ids and refs
+        would make a label value per request)."""
+        if self._on_latency is not None:
+            self._on_latency(route_template(url), method, outcome, seconds)
 
     def record_retry(self, operation: str) -> None:
         with self._lock:
@@ -253,6 +266,20 @@ def _is_rate_limited(status: int | None, headers: Mapping[str, Any] | None, mess
         or "rate limit" in message.lower()
         or "abuse detection" in message.lower()  # the older wording of a secondary rate limit
     )
+
+
+def _outcome(status: int | None, headers: Mapping[str, Any] | None, message: str) -> str:
+    """A failed request's outcome label: rate_limited, client_error, server_error or network_error."""
+    if status is None:
+        return "network_error"
+    if _is_rate_limited(status, headers, message):
+        return "rate_limited"
+    return "server_error" if status >= 500 else "client_error"
+
+
+def _unanswered(error: ForgeError) -> bool:
+    """GitHub gave no usable answer (a network error, a timeout, a 5xx): the request may have been done."""
+    return error.retry_after is None and (error.status is None or error.status >= 500)
 
 
 def _next_link(headers: Mapping[str, Any]) -> str | None:
@@ -408,20 +435,23 @@ class GitHubForge:
         policy = self.retry
         attempt = 0
         while True:
-            if verb != "GET":
-                check_lease()  # a worker that lost its job's lease must not write (bot/lease_guard.py)
             attempt += 1
+            if verb not in _READ_VERBS:
+                check_write_fence(operation)  # e.g. the job's lease was lost: refuse before sending
             self.stats.record_call(operation)
             record_call(operation)
             status: int | None
             headers: Mapping[str, Any] | None = None
             failed = operation
+            started = time.perf_counter()
             try:
                 response_headers, data = self._requester.requestJsonAndCheck(
                     verb, url, parameters=dict(params) if params else None, input=body
                 )
             except GithubException as exc:
                 status, headers, message = exc.status, exc.headers, _message(exc.data)
+                outcome = "ok" if status == 404 and not_found else _outcome(status, headers, message)
+                self.stats.record_latency(url, verb, outcome, time.perf_counter() - started)
                 if status == 404 and not_found:
                     return None
                 if status == 401 and attempt == 1 and isinstance(self._auth, _InstallationAuth):
@@ -436,7 +466,9 @@ class GitHubForge:
                 status, message, failed = exc.status, exc.message, exc.operation
             except requests.RequestException as exc:
                 status, message = None, redact(f"{type(exc).__name__}: {exc}")[:500]
+                self.stats.record_latency(url, verb, "network_error", time.perf_counter() - started)
             else:
+                self.stats.record_latency(url, verb, "ok", time.perf_counter() - started)
                 remaining = _header(response_headers, "x-ratelimit-remaining")
                 if remaining is not None and remaining.isdigit():
                     self.stats.record_rate_limit(int(remaining))
@@ -711,6 +743,30 @@ class GitHubForge:
             run = _check_run(self._send("update_check_run", "PATCH", url, {"output": output}))
         return run
 
+    def find_check_run(self, repo: str, head_sha: str, name: str) -> CheckRun | None:
+        url = f"{self._repo(repo)}/commits/{quote(head_sha, safe='')}/check-runs"
+        app = self.bot_login.lower().removesuffix("[bot]")  # an App's runs carry its slug
+        ours: list[CheckRun] = []
+        for page in self._pages("find_check_run", url, {"check_name": name, "filter": "all"}):
+            for data in page.get("check_runs") or []:
+                slug = (data.get("app") or {}).get("slug")
+                if data.get("name") == name and isinstance(slug, str) and slug.lower() == app:
+                    ours.append(_check_run(data))
+        return max(ours, key=lambda run: run.id, default=None)
+
+    def latest_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        url = f"{self._repo(repo)}/commits/{quote(sha, safe='')}/status"
+        combined = self._get("latest_commit_status", url, {"per_page": PER_PAGE})
+        for data in combined.get("statuses") or []:  # the latest status of each context
+            if data.get("context") == context:
+                return CommitStatus(
+                    state=str(data.get("state")),
+                    context=context,
+                    description=str(data.get("description") or ""),
+                    target_url=_url(data.get("target_url")),
+                )
+        return None
+
     def set_commit_status(
         self,
         repo: str,
@@ -731,20 +787,18 @@ class GitHubForge:
         if target_url is not None:
             body["target_url"] = target_url
         url = f"{self._repo(repo)}/statuses/{quote(sha, safe='')}"
-        self._send("set_commit_status", "POST", url, body, idempotent=True)  # the latest status wins
-
-    def get_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
-        url = f"{self._repo(repo)}/commits/{quote(sha, safe='')}/status"
-        combined = self._get("get_commit_status", url, {"per_page": PER_PAGE})
-        for item in combined.get("statuses") or []:  # the latest status of each context
-            if item.get("context") == context:
-                return CommitStatus(
-                    context=context,
-                    state=str(item.get("state")),
-                    description=item.get("description"),
-                    target_url=item.get("target_url"),
-                )
-        return None
+        try:
+            self._send("set_commit_status", "POST", url, body, idempotent=False)
+            return
+        except ForgeError as exc:
+            if not _unanswered(exc):
+                raise
+        # GitHub may have set it before its answer was lost: each POST adds a status, so read it back
+        # and ask again (with the usual retries) only when it is not there
+        wanted = CommitStatus(state, context, body["description"], target_url)
+        if self.latest_commit_status(repo, sha, context) == wanted:
+            return
+        self._send("set_commit_status", "POST", url, body, idempotent=True)
 
     # --- branches, commits, pull requests -----------------------------------------------------------
     def create_branch(self, repo: str, branch: str, from_sha: str) -> None:
@@ -920,7 +974,8 @@ class GitHubForge:
     ) -> DeploymentStatus:
         body = deployment_status_request(state, description, log_url, environment_url, auto_inactive)
         url = f"{self._repo(repo)}/deployments/{int(deployment_id)}/statuses"
-        # A repeated status says the same thing again: safe to retry after a 5xx.
+        # A repeated status says the same thing again: retried after a 5xx (a handler that must not repeat
+        # one reads the latest first, as the workflow_run handler does).
         return deployment_status_from_json(
             self._send("create_deployment_status", "POST", url, body, idempotent=True)
         )
@@ -1031,6 +1086,7 @@ def _comment(data: Mapping[str, Any]) -> Comment:
 
 
 def _check_run(data: Mapping[str, Any]) -> CheckRun:
+    output = data.get("output") or {}
     return CheckRun(
         id=int(data["id"]),
         name=str(data["name"]),
@@ -1038,6 +1094,7 @@ def _check_run(data: Mapping[str, Any]) -> CheckRun:
         status=str(data["status"]),
         conclusion=data.get("conclusion"),
         html_url=data.get("html_url"),
+        annotations_count=int(output.get("annotations_count") or 0),
     )
 
 
@@ -1136,7 +1193,7 @@ def workflow_run_from_json(data: Mapping[str, Any]) -> WorkflowRun:
     return WorkflowRun(
         id=int(data["id"]),
         name=str(data["name"]) if data.get("name") is not None else None,
-        path=str(data["path"]),
+        path=str(data.get("path") or ""),  # older payloads lack it: then no workflow file of ours matches
         head_sha=str(data["head_sha"]),
         head_branch=str(data["head_branch"]) if data.get("head_branch") is not None else None,
         event=str(data["event"]),

@@ -46,6 +46,14 @@ from bot.chatops.releases import (
 from bot.config import BotSettings
 from bot.forge import Deployment, Forge, ForgeError, WorkflowRun
 from bot.forge.github import deployment_from_json, deployment_status_from_json, workflow_run_from_json
+from bot.handlers.payloads import (
+    CreateEvent,
+    DeploymentStatusEvent,
+    PullRequestEvent,
+    PushEvent,
+    WorkflowRunEvent,
+    read_payload,
+)
 from bot.pipeline.config import ENVIRONMENT_NAME_RE, BuildConfig, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, GIT_SHA_PATTERN, RELEASE_TAG_PREFIX, is_release_id
 from bot.store import (
@@ -167,12 +175,13 @@ def _acceptable(check: Callable[[], str | None]) -> str | None:
 def handle_deployment_status(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    deployment = deployment_from_json(payload["deployment"])
+    event = read_payload(DeploymentStatusEvent, payload, "deployment_status")
+    deployment = deployment_from_json(payload["deployment"])  # the fields it reads are checked
     status = deployment_status_from_json(payload["deployment_status"])
     contract = read_contract(deployment.payload, deployment.creator)
     if isinstance(contract, str):
         return f"ignored: {contract}"
-    repo: str = payload["repository"]["full_name"]
+    repo = event.repository.full_name
     store_status = _store_status(status.state)
     if store_status is None:
         return f"ignored: unknown deployment state {status.state[:40]!r}"
@@ -322,10 +331,11 @@ def _policy_parts(
 def handle_workflow_run(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    action = payload.get("action")
-    run = workflow_run_from_json(payload["workflow_run"])
-    repo: str = payload["repository"]["full_name"]
-    default_branch = payload["repository"].get("default_branch")
+    event = read_payload(WorkflowRunEvent, payload, "workflow_run")
+    action = event.action
+    run = workflow_run_from_json(payload["workflow_run"])  # the fields it reads are checked
+    repo = event.repository.full_name
+    default_branch = event.repository.default_branch
     if run.head_branch is not None and run.head_branch.startswith(DEPLOY_TAG_PREFIX):
         if action != "completed":
             return f"ignored: deploy run {action}"
@@ -488,12 +498,13 @@ def _release_tag(name: str) -> str | None:
 def handle_create(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    if payload.get("ref_type") != "tag":
+    event = read_payload(CreateEvent, payload, "create")
+    if event.ref_type != "tag":
         return "ignored: not a tag"
-    tag = _release_tag(str(payload.get("ref") or ""))
+    tag = _release_tag(event.ref)
     if tag is None:
         return "ignored: not a release tag"
-    repo: str = payload["repository"]["full_name"]
+    repo = event.repository.full_name
     ref = forge.get_ref(repo, f"tags/{tag}")
     if ref is None:
         return f"ignored: {tag} is gone"
@@ -504,17 +515,17 @@ def handle_create(
 def handle_push(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    name = str(payload.get("ref") or "")
-    if not name.startswith("refs/tags/"):
+    event = read_payload(PushEvent, payload, "push")
+    if not event.ref.startswith("refs/tags/"):
         return "ignored: not a tag push"
-    tag = _release_tag(name.removeprefix("refs/tags/"))
+    tag = _release_tag(event.ref.removeprefix("refs/tags/"))
     if tag is None:
         return "ignored: not a release tag"
-    if payload.get("deleted"):
+    if event.deleted:
         return f"ignored: {tag} was deleted (the release stays in the history)"
-    repo: str = payload["repository"]["full_name"]
+    repo = event.repository.full_name
     try:
-        info = read_tag_object(forge, store, repo, tag, str(payload["after"]))
+        info = read_tag_object(forge, store, repo, tag, event.after)
     except ForgeError as exc:
         if not exc.not_found:
             raise
@@ -535,15 +546,16 @@ def _recorded(store: Store, tag: str, info: ReleaseInfo | None) -> str:
 def handle_pull_request_closed(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    if payload.get("action") != "closed":
-        return f"ignored: action {payload.get('action')!r}"
-    pr = payload["pull_request"]
-    repo: str = payload["repository"]["full_name"]
-    builds = [build for build in store.builds_for_pr(repo, int(pr["number"])) if not build.finished]
+    event = read_payload(PullRequestEvent, payload, "pull_request")
+    if event.action != "closed":
+        return f"ignored: action {event.action!r}"
+    pr = event.pull_request
+    repo = event.repository.full_name
+    builds = [build for build in store.builds_for_pr(repo, pr.number) if not build.finished]
     if not builds:
         return "ignored: no build waits on this pull request"
-    merge_sha = pr.get("merge_commit_sha")
-    if not pr.get("merged") or not isinstance(merge_sha, str) or not _COMMIT_SHA.fullmatch(merge_sha):
+    merge_sha = pr.merge_commit_sha
+    if not pr.merged or merge_sha is None or not _COMMIT_SHA.fullmatch(merge_sha):
         for build in builds:
             _cancel(store, build)
         return f"cancelled {len(builds)} build(s): the pull request was closed without merging"
@@ -558,7 +570,7 @@ def handle_pull_request_closed(
     if info is not None:
         finish_builds(store, info)
         return f"{len(moved)} build(s) of {merge_sha[:7]} released as {info.release_id}"
-    chatops, build_config = _policy_parts(forge, repo, settings, payload["repository"].get("default_branch"))
+    chatops, build_config = _policy_parts(forge, repo, settings, event.repository.default_branch)
     try:
         runs = forge.list_workflow_runs(
             repo, head_sha=merge_sha, workflow=chatops.build_workflow, event="push", limit=1

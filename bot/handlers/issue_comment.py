@@ -12,7 +12,10 @@ acknowledge: one GitHub refuses is logged, and the command goes on.
 The worker may run a job twice (at-least-once). A command comment must not run twice: the service's
 `command.<name>` audit entry (written once the command is decided, right before it acts) names the
 comment, and each reply starts with a marker naming it too. A job that finds the entry does nothing
-again; if it also finds no reply (the first run stopped in between), it says so instead of guessing.
+again; if it also finds no reply (the first run stopped in between), it says so instead of guessing; if
+it finds the reply (written, but GitHub's answer was lost), it links it to the deploy the first run
+started, so progress edits it. An answer given without an entry (GitHub refused a lookup) is looked up
+by its marker before it is written.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from datetime import datetime
 from typing import Any
 
 from bot.chatops.parse import Command, CommandProblem, code_span, parse_comment
+from bot.chatops.progress import START_ACTIONS
 from bot.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
 from bot.chatops.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError
 from bot.handlers.deployments import update_reply
-from bot.store import AuditEntry, Store
+from bot.handlers.payloads import IssueCommentEvent, User, read_payload
+from bot.store import AuditEntry, Store, environment_target
 
 __all__ = ["handle_issue_comment", "handled_entry"]
 
@@ -40,20 +45,20 @@ _PROBLEM_ACTION = "command.invalid"
 def handle_issue_comment(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    action = payload.get("action")
-    if action != "created":
-        return f"ignored: action {action!r} (only a new comment runs a command)"
-    comment = payload["comment"]
-    user = comment.get("user") or {}
-    login = str(user.get("login") or "")
-    if _from_a_bot(login, user.get("type"), forge):
+    event = read_payload(IssueCommentEvent, payload, "issue_comment")
+    if event.action != "created":
+        return f"ignored: action {event.action!r} (only a new comment runs a command)"
+    comment = event.comment
+    user = comment.user or User()
+    login = user.login or ""
+    if _from_a_bot(login, user.type, forge):
         return "ignored: a comment by a bot"
-    parsed = parse_comment(str(comment.get("body") or ""))
+    parsed = parse_comment(comment.body or "")
     if parsed is None:
         return "ignored: no command"
-    repo: str = payload["repository"]["full_name"]
-    number: int = payload["issue"]["number"]
-    comment_id: int = comment["id"]
+    repo = event.repository.full_name
+    number = event.issue.number
+    comment_id = comment.id
     if isinstance(parsed, CommandProblem):
         return _answer_problem(
             forge, store, parsed, repo=repo, number=number, comment_id=comment_id, login=login
@@ -67,11 +72,11 @@ def handle_issue_comment(
         comment_id=comment_id,
         login=login,
         command=parsed,
-        default_branch=payload["repository"].get("default_branch"),
+        default_branch=event.repository.default_branch,
     )
 
 
-def _from_a_bot(login: str, user_type: Any, forge: Forge) -> bool:
+def _from_a_bot(login: str, user_type: str | None, forge: Forge) -> bool:
     if user_type == "Bot" or not login or login.endswith("[bot]"):
         return True
     # a token-mode bot is a user account: its own comments carry its login
@@ -79,12 +84,19 @@ def _from_a_bot(login: str, user_type: Any, forge: Forge) -> bool:
 
 
 def handled_entry(
-    store: Store, repo: str, number: int, comment_id: int, action: str, *, actor: str
+    store: Store,
+    repo: str,
+    number: int,
+    comment_id: int,
+    action: str,
+    *,
+    actor: str,
+    target: str | None = None,
 ) -> AuditEntry | None:
     """The audit entry `action` (e.g. `command.deploy`) that `actor` (the commenter) was audited with
-    for the command comment `comment_id` on issue or PR `number`, if any. Newest first, and bounded:
-    a retry comes soon after the first run."""
-    target = f"{repo.lower()}#{number}"
+    for the command comment `comment_id` on issue or PR `number` (under `target`, by default the issue
+    or PR), if any. Newest first, and bounded: a retry comes soon after the first run."""
+    target = target or f"{repo.lower()}#{number}"
     cursor: int | None = None
     for _ in range(_AUDIT_PAGES):
         page = store.query_audit(actor=actor, action=action, target=target, limit=100, cursor=cursor)
@@ -136,7 +148,9 @@ def _run_command(
 ) -> str:
     earlier = handled_entry(store, repo, number, comment_id, f"command.{command.name}", actor=login)
     if earlier is not None:
-        if forge.find_comment(repo, number, reply_marker(comment_id)) is not None:
+        reply = forge.find_comment(repo, number, reply_marker(comment_id))
+        if reply is not None:
+            _keep_found_reply(forge, store, command, repo, number, comment_id, login, reply.id)
             return f"ignored: /{command.name} from comment {comment_id} was handled already"
         rule = str((earlier.details or {}).get("rule", "unknown"))
         forge.create_comment(
@@ -172,6 +186,31 @@ def _run_command(
     return f"/{command.name}: failed"
 
 
+def _keep_found_reply(  # noqa: PLR0917 - the comment's coordinates
+    forge: Forge,
+    store: Store,
+    command: Command,
+    repo: str,
+    number: int,
+    comment_id: int,
+    login: str,
+    reply_id: int,
+) -> None:
+    """A run that stopped right after its reply was written (GitHub's answer lost, a crash) left the
+    deploy it started without its reply: link them now, so its progress is shown there."""
+    start = START_ACTIONS.get(command.name)
+    if start is None or command.environment is None:
+        return
+    target = environment_target(repo.lower(), command.environment)
+    entry = handled_entry(store, repo, number, comment_id, start, actor=login, target=target)
+    deployment = (entry.details or {}).get("deployment") if entry is not None else None
+    record = store.get_deployment(deployment) if isinstance(deployment, int) else None
+    if record is None or record.reply_comment_id is not None:
+        return
+    update_reply(forge, store, store.update_deployment(record.id, reply_comment_id=reply_id))
+    _react(forge, repo, comment_id, "rocket")
+
+
 def _keep_reply(forge: Forge, store: Store, result: CommandResult, reply_id: int) -> None:
     """Remember the reply of a deploy or rollback so its progress edits it; a status that arrived
     before the reply existed is shown at once."""
@@ -204,6 +243,8 @@ def _answer_github_refusal(
     forge: Forge, command: Command, error: ForgeError, *, repo: str, number: int, comment_id: int
 ) -> str:
     log.warning("/%s on %s#%s: GitHub refused a lookup: %s", command.name, repo, number, error)
+    if forge.find_comment(repo, number, reply_marker(comment_id)) is not None:
+        return f"/{command.name}: GitHub refused ({error.status}); answered already"  # a retried job
     status = f"HTTP {error.status}: " if error.status is not None else ""
     body = render_failure(
         command=code_span(command.text),

@@ -12,20 +12,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from bot.chatops.parse import COMMANDS as CHATOPS_COMMANDS
 from bot.config import BotSettings
-from bot.forge import Forge, ForgeError
+from bot.forge import CheckRun, Forge, ForgeError
 from bot.handlers.manifest_review import (
     CHECK_NAME,
     MARKER,
+    ManifestReview,
     check_run_output,
     render_comment,
     review_manifest,
     status_description,
 )
-from bot.store import Store
+from bot.handlers.payloads import PullRequestEvent, read_payload
+from bot.store import KEEP, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +49,24 @@ class ReviewOutcome:
 def handle_pull_request(
     payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    action = payload.get("action")
+    event = read_payload(PullRequestEvent, payload, "pull_request")
+    action = event.action
     if action not in REVIEW_ACTIONS:
         return f"ignored: action {action!r}"
-    if action == "edited" and "base" not in (payload.get("changes") or {}):
+    if action == "edited" and "base" not in (event.changes or {}):
         return "ignored: edited without a base change"
-    pr = payload["pull_request"]
-    if pr.get("state") != "open":
+    pr = event.pull_request
+    if pr.state != "open":
         return "ignored: the pull request is not open"
     outcome = review_pull_request(
         forge,
         store,
         settings,
-        repo=payload["repository"]["full_name"],
-        repo_html_url=payload["repository"]["html_url"],
-        number=pr["number"],
-        head_sha=pr["head"]["sha"],
-        base_sha=pr["base"]["sha"],
+        repo=event.repository.full_name,
+        repo_html_url=event.repository.html_url,
+        number=pr.number,
+        head_sha=pr.head.sha,
+        base_sha=pr.base.sha,
         received_at=received_at,
         new_pull=action == "opened",
     )
@@ -85,7 +88,7 @@ def review_pull_request(
 ) -> ReviewOutcome:
     """Review the manifest of PR `number` at `head_sha` against `base_sha` and publish the result (the
     sticky comment, then the check run or commit status): the path of every `pull_request` event and
-    of the `/validate` command. `new_pull`: the PR was just opened, so it cannot have a comment yet."""
+    of the `/validate` command. `new_pull`: the PR was just opened (see `_publish_comment`)."""
     path = settings.manifest_path
     state = store.get_pr_state(repo, number)
     if state is not None and state.head_sha not in (None, head_sha) and state.updated_at > received_at:
@@ -100,48 +103,45 @@ def review_pull_request(
     head_raw = forge.get_file(repo, path, head_sha)
     review = review_manifest(base_raw, head_raw, manifest_path=path, base_sha=base_sha, head_sha=head_sha)
 
-    # Claim this head before publishing: a newer head stored meanwhile wins and we stay silent.
+    # Claim this head before publishing: a newer head stored meanwhile wins and we stay silent. The
+    # claim is also the record that something may be written: a run that finds this head claimed
+    # already (a retry, a crash, a second delivery) looks for what the earlier one wrote.
     expected = state.head_sha if state is not None else None
-    if not store.save_pr_state(repo, number, head_sha=head_sha, expected_head_sha=expected):
-        return ReviewOutcome("superseded", "superseded: a newer head was stored while this one was reviewed")
-
-    body = render_comment(review, repo_html_url=repo_html_url, commands=COMMANDS)
-    comment_id = _publish_comment(
-        forge, repo, number, body, known_id=state.comment_id if state else None, new_pull=new_pull
-    )
-    check_run_id = None
-    if settings.auth_mode == "app":
-        output = check_run_output(review)
-        run = forge.create_check_run(
-            repo,
-            head_sha,
-            CHECK_NAME,
-            status="completed",
-            conclusion=review.conclusion,
-            title=output["title"],
-            summary=output["summary"],
-            text=output["text"] or None,
-            annotations=review.annotations,
-        )
-        check_run_id = run.id
-    else:
-        forge.set_commit_status(
-            repo,
-            head_sha,
-            review.conclusion,
-            context=CHECK_NAME,
-            description=status_description(review),
-        )
-    head_hash = review.head.manifest_hash if review.head else None
-    store.save_pr_state(
+    same_head = expected == head_sha
+    if not store.save_pr_state(
         repo,
         number,
         head_sha=head_sha,
-        expected_head_sha=head_sha,
-        comment_id=comment_id,
-        check_run_id=check_run_id,
-        manifest_hash=head_hash,
+        expected_head_sha=expected,
+        check_run_id=KEEP if same_head else None,  # the stored run is the stored head's
+    ):
+        return ReviewOutcome("superseded", "superseded: a newer head was stored while this one was reviewed")
+
+    body = render_comment(review, repo_html_url=repo_html_url, commands=COMMANDS)
+    _publish_comment(
+        forge,
+        store,
+        repo,
+        number,
+        body,
+        head_sha=head_sha,
+        known_id=state.comment_id if state else None,
+        may_exist=state is not None or not new_pull,
     )
+    if settings.auth_mode == "app":
+        _publish_check_run(
+            forge,
+            store,
+            repo,
+            number,
+            review,
+            known_id=state.check_run_id if state is not None and same_head else None,
+            may_exist=same_head,
+        )
+    else:
+        _publish_status(forge, repo, review, may_exist=same_head)
+    head_hash = review.head.manifest_hash if review.head else None
+    store.save_pr_state(repo, number, head_sha=head_sha, expected_head_sha=head_sha, manifest_hash=head_hash)
     return ReviewOutcome(
         "reviewed",
         f"reviewed {head_sha[:7]}: {review.conclusion}",
@@ -151,19 +151,112 @@ def review_pull_request(
 
 
 def _publish_comment(
-    forge: Forge, repo: str, number: int, body: str, *, known_id: int | None, new_pull: bool
-) -> int:
-    """Edit the sticky comment in place; find it by its marker when the store does not know it
-    (a new PR cannot have one yet, so `opened` skips the search)."""
+    forge: Forge,
+    store: Store,
+    repo: str,
+    number: int,
+    body: str,
+    *,
+    head_sha: str,
+    known_id: int | None,
+    may_exist: bool,
+) -> None:
+    """Edit the sticky comment in place, else write it and record its id at once (before anything else
+    is written: a retry must find it, not write a second one). Found by its marker whenever an earlier
+    run may have written it; only a PR just opened and never claimed in the store cannot have one (every
+    run claims the PR, in the same database as its job, before it writes)."""
     comment_id = known_id
-    if comment_id is None and not new_pull:
+    if comment_id is None and may_exist:
         existing = forge.find_comment(repo, number, MARKER)
         comment_id = existing.id if existing else None
     if comment_id is not None:
         try:
-            return forge.update_comment(repo, comment_id, body).id
+            updated = forge.update_comment(repo, comment_id, body).id
         except ForgeError as exc:
             if exc.status != 404:
                 raise
             log.info("sticky comment %s on %s#%s was deleted; writing a new one", comment_id, repo, number)
-    return forge.create_comment(repo, number, body).id
+        else:
+            if updated != known_id:
+                store.save_pr_state(
+                    repo, number, head_sha=head_sha, expected_head_sha=head_sha, comment_id=updated
+                )
+            return
+    created = forge.create_comment(repo, number, body).id
+    store.save_pr_state(repo, number, head_sha=head_sha, expected_head_sha=head_sha, comment_id=created)
+
+
+def _publish_check_run(
+    forge: Forge,
+    store: Store,
+    repo: str,
+    number: int,
+    review: ManifestReview,
+    *,
+    known_id: int | None,
+    may_exist: bool,
+) -> None:
+    """One `modbot/manifest` check run per head: updated when this head has one (its id recorded, or
+    found by name and head when an earlier run may have created it), else created and recorded.
+    GitHub appends each request's annotations to a run's, and a head's annotations are always the same
+    (they come from the head alone): only those the run does not hold yet are sent."""
+    output = check_run_output(review)
+    title, summary, text = output["title"], output["summary"], output["text"] or None
+    run: CheckRun | None = None
+    if known_id is None and may_exist:
+        run = forge.find_check_run(repo, review.head_sha, CHECK_NAME)
+    if known_id is not None or run is not None:
+        run_id = known_id if known_id is not None else cast(CheckRun, run).id
+        held = len(review.annotations) if run is None else run.annotations_count
+        try:
+            forge.update_check_run(
+                repo,
+                run_id,
+                status="completed",
+                conclusion=review.conclusion,
+                title=title,
+                summary=summary,
+                text=text,
+                annotations=review.annotations[held:],
+            )
+        except ForgeError as exc:
+            if exc.status != 404:
+                raise
+            log.info("check run %s on %s was deleted; creating a new one", run_id, repo)
+        else:
+            if run_id != known_id:
+                store.save_pr_state(
+                    repo,
+                    number,
+                    head_sha=review.head_sha,
+                    expected_head_sha=review.head_sha,
+                    check_run_id=run_id,
+                )
+            return
+    created = forge.create_check_run(
+        repo,
+        review.head_sha,
+        CHECK_NAME,
+        status="completed",
+        conclusion=review.conclusion,
+        title=title,
+        summary=summary,
+        text=text,
+        annotations=review.annotations,
+    )
+    store.save_pr_state(
+        repo, number, head_sha=review.head_sha, expected_head_sha=review.head_sha, check_run_id=created.id
+    )
+
+
+def _publish_status(forge: Forge, repo: str, review: ManifestReview, *, may_exist: bool) -> None:
+    """The commit status of `modbot/manifest` (token mode). Each POST adds a status to the commit, so
+    when an earlier run may have set it already, it is read first and not set again."""
+    description = status_description(review)
+    if may_exist:
+        latest = forge.latest_commit_status(repo, review.head_sha, CHECK_NAME)
+        if latest is not None and (latest.state, latest.description) == (review.conclusion, description):
+            return
+    forge.set_commit_status(
+        repo, review.head_sha, review.conclusion, context=CHECK_NAME, description=description
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.lease_guard import guarded_by
+from bot.forge import write_fence
 from bot.metrics import Metrics
 from bot.store import LeaseLostError, default_backoff
 from bot.worker.leases import LeaseKeeper
@@ -77,7 +77,7 @@ class Worker:
         error: Exception | None = None
         with self._leased(job, asked) as keeper:
             try:
-                with guarded_by(keeper.check):
+                with write_fence(keeper.check):
                     outcome = handler(job)
             except Exception as exc:
                 error = exc

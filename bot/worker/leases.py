@@ -5,7 +5,8 @@ lease holds however long the handler takes, including while the GitHub client sl
 The lease is short (15 s by default) so that a worker that died is replaced quickly; renewing it often
 keeps a live worker's job from being taken.
 
-The keeper is also the job's "still mine?" check (`check`, installed with `bot.lease_guard.guarded_by`):
+The keeper is also the job's "still mine?" check (`check`, installed as the forge's `write_fence`, which
+every forge consults before each write request, retries included):
 it fails once a renewal found the lease taken, once the lease ran out without a renewal (the store was
 unreachable: another worker may have the job by now, so fail closed), and once the job was handed back.
 
@@ -79,11 +80,13 @@ class LeaseKeeper:
             return "the lease ran out before it could be renewed"
         return self._lost
 
-    def check(self) -> None:
-        """Raise `LeaseLostError` unless the job is still ours (the lease guard's check)."""
+    def check(self, operation: str = "write") -> None:
+        """Raise `LeaseLostError` unless the job is still ours (the write fence: before ``operation``)."""
         reason = self.lost
         if reason is not None:
-            raise LeaseLostError(f"job {self._job.id} (delivery {self._job.delivery_id}): {reason}")
+            raise LeaseLostError(
+                f"job {self._job.id} (delivery {self._job.delivery_id}): {reason}; {operation} not sent"
+            )
 
     def hand_back(self) -> bool:
         """Give the job back now (shutdown): no more writes from its handler, then `release` (pending,

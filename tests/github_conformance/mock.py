@@ -8,6 +8,11 @@
   query parameters and JSON body (`GitHubAPI.check_request`), records a `Call`, and serves the first
   unused mock registered for that method and path (the last one repeats, as in `responses`). Query
   strings take no part in choosing a mock.
+* ``serve(method, template, respond)`` answers every request to a route template (e.g.
+  ``/repos/{owner}/{repo}/issues/{issue_number}/comments``) that no mock above serves by calling
+  ``respond(call, match)``: a stand-in GitHub with state (what a POST created, a GET lists), which may
+  also fail on purpose after doing the work (answer 502, or raise a `requests` exception for a timeout).
+  Documented answers are validated like mocked ones.
 * A request that fails validation, or has no mock, raises `ConformanceError` (an `AssertionError`)
   into the code under test *and* is kept in ``failures``; the pytest fixture fails the test at teardown
   if any are left, so an error swallowed by a broad ``except`` cannot go unnoticed. Tests that provoke
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -30,6 +35,7 @@ from requests import PreparedRequest
 from .rest import (
     ConformanceError,
     GitHubAPI,
+    Match,
     Operation,
     normalize_base_url,
     split_url,
@@ -92,6 +98,10 @@ def _as_bytes(body: bytes | str | None) -> bytes | None:
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
+Responder = Callable[[Call, Match], tuple[int, Any]]
+"""What a served route answers: (status, JSON body; None for no body). May raise a `requests` error."""
+
+
 class GitHubMock:
     """Mocks GitHub's REST API at ``base_url``, validating both sides against ``api``."""
 
@@ -102,6 +112,7 @@ class GitHubMock:
         self.routes: list[Route] = []
         self.calls: list[Call] = []
         self.failures: list[ConformanceError] = []
+        self.responders: dict[tuple[str, str], Responder] = {}
         base = _base_regex(self.base_url)
         for method in MOCKED_METHODS:
             self.responses.add_callback(method, base, callback=self._dispatch)
@@ -168,6 +179,14 @@ class GitHubMock:
         self.routes.append(route)
         return route
 
+    def serve(self, method: str, template: str, respond: Responder) -> None:
+        """Answer ``method template`` (a route template of GitHub's description) with ``respond`` whenever
+        no mock added with `add` serves the request."""
+        method = method.upper()
+        if not any(op.method == method and op.template == template for op in self.api.operations):
+            raise ConformanceError(f"GitHub has no {method} {template}")
+        self.responders[(method, template)] = respond
+
     def example(self, method: str, path_or_url: str, status: int | None = None, **kwargs: Any) -> Any:
         """The documented example response (see `GitHubAPI.example`), to adjust and pass to `add`."""
         url_without_query = path_or_url.split("?", 1)[0]
@@ -199,6 +218,9 @@ class GitHubMock:
             )
             call.operation_id = match.operation.operation_id
             route = self._route_for(method, match.path)
+            responder = self.responders.get((method, match.operation.template))
+            if route is None and responder is not None:
+                return self._respond(call, match, responder)
             if route is None:
                 raise UnmockedRequestError(
                     f"no mock for {method} {match.path} ({match.operation.operation_id}); add one, e.g. "
@@ -212,6 +234,22 @@ class GitHubMock:
         route.calls.append(call)
         call.status = route.status
         return route.status, route.headers, route.body
+
+    def _respond(
+        self, call: Call, match: Match, responder: Responder
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        call.operation_id = match.operation.operation_id
+        status, data = responder(call, match)  # a requests exception propagates: no answer at all
+        if str(status) in match.operation.statuses:
+            try:
+                self.api.validate_response_body(match.operation, status, data)
+            except ConformanceError as error:
+                call.error = error
+                self.failures.append(error)
+                raise
+        call.status = status
+        body = b"" if data is None else jsonlib.dumps(data).encode("utf-8")
+        return status, {"Content-Type": "application/json; charset=utf-8"}, body
 
     def _route_for(self, method: str, path: str) -> Route | None:
         wanted = unquote(path)
