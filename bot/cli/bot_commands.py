@@ -54,6 +54,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="N",
         help="open connections past which requests are answered 503 (default 1000)",
     )
+    p.add_argument(
+        "--head-timeout",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="seconds a request's headers may take to arrive (default 10)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="seconds a request's body may take to arrive after its headers (default 60)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     admin = commands.add_parser("admin", help="admin API tokens")
@@ -110,6 +124,13 @@ def _positive(value: str) -> int:
     number = int(value)
     if number <= 0:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return number
 
 
@@ -373,9 +394,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.log_format not in ("text", "json"):
             return _error("MODBOT_LOG_FORMAT must be text or json")
         logs.configure(level=args.log_level, json=args.log_format == "json")
-        limits = DEFAULT_LIMITS
-        if args.max_connections is not None:
-            limits = dataclasses.replace(limits, max_connections=args.max_connections)
+        given = {
+            "max_connections": args.max_connections,
+            "head_timeout": args.head_timeout,
+            "body_timeout": args.body_timeout,
+        }
+        limits = dataclasses.replace(DEFAULT_LIMITS, **{k: v for k, v in given.items() if v is not None})
         settings = _settings()
         try:
             settings.require_serve()  # before opening anything: fail closed with every reason

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.forge import ForgeError
+from bot.logs import job_context
 from bot.metrics import Metrics
 from bot.store import default_backoff
 
@@ -55,28 +57,46 @@ class Worker:
             self.metrics.jobs.labels(job.event, "ignored").inc()
             return True
         started = time.perf_counter()
-        try:
-            outcome = handler(job)
-        except PermanentError as exc:
-            log.warning("job %s (%s) failed permanently: %s", job.id, job.event, exc)
-            self.queue.fail(job, str(exc), None)
-            self.metrics.jobs.labels(job.event, "failed").inc()
-        except Exception as exc:
-            # GitHub may have said how long to wait (rate limits); otherwise back off with jitter
-            asked = getattr(exc, "retry_after", None)
-            retry_in = self.backoff(job.attempts)
-            if isinstance(asked, int | float) and asked > 0:
-                retry_in = float(asked)
-            log.exception("job %s (%s) failed; retry in %.0fs", job.id, job.event, retry_in)
-            status = self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in)
-            final = str(getattr(status, "value", status)) == "failed"
-            self.metrics.jobs.labels(job.event, "failed" if final else "retry").inc()
-        else:
-            self.queue.complete(job)
-            self.metrics.jobs.labels(job.event, "done").inc()
-            log.info("job %s (%s): %s", job.id, job.event, outcome or "done")
-        finally:
-            self.metrics.handling_seconds.labels(job.event).observe(time.perf_counter() - started)
+        with job_context(
+            delivery_id=job.delivery_id,
+            job_id=job.id,
+            event=job.event,
+            repository=job.repository,
+            pr=_pr_number(job.payload),
+        ):
+            try:
+                outcome = handler(job)
+            except PermanentError as exc:
+                log.warning("job %s (%s) failed permanently: %s", job.id, job.event, exc)
+                self.queue.fail(job, str(exc), None)
+                self.metrics.jobs.labels(job.event, "failed").inc()
+            except Exception as exc:
+                # GitHub may have said how long to wait (rate limits); otherwise back off with jitter
+                asked = getattr(exc, "retry_after", None)
+                retry_in = self.backoff(job.attempts)
+                if isinstance(asked, int | float) and asked > 0:
+                    retry_in = float(asked)
+                status = self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in)
+                final = str(getattr(status, "value", status)) == "failed"
+                then = "gave up" if final else f"retry in {retry_in:.0f}s"
+                # GitHub answering an error is expected: its message says it all; a traceback is for a bug
+                log.log(
+                    logging.ERROR if final else logging.WARNING,
+                    "job %s (%s) failed; %s: %s: %s",
+                    job.id,
+                    job.event,
+                    then,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=not isinstance(exc, ForgeError),
+                )
+                self.metrics.jobs.labels(job.event, "failed" if final else "retry").inc()
+            else:
+                self.queue.complete(job)
+                self.metrics.jobs.labels(job.event, "done").inc()
+                log.info("job %s (%s): %s", job.id, job.event, outcome or "done")
+            finally:
+                self.metrics.handling_seconds.labels(job.event).observe(time.perf_counter() - started)
         return True
 
     def backoff(self, attempts: int) -> float:
@@ -92,3 +112,12 @@ class Worker:
             if not busy:
                 wake.wait(self.poll_seconds)
                 wake.clear()
+
+
+def _pr_number(payload: Mapping[str, Any]) -> int | None:
+    """The pull request (or issue, for chat-ops comments) a job is about, for its log lines."""
+    for key in ("pull_request", "issue"):
+        item = payload.get(key)
+        if isinstance(item, Mapping) and isinstance(item.get("number"), int):
+            return int(item["number"])
+    return None
