@@ -317,6 +317,13 @@ def test_unsigned_24_mb_bodies_are_refused_without_being_buffered(server: Server
     assert growth_mib < 100, f"peak RSS grew by {growth_mib:.0f} MiB"
 
 
+def test_a_large_signed_delivery_is_accepted(server: Server) -> None:
+    payload = webhook_example("pull_request", "synchronize")
+    payload["pull_request"]["body"] = "x" * (2 * MiB)  # over 1 MiB: its signature is checked in a thread
+    status, answer = _post_webhook(server.port, json.dumps(payload).encode())
+    assert status == 202, answer
+
+
 def test_a_body_without_content_length_is_refused(server: Server) -> None:
     with _connect(server.port) as sock:
         sock.sendall(
