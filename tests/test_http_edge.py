@@ -378,6 +378,7 @@ def test_the_log_is_json_rate_limited_and_holds_no_secret(server: Server) -> Non
         assert secret not in text
     records = [json.loads(line) for line in server.log_lines()]  # every line is one JSON object
     assert all({"ts", "level", "logger", "message"} <= record.keys() for record in records)
+    assert any(r["level"] == "INFO" and r["logger"].startswith("uvicorn") for r in records)  # INFO is printed
     refused = [r for r in records if r["message"].startswith("webhook refused (401)")]
     assert 1 <= len(refused) <= 2, refused  # 50 bad signatures within a few seconds: one line
     access = [r for r in records if r["logger"] == "uvicorn.access"]
