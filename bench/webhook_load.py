@@ -157,12 +157,18 @@ def serve(kind: str, args: argparse.Namespace) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    http: Any = args.http
+    if kind == "modbot" and args.http in {"auto", "httptools"}:
+        from bot.web.app import DEFAULT_LIMITS  # noqa: PLC0415
+        from bot.web.edge import guarded_protocol  # noqa: PLC0415
+
+        http = guarded_protocol(DEFAULT_LIMITS)  # the edge's limits, as `modbot serve` runs it
     config = uvicorn.Config(
         app,
         log_level="warning",
         access_log=False,
         loop=args.loop,
-        http=args.http,
+        http=http,
         backlog=2048,
         timeout_keep_alive=60,
     )

@@ -9,7 +9,9 @@ Heavy modules (SQLAlchemy, PyGithub, FastAPI) are imported inside the handlers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")  # = bot.logs.LEVELS (tests/test_logs.py)
 ACTIONS = ("install", "uninstall", "upgrade", "enable", "disable")
 
 
@@ -31,6 +34,39 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--port", type=int, default=8000, help="default: 8000")
     p.add_argument(
         "--workers", type=_count, default=1, metavar="N", help="worker threads (0: none); default 1"
+    )
+    p.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=_env_default("MODBOT_LOG_LEVEL", "info"),
+        help="default: $MODBOT_LOG_LEVEL or info",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=_env_default("MODBOT_LOG_FORMAT", "text"),
+        help="one line per record, text or a JSON object; default: $MODBOT_LOG_FORMAT or text",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="open connections past which requests are answered 503 (default 1000)",
+    )
+    p.add_argument(
+        "--head-timeout",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="seconds a request's headers may take to arrive (default 10)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="seconds a request's body may take to arrive after its headers (default 60)",
     )
     p.set_defaults(handler=cmd_serve)
 
@@ -82,6 +118,26 @@ def _count(value: str) -> int:
     if number < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return number
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return number
+
+
+def _env_default(name: str, default: str) -> str:
+    """An option's default from the environment (argparse does not check defaults against the choices:
+    cmd_serve does, naming the variable)."""
+    return os.environ.get(name, "").strip().lower() or default
 
 
 def _error(message: str) -> int:
@@ -325,12 +381,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def body() -> int:
         import uvicorn
 
+        from bot import logs
         from bot.config import ConfigError
         from bot.forge.github import ForgeStats, GitHubForgeProvider
         from bot.metrics import Metrics
         from bot.runtime import Runtime
-        from bot.web.app import create_app, freeze_startup_objects
+        from bot.web.app import DEFAULT_LIMITS, create_app, freeze_startup_objects
+        from bot.web.edge import guarded_protocol
 
+        if args.log_level not in LOG_LEVELS:
+            return _error(f"MODBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        if args.log_format not in ("text", "json"):
+            return _error("MODBOT_LOG_FORMAT must be text or json")
+        logs.configure(level=args.log_level, json=args.log_format == "json")
+        given = {
+            "max_connections": args.max_connections,
+            "head_timeout": args.head_timeout,
+            "body_timeout": args.body_timeout,
+        }
+        limits = dataclasses.replace(DEFAULT_LIMITS, **{k: v for k, v in given.items() if v is not None})
         settings = _settings()
         try:
             settings.require_serve()  # before opening anything: fail closed with every reason
@@ -346,9 +415,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             provider = GitHubForgeProvider.from_settings(settings, stats=stats)
             try:
                 runtime = Runtime(settings, store, provider, metrics=metrics)
-                app = create_app(runtime, workers=args.workers)
+                app = create_app(runtime, workers=args.workers, limits=limits)
                 freeze_startup_objects()
-                uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+                uvicorn.run(
+                    app,
+                    host=args.host,
+                    port=args.port,
+                    http=guarded_protocol(limits),  # head size, header count, read deadlines
+                    limit_concurrency=limits.max_connections,
+                    timeout_keep_alive=limits.keep_alive_timeout,
+                    log_config=None,  # uvicorn's loggers propagate to the handler of logs.configure
+                    log_level=None,
+                )
             finally:
                 provider.close()
         return EXIT_OK

@@ -19,15 +19,19 @@ from bot.metrics import CONTENT_TYPE_LATEST
 from bot.runtime import Runtime
 from bot.web.admin import admin_router
 from bot.web.builds import builds_router
+from bot.web.edge import EdgeLimits, UnverifiedBytes
 from bot.web.recorder import DeliveryBatcher
 from bot.web.webhook import WEBHOOK_PATH, WebhookConfig, WebhookEndpoint
 from bot.worker.wiring import start_workers
 
 log = logging.getLogger(__name__)
 
+DEFAULT_LIMITS = EdgeLimits()
 
-def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
-    """`workers` threads handle jobs while the app runs (0: another process does)."""
+
+def create_app(runtime: Runtime, *, workers: int = 1, limits: EdgeLimits = DEFAULT_LIMITS) -> FastAPI:
+    """`workers` threads handle jobs while the app runs (0: another process does); ``limits``: the
+    budget of unverified body bytes (the rest of them apply in uvicorn's protocol, bot/web/edge.py)."""
     settings = runtime.settings
     settings.require_serve()  # fail closed: no webhook secret or no credentials = no server
 
@@ -46,6 +50,7 @@ def create_app(runtime: Runtime, *, workers: int = 1) -> FastAPI:
         secrets=settings.webhook_secret_values(),
         max_body_bytes=settings.max_body_bytes,
         repositories=settings.repositories,
+        unverified=UnverifiedBytes(limits.unverified_bytes, limits.small_body_bytes),
     )
     batcher = DeliveryBatcher(runtime.store)
     app = _ModbotApp(title="modbot", version=__version__, lifespan=lifespan)

@@ -11,10 +11,16 @@ The endpoint is a bare ASGI handler that the app calls before any of FastAPI's o
 and FastAPI's routing, middleware and dependency machinery cost more CPU per delivery than the
 signature check, the JSON read and the database write together (profile in docs/performance.md).
 Every other path goes to FastAPI unchanged.
+
+Bodies are read before their signature can be checked, so what unverified senders may make the server
+hold is bounded: a body needs a declared Content-Length (411) within the size limit (413), and its length
+is reserved from the edge's budget of unverified bytes before it is read (503 past it; bot/web/edge.py).
+Each of those refusals closes the connection without reading the body. Refusals are logged rate-limited.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -25,14 +31,17 @@ from typing import Any, Protocol
 from starlette.types import Message, Receive, Scope, Send
 
 from bot import jsoncodec
+from bot.logs import ThrottledLog
 from bot.metrics import Metrics
 from bot.store.queue import IncomingDelivery, RecordOutcome
+from bot.web.edge import UnverifiedBytes
 from bot.web.intake import HANDLED_EVENTS, Intake, RawDelivery, classify
 from bot.web.signature import Verifier
 
 __all__ = ["HANDLED_EVENTS", "WEBHOOK_PATH", "DeliveryRecorder", "WebhookConfig", "WebhookEndpoint"]
 
 log = logging.getLogger(__name__)
+_refusals = ThrottledLog(log)  # an unverified sender can cause these at will
 
 WEBHOOK_PATH = "/webhook"
 
@@ -48,10 +57,16 @@ class WebhookConfig:
     secrets: Sequence[str]
     max_body_bytes: int
     repositories: frozenset[str] | None  # allow-list; None = every repository the App is installed on
+    unverified: UnverifiedBytes  # bodies being read before their signature is checked (bot/web/edge.py)
 
 
 class _TooLarge(Exception):
     pass
+
+
+# refusals answered without reading the body: the connection is closed rather than drained
+_CLOSE = ((b"connection", b"close"),)
+_CLOSING_STATUSES = frozenset({411, 413, 503})
 
 
 class _Disconnected(Exception):
@@ -90,7 +105,7 @@ class WebhookEndpoint:
             answer = await self._handle(headers, event, receive)
         except _Disconnected:
             return  # the sender hung up before the body arrived: nothing was stored, nothing to answer
-        await _send_json(send, answer)
+        await _send_json(send, answer, extra=_CLOSE if answer.status in _CLOSING_STATUSES else ())
         self.metrics.ack_seconds.observe(time.perf_counter() - started)
 
     def _count(self, event: str, outcome: str) -> None:
@@ -103,20 +118,35 @@ class WebhookEndpoint:
 
     def _reject(self, event: str, status: int, error: str) -> Intake:
         self._count(event, "rejected")
+        # one line per kind of refusal and interval: 1,000 bad signatures are not 1,000 lines; only
+        # known event names are echoed (the header is the sender's text)
+        label = _event_label(event)
+        _refusals.warning(str(status), "webhook refused (%d): %s (event %s)", status, error, label)
         return Intake(status, "rejected", error)
 
     async def _handle(self, headers: dict[str, str], event: str, receive: Receive) -> Intake:
         limit = self.config.max_body_bytes
-        too_large = f"body larger than {limit} bytes"
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return self._reject(event, 413, too_large)
+        if declared is None:  # GitHub always declares it; without it the size is not known up front
+            return self._reject(event, 411, "Content-Length is required")
+        if not declared.isdigit() or int(declared) > limit:
+            return self._reject(event, 413, f"body larger than {limit} bytes")
+        size = int(declared)
+        unverified = self.config.unverified
+        if not unverified.take(size):
+            return self._reject(event, 503, "too many unverified bytes in flight; redeliver later")
         try:
-            body = await _read_body(receive, limit)
-        except _TooLarge:
-            return self._reject(event, 413, too_large)
-        if not self.verifier.matches(headers.get("x-hub-signature-256"), body):
-            log.warning("webhook rejected: bad or missing signature (event %r)", event[:50])
+            body = await _read_body(receive, size)
+            signature = headers.get("x-hub-signature-256")
+            if size > unverified.small_body_bytes:  # tens of ms of HMAC: in a thread (hashlib frees the GIL)
+                verified = await asyncio.to_thread(self.verifier.matches, signature, body)
+            else:
+                verified = self.verifier.matches(signature, body)
+        except _TooLarge:  # more than declared: the parser frames by Content-Length, so not expected
+            return self._reject(event, 413, f"body larger than {limit} bytes")
+        finally:
+            unverified.give_back(size)
+        if not verified:
             return self._reject(event, 401, "bad or missing X-Hub-Signature-256")
         delivery_id = headers.get("x-github-delivery", "")
         if not event or len(event) > 100 or len(delivery_id) > 100 or (not delivery_id and event != "ping"):

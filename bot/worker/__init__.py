@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.forge import write_fence
+from bot.forge import ForgeError, write_fence
+from bot.logs import job_context
 from bot.metrics import Metrics
 from bot.store import LeaseLostError, default_backoff
 from bot.worker.leases import LeaseKeeper
@@ -72,6 +73,17 @@ class Worker:
             else:
                 self.metrics.jobs.labels(job.event, "ignored").inc()
             return True
+        with job_context(
+            delivery_id=job.delivery_id,
+            job_id=job.id,
+            event=job.event,
+            repository=job.repository,
+            pr=_pr_number(job.payload),
+        ):
+            self._handle(job, handler, asked)
+        return True
+
+    def _handle(self, job: Any, handler: Handler, asked: float) -> None:
         started = time.perf_counter()
         outcome: str | None = None
         error: Exception | None = None
@@ -97,7 +109,6 @@ class Worker:
             self._not_reported(job, exc)
         finally:
             self.metrics.handling_seconds.labels(job.event).observe(time.perf_counter() - started)
-        return True
 
     def _failed(self, job: Any, exc: Exception) -> None:
         if isinstance(exc, PermanentError):
@@ -110,9 +121,20 @@ class Worker:
         retry_in = self.backoff(job.attempts)
         if isinstance(asked, int | float) and asked > 0:
             retry_in = float(asked)
-        log.error("job %s (%s) failed; retry in %.0fs", job.id, job.event, retry_in, exc_info=exc)
         status = self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in)
         final = str(getattr(status, "value", status)) == "failed"
+        then = "gave up" if final else f"retry in {retry_in:.0f}s"
+        # GitHub answering an error is expected: its message says it all; a traceback is for a bug
+        log.log(
+            logging.ERROR if final else logging.WARNING,
+            "job %s (%s) failed; %s: %s: %s",
+            job.id,
+            job.event,
+            then,
+            type(exc).__name__,
+            exc,
+            exc_info=exc if not isinstance(exc, ForgeError) else None,
+        )
         self.metrics.jobs.labels(job.event, "failed" if final else "retry").inc()
 
     def _not_reported(self, job: Any, why: object) -> None:
@@ -162,3 +184,12 @@ class Worker:
             if not busy:
                 wake.wait(self.poll_seconds)
                 wake.clear()
+
+
+def _pr_number(payload: Mapping[str, Any]) -> int | None:
+    """The pull request (or issue, for chat-ops comments) a job is about, for its log lines."""
+    for key in ("pull_request", "issue"):
+        item = payload.get(key)
+        if isinstance(item, Mapping) and isinstance(item.get("number"), int):
+            return int(item["number"])
+    return None
