@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from bot.forge import Deployment, DeploymentStatus, ForgeError, TagObject, WorkflowRun, count_calls
-from bot.forge.github import GitHubForge, _review, deployment_from_json, deployment_status_from_json
+from bot.forge.github import GitHubForge
+from bot.forge.github.conversions import deployment_from_json, deployment_status_from_json, review_from_json
 from tests.fakes import FakeForge
 from tests.github_conformance import GitHubMock
 from tests.test_forge_contract import calls_of
@@ -721,5 +722,5 @@ def test_answers_become_our_types(github_api: GitHubMock) -> None:
     legacy = status_json(github_api, 1, "success")
     legacy.update(log_url="", target_url="https://ci.example.com/1")
     assert deployment_status_from_json(legacy).log_url == "https://ci.example.com/1"
-    pending = _review(review_json(github_api, 1, None, "PENDING", submitted_at=None))
+    pending = review_from_json(review_json(github_api, 1, None, "PENDING", submitted_at=None))
     assert (pending.author, pending.submitted_at) == (None, None)

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.forge import Annotation, Forge, ForgeError, count_calls
-from bot.forge.github import ForgeStats, GitHubForge, GitHubForgeProvider, RetryPolicy, _pull, redact
+from bot.forge.github import ForgeStats, GitHubForge, GitHubForgeProvider, RetryPolicy, redact
+from bot.forge.github.conversions import pull_from_json
 from tests.github_conformance import GitHubMock, Route
 
 REPO = "octo/modules"
@@ -289,7 +290,7 @@ def test_a_deleted_fork_counts_as_a_fork(github_api: GitHubMock) -> None:
     # is checked on the converter alone.
     data = pull_json(github_api, 9)
     data["head"]["repo"] = None
-    pull = _pull(REPO, data)
+    pull = pull_from_json(REPO, data)
     assert pull.head_repo is None and pull.from_fork
 
 

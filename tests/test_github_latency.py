@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.forge.github import ForgeStats, GitHubForge
-from bot.forge.routes import route_template
+from bot.forge.github.routes import route_template
 from bot.handlers.pull_request import handle_pull_request
 from bot.metrics import Metrics
 from bot.store import Store

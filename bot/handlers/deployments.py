@@ -45,7 +45,11 @@ from bot.chatops.releases import (
 )
 from bot.config import BotSettings
 from bot.forge import Deployment, Forge, ForgeError, WorkflowRun
-from bot.forge.github import deployment_from_json, deployment_status_from_json, workflow_run_from_json
+from bot.forge.github.conversions import (
+    deployment_from_json,
+    deployment_status_from_json,
+    workflow_run_from_json,
+)
 from bot.handlers.payloads import (
     CreateEvent,
     DeploymentStatusEvent,

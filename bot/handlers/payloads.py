@@ -100,7 +100,7 @@ class IssueCommentEvent(_Model):
 
 # --- deployment_status -------------------------------------------------------------------------------------
 class Deployment(_Model):
-    """What `bot.forge.github.deployment_from_json` reads."""
+    """What `bot.forge.github.conversions.deployment_from_json` reads."""
 
     id: int
     sha: str
@@ -113,7 +113,7 @@ class Deployment(_Model):
 
 
 class DeploymentStatus(_Model):
-    """What `bot.forge.github.deployment_status_from_json` reads."""
+    """What `bot.forge.github.conversions.deployment_status_from_json` reads."""
 
     id: int
     state: str
@@ -132,7 +132,7 @@ class DeploymentStatusEvent(_Model):
 
 # --- workflow_run ------------------------------------------------------------------------------------------
 class WorkflowRun(_Model):
-    """What `bot.forge.github.workflow_run_from_json` reads."""
+    """What `bot.forge.github.conversions.workflow_run_from_json` reads."""
 
     id: int
     head_sha: str
