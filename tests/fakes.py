@@ -30,12 +30,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.forge import (
-    COMMIT_STATES,
-    MAX_ANNOTATIONS_PER_REQUEST,
-    MAX_PULL_FILES,
     PERMISSIONS,
-    REACTIONS,
     Annotation,
+    Capability,
     CheckRun,
     Comment,
     CommitInfo,
@@ -49,18 +46,10 @@ from bot.forge import (
     Review,
     TagObject,
     WorkflowRun,
-    check_comment_body,
     check_limit,
-    check_run_fields,
     check_write_fence,
-    deployment_request,
-    deployment_status_request,
     normalize_ref,
-    permission_from,
     record_call,
-    status_description,
-    truncate_output,
-    validate_environment,
     validate_login,
     validate_org,
     validate_path,
@@ -68,6 +57,22 @@ from bot.forge import (
     validate_tag_prefix,
     validate_team_slug,
     validate_workflow,
+)
+from bot.forge.github.conversions import (
+    deployment_request,
+    deployment_status_request,
+    permission_from,
+)
+from bot.forge.github.limits import (
+    COMMIT_STATES,
+    MAX_ANNOTATIONS_PER_REQUEST,
+    MAX_PULL_FILES,
+    REACTIONS,
+    check_comment_body,
+    check_run_fields,
+    status_description,
+    truncate_output,
+    validate_environment,
 )
 
 PAGE = 100
@@ -199,6 +204,11 @@ class FakeForge:
     @property
     def bot_login(self) -> str:
         return self._bot_login
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """Every capability, as `GitHubForge` in App mode (the fake also accepts check runs in token mode)."""
+        return frozenset(Capability)
 
     # --- seeding --------------------------------------------------------------------------------------
     def add_repo(

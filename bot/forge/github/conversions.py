@@ -7,10 +7,9 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.forge import (
-    MAX_ANNOTATIONS_PER_REQUEST,
     Annotation,
     CheckRun,
     Comment,
@@ -23,8 +22,15 @@ from bot.forge import (
     Review,
     TagObject,
     WorkflowRun,
-    truncate_output,
 )
+from bot.forge.github.limits import (
+    DEPLOYMENT_STATES,
+    MAX_ANNOTATIONS_PER_REQUEST,
+    status_description,
+    truncate_output,
+    validate_environment,
+)
+from bot.forge.values import PERMISSIONS, Permission
 
 if TYPE_CHECKING:
     pass
@@ -230,3 +236,72 @@ def annotation_json(a: Annotation) -> dict[str, Any]:
     if a.title:
         data["title"] = a.title
     return data
+
+
+# --- our values → GitHub's REST bodies ---------------------------------------------------------
+def deployment_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload as GitHub will store and return it (a JSON object); ValueError when it is not one."""
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"a deployment payload is a JSON object, not {type(payload).__name__}")
+    try:
+        decoded = json.loads(json.dumps(dict(payload), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"a deployment payload must be plain JSON: {exc}") from None
+    return cast(dict[str, Any], decoded)
+
+
+def deployment_request(
+    *,
+    ref: str,
+    environment: str,
+    description: str,
+    payload: Mapping[str, Any],
+    task: str,
+    production_environment: bool | None,
+) -> dict[str, Any]:
+    """The exact ``POST /deployments`` body for `Forge.create_deployment` (ValueError on bad input)."""
+    if not ref:
+        raise ValueError("a deployment needs a ref (branch, tag or SHA)")
+    if not task:
+        raise ValueError("a deployment needs a task, e.g. 'deploy'")
+    body: dict[str, Any] = {
+        "ref": ref,
+        "task": task,
+        "auto_merge": False,  # never let GitHub merge the default branch into what we deploy
+        "required_contexts": [],  # modbot checks its own rules; GitHub must not block on contexts
+        "payload": deployment_payload(payload),
+        "environment": validate_environment(environment),
+        "description": status_description(description),
+        "transient_environment": False,
+    }
+    if production_environment is not None:
+        body["production_environment"] = production_environment
+    return body
+
+
+def deployment_status_request(
+    state: str, description: str, log_url: str | None, environment_url: str | None, auto_inactive: bool
+) -> dict[str, Any]:
+    """The exact ``POST /deployments/{id}/statuses`` body (ValueError on bad input)."""
+    if state not in DEPLOYMENT_STATES:
+        raise ValueError(f"deployment state must be one of {sorted(DEPLOYMENT_STATES)}, not {state!r}")
+    body: dict[str, Any] = {
+        "state": state,
+        "description": status_description(description),
+        "auto_inactive": auto_inactive,
+    }
+    if log_url is not None:
+        body["log_url"] = log_url
+    if environment_url is not None:
+        body["environment_url"] = environment_url
+    return body
+
+
+def permission_from(permission: str | None, role_name: str | None) -> Permission:
+    """The collaborator-permission answer as one role: ``role_name`` when it is a built-in role (GitHub's
+    ``permission`` field folds maintain into write and triage into read), else the base ``permission``
+    a custom role extends; anything unknown is ``none`` (fail closed)."""
+    for candidate in (role_name, permission):
+        if candidate in PERMISSIONS:
+            return cast(Permission, candidate)
+    return "none"

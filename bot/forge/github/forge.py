@@ -39,10 +39,8 @@ from urllib.parse import quote
 from github import Auth
 
 from bot.forge import (
-    COMMIT_STATES,
-    MAX_PULL_FILES,
-    REACTIONS,
     Annotation,
+    Capability,
     CheckRun,
     Comment,
     CommitInfo,
@@ -56,15 +54,8 @@ from bot.forge import (
     Review,
     TagObject,
     WorkflowRun,
-    check_comment_body,
     check_limit,
-    check_run_fields,
-    deployment_request,
-    deployment_status_request,
     normalize_ref,
-    permission_from,
-    status_description,
-    validate_environment,
     validate_login,
     validate_org,
     validate_path,
@@ -90,13 +81,25 @@ from bot.forge.github.conversions import (
     comment_from_json,
     commit_info_from_json,
     deployment_from_json,
+    deployment_request,
     deployment_status_from_json,
+    deployment_status_request,
+    permission_from,
     pull_from_json,
     ref_from_json,
     review_from_json,
     tag_object_from_json,
     url_from_json,
     workflow_run_from_json,
+)
+from bot.forge.github.limits import (
+    COMMIT_STATES,
+    MAX_PULL_FILES,
+    REACTIONS,
+    check_comment_body,
+    check_run_fields,
+    status_description,
+    validate_environment,
 )
 
 if TYPE_CHECKING:
@@ -105,9 +108,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.forge.github")
 
 
+_APP_CAPABILITIES = frozenset(Capability)
+_TOKEN_CAPABILITIES = _APP_CAPABILITIES - {Capability.CHECK_RUNS}
+
+
 # --- the forge --------------------------------------------------------------------------------------
 class GitHubForge(GitHubClient):
     """`bot.forge.Forge` over one authenticated GitHub client (one installation, or a token)."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """Every capability, but check runs only in App mode: GitHub creates them for Apps alone."""
+        return _APP_CAPABILITIES if self.app_mode else _TOKEN_CAPABILITIES
 
     @classmethod
     def with_token(
