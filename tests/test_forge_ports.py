@@ -5,6 +5,8 @@ refused before anything is sent."""
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -106,3 +108,19 @@ def test_require_refuses_a_declined_capability_as_a_forge_error(token_forge: Git
     assert error.operation == "create_check_run"
     assert error.status is None and not error.not_found
     assert str(error) == "create_check_run: the GitHubForge forge does not offer check_runs"
+
+
+def test_the_interface_loads_nothing_of_github() -> None:
+    """The interface (bot.forge) is forge-neutral: importing it loads neither PyGithub nor the GitHub
+    forge, whose limits and REST bodies live in bot.forge.github (a fresh interpreter: this one has
+    both loaded already)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, bot.forge; print(' '.join(sorted(sys.modules)))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert "bot.forge.ports" in loaded
+    assert not [
+        name for name in loaded if name == "github" or name.startswith(("github.", "bot.forge.github"))
+    ]
