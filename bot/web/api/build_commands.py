@@ -22,7 +22,7 @@ from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID
 from bot.web.api.guards import forge_for, github_failed, read_policy, repository_for
-from bot.web.api.problems import REFUSAL_STATUS, ApiRoute, coded_problem, responses
+from bot.web.api.problems import REFUSAL_STATUS, ApiRoute, Dialect, coded_problem, responses
 from bot.web.api.views import DeploymentView, LockView, deployment_view, lock_view
 
 __all__ = ["CommandAccepted", "DeployRequest", "RollbackRequest", "deploy_build", "rollback_build", "router"]
@@ -103,7 +103,7 @@ def run_command(
         result = execute(request, forge=forge, store=store, settings=settings)
     except ValueError as error:
         audit({"outcome": "refused", "error": "invalid_request"})
-        raise coded_problem(422, "invalid_request", "the request is not valid", "", [str(error)]) from None
+        raise Dialect.CODED.invalid_request([str(error)]) from None
     except ForgeError as error:
         github_failed(error, audit)
     decision = result.decision
@@ -248,9 +248,7 @@ def rollback_build(
                 if policy is not None
                 else f"`environment` is required: {policy_error}"
             )
-            raise coded_problem(
-                422, "invalid_request", "the request is not valid", "name the environment", [why]
-            )
+            raise Dialect.CODED.invalid_request([why], "name the environment")
         environment = names[0]
     if body.target_release is None:
         if build.release_id is None:

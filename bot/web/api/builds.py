@@ -23,7 +23,7 @@ from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID, MAX_PAGE, REPO_PATTERN, SLUG_PATTERN
 from bot.web.api.guards import forge_for, github_failed, repository_for
-from bot.web.api.problems import ApiRoute, coded_problem, describe_errors, responses
+from bot.web.api.problems import ApiRoute, Dialect, coded_problem, describe_errors, responses
 from bot.web.api.views import PullRequestRef, pull_ref
 
 __all__ = [
@@ -183,7 +183,7 @@ def create_build(
     except ValidationError as error:
         reasons = describe_errors(error.errors())
         audit({"outcome": "refused", "error": "invalid_request", "reasons": reasons})
-        raise coded_problem(422, "invalid_request", "the request is not valid", "", reasons) from None
+        raise Dialect.CODED.invalid_request(reasons) from None
     forge = forge_for(store, settings, forges, token, body.installation_id, "build.request", repo)
     try:
         proposal = propose_build(forge, repo, intent, manifest_path=settings.manifest_path)

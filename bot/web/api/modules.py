@@ -22,7 +22,15 @@ from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID, REPO_PATTERN, SLUG_PATTERN
 from bot.web.api.guards import only_repository, repository_needed, retry_after_header
-from bot.web.api.problems import ApiProblem, PlainRoute, Problem, Refusal, describe_errors
+from bot.web.api.problems import (
+    INTERNAL,
+    NOT_VALID,
+    ApiProblem,
+    PlainRoute,
+    Problem,
+    Refusal,
+    describe_errors,
+)
 
 __all__ = ["AdminActionRequest", "propose", "router"]
 
@@ -107,13 +115,11 @@ def propose(  # noqa: PLR0917 - FastAPI passes each parameter and dependency
         return ApiProblem(status, Problem(detail=detail))
 
     if repo is None:
-        raise refuse(422, "the request is not valid", [repository_needed(settings.repositories)])
+        raise refuse(422, NOT_VALID, [repository_needed(settings.repositories)])
     if not settings.allows_repository(repo):
         raise refuse(403, f"{repo} is not among the repositories this bot manages (MODBOT_REPOSITORIES)")
     if settings.auth_mode == "app" and body.installation_id is None:
-        raise refuse(
-            422, "the request is not valid", ["`installation_id` is required: the bot runs as a GitHub App"]
-        )
+        raise refuse(422, NOT_VALID, ["`installation_id` is required: the bot runs as a GitHub App"])
     try:
         intent = Intent(
             action=action,
@@ -124,7 +130,7 @@ def propose(  # noqa: PLR0917 - FastAPI passes each parameter and dependency
             reason=body.reason,
         )
     except ValidationError as error:
-        raise refuse(422, "the request is not valid", describe_errors(error.errors())) from None
+        raise refuse(422, NOT_VALID, describe_errors(error.errors())) from None
     try:
         forge = forges.for_installation(body.installation_id)
         result = propose_change(forge, repo, intent, manifest_path=settings.manifest_path)
@@ -139,7 +145,7 @@ def propose(  # noqa: PLR0917 - FastAPI passes each parameter and dependency
         raise failed from None
     except Exception:
         log.exception("admin %s %s on %s failed", action, slug, repo)
-        raise refuse(500, "internal error; the bot's log has the details") from None
+        raise refuse(500, INTERNAL) from None
     target = f"{repo}#{result.pull_number}" if result.pull_number else repo
     audit_safely(
         store,

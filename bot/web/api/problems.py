@@ -31,6 +31,8 @@ __all__ = [
     "API_ERRORS",
     "CHALLENGE",
     "DIALECT_SCOPE_KEY",
+    "INTERNAL",
+    "NOT_VALID",
     "REFUSAL_STATUS",
     "UNAUTHORIZED",
     "ApiError",
@@ -108,7 +110,8 @@ class Refusal(Problem):
 class ApiError(Problem):
     """Every answer that is not a success: a stable code, what happened, and what to do next."""
 
-    # on the wire `message` says it: these answers never had a `detail` key (tests pin their keys)
+    # `message` says it on the wire: these answers have never had a `detail` key, and their keys are
+    # part of the contract (tests/test_builds_api.py pins them)
     detail: str = Field(exclude=True)
     error: str = Field(
         description=f"stable code: {', '.join(API_ERRORS)}, "
