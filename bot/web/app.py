@@ -1,4 +1,4 @@
-"""The FastAPI app: POST /webhook, GET /healthz, GET /metrics, the admin API and the builds API.
+"""The FastAPI app: POST /webhook, GET /healthz, GET /metrics and the admin API (bot/web/api/).
 
 The app only verifies, records and answers; worker threads started with the app do the work.
 """
@@ -17,8 +17,7 @@ from starlette.types import Receive, Scope, Send
 from bot import __version__
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.runtime import Runtime
-from bot.web.admin import admin_router
-from bot.web.builds import builds_router
+from bot.web.api import include_admin_api
 from bot.web.edge import EdgeLimits, UnverifiedBytes
 from bot.web.recorder import DeliveryBatcher
 from bot.web.webhook import WEBHOOK_PATH, WebhookConfig, WebhookEndpoint
@@ -74,8 +73,7 @@ def create_app(runtime: Runtime, *, workers: int = 1, limits: EdgeLimits = DEFAU
     def metrics() -> Response:
         return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(admin_router(runtime))
-    app.include_router(builds_router(runtime))
+    include_admin_api(app, runtime)
     return app
 
 

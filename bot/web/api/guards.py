@@ -1,0 +1,119 @@
+"""Checks the admin endpoints share: which repository, which forge, GitHub's failures. A refusal is
+audited for the caller, then raised as an `ApiProblem` (the CODED dialect: the builds endpoints')."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from bot.chatops.facts import load_policy
+from bot.config import BotSettings
+from bot.forge import Forge, ForgeError, ForgeProvider
+from bot.pipeline.config import PipelineConfig
+from bot.store import AdminToken, Store
+from bot.web.api.auditing import api_actor, audit_safely
+from bot.web.api.problems import Dialect, coded_problem
+
+__all__ = [
+    "forge_for",
+    "github_failed",
+    "only_repository",
+    "read_policy",
+    "refuse_invalid",
+    "repository_for",
+    "repository_needed",
+    "retry_after_header",
+]
+
+
+def refuse_invalid(
+    store: Store, token: AdminToken, action: str, target: str | None, reasons: list[str]
+) -> NoReturn:
+    audit_safely(
+        store,
+        api_actor(token),
+        action,
+        target,
+        details={"token_id": token.id, "outcome": "refused", "error": "invalid_request", "reasons": reasons},
+        reason="",
+    )
+    raise Dialect.CODED.invalid_request(reasons, "fix what `reasons` names and send it again")
+
+
+def repository_for(
+    store: Store, settings: BotSettings, token: AdminToken, given: str | None, action: str
+) -> str:
+    """The repository asked for (or the only one configured), when this bot manages it."""
+    repo = given or only_repository(settings.repositories)
+    if repo is None:
+        refuse_invalid(store, token, action, None, [repository_needed(settings.repositories)])
+    if not settings.allows_repository(repo):
+        audit_safely(
+            store,
+            api_actor(token),
+            action,
+            repo,
+            details={"token_id": token.id, "outcome": "refused", "error": "forbidden_repository"},
+            reason="",
+        )
+        raise coded_problem(
+            403,
+            "forbidden_repository",
+            f"{repo} is not among the repositories this bot manages (MODBOT_REPOSITORIES)",
+            "ask for a repository this bot manages",
+        )
+    return repo
+
+
+def forge_for(  # noqa: PLR0917 - what it checks and what it audits
+    store: Store,
+    settings: BotSettings,
+    forges: ForgeProvider,
+    token: AdminToken,
+    installation_id: int | None,
+    action: str,
+    target: str,
+) -> Forge:
+    """The forge for the installation; in App mode an installation must be named."""
+    if settings.auth_mode == "app" and installation_id is None:
+        refuse_invalid(
+            store, token, action, target, ["`installation_id` is required: the bot runs as a GitHub App"]
+        )
+    return forges.for_installation(installation_id)
+
+
+def github_failed(error: ForgeError, audit: Callable[[dict[str, Any]], None]) -> NoReturn:
+    audit({"outcome": "failed", "detail": str(error)})
+    raise coded_problem(
+        502, "github_error", str(error), "try again; asking twice is safe", headers=retry_after_header(error)
+    )
+
+
+def retry_after_header(error: ForgeError) -> dict[str, str]:
+    """GitHub's wait (whole seconds, rounded up) as a Retry-After header; none when it named none."""
+    if error.retry_after is None:
+        return {}
+    return {"Retry-After": str(math.ceil(error.retry_after))}
+
+
+def only_repository(repositories: frozenset[str] | None) -> str | None:
+    if repositories is not None and len(repositories) == 1:
+        return next(iter(repositories))
+    return None
+
+
+def repository_needed(repositories: frozenset[str] | None) -> str:
+    if repositories is None:
+        return "`repository` is required (owner/name): MODBOT_REPOSITORIES is not set"
+    return (
+        f"`repository` is required (owner/name): MODBOT_REPOSITORIES names {len(repositories)} repositories"
+    )
+
+
+def read_policy(forge: Forge, repo: str, path: str) -> tuple[PipelineConfig | None, str | None]:
+    """The policy on the default branch, or None and why not; ForgeError when GitHub cannot be asked."""
+    policy = load_policy(forge, repo, path=path, default_branch=None)
+    if policy.config is None and policy.error is None:
+        return None, f"there is no {path} on {policy.branch}"
+    return policy.config, policy.error
