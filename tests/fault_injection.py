@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
 from bot.store import Store, open_store
@@ -88,7 +90,6 @@ class Bot:
         env.update(
             {
                 "MODBOT_WEBHOOK_SECRET": SECRET,
-                "MODBOT_GITHUB_TOKEN": TOKEN,
                 "MODBOT_GITHUB_API_URL": self.world.github.url,
                 "MODBOT_DATABASE_URL": self.world.database_url,
                 "MODBOT_BOT_LOGIN": BOT_LOGIN,
@@ -206,11 +207,14 @@ class World:
         seed: int = 0,
         database_url: str | None = None,
         lease_seconds: float | None = None,
+        app: bool = False,
     ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.database_url = database_url or f"sqlite:///{directory / 'modbot.sqlite3'}"
-        self.bot_env: dict[str, str] = {}
+        self.bot_env: dict[str, str] = {"MODBOT_GITHUB_TOKEN": TOKEN}
+        if app:  # App mode: installation tokens from the stand-in, verdicts as check runs
+            self.bot_env = {"MODBOT_GITHUB_APP_ID": "4242", "MODBOT_GITHUB_PRIVATE_KEY": _private_key()}
         if lease_seconds is not None:
             self.bot_env[LEASE_ENV] = str(lease_seconds)
         self.github = StandInGitHub(rules=rules, seed=seed, bot_login=BOT_LOGIN).start()
@@ -336,8 +340,18 @@ class World:
             1
             for pull in self.pulls
             if any(MARKER in c["body"] for c in self.github.comments(REPO, pull.number))
-            and any(s["context"] == CONTEXT for s in self.github.statuses(REPO, pull.head_sha))
+            and (
+                any(s["context"] == CONTEXT for s in self.github.statuses(REPO, pull.head_sha))
+                or any(r["name"] == CONTEXT for r in self.github.check_runs(REPO, pull.head_sha))
+            )
         )
+
+
+def _private_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _sha(text: str) -> str:
@@ -358,11 +372,21 @@ def tracebacks(text: str) -> int:
 
 
 # --- the scenarios: issue #11's table -----------------------------------------------------------------
-def after_write_failures(directory: Path, *, prs: int = 10, rate: float = 0.3, seed: int = 11) -> Tally:
-    """30 % of GitHub writes answer 502 after doing the write."""
+def after_write_failures(
+    directory: Path,
+    *,
+    prs: int = 10,
+    rate: float = 0.3,
+    seed: int = 11,
+    workers: int = 2,
+    database_url: str | None = None,
+    app: bool = False,
+) -> Tally:
+    """30 % of GitHub writes answer 502 after doing the write (`app`: in App mode, where the verdict
+    is a check run)."""
     rules = [FaultRule("after", WRITE_OPERATIONS, rate=rate)]
-    with world(directory, prs=prs, rules=rules, seed=seed) as w:
-        bot = w.bot(workers=2).start()
+    with world(directory, prs=prs, rules=rules, seed=seed, database_url=database_url, app=app) as w:
+        bot = w.bot(workers=workers).start()
         w.deliver_all(bot)
         drained = w.wait_drained(timeout=120 + prs)
         tally = w.tally(drained)
@@ -372,7 +396,13 @@ def after_write_failures(directory: Path, *, prs: int = 10, rate: float = 0.3, s
 
 
 def kill9_during_drain(
-    directory: Path, *, prs: int = 4, kills: int = 2, seed: int = 9, at_writes: bool = True
+    directory: Path,
+    *,
+    prs: int = 4,
+    kills: int = 2,
+    seed: int = 9,
+    at_writes: bool = True,
+    database_url: str | None = None,
 ) -> Tally:
     """kill -9 during the drain, `kills` times; each time a bot is restarted on the same store.
 
@@ -401,7 +431,7 @@ def kill9_during_drain(
                 where=kill_here,
             )
         )
-    with world(directory, prs=prs, rules=rules, seed=seed) as w:
+    with world(directory, prs=prs, rules=rules, seed=seed, database_url=database_url) as w:
         bot = w.bot(workers=1).start()
         w.deliver_all(bot)
         restarts = 0
@@ -428,12 +458,23 @@ def kill9_during_drain(
         return tally
 
 
-def hang_past_timeout(directory: Path, *, prs: int = 3, hang_seconds: float = 17.0) -> Tally:
+def hang_past_timeout(
+    directory: Path,
+    *,
+    prs: int = 3,
+    rate: float = 1.0,
+    hang_seconds: float = 17.0,
+    workers: int | None = None,
+    seed: int = 5,
+    database_url: str | None = None,
+) -> Tally:
     """A GitHub call that hangs past the client's timeout (15 s) after doing its work: the first
-    comment creation of every PR."""
-    rules = [FaultRule("hang", frozenset({"issues/create-comment"}), first=1, seconds=hang_seconds)]
-    with world(directory, prs=prs, rules=rules) as w:
-        bot = w.bot(workers=prs).start()
+    comment creation of every PR (or of `rate` of them)."""
+    rules = [
+        FaultRule("hang", frozenset({"issues/create-comment"}), rate=rate, first=1, seconds=hang_seconds)
+    ]
+    with world(directory, prs=prs, rules=rules, seed=seed, database_url=database_url) as w:
+        bot = w.bot(workers=workers or prs).start()
         w.deliver_all(bot)
         drained = w.wait_drained(timeout=hang_seconds + 120)
         tally = w.tally(drained)
@@ -490,10 +531,12 @@ MALFORMED = {
 }
 
 
-def malformed_payloads(directory: Path, *, wait_seconds: float = 8.0) -> Tally:
+def malformed_payloads(
+    directory: Path, *, wait_seconds: float = 8.0, database_url: str | None = None
+) -> Tally:
     """Payloads missing pull_request.head.sha or repository.html_url: each must be one permanent
     failure that names the field, at once, without a traceback."""
-    with world(directory, prs=len(MALFORMED)) as w:
+    with world(directory, prs=len(MALFORMED), database_url=database_url) as w:
         bot = w.bot(workers=1).start()
         ids: dict[str, str] = {}
         for (field_name, remove), pull in zip(MALFORMED.items(), w.pulls, strict=True):
@@ -518,11 +561,22 @@ def malformed_payloads(directory: Path, *, wait_seconds: float = 8.0) -> Tally:
         return tally
 
 
-def sigterm_in_flight(directory: Path, *, prs: int = 1, resume_timeout: float = 150.0) -> Tally:
+def sigterm_in_flight(
+    directory: Path, *, prs: int = 1, resume_timeout: float = 150.0, database_url: str | None = None
+) -> Tally:
     """SIGTERM while a job is in flight (GitHub holds its read of the head manifest): the job must be
     handed back at once, and a restarted bot must resume it in seconds, not after the lease."""
-    rules = [FaultRule("hold", frozenset({"repos/get-content"}), first=1, seconds=120)]
-    with world(directory, prs=prs, rules=rules) as w:
+    first_head = _sha("head-1")
+    rules = [
+        FaultRule(
+            "hold",
+            frozenset({"repos/get-content"}),
+            first=1,
+            seconds=300,
+            where=lambda r: r.query.get("ref") == [first_head],
+        )
+    ]
+    with world(directory, prs=prs, rules=rules, database_url=database_url) as w:
         bot = w.bot(workers=1).start()
         [delivery_id] = [w.deliver(bot, w.payload(pull)) for pull in w.pulls[:1]]
         for pull in w.pulls[1:]:

@@ -136,6 +136,7 @@ def test_seeded_rate_picks_the_same_requests_whatever_the_order() -> None:
 # --- the scenarios (issue #11's table) --------------------------------------------------------------
 SCENARIOS: dict[str, Callable[[Path, str], fi.Tally]] = {
     "after_write_failures": lambda d, _: fi.after_write_failures(d, prs=8, rate=0.3),
+    "after_write_failures_app": lambda d, _: fi.after_write_failures(d, prs=6, rate=0.3, app=True),
     "kill9_during_drain": lambda d, _: fi.kill9_during_drain(d, prs=4, kills=2),
     "hang_past_timeout": lambda d, _: fi.hang_past_timeout(d, prs=3),
     "lease_outlived": lambda d, pg: fi.lease_outlived(d, pg, prs=2),
@@ -179,6 +180,15 @@ def test_writes_that_fail_after_doing_leave_one_comment_and_one_status(
 ) -> None:
     tally = outcome(scenarios, "after_write_failures")
     assert tally.faults.get("after", 0) >= 2, tally.summary()  # the faults did happen
+    nothing_lost_nothing_twice(tally)
+
+
+@pytest.mark.faults
+def test_in_app_mode_writes_that_fail_after_doing_leave_one_comment_and_one_check_run(
+    scenarios: dict[str, Future[fi.Tally]],
+) -> None:
+    tally = outcome(scenarios, "after_write_failures_app")
+    assert tally.faults.get("after", 0) >= 2, tally.summary()
     nothing_lost_nothing_twice(tally)
 
 
