@@ -4,6 +4,7 @@ tests/fault_injection.py, the same code tests/test_faults.py runs small). Figure
 
     python bench/faults.py [--only after_write_failures,kill9_during_drain,...] [--backend sqlite|postgresql]
         [--json results.json]
+    python bench/faults.py --tables before.json=main after.json=merged   # a table per scenario, side by side
 
 Per scenario: deliveries acknowledged (202), handled (done), failed (given up), lost (acknowledged,
 not finished when the queue should have drained), PRs with more than one sticky comment (and the extra
@@ -50,7 +51,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     ),
     "hang_past_timeout": (
         "20 % of comment creations hang past the 15 s client timeout after doing it (20 PRs)",
-        lambda d, db: fi.hang_past_timeout(d, prs=20, rate=0.2, workers=4, database_url=db),
+        lambda d, db: fi.hang_past_timeout(d, prs=20, rate=0.2, seed=6, workers=4, database_url=db),
     ),
     "lease_outlived": (
         "a job outlives its lease (GitHub rate-limits it, 10 s), 2 bots on PostgreSQL (10 PRs)",
@@ -58,7 +59,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     ),
     "malformed_payloads": (
         "payloads missing pull_request.head.sha / repository.html_url",
-        lambda d, db: fi.malformed_payloads(d, wait_seconds=20, database_url=db),
+        lambda d, db: fi.malformed_payloads(d, wait_seconds=120, database_url=db),
     ),
     "sigterm_in_flight": (
         "SIGTERM with a job in flight, then a restart (5 PRs)",
@@ -85,6 +86,53 @@ def row(name: str, tally: fi.Tally) -> str:
     )
 
 
+ROWS = (
+    ("acknowledged", "acknowledged"),
+    ("handled", "handled"),
+    ("failed", "failed (given up)"),
+    ("lost", "lost"),
+    ("duplicate_comment_prs", "PRs with 2+ sticky comments"),
+    ("extra_comments", "extra comments"),
+    ("duplicate_status_shas", "SHAs with 2+ statuses / check runs"),
+    ("extra_statuses", "extra statuses / check runs"),
+    ("drain_seconds", "drain after the last (re)start"),
+)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.1f} s"
+    return str(value)
+
+
+def tables(sources: list[str]) -> str:
+    """A markdown table per scenario, one column per saved run (`FILE.json=label`)."""
+    runs = []
+    for source in sources:
+        path, _, label = source.partition("=")
+        runs.append((label or Path(path).stem, json.loads(Path(path).read_text(encoding="utf-8"))))
+    names = [name for name in SCENARIOS if any(name in data for _, data in runs)]
+    out = []
+    for name in names:
+        out.append(f"### `{name}`: {SCENARIOS[name][0]}\n")
+        out.append("| | " + " | ".join(label for label, _ in runs) + " |")
+        out.append("| --- |" + " ---: |" * len(runs))
+        for key, title in ROWS:
+            cells = [_cell(data[name][key]) if name in data else "" for _, data in runs]
+            out.append(f"| {title} | " + " | ".join(cells) + " |")
+        for label, data in runs:
+            if name in data:
+                notes = {k: v for k, v in data[name]["notes"].items() if k != "reviewed_prs"}
+                faults = data[name]["faults"]
+                out.append(
+                    f"\n{label}: faults injected {json.dumps(faults)}; {json.dumps(notes, default=str)}"
+                )
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenario names")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--json", type=Path, help="also write the tallies here")
+    parser.add_argument("--tables", nargs="+", metavar="FILE.json[=label]", help="print saved runs and exit")
     args = parser.parse_args(argv)
+    if args.tables:
+        print(tables(args.tables))
+        return 0
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(names) - set(SCENARIOS))
     if unknown:

@@ -543,10 +543,12 @@ def malformed_payloads(
             payload = w.payload(pull)
             remove(payload)
             ids[field_name] = w.deliver(bot, payload)
-        # long enough for the first attempt and, if the failure were taken as temporary, a retry
-        _wait_for(lambda: not w.unfinished(), timeout=wait_seconds)
-        time.sleep(wait_seconds / 2)
-        tally = w.tally(None)
+        # a permanent failure ends at once; one taken as temporary is retried until it gives up
+        started = time.monotonic()
+        finished = _wait_for(lambda: not w.unfinished(), timeout=wait_seconds)
+        gave_up = time.monotonic() - started if finished else None
+        time.sleep(3)  # a retry would come within 2.5-5 s (the worker's first backoff)
+        tally = w.tally(gave_up)
         for field_name, delivery_id in ids.items():
             info = w.store.get_delivery(delivery_id)
             tally.notes[field_name] = (

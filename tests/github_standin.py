@@ -28,6 +28,7 @@ import base64
 import copy
 import hashlib
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -166,8 +167,7 @@ class StandInGitHub:
     # --- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> StandInGitHub:
         handler = type("_Handler", (_Handler,), {"standin": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), handler)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="standin-github", daemon=True)
         self._thread.start()
@@ -655,6 +655,14 @@ _HANDLERS: dict[str, Callable[[StandInGitHub, Request], Answer]] = {
     "apps/get-authenticated": get_app,
     "users/get-authenticated": get_user,
 }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a killed bot resets its connections: normal here
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
