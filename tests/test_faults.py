@@ -7,7 +7,8 @@ a job in flight at shutdown is handed back.
 The scenarios are small here (a few PRs each) and run at the same time, in threads of one fixture,
 so the module costs about as long as its slowest scenario (a hang past the 15 s client timeout); the
 long versions are bench/faults.py (figures in docs/reliability.md). Run them alone with
-`pytest -m faults`. The first tests check the stand-in itself.
+`pytest -m faults` (`-k lease_outlived` starts only that scenario: a test named
+`test_<scenario>_...` checks that scenario). The first tests check the stand-in itself.
 """
 
 from __future__ import annotations
@@ -145,14 +146,22 @@ SCENARIOS: dict[str, Callable[[Path, str], fi.Tally]] = {
 }
 
 
+def scenario_of(test_name: str) -> str | None:
+    """The scenario a test checks: its name starts with `test_<scenario>_` (the longest that fits)."""
+    names = [name for name in SCENARIOS if test_name.startswith(f"test_{name}_")]
+    return max(names, key=len) if names else None
+
+
 @pytest.fixture(scope="module")
-def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[fi.Tally]]]:
-    """Every scenario started at once (each its own stand-in, store and bots); tests wait for theirs."""
-    with postgres_schema() as pg_url, ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+def scenarios(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[fi.Tally]]]:
+    """The selected tests' scenarios, all started at once (each its own stand-in, store and bots);
+    each test waits for its own."""
+    wanted = {name for item in request.session.items if (name := scenario_of(item.name))} or set(SCENARIOS)
+    with postgres_schema() as pg_url, ThreadPoolExecutor(max_workers=len(wanted)) as pool:
         url = pg_url.render_as_string(hide_password=False)
-        futures = {
-            name: pool.submit(run, tmp_path_factory.mktemp(name), url) for name, run in SCENARIOS.items()
-        }
+        futures = {name: pool.submit(SCENARIOS[name], tmp_path_factory.mktemp(name), url) for name in wanted}
         yield futures
         for future in futures.values():
             future.exception()  # let every scenario end before the schema is dropped
@@ -175,7 +184,7 @@ def nothing_lost_nothing_twice(tally: fi.Tally) -> None:
 
 
 @pytest.mark.faults
-def test_writes_that_fail_after_doing_leave_one_comment_and_one_status(
+def test_after_write_failures_leave_one_comment_and_one_status(
     scenarios: dict[str, Future[fi.Tally]],
 ) -> None:
     tally = outcome(scenarios, "after_write_failures")
@@ -184,7 +193,7 @@ def test_writes_that_fail_after_doing_leave_one_comment_and_one_status(
 
 
 @pytest.mark.faults
-def test_in_app_mode_writes_that_fail_after_doing_leave_one_comment_and_one_check_run(
+def test_after_write_failures_app_leave_one_comment_and_one_check_run(
     scenarios: dict[str, Future[fi.Tally]],
 ) -> None:
     tally = outcome(scenarios, "after_write_failures_app")
@@ -193,7 +202,7 @@ def test_in_app_mode_writes_that_fail_after_doing_leave_one_comment_and_one_chec
 
 
 @pytest.mark.faults
-def test_kill9_during_the_drain_loses_nothing_and_duplicates_nothing(
+def test_kill9_during_drain_loses_nothing_and_duplicates_nothing(
     scenarios: dict[str, Future[fi.Tally]],
 ) -> None:
     tally = outcome(scenarios, "kill9_during_drain")
@@ -202,7 +211,7 @@ def test_kill9_during_the_drain_loses_nothing_and_duplicates_nothing(
 
 
 @pytest.mark.faults
-def test_a_call_hanging_past_the_client_timeout_leaves_one_comment(
+def test_hang_past_timeout_leaves_one_comment(
     scenarios: dict[str, Future[fi.Tally]],
 ) -> None:
     tally = outcome(scenarios, "hang_past_timeout")
@@ -211,14 +220,14 @@ def test_a_call_hanging_past_the_client_timeout_leaves_one_comment(
 
 
 @pytest.mark.faults
-def test_a_job_outliving_its_lease_is_not_handled_twice(scenarios: dict[str, Future[fi.Tally]]) -> None:
+def test_lease_outlived_job_is_not_handled_twice(scenarios: dict[str, Future[fi.Tally]]) -> None:
     tally = outcome(scenarios, "lease_outlived")
     assert tally.notes["rate_limited"], tally.summary()
     nothing_lost_nothing_twice(tally)
 
 
 @pytest.mark.faults
-def test_a_malformed_payload_is_one_permanent_failure_naming_the_field(
+def test_malformed_payloads_are_one_permanent_failure_naming_the_field(
     scenarios: dict[str, Future[fi.Tally]],
 ) -> None:
     tally = outcome(scenarios, "malformed_payloads")
@@ -237,7 +246,7 @@ def test_a_malformed_payload_is_one_permanent_failure_naming_the_field(
 
 
 @pytest.mark.faults
-def test_sigterm_hands_the_job_in_flight_back_and_a_restart_resumes_it(
+def test_sigterm_in_flight_hands_the_job_back_and_a_restart_resumes_it(
     scenarios: dict[str, Future[fi.Tally]],
 ) -> None:
     tally = outcome(scenarios, "sigterm_in_flight")
