@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest api-fuzz bench clean audit-workflows workflows bench-store bench-webhook
+.PHONY: run test lint typecheck pytest api-fuzz bench clean audit-workflows workflows bench-store bench-webhook bench-faults
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ bench-store: $(STAMP) $(NODE_STAMP)
 # webhook acknowledgement under load: modbot vs a bare FastAPI endpoint, zero-loss check (docs/performance.md)
 bench-webhook: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python bench/webhook_load.py
+
+# issue #11's fault-injection table: real bots vs a stand-in GitHub that fails on purpose (docs/reliability.md)
+bench-faults: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

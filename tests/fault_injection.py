@@ -16,8 +16,9 @@ check run) and the extra ones, and the seconds from the last (re)start until the
 Leases: a killed worker's lease has to run out before anyone takes its job again. Where a scenario
 needs that to happen without waiting out the lease (kill -9 during the drain; a job outliving its
 lease), `expire_leases` moves the lease's end into the past in the store, exactly what time passing
-would do. `MODBOT_WORKER_LEASE_SECONDS` is set for the bots too (a short lease where the code reads
-it; the bot's own default where it does not).
+would do. Worker timings go to the bots as settings (`bot_env`): `MODBOT_LEASE_SECONDS` and
+`MODBOT_HEARTBEAT_SECONDS` for a short lease, `MODBOT_RETRY_BASE_SECONDS` for quick retries in the
+test-sized runs; a bot that predates those settings ignores them (unknown variables are not read).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -58,7 +59,6 @@ TOKEN = "ghp_" + "f" * 36
 BOT_LOGIN = "modbot[bot]"
 CONTEXT = "modbot/manifest"
 MARKER = "<!-- modbot:manifest-review -->"
-LEASE_ENV = "MODBOT_WORKER_LEASE_SECONDS"  # the leases part of #11 makes the lease configurable
 
 
 def _history(number: int) -> bytes:
@@ -206,8 +206,8 @@ class World:
         rules: Sequence[FaultRule] = (),
         seed: int = 0,
         database_url: str | None = None,
-        lease_seconds: float | None = None,
         app: bool = False,
+        bot_env: Mapping[str, str] | None = None,
     ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -215,8 +215,7 @@ class World:
         self.bot_env: dict[str, str] = {"MODBOT_GITHUB_TOKEN": TOKEN}
         if app:  # App mode: installation tokens from the stand-in, verdicts as check runs
             self.bot_env = {"MODBOT_GITHUB_APP_ID": "4242", "MODBOT_GITHUB_PRIVATE_KEY": _private_key()}
-        if lease_seconds is not None:
-            self.bot_env[LEASE_ENV] = str(lease_seconds)
+        self.bot_env.update(bot_env or {})
         self.github = StandInGitHub(rules=rules, seed=seed, bot_login=BOT_LOGIN).start()
         base, head = _history(37), _history(38)
         self.base_sha = _sha("base")
@@ -381,11 +380,14 @@ def after_write_failures(
     workers: int = 2,
     database_url: str | None = None,
     app: bool = False,
+    bot_env: Mapping[str, str] | None = None,
 ) -> Tally:
     """30 % of GitHub writes answer 502 after doing the write (`app`: in App mode, where the verdict
     is a check run)."""
     rules = [FaultRule("after", WRITE_OPERATIONS, rate=rate)]
-    with world(directory, prs=prs, rules=rules, seed=seed, database_url=database_url, app=app) as w:
+    with world(
+        directory, prs=prs, rules=rules, seed=seed, database_url=database_url, app=app, bot_env=bot_env
+    ) as w:
         bot = w.bot(workers=workers).start()
         w.deliver_all(bot)
         drained = w.wait_drained(timeout=120 + prs)
@@ -403,6 +405,7 @@ def kill9_during_drain(
     seed: int = 9,
     at_writes: bool = True,
     database_url: str | None = None,
+    bot_env: Mapping[str, str] | None = None,
 ) -> Tally:
     """kill -9 during the drain, `kills` times; each time a bot is restarted on the same store.
 
@@ -431,7 +434,7 @@ def kill9_during_drain(
                 where=kill_here,
             )
         )
-    with world(directory, prs=prs, rules=rules, seed=seed, database_url=database_url) as w:
+    with world(directory, prs=prs, rules=rules, seed=seed, database_url=database_url, bot_env=bot_env) as w:
         bot = w.bot(workers=1).start()
         w.deliver_all(bot)
         restarts = 0
@@ -467,13 +470,14 @@ def hang_past_timeout(
     workers: int | None = None,
     seed: int = 5,
     database_url: str | None = None,
+    bot_env: Mapping[str, str] | None = None,
 ) -> Tally:
     """A GitHub call that hangs past the client's timeout (15 s) after doing its work: the first
     comment creation of every PR (or of `rate` of them)."""
     rules = [
         FaultRule("hang", frozenset({"issues/create-comment"}), rate=rate, first=1, seconds=hang_seconds)
     ]
-    with world(directory, prs=prs, rules=rules, seed=seed, database_url=database_url) as w:
+    with world(directory, prs=prs, rules=rules, seed=seed, database_url=database_url, bot_env=bot_env) as w:
         bot = w.bot(workers=workers or prs).start()
         w.deliver_all(bot)
         drained = w.wait_drained(timeout=hang_seconds + 120)
@@ -482,7 +486,14 @@ def hang_past_timeout(
         return tally
 
 
-def lease_outlived(directory: Path, database_url: str, *, prs: int = 2, wait_seconds: int = 10) -> Tally:
+def lease_outlived(
+    directory: Path,
+    database_url: str,
+    *,
+    prs: int = 2,
+    wait_seconds: int = 10,
+    bot_env: Mapping[str, str] | None = None,
+) -> Tally:
     """A job that outlives its lease, 2 workers (2 bot processes on one PostgreSQL queue): GitHub
     rate-limits the first PR's comment (429, `Retry-After: wait_seconds`), so its bot sleeps in the
     GitHub client; meanwhile the job's lease runs out (`expire_leases`) and the other bot takes the
@@ -497,7 +508,8 @@ def lease_outlived(directory: Path, database_url: str, *, prs: int = 2, wait_sec
             where=lambda r: r.params.get("issue_number") == "1",
         )
     ]
-    with world(directory, prs=prs, rules=rules, database_url=database_url, lease_seconds=4) as w:
+    short_lease = {**(bot_env or {}), "MODBOT_LEASE_SECONDS": "4", "MODBOT_HEARTBEAT_SECONDS": "1"}
+    with world(directory, prs=prs, rules=rules, database_url=database_url, bot_env=short_lease) as w:
         one, two = w.bot(workers=1).start(), w.bot(workers=1).start()
         ids = [w.deliver(one, w.payload(pull)) for pull in w.pulls]
         limited = w.github.wait_for_fault("rate_limit", 1, timeout=60)
@@ -532,11 +544,15 @@ MALFORMED = {
 
 
 def malformed_payloads(
-    directory: Path, *, wait_seconds: float = 8.0, database_url: str | None = None
+    directory: Path,
+    *,
+    wait_seconds: float = 8.0,
+    database_url: str | None = None,
+    bot_env: Mapping[str, str] | None = None,
 ) -> Tally:
     """Payloads missing pull_request.head.sha or repository.html_url: each must be one permanent
     failure that names the field, at once, without a traceback."""
-    with world(directory, prs=len(MALFORMED), database_url=database_url) as w:
+    with world(directory, prs=len(MALFORMED), database_url=database_url, bot_env=bot_env) as w:
         bot = w.bot(workers=1).start()
         ids: dict[str, str] = {}
         for (field_name, remove), pull in zip(MALFORMED.items(), w.pulls, strict=True):
@@ -564,7 +580,12 @@ def malformed_payloads(
 
 
 def sigterm_in_flight(
-    directory: Path, *, prs: int = 1, resume_timeout: float = 150.0, database_url: str | None = None
+    directory: Path,
+    *,
+    prs: int = 1,
+    resume_timeout: float = 150.0,
+    database_url: str | None = None,
+    bot_env: Mapping[str, str] | None = None,
 ) -> Tally:
     """SIGTERM while a job is in flight (GitHub holds its read of the head manifest): the job must be
     handed back at once, and a restarted bot must resume it in seconds, not after the lease."""
@@ -578,7 +599,7 @@ def sigterm_in_flight(
             where=lambda r: r.query.get("ref") == [first_head],
         )
     ]
-    with world(directory, prs=prs, rules=rules, database_url=database_url) as w:
+    with world(directory, prs=prs, rules=rules, database_url=database_url, bot_env=bot_env) as w:
         bot = w.bot(workers=1).start()
         [delivery_id] = [w.deliver(bot, w.payload(pull)) for pull in w.pulls[:1]]
         for pull in w.pulls[1:]:

@@ -135,14 +135,18 @@ def test_seeded_rate_picks_the_same_requests_whatever_the_order() -> None:
 
 
 # --- the scenarios (issue #11's table) --------------------------------------------------------------
+# quick retries (the first within 1-2 s) keep the module short; a bot without the setting ignores it
+QUICK = {"MODBOT_RETRY_BASE_SECONDS": "2"}
 SCENARIOS: dict[str, Callable[[Path, str], fi.Tally]] = {
-    "after_write_failures": lambda d, _: fi.after_write_failures(d, prs=8, rate=0.3),
-    "after_write_failures_app": lambda d, _: fi.after_write_failures(d, prs=6, rate=0.3, app=True),
-    "kill9_during_drain": lambda d, _: fi.kill9_during_drain(d, prs=4, kills=2),
-    "hang_past_timeout": lambda d, _: fi.hang_past_timeout(d, prs=3),
-    "lease_outlived": lambda d, pg: fi.lease_outlived(d, pg, prs=2),
-    "malformed_payloads": lambda d, _: fi.malformed_payloads(d),
-    "sigterm_in_flight": lambda d, _: fi.sigterm_in_flight(d, prs=2, resume_timeout=30),
+    "after_write_failures": lambda d, _: fi.after_write_failures(d, prs=8, rate=0.3, bot_env=QUICK),
+    "after_write_failures_app": lambda d, _: fi.after_write_failures(
+        d, prs=6, rate=0.3, app=True, bot_env=QUICK
+    ),
+    "kill9_during_drain": lambda d, _: fi.kill9_during_drain(d, prs=4, kills=2, bot_env=QUICK),
+    "hang_past_timeout": lambda d, _: fi.hang_past_timeout(d, prs=3, bot_env=QUICK),
+    "lease_outlived": lambda d, pg: fi.lease_outlived(d, pg, prs=2, bot_env=QUICK),
+    "malformed_payloads": lambda d, _: fi.malformed_payloads(d, bot_env=QUICK),
+    "sigterm_in_flight": lambda d, _: fi.sigterm_in_flight(d, prs=2, resume_timeout=30, bot_env=QUICK),
 }
 
 
