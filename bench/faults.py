@@ -31,6 +31,7 @@ from bot.store.testing import postgres_schema  # noqa: E402
 from tests import fault_injection as fi  # noqa: E402
 
 Scenario = Callable[[Path, str | None], fi.Tally]
+FAST_FORWARD = True  # kill -9 runs: end a dead bot's leases at once (--real-leases: leave them to the bot)
 
 SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "after_write_failures": (
@@ -43,11 +44,15 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     ),
     "kill9_during_drain": (
         "kill -9 at random moments during the drain, 10 kills (100 PRs)",
-        lambda d, db: fi.kill9_during_drain(d, prs=100, kills=10, at_writes=False, database_url=db),
+        lambda d, db: fi.kill9_during_drain(
+            d, prs=100, kills=10, at_writes=False, fast_forward=FAST_FORWARD, database_url=db
+        ),
     ),
     "kill9_at_writes": (
         "kill -9 while GitHub answers a write it has done, 10 kills (20 PRs)",
-        lambda d, db: fi.kill9_during_drain(d, prs=20, kills=10, at_writes=True, database_url=db),
+        lambda d, db: fi.kill9_during_drain(
+            d, prs=20, kills=10, at_writes=True, fast_forward=FAST_FORWARD, database_url=db
+        ),
     ),
     "hang_past_timeout": (
         "20 % of comment creations hang past the 15 s client timeout after doing it (20 PRs)",
@@ -56,6 +61,10 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "lease_outlived": (
         "a job outlives its lease (GitHub rate-limits it, 10 s), 2 bots on PostgreSQL (10 PRs)",
         lambda d, db: fi.lease_outlived(d, db or "", prs=10),
+    ),
+    "lease_outlived_stalled": (
+        "the same, the first bot frozen (SIGSTOP) until the other took the job over (10 PRs)",
+        lambda d, db: fi.lease_outlived(d, db or "", prs=10, stall=True),
     ),
     "malformed_payloads": (
         "payloads missing pull_request.head.sha / repository.html_url",
@@ -140,8 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenario names")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--json", type=Path, help="also write the tallies here")
+    parser.add_argument(
+        "--real-leases",
+        action="store_true",
+        help="kill -9 runs: leave a dead bot's leases to the bots instead of ending them at once",
+    )
     parser.add_argument("--tables", nargs="+", metavar="FILE.json[=label]", help="print saved runs and exit")
     args = parser.parse_args(argv)
+    global FAST_FORWARD  # noqa: PLW0603 (one switch read by the scenario table)
+    FAST_FORWARD = not args.real_leases
     if args.tables:
         print(tables(args.tables))
         return 0
@@ -160,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             title, scenario = SCENARIOS[name]
             started = time.monotonic()
-            with database(args.backend, name == "lease_outlived") as url:
+            with database(args.backend, name.startswith("lease_outlived")) as url:
                 tally = scenario(Path(tmp) / name, url)
             seconds = time.monotonic() - started
             print(f"\n## {name}: {title} ({seconds:.0f} s)\n{tally.summary()}", flush=True)

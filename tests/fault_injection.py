@@ -141,6 +141,15 @@ class Bot:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
 
+    def pause(self) -> None:
+        """SIGSTOP: the process is frozen, threads and all (a stall, not a crash)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def terminate(self, timeout: float = 60.0) -> float:
         """SIGTERM (what systemd, Docker and Kubernetes send), then wait; the seconds it took to exit."""
         assert self.process is not None
@@ -404,6 +413,7 @@ def kill9_during_drain(
     kills: int = 2,
     seed: int = 9,
     at_writes: bool = True,
+    fast_forward: bool = True,
     database_url: str | None = None,
     bot_env: Mapping[str, str] | None = None,
 ) -> Tally:
@@ -411,7 +421,8 @@ def kill9_during_drain(
 
     ``at_writes``: each kill lands while GitHub holds the answer to a write it has done (the worst
     moment: GitHub has the comment or status, the bot has not recorded it), a different write each
-    time; otherwise after a random 0.2-2 s of draining."""
+    time; otherwise after a random 0.2-2 s of draining. ``fast_forward``: end the dead bot's leases
+    at once (`expire_leases`) instead of leaving them to the bots."""
     rng = random.Random(seed)  # noqa: S311 (when to kill, not a secret)
     # PR n's write is held for the n-th kill: the odd ones a comment creation, the even ones a status
     by_sha = {_sha(f"head-{n}"): n for n in range(1, kills + 1)}
@@ -451,7 +462,8 @@ def kill9_during_drain(
                 w.github.release_holds()
                 time.sleep(0.05)
                 w.github.rearm_holds()
-            w.expire_leases()  # the dead bot's leases have run out (see the module docstring)
+            if fast_forward:
+                w.expire_leases()  # the dead bot's leases have run out (see the module docstring)
             bot = w.bot(workers=1).start()
         w.github.release_holds()
         drained = w.wait_drained(timeout=120 + prs)
@@ -492,12 +504,18 @@ def lease_outlived(
     *,
     prs: int = 2,
     wait_seconds: int = 10,
+    stall: bool = False,
     bot_env: Mapping[str, str] | None = None,
 ) -> Tally:
     """A job that outlives its lease, 2 workers (2 bot processes on one PostgreSQL queue): GitHub
     rate-limits the first PR's comment (429, `Retry-After: wait_seconds`), so its bot sleeps in the
-    GitHub client; meanwhile the job's lease runs out (`expire_leases`) and the other bot takes the
-    job and finishes it; then the first bot wakes up."""
+    GitHub client; meanwhile the job's lease runs out (`expire_leases`), the other bot may take the
+    job and finish it; then the first bot wakes up.
+
+    A bot that renews its lease while it waits keeps the job (the other bot never takes it). With
+    `stall`, the first bot is also frozen (SIGSTOP, as a long GC pause, a paused VM or swapping would)
+    until the other bot has taken the job, so it cannot renew: it must notice it lost the lease and
+    write nothing more."""
     rules = [
         FaultRule(
             "rate_limit",
@@ -510,17 +528,33 @@ def lease_outlived(
     ]
     short_lease = {**(bot_env or {}), "MODBOT_LEASE_SECONDS": "4", "MODBOT_HEARTBEAT_SECONDS": "1"}
     with world(directory, prs=prs, rules=rules, database_url=database_url, bot_env=short_lease) as w:
-        one, two = w.bot(workers=1).start(), w.bot(workers=1).start()
-        ids = [w.deliver(one, w.payload(pull)) for pull in w.pulls]
+        bots = (w.bot(workers=1).start(), w.bot(workers=1).start())
+        ids = [w.deliver(bots[0], w.payload(pull)) for pull in w.pulls]
         limited = w.github.wait_for_fault("rate_limit", 1, timeout=60)
+        frozen = _holder(w, ids[0], bots) if stall else None
+        if frozen is not None:
+            frozen.pause()
         w.expire_leases([ids[0]])
         taken_by_other = _wait_for(lambda: _attempts(w, ids[0]) >= 2, timeout=30)
+        if frozen is not None:
+            frozen.resume()  # it wakes up still waiting for GitHub, its lease gone
         drained = w.wait_drained(timeout=60)
         time.sleep(wait_seconds + 2)  # the first bot wakes up and does whatever it still does
         tally = w.tally(drained)
-        tally.notes.update(rate_limited=limited, taken_by_other=taken_by_other, reviewed_prs=w.reviewed())
-        _ = two
+        tally.notes.update(
+            rate_limited=limited,
+            stalled=frozen is not None,
+            taken_by_other=taken_by_other,
+            reviewed_prs=w.reviewed(),
+        )
         return tally
+
+
+def _holder(w: World, delivery_id: str, bots: Sequence[Bot]) -> Bot:
+    """The bot whose worker holds the delivery's lease (worker ids are host:pid:n)."""
+    info = w.store.get_delivery(delivery_id)
+    owner = (info.lease_owner or "") if info is not None else ""
+    return next((bot for bot in bots if f":{bot.pid}:" in owner), bots[0])
 
 
 def _attempts(w: World, delivery_id: str) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ SCENARIOS: dict[str, Callable[[Path, str], fi.Tally]] = {
     "kill9_during_drain": lambda d, _: fi.kill9_during_drain(d, prs=4, kills=2, bot_env=QUICK),
     "hang_past_timeout": lambda d, _: fi.hang_past_timeout(d, prs=3, bot_env=QUICK),
     "lease_outlived": lambda d, pg: fi.lease_outlived(d, pg, prs=2, bot_env=QUICK),
+    "lease_outlived_stalled": lambda d, pg: fi.lease_outlived(d, pg, prs=2, stall=True, bot_env=QUICK),
     "malformed_payloads": lambda d, _: fi.malformed_payloads(d, bot_env=QUICK),
     "sigterm_in_flight": lambda d, _: fi.sigterm_in_flight(d, prs=2, resume_timeout=30, bot_env=QUICK),
 }
@@ -163,9 +165,16 @@ def scenarios(
     """The selected tests' scenarios, all started at once (each its own stand-in, store and bots);
     each test waits for its own."""
     wanted = {name for item in request.session.items if (name := scenario_of(item.name))} or set(SCENARIOS)
-    with postgres_schema() as pg_url, ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-        url = pg_url.render_as_string(hide_password=False)
-        futures = {name: pool.submit(SCENARIOS[name], tmp_path_factory.mktemp(name), url) for name in wanted}
+    with ExitStack() as stack:
+        # a PostgreSQL schema of its own for each scenario: bots must only see their own scenario's queue
+        urls = {
+            name: stack.enter_context(postgres_schema()).render_as_string(hide_password=False)
+            for name in wanted
+        }
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=len(wanted)))
+        futures = {
+            name: pool.submit(SCENARIOS[name], tmp_path_factory.mktemp(name), urls[name]) for name in wanted
+        }
         yield futures
         for future in futures.values():
             future.exception()  # let every scenario end before the schema is dropped
@@ -227,6 +236,15 @@ def test_hang_past_timeout_leaves_one_comment(
 def test_lease_outlived_job_is_not_handled_twice(scenarios: dict[str, Future[fi.Tally]]) -> None:
     tally = outcome(scenarios, "lease_outlived")
     assert tally.notes["rate_limited"], tally.summary()
+    nothing_lost_nothing_twice(tally)
+
+
+@pytest.mark.faults
+def test_lease_outlived_stalled_worker_that_lost_its_lease_writes_nothing_more(
+    scenarios: dict[str, Future[fi.Tally]],
+) -> None:
+    tally = outcome(scenarios, "lease_outlived_stalled")
+    assert tally.notes["rate_limited"] and tally.notes["taken_by_other"], tally.summary()
     nothing_lost_nothing_twice(tally)
 
 
