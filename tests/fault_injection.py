@@ -221,11 +221,14 @@ class World:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.database_url = database_url or f"sqlite:///{directory / 'modbot.sqlite3'}"
+        self.github = StandInGitHub(rules=rules, seed=seed, bot_login=BOT_LOGIN).start()
         self.bot_env: dict[str, str] = {"MODBOT_GITHUB_TOKEN": TOKEN}
         if app:  # App mode: installation tokens from the stand-in, verdicts as check runs
-            self.bot_env = {"MODBOT_GITHUB_APP_ID": "4242", "MODBOT_GITHUB_PRIVATE_KEY": _private_key()}
+            self.bot_env = {
+                "MODBOT_GITHUB_APP_ID": str(self.github.app_id),
+                "MODBOT_GITHUB_PRIVATE_KEY": _private_key(),
+            }
         self.bot_env.update(bot_env or {})
-        self.github = StandInGitHub(rules=rules, seed=seed, bot_login=BOT_LOGIN).start()
         base, head = _history(37), _history(38)
         self.base_sha = _sha("base")
         self.github.add_commit(REPO, self.base_sha, {"modules.toml": base, "README.md": b"x"})

@@ -144,9 +144,11 @@ class StandInGitHub:
         rules: Iterable[FaultRule] = (),
         seed: int = 0,
         bot_login: str = "modbot[bot]",
+        app_id: int = 4242,
         api: GitHubAPI | None = None,
     ) -> None:
         self.api = api or load_api()
+        self.app_id = app_id
         self.rules = list(rules)
         self.seed = seed
         self.bot_login = bot_login
@@ -356,6 +358,13 @@ class StandInGitHub:
         self._ids += 1
         return self._ids
 
+    def app(self) -> dict[str, Any]:
+        """The bot's App (GET /app, and the `app` of every check run it creates)."""
+        data = self.example("GET", "/app")
+        slug = self.bot_login.removesuffix("[bot]")
+        data.update(id=self.app_id, slug=slug, name=slug, node_id=f"A_{self.app_id}")
+        return dict(data)
+
     def user(self, login: str) -> dict[str, Any]:
         user = self.example("GET", "/repos/o/r/issues/comments/1")["user"]
         user["login"] = login
@@ -548,6 +557,7 @@ def _check_run_body(gh: StandInGitHub, run: dict[str, Any]) -> dict[str, Any]:
     data.update({k: v for k, v in run.items() if not k.startswith("_") and k != "output"})
     data["node_id"] = f"CR_{run['id']}"
     data["check_suite"] = data.get("check_suite") or {"id": 1}
+    data["app"] = gh.app()  # the App whose installation token created it
     output = dict(data.get("output") or {})
     output.update(
         title=run["output"].get("title"),
@@ -625,9 +635,7 @@ def installation_token(gh: StandInGitHub, request: Request) -> Answer:
 
 
 def get_app(gh: StandInGitHub, request: Request) -> Answer:
-    data = gh.example("GET", "/app")
-    data["slug"] = gh.bot_login.removesuffix("[bot]")
-    return 200, data
+    return 200, gh.app()
 
 
 def get_user(gh: StandInGitHub, request: Request) -> Answer:

@@ -66,6 +66,7 @@ def test_standin_serves_what_github_documents(standin: StandInGitHub) -> None:
     assert call(standin, "POST", f"/repos/{REPO}/check-runs", run).status_code == 201
     runs = call(standin, "GET", f"/repos/{REPO}/commits/{HEAD}/check-runs").json()
     assert runs["total_count"] == 1
+    assert runs["check_runs"][0]["app"]["slug"] == "modbot"  # created by the bot's App, as on GitHub
     assert [c["body"] for c in standin.comments(REPO, 7)] == ["ho"]
     assert len(standin.statuses(REPO, HEAD)) == 1 and len(standin.check_runs(REPO, HEAD)) == 1
     assert standin.conformance_failures == [] and standin.unhandled == []
