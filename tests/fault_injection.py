@@ -3,7 +3,8 @@
 
 One `World` per scenario: a stand-in GitHub holding N manifest PRs (RusToK's real modules.toml
 history at base and head), a store (a SQLite file, or a fresh PostgreSQL schema), `modbot serve`
-subprocesses on free ports (token mode, so verdicts are commit statuses), signed deliveries built from
+subprocesses on free ports (token mode, verdicts as commit statuses; or App mode, verdicts as check
+runs and installation tokens from the stand-in), signed deliveries built from
 @octokit/webhooks-examples `pull_request.opened` payloads with the repository, PR number and SHAs
 rewritten. The scenario functions at the bottom are the rows of issue #11's table; tests/test_faults.py
 runs them small, bench/faults.py large (figures in docs/reliability.md).
@@ -11,7 +12,7 @@ runs them small, bench/faults.py large (figures in docs/reliability.md).
 What a scenario counts (`Tally`): deliveries acknowledged (202), handled (done in the store), failed
 (given up), lost (acknowledged but not finished when the queue should have drained), PRs with more
 than one sticky comment and the extra comments, SHAs with more than one `modbot/manifest` status (or
-check run) and the extra ones, and the seconds from the last (re)start until the queue drained.
+check run) and the extra ones, and the seconds until the queue drained (docs/reliability.md).
 
 Leases: a killed worker's lease has to run out before anyone takes its job again. Where a scenario
 needs that to happen without waiting out the lease (kill -9 during the drain; a job outliving its
