@@ -125,19 +125,17 @@ def tables(sources: list[str]) -> str:
     names = [name for name in SCENARIOS if any(name in data for _, data in runs)]
     out = []
     for name in names:
+        present = [(label, data[name]) for label, data in runs if name in data]
         out.append(f"### `{name}`: {SCENARIOS[name][0]}\n")
-        out.append("| | " + " | ".join(label for label, _ in runs) + " |")
-        out.append("| --- |" + " ---: |" * len(runs))
+        out.append("| | " + " | ".join(label for label, _ in present) + " |")
+        out.append("| --- |" + " ---: |" * len(present))
         for key, title in ROWS:
-            cells = [_cell(data[name][key]) if name in data else "" for _, data in runs]
-            out.append(f"| {title} | " + " | ".join(cells) + " |")
-        for label, data in runs:
-            if name in data:
-                notes = {k: v for k, v in data[name]["notes"].items() if k != "reviewed_prs"}
-                faults = data[name]["faults"]
-                out.append(
-                    f"\n{label}: faults injected {json.dumps(faults)}; {json.dumps(notes, default=str)}"
-                )
+            out.append(f"| {title} | " + " | ".join(_cell(tally[key]) for _, tally in present) + " |")
+        for label, tally in present:
+            notes = {k: v for k, v in tally["notes"].items() if k != "reviewed_prs"}
+            out.append(
+                f"\n{label}: faults injected {json.dumps(tally['faults'])}; {json.dumps(notes, default=str)}"
+            )
         out.append("")
     return "\n".join(out)
 

@@ -140,7 +140,7 @@ def test_seeded_rate_picks_the_same_requests_whatever_the_order() -> None:
 # quick retries (the first within 1-2 s) keep the module short; a bot without the setting ignores it
 QUICK = {"MODBOT_RETRY_BASE_SECONDS": "2"}
 SCENARIOS: dict[str, Callable[[Path, str], fi.Tally]] = {
-    "after_write_failures": lambda d, _: fi.after_write_failures(d, prs=8, rate=0.3, bot_env=QUICK),
+    "after_write_failures": lambda d, _: fi.after_write_failures(d, prs=6, rate=0.3, bot_env=QUICK),
     "after_write_failures_app": lambda d, _: fi.after_write_failures(
         d, prs=6, rate=0.3, app=True, bot_env=QUICK
     ),
