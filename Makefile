@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest api-fuzz bench clean audit-workflows workflows bench-store bench-webhook bench-faults
+.PHONY: run test lint typecheck pytest api-fuzz bench clean audit-workflows workflows bench-store bench-webhook
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/manifest_bench.py
 	$(BIN)/python bench/rebuild_bench.py
 
+# issue #11's fault-injection table: real bots vs a stand-in GitHub that fails on purpose (docs/reliability.md)
+.PHONY: bench-faults
+bench-faults: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/faults.py
+
 # record_delivery / claim latency on SQLite and the local PostgreSQL (docs/performance.md)
 bench-store: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bot.store.bench
@@ -69,10 +74,6 @@ bench-store: $(STAMP) $(NODE_STAMP)
 # webhook acknowledgement under load: modbot vs a bare FastAPI endpoint, zero-loss check (docs/performance.md)
 bench-webhook: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python bench/webhook_load.py
-
-# issue #11's fault-injection table: real bots vs a stand-in GitHub that fails on purpose (docs/reliability.md)
-bench-faults: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
