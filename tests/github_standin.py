@@ -158,6 +158,7 @@ class StandInGitHub:
         self._state = _Store()
         self._lock = threading.RLock()
         self._seen: Counter[tuple[str, str, str]] = Counter()
+        self._faults: Counter[FaultKind] = Counter()
         self._ids = 1000
         self._release = threading.Event()
         self._holding = 0
@@ -221,8 +222,9 @@ class StandInGitHub:
             ]
 
     def faults(self) -> Counter[FaultKind]:
+        """How many requests each kind of fault has hit so far (counted when chosen)."""
         with self._lock:
-            return Counter(entry.fault for entry in self.log if entry.fault is not None)
+            return Counter(self._faults)
 
     def wait_for_fault(self, kind: FaultKind, count: int = 1, timeout: float = 60.0) -> bool:
         """Wait until `count` answers with fault `kind` have gone out; True if they have."""
@@ -285,6 +287,8 @@ class StandInGitHub:
                 (r for i, r in enumerate(self.rules) if r.matches(request, self.seed, i)),
                 None,
             )
+            if rule is not None:  # counted now: a hang's answer may go out long after the bot moved on
+                self._faults[rule.kind] += 1
         fault = rule.kind if rule is not None else None
         status, headers, payload = self._faulty(rule, op, request)
         with self._lock:
