@@ -62,6 +62,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/manifest_bench.py
 	$(BIN)/python bench/rebuild_bench.py
 
+# issue #11's fault-injection table: real bots vs a stand-in GitHub that fails on purpose (docs/reliability.md)
+.PHONY: bench-faults
+bench-faults: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/faults.py
+
 # record_delivery / claim latency on SQLite and the local PostgreSQL (docs/performance.md)
 bench-store: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bot.store.bench
