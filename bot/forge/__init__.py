@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
+from bot.domain.text import cut, shorten
+
 __all__ = [
     "CHECK_CONCLUSIONS",
     "CHECK_OUTPUT_LIMIT",
@@ -778,16 +780,11 @@ def check_comment_body(body: str) -> str:
 
 
 def truncate_output(text: str, limit: int = CHECK_OUTPUT_LIMIT) -> str:
-    if len(text) <= limit:
-        return text
-    note = "\n\n… (truncated: GitHub limits check output to 65,535 characters)"
-    return text[: limit - len(note)] + note
+    return cut(text, limit, "\n\n… (truncated: GitHub limits check output to 65,535 characters)")
 
 
 def status_description(description: str) -> str:
-    if len(description) <= STATUS_DESCRIPTION_LIMIT:
-        return description
-    return description[: STATUS_DESCRIPTION_LIMIT - 1] + "…"
+    return shorten(description, STATUS_DESCRIPTION_LIMIT)
 
 
 def check_run_fields(status: str | None, conclusion: str | None) -> None:

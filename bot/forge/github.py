@@ -45,6 +45,7 @@ import requests
 from github import Auth, Github, GithubException
 
 from bot import __version__
+from bot.domain.text import redact_text
 from bot.forge import (
     COMMIT_STATES,
     MAX_ANNOTATIONS_PER_REQUEST,
@@ -111,21 +112,11 @@ USER_AGENT = f"modbot/{__version__}"
 _IDEMPOTENT_VERBS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 _READ_VERBS = frozenset({"GET", "HEAD"})
 
+
 # --- secrets never reach a log line or an exception ----------------------------------------------------
-_SECRET_PATTERNS = (
-    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9_]{10,}|github_pat_[A-Za-z0-9_]{10,})"),  # GitHub tokens
-    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWTs
-    re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9_.\-]{16,}"),  # Authorization header values
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
-    re.compile(r'(?i)("token"\s*:\s*")[^"]+'),  # {"token": "..."} (access_tokens answers)
-)
-
-
 def redact(text: str) -> str:
-    """``text`` with anything that looks like a token, JWT or private key replaced."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "***" if m.lastindex else "***", text)
-    return text
+    """``text`` with anything that looks like a token, JWT or private key masked (bot.domain.text)."""
+    return redact_text(text, mask="***")
 
 
 class _RedactingFilter(logging.Filter):

@@ -12,10 +12,10 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Final
 
+from bot.domain.text import redact_text, truncate
 from bot.pipeline.config import ENVIRONMENT_NAME_RE
 from bot.pipeline.release import is_release_id
 from bot.store.audit import MAX_PAGE, MAX_REASON_CHARS
-from bot.store.redact import redact_text, truncate
 
 __all__ = [
     "SYSTEM_ACTOR",
