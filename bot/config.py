@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 
-from bot.forge import Forge, validate_repo
+from bot.domain.ids import is_repo_path, validate_repo
+from bot.forge import Forge
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "MODBOT_"
 CONFIG_ENV = "MODBOT_CONFIG"
-DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_API_URL = "https://api.github.com"  # the one default, bot.forge.github uses it too
 DEFAULT_DATABASE_URL = "sqlite:///modbot.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 DEFAULT_POLICY_PATH = ".github/modbot.toml"
@@ -121,8 +122,7 @@ def _auth_problems(*, app_id: bool, key: bool, key_path: bool, token: bool) -> l
 
 
 def _relative_repo_path(value: str, what: str) -> str:
-    parts = value.split("/")
-    if not value or value.startswith("/") or "\\" in value or any(p in {"", ".", ".."} for p in parts):
+    if not is_repo_path(value):
         raise ValueError(f"{what} must be a relative path inside the repository, like 'modules.toml'")
     return value
 

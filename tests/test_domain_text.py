@@ -13,7 +13,9 @@ INSTALLATION_ANSWER = '{"token": "v1.0123456789abcdef", "expires_at": "2026-01-0
 def test_the_forge_and_the_store_mask_the_same_secrets() -> None:
     # Before bot/domain/text.py the GitHub client's redaction missed admin tokens, URL passwords and
     # webhook signatures, and the store's missed a {"token": ...} answer whose token has no known shape.
-    text = f"admin {ADMIN_TOKEN} url https://bot:hunter2@ghe.example/api sig {SIGNATURE} {INSTALLATION_ANSWER}"
+    text = (
+        f"admin {ADMIN_TOKEN} url https://bot:hunter2@ghe.example/api sig {SIGNATURE} {INSTALLATION_ANSWER}"
+    )
     for cleaned, mask in ((redact(text), "***"), (redact_text(text), "[redacted]")):
         for secret in (ADMIN_TOKEN, "hunter2", SIGNATURE, "v1.0123456789abcdef"):
             assert secret not in cleaned, (mask, cleaned)

@@ -14,20 +14,19 @@ cannot make the bot repeat arbitrary text.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
+from bot.domain.ids import is_environment_name, is_release_id
 from bot.forge import PERMISSIONS, Permission
 from bot.pipeline.config import (
     DEFAULT_CONFIG_PATH,
-    ENVIRONMENT_NAME_RE,
     ChatopsConfig,
     EnvironmentConfig,
     PipelineConfig,
 )
-from bot.pipeline.release import is_release_id, release_sort_key
+from bot.pipeline.release import release_sort_key
 
 __all__ = [
     "ACTIONS",
@@ -69,8 +68,6 @@ Rule = Literal[
 ]
 # every rule id: "ok", then the refusals in the order they are checked (docs/pipeline.md explains each)
 RULES: tuple[Rule, ...] = get_args(Rule)
-
-_ENVIRONMENT_NAME = re.compile(ENVIRONMENT_NAME_RE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +267,7 @@ def _find_environment(policy: PipelineConfig, name: str | None) -> EnvironmentCo
             return env
     if name is None:
         message = "the command names no environment"
-    elif _ENVIRONMENT_NAME.fullmatch(name):
+    elif is_environment_name(name):
         message = f'there is no environment "{name}" in {DEFAULT_CONFIG_PATH}'
     else:
         message = "that is not an environment name (lowercase letters, digits and '-')"

@@ -29,7 +29,6 @@ command with the deciding rule; `<action>.refused` for a refusal; `deploy.start`
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -72,10 +71,11 @@ from bot.chatops.replies import (
     render_validate,
 )
 from bot.config import BotSettings
+from bot.domain.ids import is_environment_name, is_release_id
 from bot.forge import Forge, ForgeError, Ref
 from bot.handlers.pull_request import review_pull_request
-from bot.pipeline.config import ENVIRONMENT_NAME_RE, EnvironmentConfig
-from bot.pipeline.release import DEPLOY_TAG_PREFIX, is_release_id
+from bot.pipeline.config import EnvironmentConfig
+from bot.pipeline.release import DEPLOY_TAG_PREFIX
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import (
     DeploymentRecord,
@@ -104,7 +104,6 @@ CONTRACT_VERSION = 1  # the Deployment payload's `modbot` key (docs/workflows.md
 _RULES_BEFORE_FACTS: frozenset[Rule] = frozenset(
     {"bot_ignored", "policy_invalid", "no_policy", "unknown_environment", "permission", "frozen"}
 )
-_ENVIRONMENT_RE = re.compile(ENVIRONMENT_NAME_RE)
 
 
 @dataclass(frozen=True)
@@ -195,7 +194,7 @@ def _check_request(request: CommandRequest) -> None:
         raise ValueError(f"unknown command {request.action!r} (known: {', '.join(ACTIONS)})")
     if request.action in ENVIRONMENT_ACTIONS and request.environment is None:
         raise ValueError(f"{request.action} needs an environment")
-    if request.environment is not None and not _ENVIRONMENT_RE.fullmatch(request.environment):
+    if request.environment is not None and not is_environment_name(request.environment):
         raise ValueError("not an environment name (lowercase letters, digits and '-', at most 31 characters)")
     if request.release_id is not None and not is_release_id(request.release_id):
         raise ValueError("not a release id (rel_YYYY_MM_DD_NNN)")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.output import UsageError, paint, print_json
+from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, GIT_SHA_PATTERN, RELEASE_ID_PATTERN
 
 if TYPE_CHECKING:
     from bot.manifest.model import Manifest
@@ -35,11 +36,11 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = ".github/modbot.toml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-_RELEASE_ID_RE = re.compile(r"rel_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3}")
-_ENV_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
+_RELEASE_ID_RE = re.compile(RELEASE_ID_PATTERN)  # the shape only: a real day is checked later
+_ENV_NAME_RE = re.compile(ENVIRONMENT_NAME_PATTERN)
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 _MANIFEST_HASH_RE = re.compile(r"[0-9a-f]{64}")
-_GIT_SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_GIT_SHA_RE = re.compile(GIT_SHA_PATTERN)
 _BUILD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}")
 _ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _UI_IMAGE_RE = re.compile(r"([a-z0-9][a-z0-9_.-]{0,62})=(.+)")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
+from bot.domain.ids import is_login, is_owner, validate_path, validate_repo
 from bot.domain.text import cut, shorten
 
 __all__ = [
@@ -102,10 +103,7 @@ PERMISSIONS = ("admin", "maintain", "write", "triage", "read", "none")
 Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
 AnnotationLevel = Literal["notice", "warning", "failure"]
 
-_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _REF_PART = re.compile(r"^[A-Za-z0-9._/+@-]+$")
-_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")  # people and Apps ("x[bot]")
 _TEAM_SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
 _WORKFLOW_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml$")
 
@@ -606,20 +604,6 @@ def check_write_fence(operation: str) -> None:
 
 
 # --- argument checks shared by every Forge (so the fake refuses exactly what the real one refuses) ----
-def validate_repo(repo: str) -> str:
-    if not _REPO.fullmatch(repo) or repo.split("/", 1)[1] in {".", ".."}:
-        raise ValueError(f"not a repository full name (owner/name): {repo!r}")
-    return repo
-
-
-def validate_path(path: str) -> str:
-    """A file path inside the repository: relative, no empty, ``.`` or ``..`` segments."""
-    parts = path.split("/")
-    if not path or path.startswith("/") or "\\" in path or any(p in {"", ".", ".."} for p in parts):
-        raise ValueError(f"not a relative file path in the repository: {path!r}")
-    return path
-
-
 def normalize_ref(ref: str) -> str:
     """``refs/tags/x`` / ``tags/x`` → ``tags/x``; only ``heads/`` and ``tags/`` refs are allowed."""
     short = ref.removeprefix("refs/")
@@ -640,14 +624,14 @@ def normalize_ref(ref: str) -> str:
 
 def validate_org(org: str) -> str:
     """An organization (or user) login, as a URL path segment."""
-    if not isinstance(org, str) or not _OWNER.fullmatch(org):
+    if not is_owner(org):
         raise ValueError(f"not an organization name: {org!r}")
     return org
 
 
 def validate_login(username: str) -> str:
     """A GitHub account login (``alice``, ``modbot[bot]``), as a URL path segment."""
-    if not isinstance(username, str) or not _LOGIN.fullmatch(username):
+    if not is_login(username):
         raise ValueError(f"not a GitHub login: {username!r}")
     return username
 

@@ -45,6 +45,7 @@ import requests
 from github import Auth, Github, GithubException
 
 from bot import __version__
+from bot.config import DEFAULT_API_URL
 from bot.domain.text import redact_text
 from bot.forge import (
     COMMIT_STATES,
@@ -93,7 +94,6 @@ if TYPE_CHECKING:
     from bot.config import BotSettings
 
 __all__ = [
-    "DEFAULT_API_URL",
     "ForgeStats",
     "GitHubForge",
     "GitHubForgeProvider",
@@ -106,7 +106,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
 USER_AGENT = f"modbot/{__version__}"
 _IDEMPOTENT_VERBS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})

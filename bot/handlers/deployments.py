@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +43,7 @@ from bot.chatops.releases import (
     release_at_commit,
 )
 from bot.config import BotSettings
+from bot.domain.ids import is_environment_name, is_git_sha, is_release_id
 from bot.forge import Deployment, Forge, ForgeError, WorkflowRun
 from bot.forge.github import deployment_from_json, deployment_status_from_json, workflow_run_from_json
 from bot.handlers.payloads import (
@@ -54,8 +54,8 @@ from bot.handlers.payloads import (
     WorkflowRunEvent,
     read_payload,
 )
-from bot.pipeline.config import ENVIRONMENT_NAME_RE, BuildConfig, ChatopsConfig
-from bot.pipeline.release import DEPLOY_TAG_PREFIX, GIT_SHA_PATTERN, RELEASE_TAG_PREFIX, is_release_id
+from bot.pipeline.config import BuildConfig, ChatopsConfig
+from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX
 from bot.store import (
     FINAL_DEPLOY_STATUSES,
     SYSTEM_ACTOR,
@@ -90,8 +90,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CONTRACT_KINDS: frozenset[str] = frozenset(get_args(DeployKind))
-_ENVIRONMENT = re.compile(ENVIRONMENT_NAME_RE)
-_COMMIT_SHA = re.compile(GIT_SHA_PATTERN)
 _OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed", "inactive": "inactive"}
 
 
@@ -185,7 +183,7 @@ def handle_deployment_status(
     store_status = _store_status(status.state)
     if store_status is None:
         return f"ignored: unknown deployment state {status.state[:40]!r}"
-    if not _ENVIRONMENT.fullmatch(deployment.environment) or not _COMMIT_SHA.fullmatch(deployment.sha):
+    if not is_environment_name(deployment.environment) or not is_git_sha(deployment.sha):
         return "ignored: the Deployment's environment or commit is not one modbot deploys"
     before = store.deployment_by_github_id(repo, deployment.id)
     if before is None and store_status == "inactive":
@@ -353,7 +351,7 @@ def handle_workflow_run(
 
 
 def _builds_of(store: Store, repo: str, sha: str) -> list[BuildRecord]:
-    return store.builds_for_merge_sha(repo, sha) if _COMMIT_SHA.fullmatch(sha) else []
+    return store.builds_for_merge_sha(repo, sha) if is_git_sha(sha) else []
 
 
 def _deploy_run_ended(
@@ -366,7 +364,7 @@ def _deploy_run_ended(
     environment: str,
     default_branch: str | None,
 ) -> str:
-    if not _ENVIRONMENT.fullmatch(environment):
+    if not is_environment_name(environment):
         return "ignored: not a deploy tag modbot moves"
     lock = store.get_lock(repo, environment)
     if lock is None or lock.deployment_id is None:
@@ -555,7 +553,7 @@ def handle_pull_request_closed(
     if not builds:
         return "ignored: no build waits on this pull request"
     merge_sha = pr.merge_commit_sha
-    if not pr.merged or merge_sha is None or not _COMMIT_SHA.fullmatch(merge_sha):
+    if not pr.merged or merge_sha is None or not is_git_sha(merge_sha):
         for build in builds:
             _cancel(store, build)
         return f"cancelled {len(builds)} build(s): the pull request was closed without merging"

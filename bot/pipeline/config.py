@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.ids import ENVIRONMENT_NAME_PATTERN
 from bot.manifest.cargo import (
     check_crate_name,
     check_feature_name,
@@ -96,11 +97,10 @@ Duration = Annotated[
     ),
 ]
 
-ENVIRONMENT_NAME_RE = r"^[a-z][a-z0-9-]{0,30}$"
 EnvironmentName = Annotated[
     str,
     Field(
-        pattern=ENVIRONMENT_NAME_RE,
+        pattern=ENVIRONMENT_NAME_PATTERN,
         description="Lowercase letters, digits and '-', starting with a letter, at most 31 characters. "
         "The deploy tag is deploy/<name>.",
     ),

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError
 from bot.handlers.admin_actions import Action, Intent, ModuleChange, ProposeResult, propose_change
 from bot.manifest.edit import EditRefused
@@ -38,8 +39,6 @@ __all__ = [
     "BEARER",
     "CHALLENGE",
     "MAX_ID",
-    "REPO_PATTERN",
-    "SLUG_PATTERN",
     "UNAUTHORIZED",
     "AdminActionRequest",
     "Problem",
@@ -57,13 +56,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SLUG_PATTERN = r"^[a-z0-9]+(_[a-z0-9]+)*$"
-# owner/name as `bot.forge.validate_repo` accepts it: a name is never "." or ".." (written without a
-# look-ahead, which the schema's regex engine does not have).
-REPO_PATTERN = (
-    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/"
-    r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}|\.[A-Za-z0-9_-][A-Za-z0-9._-]{0,98}|\.\.[A-Za-z0-9._-]{1,98})$"
-)
 BEARER = HTTPBearer(
     auto_error=False,
     scheme_name="AdminToken",

@@ -35,11 +35,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.chatops.facts import load_policy
 from bot.chatops.service import CommandRequest, execute
 from bot.config import BotSettings
+from bot.domain.ids import (
+    ENVIRONMENT_NAME_PATTERN,
+    RELEASE_ID_PATTERN,
+    REPO_PATTERN,
+    SLUG_PATTERN,
+    is_release_id,
+)
 from bot.forge import Forge, ForgeError, normalize_ref
 from bot.handlers.admin_actions import BuildIntent, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
-from bot.pipeline.config import ENVIRONMENT_NAME_RE, PipelineConfig
-from bot.pipeline.release import RELEASE_ID_PATTERN, is_release_id
+from bot.pipeline.config import PipelineConfig
 from bot.runtime import Runtime
 from bot.store import (
     AdminToken,
@@ -61,8 +67,6 @@ from bot.web.admin import (
     BEARER,
     CHALLENGE,
     MAX_ID,
-    REPO_PATTERN,
-    SLUG_PATTERN,
     UNAUTHORIZED,
     audit_safely,
     audit_unreadable_request,
@@ -265,7 +269,7 @@ class DeployRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    environment: str = Field(pattern=ENVIRONMENT_NAME_RE, description="an environment of the policy")
+    environment: str = Field(pattern=ENVIRONMENT_NAME_PATTERN, description="an environment of the policy")
     reason: str | None = Field(
         default=None, max_length=2000, description="why; in the Deployment and the audit log"
     )
@@ -284,7 +288,7 @@ class RollbackRequest(BaseModel):
     )
     environment: str | None = Field(
         default=None,
-        pattern=ENVIRONMENT_NAME_RE,
+        pattern=ENVIRONMENT_NAME_PATTERN,
         description="required unless the policy has exactly one environment",
     )
     reason: str | None = Field(default=None, max_length=2000)
