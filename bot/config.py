@@ -1,6 +1,6 @@
 """Bot settings: environment variables (``MODBOT_*``), optionally a TOML file (``MODBOT_CONFIG``); env wins.
 
-`load_settings()` reports every problem at once (`ConfigError`), names each by its environment variable,
+`load_settings()` reports every problem at once (`SettingsError`), names each by its environment variable,
 and never echoes a secret: tokens, the private key, webhook secrets and the database URL (which may hold a
 password) are `pydantic.SecretStr`. A variable set to the empty string counts as unset.
 
@@ -13,7 +13,7 @@ relative paths are relative to the file::
     repositories = ["rustok/rustok"]
 
 The repository policy (who may run which command, environments…) is not bot configuration: it lives in
-the managed repository and `load_repository_policy` reads it from the default branch only, never from a
+the managed repository and `read_policy_file` reads it from the default branch only, never from a
 pull request's head (a PR could otherwise grant itself rights).
 """
 
@@ -42,11 +42,11 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "ENV_PREFIX",
     "BotSettings",
-    "ConfigError",
-    "PolicyError",
-    "RepositoryPolicy",
-    "load_repository_policy",
+    "PolicyFile",
+    "PolicyFileError",
+    "SettingsError",
     "load_settings",
+    "read_policy_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ _SECRETS = frozenset({"github_private_key", "github_token", "webhook_secrets", "
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?(?:\[bot\])?$")
 
 
-class ConfigError(ValueError):
+class SettingsError(ValueError):
     """The configuration is unusable; ``problems`` lists every reason (no secret values in them)."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -312,12 +312,12 @@ class BotSettings(BaseModel):
     # --- what the rest of the bot asks ------------------------------------------------------------------
     @property
     def auth_mode(self) -> AuthMode:
-        """``app`` or ``token``; `ConfigError` when no GitHub credentials are configured."""
+        """``app`` or ``token``; `SettingsError` when no GitHub credentials are configured."""
         if self.github_app_id is not None and self.github_private_key is not None:
             return "app"
         if self.github_token is not None:
             return "token"
-        raise ConfigError(
+        raise SettingsError(
             [
                 f"no GitHub credentials: set {_ENV_OF['github_app_id']} and {_ENV_OF['github_private_key']} "
                 f"(or {_ENV_OF['github_private_key_path']}) for a GitHub App, or {_ENV_OF['github_token']}"
@@ -334,10 +334,10 @@ class BotSettings(BaseModel):
             )
         try:
             self.auth_mode  # noqa: B018
-        except ConfigError as exc:
+        except SettingsError as exc:
             problems.extend(exc.problems)
         if problems:
-            raise ConfigError(problems)
+            raise SettingsError(problems)
 
     def webhook_secret_values(self) -> tuple[str, ...]:
         return tuple(s.get_secret_value() for s in self.webhook_secrets)
@@ -422,12 +422,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> BotSettings:
         settings = BotSettings(**raw)
     except ValidationError as exc:
         problems.extend(_describe(exc, raw))
-        raise ConfigError(problems) from None
+        raise SettingsError(problems) from None
     except ValueError as exc:  # the private key file could not be read
         problems.append(str(exc))
-        raise ConfigError(problems) from None
+        raise SettingsError(problems) from None
     if problems:
-        raise ConfigError(problems)
+        raise SettingsError(problems)
     return settings
 
 
@@ -448,13 +448,13 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> list[str]:
 
 
 # --- the repository policy -------------------------------------------------------------------------------
-class PolicyError(ValueError):
+class PolicyFileError(ValueError):
     """The repository's policy file exists but cannot be read as TOML; handlers refuse commands (fail
     closed) and say why."""
 
 
 @dataclass(frozen=True)
-class RepositoryPolicy:
+class PolicyFile:
     repo: str
     path: str
     ref: str  # the default branch it was read from
@@ -462,23 +462,23 @@ class RepositoryPolicy:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def load_repository_policy(
+def read_policy_file(
     forge: Forge, repo: str, *, path: str = DEFAULT_POLICY_PATH, default_branch: str | None = None
-) -> RepositoryPolicy:
+) -> PolicyFile:
     """The policy file as a TOML table, read from the **default branch** only (``default_branch`` from the
     webhook payload saves a call; else it is asked). The schema is checked by its consumers."""
     _relative_repo_path(path, "the policy path")
     branch = default_branch or forge.default_branch(repo)
     content = forge.get_file(repo, path, branch)
     if content is None:
-        return RepositoryPolicy(repo=repo, path=path, ref=branch, found=False)
+        return PolicyFile(repo=repo, path=path, ref=branch, found=False)
     where = f"{path} on {repo}@{branch}"
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PolicyError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+        raise PolicyFileError(f"{where} is not UTF-8 text (byte {exc.start})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{where} is not valid TOML: {exc}") from None
-    return RepositoryPolicy(repo=repo, path=path, ref=branch, found=True, data=data)
+        raise PolicyFileError(f"{where} is not valid TOML: {exc}") from None
+    return PolicyFile(repo=repo, path=path, ref=branch, found=True, data=data)

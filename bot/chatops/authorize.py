@@ -24,7 +24,7 @@ from bot.pipeline.config import (
     DEFAULT_CONFIG_PATH,
     ChatopsConfig,
     EnvironmentConfig,
-    PipelineConfig,
+    RepositoryPolicy,
 )
 from bot.pipeline.release import release_sort_key
 
@@ -130,7 +130,7 @@ def permission_at_least(have: Permission, need: Permission) -> bool:
 
 
 def required_permission(
-    action: Action, environment: EnvironmentConfig | None, policy: PipelineConfig | None
+    action: Action, environment: EnvironmentConfig | None, policy: RepositoryPolicy | None
 ) -> Permission | None:
     """The role `action` needs (None: anyone may run it). Without a policy, validate and rebuild take
     the defaults; deploy, rollback and unlock need the environment (ValueError without it)."""
@@ -154,7 +154,7 @@ def authorize(
     *,
     environment: str | None,
     facts: Facts | None,
-    policy: PipelineConfig | None,
+    policy: RepositoryPolicy | None,
     policy_error: str | None,
 ) -> Decision:
     """Allow or refuse `action` by `actor`. `policy` is the default branch's config (None: no file),
@@ -222,7 +222,7 @@ def _role_of(actor: Actor) -> str:
 
 
 def _repository_command(
-    action: Literal["validate", "rebuild"], actor: Actor, facts: Facts | None, policy: PipelineConfig | None
+    action: Literal["validate", "rebuild"], actor: Actor, facts: Facts | None, policy: RepositoryPolicy | None
 ) -> Decision:
     need = required_permission(action, None, policy)
     assert need is not None
@@ -260,7 +260,7 @@ def _repository_command(
     return _allow(f"{actor.login} may rebuild PR #{pull.number}'s merge commit")
 
 
-def _find_environment(policy: PipelineConfig, name: str | None) -> EnvironmentConfig | Decision:
+def _find_environment(policy: RepositoryPolicy, name: str | None) -> EnvironmentConfig | Decision:
     known = ", ".join(env.name for env in policy.environments)
     for env in policy.environments:
         if env.name == name:

@@ -48,7 +48,7 @@ from bot.chatops.authorize import (
 from bot.chatops.facts import (
     NO_FACTS,
     Gathered,
-    Policy,
+    PolicyOnBranch,
     gather_actor,
     gather_facts,
     get_pull_or_none,
@@ -207,7 +207,7 @@ def _check_request(request: CommandRequest) -> None:
 
 
 def _decide(
-    request: CommandRequest, actor: Actor, policy: Policy, forge: Forge, store: Store
+    request: CommandRequest, actor: Actor, policy: PolicyOnBranch, forge: Forge, store: Store
 ) -> tuple[Decision, Gathered]:
     """Ask `authorize`; gather the facts (GitHub calls) only when a rule that needs them is reached."""
     if request.action not in ("deploy", "rollback", "rebuild"):
@@ -349,7 +349,7 @@ def _github_error(error: ForgeError | None) -> str | None:
 # --- help and status -----------------------------------------------------------------------------------
 
 
-def _help(request: CommandRequest, actor: Actor, policy: Policy, decision: Decision) -> CommandResult:
+def _help(request: CommandRequest, actor: Actor, policy: PolicyOnBranch, decision: Decision) -> CommandResult:
     entries: list[HelpEntry] = []
     for spec in COMMANDS.values():
         if spec.name in ("help", "status"):
@@ -396,7 +396,12 @@ def _help(request: CommandRequest, actor: Actor, policy: Policy, decision: Decis
 
 
 def _ask(
-    action: Action, actor: Actor, environment: str | None, policy: Policy, *, facts: Facts | None = NO_FACTS
+    action: Action,
+    actor: Actor,
+    environment: str | None,
+    policy: PolicyOnBranch,
+    *,
+    facts: Facts | None = NO_FACTS,
 ) -> Decision:
     """What `authorize` says of `action` on `facts` (by default before any fact: enough to tell whether
     the actor may run it)."""
@@ -410,7 +415,9 @@ def _ask(
     )
 
 
-def _status(request: CommandRequest, store: Store, policy: Policy, decision: Decision) -> CommandResult:
+def _status(
+    request: CommandRequest, store: Store, policy: PolicyOnBranch, decision: Decision
+) -> CommandResult:
     states = {state.environment: state for state in store.environments(request.repo)}
     configured = {env.name: env for env in policy.config.environments} if policy.config else {}
     names = list(configured) + sorted(set(states) - set(configured))
@@ -657,7 +664,7 @@ def _deploy(
     store: Store,
     environment: EnvironmentConfig,
     actor: Actor,
-    policy: Policy,
+    policy: PolicyOnBranch,
 ) -> CommandResult:
     assert policy.config is not None
     lock_ttl = timedelta(seconds=policy.config.chatops.lock_timeout_seconds)

@@ -26,7 +26,7 @@ from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, GIT_SHA_PATTERN, RELEASE_ID
 
 if TYPE_CHECKING:
     from bot.manifest.model import Manifest
-    from bot.pipeline.config import EnvironmentConfig, PipelineConfig
+    from bot.pipeline.config import EnvironmentConfig, RepositoryPolicy
     from bot.pipeline.features import FeaturePlan
     from bot.pipeline.git import Git
     from bot.pipeline.health import RunResult
@@ -279,7 +279,7 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     """Known failures become one clear message and an exit code, never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
-        from bot.pipeline.config import ConfigError
+        from bot.pipeline.config import PolicyError
         from bot.pipeline.deploy import DeployError
         from bot.pipeline.git import GitError
         from bot.pipeline.outputs import OutputError
@@ -291,7 +291,7 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             return _report_failure(args, exc.lines)
         except (ReleaseError, DeployError) as exc:
             return _report_failure(args, (str(exc),))
-        except ConfigError as exc:
+        except PolicyError as exc:
             _error(str(exc))
             return EXIT_USAGE
         except (GitError, OutputError) as exc:
@@ -326,7 +326,7 @@ def _report_failure(args: argparse.Namespace, lines: tuple[str, ...] | list[str]
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    config: PipelineConfig
+    config: RepositoryPolicy
     config_path: Path
     root: Path  # the repository root the config's paths are relative to
 
@@ -473,7 +473,7 @@ def _emit(args: argparse.Namespace, outputs: Mapping[str, OutputValue], text: li
     return EXIT_OK
 
 
-def _auto_deploy(config: PipelineConfig) -> list[str]:
+def _auto_deploy(config: RepositoryPolicy) -> list[str]:
     return [env.name for env in config.environments if env.auto_deploy]
 
 

@@ -1277,7 +1277,7 @@ class GitHubForgeProvider:
 
     @classmethod
     def from_settings(cls, settings: BotSettings, **kwargs: Any) -> GitHubForgeProvider:
-        mode = settings.auth_mode  # raises ConfigError when credentials are missing
+        mode = settings.auth_mode  # raises SettingsError when credentials are missing
         common: dict[str, Any] = {
             "base_url": settings.github_api_url,
             "bot_login": settings.bot_login,

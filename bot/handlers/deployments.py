@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast, get_args
 
-from bot.chatops.facts import Policy, load_policy
+from bot.chatops.facts import PolicyOnBranch, load_policy
 from bot.chatops.progress import render_progress, rolled_back_deployment
 from bot.chatops.releases import (
     built_release,
@@ -320,7 +320,9 @@ def _policy_parts(
     forge: Forge, repo: str, settings: BotSettings, default_branch: str | None
 ) -> tuple[ChatopsConfig, BuildConfig]:
     """The policy's chat-ops and build settings (the defaults when it cannot be read)."""
-    policy: Policy = load_policy(forge, repo, path=settings.policy_path, default_branch=default_branch)
+    policy: PolicyOnBranch = load_policy(
+        forge, repo, path=settings.policy_path, default_branch=default_branch
+    )
     if policy.config is None:
         return ChatopsConfig(), BuildConfig()
     return policy.config.chatops, policy.config.build

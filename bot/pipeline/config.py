@@ -1,7 +1,7 @@
 """The pipeline config a managed repository keeps at `.github/modbot.toml`.
 
 Types and checks only (the functional core): `parse_pipeline_config` turns TOML text into a
-`PipelineConfig` or raises `ConfigError` listing every problem with its TOML path; the one function
+`RepositoryPolicy` or raises `PolicyError` listing every problem with its TOML path; the one function
 that touches the disk is `load_pipeline_config`. Strict: a string is never coerced to a bool or a
 number, and an unknown key is an error (a typo in a deploy config must not silently fall back to a
 default). Every value that may reach a command line is checked to be one safe argv word.
@@ -573,7 +573,7 @@ class ChatopsConfig(_Strict):
         return duration_seconds(self.lock_timeout)
 
 
-class PipelineConfig(_Strict):
+class RepositoryPolicy(_Strict):
     model_config = ConfigDict(
         strict=True,
         extra="forbid",
@@ -594,7 +594,7 @@ class PipelineConfig(_Strict):
     )
 
     @model_validator(mode="after")
-    def _unique(self) -> PipelineConfig:
+    def _unique(self) -> RepositoryPolicy:
         _no_duplicates([env.name for env in self.environments], "environment name")
         return self
 
@@ -626,7 +626,7 @@ class ConfigProblem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class ConfigError(Exception):
+class PolicyError(Exception):
     """The config cannot be used; `problems` lists every problem with its TOML path."""
 
     def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
@@ -668,29 +668,29 @@ def problems_from(exc: ValidationError) -> list[ConfigProblem]:
     return [ConfigProblem(_toml_path(tuple(err["loc"])), _message(err)) for err in exc.errors()]
 
 
-def parse_pipeline_config(text: str, *, source: str = DEFAULT_CONFIG_PATH) -> PipelineConfig:
-    """TOML text -> PipelineConfig, or ConfigError with every problem."""
+def parse_pipeline_config(text: str, *, source: str = DEFAULT_CONFIG_PATH) -> RepositoryPolicy:
+    """TOML text -> RepositoryPolicy, or PolicyError with every problem."""
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
-        raise ConfigError(source, [ConfigProblem("", f"not valid TOML: {exc}")]) from None
+        raise PolicyError(source, [ConfigProblem("", f"not valid TOML: {exc}")]) from None
     try:
-        return PipelineConfig.model_validate(data)
+        return RepositoryPolicy.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, problems_from(exc)) from None
+        raise PolicyError(source, problems_from(exc)) from None
 
 
-def load_pipeline_config(path: Path | str) -> PipelineConfig:
-    """Read and check `path`. OSError if it cannot be read; ConfigError for anything in it."""
+def load_pipeline_config(path: Path | str) -> RepositoryPolicy:
+    """Read and check `path`. OSError if it cannot be read; PolicyError for anything in it."""
     path = Path(path)
     raw = path.read_bytes()
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(str(path), [ConfigProblem("", f"larger than {MAX_CONFIG_BYTES:,} bytes")])
+        raise PolicyError(str(path), [ConfigProblem("", f"larger than {MAX_CONFIG_BYTES:,} bytes")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problem = ConfigProblem("", f"not UTF-8 ({exc.reason} at byte {exc.start})")
-        raise ConfigError(str(path), [problem]) from None
+        raise PolicyError(str(path), [problem]) from None
     return parse_pipeline_config(text, source=str(path))
 
 
@@ -700,7 +700,7 @@ def repository_root(config_path: Path | str) -> Path:
     return folder.parent if folder.name == ".github" else folder
 
 
-def manifest_problems(config: PipelineConfig, manifest: Manifest) -> list[ConfigProblem]:
+def manifest_problems(config: RepositoryPolicy, manifest: Manifest) -> list[ConfigProblem]:
     """What the config lacks (or has too much of) for this manifest's deployment profile."""
     profile = manifest.deployment_profile
     if profile == "headless" and config.headless is None:
@@ -727,11 +727,11 @@ def manifest_problems(config: PipelineConfig, manifest: Manifest) -> list[Config
 ENVIRONMENT_POLICY_KEYS = frozenset({"deploy_permission", "deployers", "frozen", "freeze_reason"})
 
 
-def workflow_render_inputs(config: PipelineConfig) -> dict[str, Any]:
+def workflow_render_inputs(config: RepositoryPolicy) -> dict[str, Any]:
     """The config as JSON without the chat-ops policy: what the workflow renderer depends on."""
     exclude: dict[str, Any] = {"chatops": True, "environments": {"__all__": set(ENVIRONMENT_POLICY_KEYS)}}
     return config.model_dump(mode="json", exclude=exclude)
 
 
 def pipeline_config_json_schema() -> dict[str, Any]:
-    return PipelineConfig.model_json_schema(mode="validation")
+    return RepositoryPolicy.model_json_schema(mode="validation")

@@ -45,7 +45,7 @@ from bot.domain.ids import (
 from bot.forge import Forge, ForgeError, normalize_ref
 from bot.handlers.admin_actions import BuildIntent, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
-from bot.pipeline.config import PipelineConfig
+from bot.pipeline.config import RepositoryPolicy
 from bot.runtime import Runtime
 from bot.store import (
     AdminToken,
@@ -1163,7 +1163,7 @@ def _existing_release_hint(runtime: Runtime, repo: str, manifest_hash: str | Non
     return "change `modules` (this is the manifest as it is), or rebuild the current manifest with /rebuild"
 
 
-def _read_policy(forge: Forge, repo: str, path: str) -> tuple[PipelineConfig | None, str | None]:
+def _read_policy(forge: Forge, repo: str, path: str) -> tuple[RepositoryPolicy | None, str | None]:
     """The policy on the default branch, or None and why not; ForgeError when GitHub cannot be asked."""
     policy = load_policy(forge, repo, path=path, default_branch=None)
     if policy.config is None and policy.error is None:
