@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 
-from bot.domain.ids import is_repo_path, validate_repo
+from bot.domain.ids import is_login, is_repo_path, validate_repo
 from bot.forge import Forge
 
 __all__ = [
@@ -86,7 +86,6 @@ _ENV_OF = {field_name: ENV_PREFIX + env for env, field_name in _FIELDS.items()}
 _LISTS = frozenset({"webhook_secrets", "repositories"})
 _PATHS = frozenset({"github_private_key_path"})
 _SECRETS = frozenset({"github_private_key", "github_token", "webhook_secrets", "database_url"})
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?(?:\[bot\])?$")
 
 
 class SettingsError(ValueError):
@@ -265,7 +264,7 @@ class BotSettings(BaseModel):
     @field_validator("bot_login")
     @classmethod
     def _bot_login(cls, value: str | None) -> str | None:
-        if value is not None and not _LOGIN.fullmatch(value):
+        if value is not None and not is_login(value):
             raise ValueError("must be a GitHub login, e.g. modbot[bot]")
         return value
 

@@ -19,7 +19,7 @@ from bot.config import (
     load_settings,
     read_policy_file,
 )
-from bot.forge import count_calls
+from bot.forge import count_calls, validate_login
 from bot.forge.github import GitHubForge, GitHubForgeProvider
 from tests.fakes import FakeForge
 from tests.github_conformance import GitHubMock
@@ -386,3 +386,17 @@ def test_policy_through_github(github_api: GitHubMock) -> None:
     policy = read_policy_file(forge, "octo/modules")
     assert policy.ref == "trunk" and policy.data["commands"]["install"] == ["admin", "maintain"]
     assert github_api.calls[1].query == {"ref": ["trunk"]}
+
+
+@pytest.mark.parametrize("login", ["octo-", "a--b", "modbot[bot]", "x"])
+def test_the_bot_login_takes_every_login_github_reports(login: str) -> None:
+    # In token mode the bot's login is the token's user, and accounts older than GitHub's sign-up rule
+    # keep logins like "octo-": the setting must take every login the forge takes (it refused "octo-").
+    settings = load_settings({"MODBOT_GITHUB_TOKEN": TOKEN, "MODBOT_BOT_LOGIN": login})
+    assert settings.bot_login == login == validate_login(login)
+
+
+@pytest.mark.parametrize("login", ["-octo", "octo bot", "a" * 40, "modbot[app]"])
+def test_the_bot_login_refuses_what_is_not_a_login(login: str) -> None:
+    with pytest.raises(SettingsError, match="MODBOT_BOT_LOGIN: must be a GitHub login"):
+        load_settings({"MODBOT_GITHUB_TOKEN": TOKEN, "MODBOT_BOT_LOGIN": login})
