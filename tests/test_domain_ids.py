@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.domain.ids import (
+    is_app_login,
     is_environment_name,
     is_git_sha,
     is_login,
     is_release_id,
     is_repo_path,
+    is_signup_login,
     validate_repo,
 )
 
@@ -44,6 +46,8 @@ def test_the_shared_rules() -> None:
         and not is_git_sha("A" * 40)
     )
     assert is_login("modbot[bot]") and is_login("alice") and not is_login("-alice") and not is_login("a" * 40)
+    assert is_signup_login("alice-b") and not is_signup_login("octo-") and not is_signup_login("a--b")
+    assert is_app_login("modbot[bot]") and not is_app_login("modbot")
     assert is_repo_path("modules.toml") and is_repo_path(".github/modbot.toml")
     for bad in ("", "/etc/passwd", "a/../b", "a//b", "a\\b", "./x"):
         assert not is_repo_path(bad), bad

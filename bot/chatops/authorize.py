@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
-from bot.domain.ids import is_environment_name, is_release_id
+from bot.domain.ids import is_app_login, is_environment_name, is_release_id
 from bot.forge import PERMISSIONS, Permission
 from bot.pipeline.config import (
     DEFAULT_CONFIG_PATH,
@@ -163,7 +163,7 @@ def authorize(
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     # GitHub App logins end in "[bot]" and no user's can: a mislabelled bot is still a bot
-    if actor.kind == "bot" or actor.login.endswith("[bot]"):
+    if actor.kind == "bot" or is_app_login(actor.login):
         return _refuse(
             "bot_ignored",
             f"{actor.login} is a bot; modbot ignores commands from bots (its own comments included)",

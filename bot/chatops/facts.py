@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from bot.chatops.authorize import Action, Actor, BuildState, Facts, PullFacts, permission_at_least
 from bot.chatops.releases import built_release, find_release, release_at_commit
 from bot.config import PolicyFileError, read_policy_file
+from bot.domain.ids import is_app_login
 from bot.forge import Forge, ForgeError, PullRequest, Review, WorkflowRun
 from bot.pipeline.config import ChatopsConfig, EnvironmentConfig, RepositoryPolicy, problems_from
 from bot.pipeline.release import release_sort_key
@@ -97,7 +98,7 @@ def load_policy(forge: Forge, repo: str, *, path: str, default_branch: str | Non
 
 
 def _is_bot_login(login: str) -> bool:
-    return login.endswith("[bot]")
+    return is_app_login(login)
 
 
 def approved_by_others(reviews: Sequence[Review], author: str) -> bool:

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 
 __all__ = [
+    "APP_LOGIN_SUFFIX",
     "ENVIRONMENT_NAME_PATTERN",
     "GIT_SHA_PATTERN",
     "LOGIN_PATTERN",
@@ -17,12 +18,14 @@ __all__ = [
     "REPO_PATTERN",
     "SLUG_PATTERN",
     "format_release_id",
+    "is_app_login",
     "is_environment_name",
     "is_git_sha",
     "is_login",
     "is_owner",
     "is_release_id",
     "is_repo_path",
+    "is_signup_login",
     "parse_release_id",
     "validate_path",
     "validate_repo",
@@ -46,8 +49,11 @@ SLUG_PATTERN = r"^[a-z0-9]+(_[a-z0-9]+)*$"
 # An account login as GitHub reports it: 1-39 letters, digits and hyphens, not starting with a hyphen.
 # GitHub's sign-up rule is stricter (single hyphens, none at the end), but accounts made before that rule
 # keep their logins ("name-", "a--b"): a login GitHub gives us must pass. An App acts as "<slug>[bot]".
+APP_LOGIN_SUFFIX = "[bot]"
 LOGIN_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
 _LOGIN = re.compile(LOGIN_PATTERN)
+_SIGNUP_LOGIN = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
+_SIGNUP_LOGIN_MAX = 39
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 # owner/name as `validate_repo` accepts it: a name is never "." or ".." (written without a look-ahead,
@@ -90,6 +96,17 @@ def is_git_sha(text: str) -> bool:
 def is_login(text: str) -> bool:
     """A person's login or an App's ``<slug>[bot]``, as GitHub reports it (see LOGIN_PATTERN)."""
     return isinstance(text, str) and _LOGIN.fullmatch(text) is not None
+
+
+def is_app_login(login: str) -> bool:
+    """An App's login (``<slug>[bot]``): no person's login can end so, whatever the account type says."""
+    return login.endswith(APP_LOGIN_SUFFIX)
+
+
+def is_signup_login(login: str) -> bool:
+    """A login by GitHub's sign-up rule (letters, digits and single hyphens, none at either end, at most
+    39 characters): what a person may write in the repository policy."""
+    return len(login) <= _SIGNUP_LOGIN_MAX and _SIGNUP_LOGIN.fullmatch(login) is not None
 
 
 def is_owner(text: str) -> bool:

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.domain.ids import ENVIRONMENT_NAME_PATTERN
+from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, is_app_login, is_signup_login
 from bot.manifest.cargo import (
     check_crate_name,
     check_feature_name,
@@ -308,29 +308,23 @@ PolicyRole = Literal["admin", "maintain", "write", "triage", "read"]
 # Environments that need `maintain` (not `write`) to deploy when the config does not say.
 PRODUCTION_NAMES = frozenset({"prod", "production"})
 
-_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
-_LOGIN_MAX = 39
 _TEAM_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _TEAM_SLUG_MAX = 100
 _LOGIN_RULE = "letters, digits and single hyphens, not at either end, at most 39 characters"
 
 
-def _login_ok(value: str) -> bool:
-    return len(value) <= _LOGIN_MAX and _LOGIN_RE.fullmatch(value) is not None
-
-
 def deployer_problem(value: str) -> str | None:
     """`None` if `value` is a GitHub login (`alice`) or a team (`org/team-slug`), else why not."""
-    if value.endswith("[bot]"):
+    if is_app_login(value):
         return f'deployer "{value}" is a bot; modbot ignores commands from bots, so it could never deploy'
     if value.count("/") > 1:
         return f'deployer "{value}" is neither a login ("alice") nor a team ("org/team-slug")'
     if "/" not in value:
-        if _login_ok(value):
+        if is_signup_login(value):
             return None
         return f'deployer "{value}" is not a GitHub login ({_LOGIN_RULE})'
     org, slug = value.split("/")
-    if not _login_ok(org):
+    if not is_signup_login(org):
         return f'deployer "{value}": "{org}" is not a GitHub organization name ({_LOGIN_RULE})'
     if len(slug) > _TEAM_SLUG_MAX or _TEAM_SLUG_RE.fullmatch(slug) is None:
         return (
