@@ -57,6 +57,15 @@ DEFAULT_API_URL = "https://api.github.com"  # the one default, bot.forge.github 
 DEFAULT_DATABASE_URL = "sqlite:///modbot.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 DEFAULT_POLICY_PATH = ".github/modbot.toml"
+# The GitHub client's timings (bot.forge.github.RetryPolicy takes its defaults from here).
+DEFAULT_GITHUB_TIMEOUT_SECONDS = 15.0  # one HTTP request to GitHub
+DEFAULT_GITHUB_MAX_ATTEMPTS = 5  # attempts of one call in all, the first included
+DEFAULT_GITHUB_RETRY_BASE_SECONDS = 1.0  # before the first retry of a 5xx (doubling, capped, jittered)
+DEFAULT_GITHUB_RETRY_CAP_SECONDS = 30.0
+DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS = 60.0  # a secondary rate limit with no header: "at least a minute"
+DEFAULT_GITHUB_MAX_WAIT_SECONDS = 90.0  # longer waits are not slept but raised (the job is retried later)
+DEFAULT_GITHUB_RETRY_JITTER_SECONDS = 1.0  # up to this much added to a wait GitHub asked for
+DEFAULT_DELIVERY_DRAIN_SECONDS = 30.0  # on shutdown, deliveries waiting to be recorded are written this long
 
 AuthMode = Literal["app", "token"]
 
@@ -81,6 +90,14 @@ _FIELDS: dict[str, str] = {
     "RETRY_BASE_SECONDS": "retry_base_seconds",
     "RETRY_CAP_SECONDS": "retry_cap_seconds",
     "MAX_ATTEMPTS": "max_attempts",
+    "GITHUB_TIMEOUT_SECONDS": "github_timeout_seconds",
+    "GITHUB_MAX_ATTEMPTS": "github_max_attempts",
+    "GITHUB_RETRY_BASE_SECONDS": "github_retry_base_seconds",
+    "GITHUB_RETRY_CAP_SECONDS": "github_retry_cap_seconds",
+    "GITHUB_SECONDARY_WAIT_SECONDS": "github_secondary_wait_seconds",
+    "GITHUB_MAX_WAIT_SECONDS": "github_max_wait_seconds",
+    "GITHUB_RETRY_JITTER_SECONDS": "github_retry_jitter_seconds",
+    "DELIVERY_DRAIN_SECONDS": "delivery_drain_seconds",
 }
 _ENV_OF = {field_name: ENV_PREFIX + env for env, field_name in _FIELDS.items()}
 _LISTS = frozenset({"webhook_secrets", "repositories"})
@@ -151,6 +168,15 @@ class BotSettings(BaseModel):
     retry_base_seconds: float = 15.0  # a failed job's first retry waits up to this (doubling, jittered)
     retry_cap_seconds: float = 300.0  # and never more than this
     max_attempts: int = 10  # attempts before a job is dead-lettered (failed): ~25 min of retries
+    # the GitHub client's timings (docs/github-app.md, "Settings")
+    github_timeout_seconds: float = DEFAULT_GITHUB_TIMEOUT_SECONDS
+    github_max_attempts: int = DEFAULT_GITHUB_MAX_ATTEMPTS
+    github_retry_base_seconds: float = DEFAULT_GITHUB_RETRY_BASE_SECONDS
+    github_retry_cap_seconds: float = DEFAULT_GITHUB_RETRY_CAP_SECONDS
+    github_secondary_wait_seconds: float = DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS
+    github_max_wait_seconds: float = DEFAULT_GITHUB_MAX_WAIT_SECONDS
+    github_retry_jitter_seconds: float = DEFAULT_GITHUB_RETRY_JITTER_SECONDS
+    delivery_drain_seconds: float = DEFAULT_DELIVERY_DRAIN_SECONDS
 
     @field_validator(
         "lease_seconds",
@@ -158,6 +184,12 @@ class BotSettings(BaseModel):
         "poll_seconds",
         "retry_base_seconds",
         "retry_cap_seconds",
+        "github_timeout_seconds",
+        "github_retry_base_seconds",
+        "github_retry_cap_seconds",
+        "github_secondary_wait_seconds",
+        "github_max_wait_seconds",
+        "delivery_drain_seconds",
     )
     @classmethod
     def _positive_seconds(cls, value: float) -> float:
@@ -165,14 +197,14 @@ class BotSettings(BaseModel):
             raise ValueError("must be a positive number of seconds")
         return value
 
-    @field_validator("shutdown_grace_seconds")
+    @field_validator("shutdown_grace_seconds", "github_retry_jitter_seconds")
     @classmethod
     def _grace(cls, value: float) -> float:
         if not (math.isfinite(value) and value >= 0):
             raise ValueError("must be 0 or a positive number of seconds")
         return value
 
-    @field_validator("max_attempts")
+    @field_validator("max_attempts", "github_max_attempts")
     @classmethod
     def _max_attempts(cls, value: int) -> int:
         if value < 1:
@@ -293,6 +325,11 @@ class BotSettings(BaseModel):
         if self.retry_base_seconds > self.retry_cap_seconds:
             raise ValueError(
                 f"{_ENV_OF['retry_base_seconds']} must not exceed {_ENV_OF['retry_cap_seconds']}"
+            )
+        if self.github_retry_base_seconds > self.github_retry_cap_seconds:
+            raise ValueError(
+                f"{_ENV_OF['github_retry_base_seconds']} must not exceed "
+                f"{_ENV_OF['github_retry_cap_seconds']}"
             )
         return self
 

@@ -19,7 +19,7 @@ from bot.config import (
     load_settings,
     read_policy_file,
 )
-from bot.forge import count_calls, validate_login
+from bot.forge import ForgeError, count_calls, validate_login
 from bot.forge.github import GitHubForge, GitHubForgeProvider
 from tests.fakes import FakeForge
 from tests.github_conformance import GitHubMock
@@ -400,3 +400,49 @@ def test_the_bot_login_takes_every_login_github_reports(login: str) -> None:
 def test_the_bot_login_refuses_what_is_not_a_login(login: str) -> None:
     with pytest.raises(SettingsError, match="MODBOT_BOT_LOGIN: must be a GitHub login"):
         load_settings({"MODBOT_GITHUB_TOKEN": TOKEN, "MODBOT_BOT_LOGIN": login})
+
+
+def test_the_github_client_timings_are_settings(github_api: GitHubMock) -> None:
+    from tests.test_forge_github import inject_fault
+
+    defaults = load_settings({})
+    assert (defaults.github_timeout_seconds, defaults.github_max_attempts) == (15.0, 5)
+    assert (defaults.github_retry_base_seconds, defaults.github_retry_cap_seconds) == (1.0, 30.0)
+    assert (defaults.github_secondary_wait_seconds, defaults.github_max_wait_seconds) == (60.0, 90.0)
+    assert defaults.github_retry_jitter_seconds == 1.0 and defaults.delivery_drain_seconds == 30.0
+    settings = load_settings(
+        {
+            "MODBOT_GITHUB_TOKEN": TOKEN,
+            "MODBOT_GITHUB_API_URL": github_api.base_url,
+            "MODBOT_GITHUB_TIMEOUT_SECONDS": "7",
+            "MODBOT_GITHUB_MAX_ATTEMPTS": "2",
+            "MODBOT_GITHUB_RETRY_BASE_SECONDS": "4",
+            "MODBOT_GITHUB_RETRY_CAP_SECONDS": "8",
+        }
+    )
+    sleeps: list[float] = []
+    provider = GitHubForgeProvider.from_settings(settings, sleep=sleeps.append, rand=lambda: 0.5)
+    inject_fault(github_api, "GET", "/repos/octo/modules/pulls/7", 502)
+    inject_fault(github_api, "GET", "/repos/octo/modules/pulls/7", 502)
+    with pytest.raises(ForgeError):
+        provider.for_installation(None).get_pull("octo/modules", 7)
+    assert len(github_api.calls) == 2 and sleeps == [3.0]  # 2 attempts; the first backoff 4 s, jittered
+    assert github_api.responses.calls[0].request.req_kwargs["timeout"] == 7
+
+
+def test_the_github_client_timings_are_checked() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            {
+                "MODBOT_GITHUB_TIMEOUT_SECONDS": "0",
+                "MODBOT_GITHUB_MAX_ATTEMPTS": "0",
+                "MODBOT_GITHUB_RETRY_JITTER_SECONDS": "-1",
+                "MODBOT_DELIVERY_DRAIN_SECONDS": "nan",
+            }
+        )
+    problems = "\n".join(raised.value.problems)
+    for name in ("TIMEOUT_SECONDS", "MAX_ATTEMPTS", "RETRY_JITTER_SECONDS"):
+        assert f"MODBOT_GITHUB_{name}" in problems, problems
+    assert "MODBOT_DELIVERY_DRAIN_SECONDS" in problems
+    with pytest.raises(SettingsError, match="MODBOT_GITHUB_RETRY_BASE_SECONDS must not exceed"):
+        load_settings({"MODBOT_GITHUB_RETRY_BASE_SECONDS": "40"})

@@ -45,7 +45,16 @@ import requests
 from github import Auth, Github, GithubException
 
 from bot import __version__
-from bot.config import DEFAULT_API_URL
+from bot.config import (
+    DEFAULT_API_URL,
+    DEFAULT_GITHUB_MAX_ATTEMPTS,
+    DEFAULT_GITHUB_MAX_WAIT_SECONDS,
+    DEFAULT_GITHUB_RETRY_BASE_SECONDS,
+    DEFAULT_GITHUB_RETRY_CAP_SECONDS,
+    DEFAULT_GITHUB_RETRY_JITTER_SECONDS,
+    DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS,
+    DEFAULT_GITHUB_TIMEOUT_SECONDS,
+)
 from bot.domain.text import redact_text
 from bot.forge import (
     COMMIT_STATES,
@@ -139,16 +148,29 @@ for _name in ("github", "github.Requester", "github.GithubRetry", "github.Github
 # --- retries and metrics -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 5  # attempts in all, the first included
-    backoff_base: float = 1.0  # seconds before the first retry of a 5xx (doubling, capped, jittered)
-    backoff_cap: float = 30.0
-    secondary_wait: float = 60.0  # a secondary rate limit with no header: GitHub says "at least a minute"
-    max_wait: float = 90.0  # longer waits are not slept but raised (ForgeError.retry_after)
-    jitter: float = 1.0  # up to this many seconds added to a wait GitHub asked for
+    """Settings: MODBOT_GITHUB_* (bot/config.py owns the defaults; docs/github-app.md)."""
+
+    max_attempts: int = DEFAULT_GITHUB_MAX_ATTEMPTS  # attempts in all, the first included
+    backoff_base: float = DEFAULT_GITHUB_RETRY_BASE_SECONDS  # before the first retry of a 5xx (doubling)
+    backoff_cap: float = DEFAULT_GITHUB_RETRY_CAP_SECONDS
+    secondary_wait: float = DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS  # secondary rate limit, no header
+    max_wait: float = DEFAULT_GITHUB_MAX_WAIT_SECONDS  # longer waits are raised (ForgeError.retry_after)
+    jitter: float = DEFAULT_GITHUB_RETRY_JITTER_SECONDS  # up to this added to a wait GitHub asked for
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+
+    @classmethod
+    def from_settings(cls, settings: BotSettings) -> RetryPolicy:
+        return cls(
+            max_attempts=settings.github_max_attempts,
+            backoff_base=settings.github_retry_base_seconds,
+            backoff_cap=settings.github_retry_cap_seconds,
+            secondary_wait=settings.github_secondary_wait_seconds,
+            max_wait=settings.github_max_wait_seconds,
+            jitter=settings.github_retry_jitter_seconds,
+        )
 
 
 class ForgeStats:
@@ -384,7 +406,12 @@ class GitHubForge:
 
     @classmethod
     def with_token(
-        cls, token: str, *, base_url: str = DEFAULT_API_URL, timeout: float = 15, **kwargs: Any
+        cls,
+        token: str,
+        *,
+        base_url: str = DEFAULT_API_URL,
+        timeout: float = DEFAULT_GITHUB_TIMEOUT_SECONDS,
+        **kwargs: Any,
     ) -> GitHubForge:
         """A forge authenticated with a personal access / fine-grained token (token mode)."""
         return cls(_client(Auth.Token(token), base_url, timeout), **kwargs)
@@ -1248,7 +1275,7 @@ class GitHubForgeProvider:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
-        timeout: float = 15,
+        timeout: float = DEFAULT_GITHUB_TIMEOUT_SECONDS,
         allowed_repositories: frozenset[str] | None = None,
         cache_size: int = 64,
         token_refresh_margin: float = 300.0,
@@ -1282,6 +1309,8 @@ class GitHubForgeProvider:
             "base_url": settings.github_api_url,
             "bot_login": settings.bot_login,
             "allowed_repositories": settings.repositories,
+            "retry": RetryPolicy.from_settings(settings),
+            "timeout": settings.github_timeout_seconds,
             **kwargs,
         }
         if mode == "token":
