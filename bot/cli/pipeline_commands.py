@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.output import UsageError, paint, print_json
-from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, GIT_SHA_PATTERN, RELEASE_ID_PATTERN
+from bot.domain.ids import (
+    CI_BUILD_ID_PATTERN,
+    ENVIRONMENT_NAME_PATTERN,
+    GIT_SHA_PATTERN,
+    IMAGE_DIGEST_PATTERN,
+    RELEASE_ID_PATTERN,
+    SHA256_HEX_PATTERN,
+)
 
 if TYPE_CHECKING:
     from bot.manifest.model import Manifest
@@ -38,10 +45,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 _RELEASE_ID_RE = re.compile(RELEASE_ID_PATTERN)  # the shape only: a real day is checked later
 _ENV_NAME_RE = re.compile(ENVIRONMENT_NAME_PATTERN)
-_DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
-_MANIFEST_HASH_RE = re.compile(r"[0-9a-f]{64}")
+_DIGEST_RE = re.compile(IMAGE_DIGEST_PATTERN)
+_MANIFEST_HASH_RE = re.compile(SHA256_HEX_PATTERN)
 _GIT_SHA_RE = re.compile(GIT_SHA_PATTERN)
-_BUILD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}")
+_BUILD_ID_RE = re.compile(CI_BUILD_ID_PATTERN)
 _ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _UI_IMAGE_RE = re.compile(r"([a-z0-9][a-z0-9_.-]{0,62})=(.+)")
 

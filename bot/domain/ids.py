@@ -11,11 +11,14 @@ import re
 
 __all__ = [
     "APP_LOGIN_SUFFIX",
+    "CI_BUILD_ID_PATTERN",
     "ENVIRONMENT_NAME_PATTERN",
     "GIT_SHA_PATTERN",
+    "IMAGE_DIGEST_PATTERN",
     "LOGIN_PATTERN",
     "RELEASE_ID_PATTERN",
     "REPO_PATTERN",
+    "SHA256_HEX_PATTERN",
     "SLUG_PATTERN",
     "format_release_id",
     "is_app_login",
@@ -42,6 +45,12 @@ _ENVIRONMENT_NAME = re.compile(ENVIRONMENT_NAME_PATTERN)
 # A full commit id, lower-case: SHA-1 or SHA-256 (git's two object formats); never an abbreviation.
 GIT_SHA_PATTERN = r"^([0-9a-f]{40}|[0-9a-f]{64})$"
 _GIT_SHA = re.compile(GIT_SHA_PATTERN)
+
+# What a release record (the JSON of a release/<id> tag) carries besides the ids above: a SHA-256 in hex
+# (the manifest hash, the build key), an image digest, and the id the CI gave the run that built it.
+SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
+IMAGE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+CI_BUILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}$"
 
 # A module slug of modules.toml, as a schema pattern (bot.manifest.rules.modules.SLUG is the rule).
 SLUG_PATTERN = r"^[a-z0-9]+(_[a-z0-9]+)*$"

@@ -27,8 +27,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.ids import (
+    CI_BUILD_ID_PATTERN,
     GIT_SHA_PATTERN,
+    IMAGE_DIGEST_PATTERN,
     RELEASE_ID_PATTERN,
+    SHA256_HEX_PATTERN,
     format_release_id,
     is_release_id,
     parse_release_id,
@@ -42,9 +45,6 @@ MAX_DAILY_RELEASES = 999
 # The commit status the build workflow sets on a commit whose build reused a release.
 RELEASE_STATUS_CONTEXT = "modbot/release"
 
-SHA256_HEX = r"^[0-9a-f]{64}$"
-IMAGE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
-BUILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}$"
 _IMAGE_NAME_PATTERN = (
     r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?"  # registry
     r"(/[a-z0-9]+([._-][a-z0-9]+)*)+"  # repository path
@@ -153,14 +153,14 @@ class ReleaseRecord(BaseModel):
 
     format: int = Field(RELEASE_FORMAT, description="The release tag format version.")
     release_id: Annotated[str, Field(pattern=RELEASE_ID_PATTERN)]
-    manifest_hash: Annotated[str, Field(pattern=SHA256_HEX)]
+    manifest_hash: Annotated[str, Field(pattern=SHA256_HEX_PATTERN)]
     modules: list[str]
     image: Annotated[str, Field(pattern=IMAGE_REF_PATTERN)]
     image_digest: Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)]
-    build_id: Annotated[str, Field(pattern=BUILD_ID_PATTERN)]
+    build_id: Annotated[str, Field(pattern=CI_BUILD_ID_PATTERN)]
     git_sha: Annotated[str, Field(pattern=GIT_SHA_PATTERN)]
     previous_release: Annotated[str, Field(pattern=RELEASE_ID_PATTERN)] | None
-    build_key: Annotated[str, Field(pattern=SHA256_HEX)]
+    build_key: Annotated[str, Field(pattern=SHA256_HEX_PATTERN)]
     template_version: str
     created_at: str
     ui_images: dict[str, Annotated[str, Field(pattern=IMAGE_REF_PATTERN)]] = Field(
