@@ -36,3 +36,12 @@ def test_cutting_keeps_the_note_within_the_limit() -> None:
     assert len(truncate("y" * 5000)) == 2000 and truncate("y" * 5000).endswith("5000 characters in all]")
     assert cut_at_line("one\ntwo\nthree\n", 12, "\n+") == "one\ntwo\n+"
     assert shorten("abcdef", 4) == "abc…" and shorten("abc", 4) == "abc"
+
+
+def test_a_url_password_without_a_user_is_masked() -> None:
+    # redis://:PASSWORD@host is how a password-only URL is written; the user part was required before
+    for cleaned, mask in ((redact(URL_NO_USER), "***"), (redact_text(URL_NO_USER), "[redacted]")):
+        assert "hunter2" not in cleaned and f"redis://:{mask}@cache.internal:6379/0" in cleaned
+
+
+URL_NO_USER = "cannot reach redis://:hunter2@cache.internal:6379/0 (timeout)"

@@ -72,7 +72,7 @@ _SECRET_PATTERNS = (
 )
 # user:password@ in URLs (keep the user, mask the password)
 _URL_PASSWORD = re.compile(
-    r"(?P<scheme>\b[a-z][a-z0-9+.\-]{0,30}://)(?P<user>[^:/@\s]{1,200}):[^@/\s]{1,500}@", re.IGNORECASE
+    r"(?P<scheme>\b[a-z][a-z0-9+.\-]{0,30}://)(?P<user>[^:/@\s]{0,200}):[^@/\s]{1,500}@", re.IGNORECASE
 )
 # Redaction scans the text several times; bound the work for huge messages (they are truncated anyway).
 _MAX_SCAN_CHARS = 20_000
