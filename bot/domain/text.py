@@ -1,4 +1,5 @@
-"""Text helpers every layer shares: cutting text to a limit with a note, and masking secrets.
+"""Text helpers every layer shares: cutting text to a limit with a note, escaping text that is not
+modbot's own for Markdown, and masking secrets.
 
 Pure: no I/O, no import above `bot.domain`. The limits themselves (GitHub's 65,536-character comment, the
 store's 2,000-character error) belong to whoever owns them; the rules for cutting and masking live here.
@@ -15,6 +16,8 @@ __all__ = [
     "REDACTED",
     "cut",
     "cut_at_line",
+    "markdown_cell",
+    "markdown_plain",
     "redact_text",
     "redact_value",
     "shorten",
@@ -49,6 +52,52 @@ def shorten(text: str, limit: int) -> str:
 def truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """``text`` cut to ``limit`` characters, with a note saying how much was dropped."""
     return cut(text, limit, f"… [truncated: {len(text)} characters in all]")
+
+
+# --- text that is not modbot's own, made safe for Markdown --------------------------------------------
+def markdown_cell(value: Any) -> str:
+    """A value from a manifest or a PR for a Markdown table cell (the templates' `cell` filter): one
+    line, no HTML, `|` and backticks escaped."""
+    text = "" if value is None else value if isinstance(value, str) else _plain(value)
+    for char, escaped in (("\\", "\\\\"), ("|", "\\|"), ("`", "\\`"), ("<", "&lt;"), (">", "&gt;")):
+        text = text.replace(char, escaped)
+    return " ".join(text.split())
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) if value else "—"
+    return str(value)
+
+
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_MAX_PLAIN = 1000
+# HTML, table cells and link brackets; CommonMark lets any ASCII punctuation be backslash-escaped. A
+# backslash goes first: else a `\|` in the text would become `\\|`, an escaped backslash and a bare `|`.
+_ESCAPES = (
+    ("\\", "\\\\"),
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ("|", "\\|"),
+    ("[", "\\["),
+    ("]", "\\]"),
+)
+
+
+def markdown_plain(text: str | None, limit: int = _MAX_PLAIN) -> str:
+    """Text that is not modbot's own, made safe for a Markdown paragraph or table cell: one line, HTML,
+    `|` and link brackets escaped, no @-mention (a word joiner after the @), at most `limit`
+    characters."""
+    if not text:
+        return ""
+    one_line = " ".join(text.split())
+    one_line = shorten(one_line, limit)
+    for char, escaped in _ESCAPES:
+        one_line = one_line.replace(char, escaped)
+    return _MENTION.sub("@\u2060", one_line)
 
 
 # --- keeping secrets out of logs, errors and stored text ----------------------------------------------
