@@ -57,6 +57,12 @@ DEFAULT_API_URL = "https://api.github.com"  # the one default, bot.forge.github 
 DEFAULT_DATABASE_URL = "sqlite:///modbot.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 DEFAULT_POLICY_PATH = ".github/modbot.toml"
+# The worker's timings (bot.worker.Worker takes its defaults from here; docs/webhook-bot.md).
+DEFAULT_LEASE_SECONDS = 15.0  # a job's lease; a dead worker's job is taken again after it
+DEFAULT_HEARTBEAT_SECONDS = 5.0  # the lease is renewed this often while the job runs
+DEFAULT_POLL_SECONDS = 2.0  # an idle worker looks for due jobs this often (a new delivery wakes it)
+DEFAULT_RETRY_BASE_SECONDS = 15.0  # a failed job's first retry waits up to this (doubling, jittered)
+DEFAULT_RETRY_CAP_SECONDS = 300.0  # and never more than this
 # The GitHub client's timings (bot.forge.github.RetryPolicy takes its defaults from here).
 DEFAULT_GITHUB_TIMEOUT_SECONDS = 15.0  # one HTTP request to GitHub
 DEFAULT_GITHUB_MAX_ATTEMPTS = 5  # attempts of one call in all, the first included
@@ -161,12 +167,12 @@ class BotSettings(BaseModel):
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     bot_login: str | None = None  # e.g. "modbot[bot]"; None = asked from GitHub once
     # the worker's timings (docs/webhook-bot.md, "Jobs, leases and retries")
-    lease_seconds: float = 15.0  # a job's lease; a dead worker's job is taken again after it
-    heartbeat_seconds: float = 5.0  # the lease is renewed this often while the job runs
-    poll_seconds: float = 2.0  # an idle worker looks for due jobs this often (a new delivery wakes it)
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    poll_seconds: float = DEFAULT_POLL_SECONDS
     shutdown_grace_seconds: float = 5.0  # on SIGTERM, in-flight jobs may finish this long, then go back
-    retry_base_seconds: float = 15.0  # a failed job's first retry waits up to this (doubling, jittered)
-    retry_cap_seconds: float = 300.0  # and never more than this
+    retry_base_seconds: float = DEFAULT_RETRY_BASE_SECONDS
+    retry_cap_seconds: float = DEFAULT_RETRY_CAP_SECONDS
     max_attempts: int = 10  # attempts before a job is dead-lettered (failed): ~25 min of retries
     # the GitHub client's timings (docs/github-app.md, "Settings")
     github_timeout_seconds: float = DEFAULT_GITHUB_TIMEOUT_SECONDS
