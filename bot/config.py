@@ -1,6 +1,6 @@
 """Bot settings: environment variables (``MODBOT_*``), optionally a TOML file (``MODBOT_CONFIG``); env wins.
 
-`load_settings()` reports every problem at once (`ConfigError`), names each by its environment variable,
+`load_settings()` reports every problem at once (`SettingsError`), names each by its environment variable,
 and never echoes a secret: tokens, the private key, webhook secrets and the database URL (which may hold a
 password) are `pydantic.SecretStr`. A variable set to the empty string counts as unset.
 
@@ -13,7 +13,7 @@ relative paths are relative to the file::
     repositories = ["rustok/rustok"]
 
 The repository policy (who may run which command, environments…) is not bot configuration: it lives in
-the managed repository and `load_repository_policy` reads it from the default branch only, never from a
+the managed repository and `read_policy_file` reads it from the default branch only, never from a
 pull request's head (a PR could otherwise grant itself rights).
 """
 
@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 
-from bot.forge import Forge, validate_repo
+from bot.domain.ids import is_login, is_repo_path, validate_repo
+from bot.forge import Forge
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -41,21 +42,36 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "ENV_PREFIX",
     "BotSettings",
-    "ConfigError",
-    "PolicyError",
-    "RepositoryPolicy",
-    "load_repository_policy",
+    "PolicyFile",
+    "PolicyFileError",
+    "SettingsError",
     "load_settings",
+    "read_policy_file",
 ]
 
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "MODBOT_"
 CONFIG_ENV = "MODBOT_CONFIG"
-DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_API_URL = "https://api.github.com"  # the one default, bot.forge.github uses it too
 DEFAULT_DATABASE_URL = "sqlite:///modbot.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 DEFAULT_POLICY_PATH = ".github/modbot.toml"
+# The worker's timings (bot.worker.Worker takes its defaults from here; docs/webhook-bot.md).
+DEFAULT_LEASE_SECONDS = 15.0  # a job's lease; a dead worker's job is taken again after it
+DEFAULT_HEARTBEAT_SECONDS = 5.0  # the lease is renewed this often while the job runs
+DEFAULT_POLL_SECONDS = 2.0  # an idle worker looks for due jobs this often (a new delivery wakes it)
+DEFAULT_RETRY_BASE_SECONDS = 15.0  # a failed job's first retry waits up to this (doubling, jittered)
+DEFAULT_RETRY_CAP_SECONDS = 300.0  # and never more than this
+# The GitHub client's timings (bot.forge.github.RetryPolicy takes its defaults from here).
+DEFAULT_GITHUB_TIMEOUT_SECONDS = 15.0  # one HTTP request to GitHub
+DEFAULT_GITHUB_MAX_ATTEMPTS = 5  # attempts of one call in all, the first included
+DEFAULT_GITHUB_RETRY_BASE_SECONDS = 1.0  # before the first retry of a 5xx (doubling, capped, jittered)
+DEFAULT_GITHUB_RETRY_CAP_SECONDS = 30.0
+DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS = 60.0  # a secondary rate limit with no header: "at least a minute"
+DEFAULT_GITHUB_MAX_WAIT_SECONDS = 90.0  # longer waits are not slept but raised (the job is retried later)
+DEFAULT_GITHUB_RETRY_JITTER_SECONDS = 1.0  # up to this much added to a wait GitHub asked for
+DEFAULT_DELIVERY_DRAIN_SECONDS = 30.0  # on shutdown, deliveries waiting to be recorded are written this long
 
 AuthMode = Literal["app", "token"]
 
@@ -80,15 +96,22 @@ _FIELDS: dict[str, str] = {
     "RETRY_BASE_SECONDS": "retry_base_seconds",
     "RETRY_CAP_SECONDS": "retry_cap_seconds",
     "MAX_ATTEMPTS": "max_attempts",
+    "GITHUB_TIMEOUT_SECONDS": "github_timeout_seconds",
+    "GITHUB_MAX_ATTEMPTS": "github_max_attempts",
+    "GITHUB_RETRY_BASE_SECONDS": "github_retry_base_seconds",
+    "GITHUB_RETRY_CAP_SECONDS": "github_retry_cap_seconds",
+    "GITHUB_SECONDARY_WAIT_SECONDS": "github_secondary_wait_seconds",
+    "GITHUB_MAX_WAIT_SECONDS": "github_max_wait_seconds",
+    "GITHUB_RETRY_JITTER_SECONDS": "github_retry_jitter_seconds",
+    "DELIVERY_DRAIN_SECONDS": "delivery_drain_seconds",
 }
 _ENV_OF = {field_name: ENV_PREFIX + env for env, field_name in _FIELDS.items()}
 _LISTS = frozenset({"webhook_secrets", "repositories"})
 _PATHS = frozenset({"github_private_key_path"})
 _SECRETS = frozenset({"github_private_key", "github_token", "webhook_secrets", "database_url"})
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?(?:\[bot\])?$")
 
 
-class ConfigError(ValueError):
+class SettingsError(ValueError):
     """The configuration is unusable; ``problems`` lists every reason (no secret values in them)."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -121,8 +144,7 @@ def _auth_problems(*, app_id: bool, key: bool, key_path: bool, token: bool) -> l
 
 
 def _relative_repo_path(value: str, what: str) -> str:
-    parts = value.split("/")
-    if not value or value.startswith("/") or "\\" in value or any(p in {"", ".", ".."} for p in parts):
+    if not is_repo_path(value):
         raise ValueError(f"{what} must be a relative path inside the repository, like 'modules.toml'")
     return value
 
@@ -145,13 +167,22 @@ class BotSettings(BaseModel):
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     bot_login: str | None = None  # e.g. "modbot[bot]"; None = asked from GitHub once
     # the worker's timings (docs/webhook-bot.md, "Jobs, leases and retries")
-    lease_seconds: float = 15.0  # a job's lease; a dead worker's job is taken again after it
-    heartbeat_seconds: float = 5.0  # the lease is renewed this often while the job runs
-    poll_seconds: float = 2.0  # an idle worker looks for due jobs this often (a new delivery wakes it)
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    poll_seconds: float = DEFAULT_POLL_SECONDS
     shutdown_grace_seconds: float = 5.0  # on SIGTERM, in-flight jobs may finish this long, then go back
-    retry_base_seconds: float = 15.0  # a failed job's first retry waits up to this (doubling, jittered)
-    retry_cap_seconds: float = 300.0  # and never more than this
+    retry_base_seconds: float = DEFAULT_RETRY_BASE_SECONDS
+    retry_cap_seconds: float = DEFAULT_RETRY_CAP_SECONDS
     max_attempts: int = 10  # attempts before a job is dead-lettered (failed): ~25 min of retries
+    # the GitHub client's timings (docs/github-app.md, "Settings")
+    github_timeout_seconds: float = DEFAULT_GITHUB_TIMEOUT_SECONDS
+    github_max_attempts: int = DEFAULT_GITHUB_MAX_ATTEMPTS
+    github_retry_base_seconds: float = DEFAULT_GITHUB_RETRY_BASE_SECONDS
+    github_retry_cap_seconds: float = DEFAULT_GITHUB_RETRY_CAP_SECONDS
+    github_secondary_wait_seconds: float = DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS
+    github_max_wait_seconds: float = DEFAULT_GITHUB_MAX_WAIT_SECONDS
+    github_retry_jitter_seconds: float = DEFAULT_GITHUB_RETRY_JITTER_SECONDS
+    delivery_drain_seconds: float = DEFAULT_DELIVERY_DRAIN_SECONDS
 
     @field_validator(
         "lease_seconds",
@@ -159,6 +190,12 @@ class BotSettings(BaseModel):
         "poll_seconds",
         "retry_base_seconds",
         "retry_cap_seconds",
+        "github_timeout_seconds",
+        "github_retry_base_seconds",
+        "github_retry_cap_seconds",
+        "github_secondary_wait_seconds",
+        "github_max_wait_seconds",
+        "delivery_drain_seconds",
     )
     @classmethod
     def _positive_seconds(cls, value: float) -> float:
@@ -166,14 +203,14 @@ class BotSettings(BaseModel):
             raise ValueError("must be a positive number of seconds")
         return value
 
-    @field_validator("shutdown_grace_seconds")
+    @field_validator("shutdown_grace_seconds", "github_retry_jitter_seconds")
     @classmethod
     def _grace(cls, value: float) -> float:
         if not (math.isfinite(value) and value >= 0):
             raise ValueError("must be 0 or a positive number of seconds")
         return value
 
-    @field_validator("max_attempts")
+    @field_validator("max_attempts", "github_max_attempts")
     @classmethod
     def _max_attempts(cls, value: int) -> int:
         if value < 1:
@@ -265,7 +302,7 @@ class BotSettings(BaseModel):
     @field_validator("bot_login")
     @classmethod
     def _bot_login(cls, value: str | None) -> str | None:
-        if value is not None and not _LOGIN.fullmatch(value):
+        if value is not None and not is_login(value):
             raise ValueError("must be a GitHub login, e.g. modbot[bot]")
         return value
 
@@ -295,6 +332,11 @@ class BotSettings(BaseModel):
             raise ValueError(
                 f"{_ENV_OF['retry_base_seconds']} must not exceed {_ENV_OF['retry_cap_seconds']}"
             )
+        if self.github_retry_base_seconds > self.github_retry_cap_seconds:
+            raise ValueError(
+                f"{_ENV_OF['github_retry_base_seconds']} must not exceed "
+                f"{_ENV_OF['github_retry_cap_seconds']}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -312,12 +354,12 @@ class BotSettings(BaseModel):
     # --- what the rest of the bot asks ------------------------------------------------------------------
     @property
     def auth_mode(self) -> AuthMode:
-        """``app`` or ``token``; `ConfigError` when no GitHub credentials are configured."""
+        """``app`` or ``token``; `SettingsError` when no GitHub credentials are configured."""
         if self.github_app_id is not None and self.github_private_key is not None:
             return "app"
         if self.github_token is not None:
             return "token"
-        raise ConfigError(
+        raise SettingsError(
             [
                 f"no GitHub credentials: set {_ENV_OF['github_app_id']} and {_ENV_OF['github_private_key']} "
                 f"(or {_ENV_OF['github_private_key_path']}) for a GitHub App, or {_ENV_OF['github_token']}"
@@ -334,10 +376,10 @@ class BotSettings(BaseModel):
             )
         try:
             self.auth_mode  # noqa: B018
-        except ConfigError as exc:
+        except SettingsError as exc:
             problems.extend(exc.problems)
         if problems:
-            raise ConfigError(problems)
+            raise SettingsError(problems)
 
     def webhook_secret_values(self) -> tuple[str, ...]:
         return tuple(s.get_secret_value() for s in self.webhook_secrets)
@@ -422,12 +464,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> BotSettings:
         settings = BotSettings(**raw)
     except ValidationError as exc:
         problems.extend(_describe(exc, raw))
-        raise ConfigError(problems) from None
+        raise SettingsError(problems) from None
     except ValueError as exc:  # the private key file could not be read
         problems.append(str(exc))
-        raise ConfigError(problems) from None
+        raise SettingsError(problems) from None
     if problems:
-        raise ConfigError(problems)
+        raise SettingsError(problems)
     return settings
 
 
@@ -448,13 +490,13 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> list[str]:
 
 
 # --- the repository policy -------------------------------------------------------------------------------
-class PolicyError(ValueError):
+class PolicyFileError(ValueError):
     """The repository's policy file exists but cannot be read as TOML; handlers refuse commands (fail
     closed) and say why."""
 
 
 @dataclass(frozen=True)
-class RepositoryPolicy:
+class PolicyFile:
     repo: str
     path: str
     ref: str  # the default branch it was read from
@@ -462,23 +504,23 @@ class RepositoryPolicy:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def load_repository_policy(
+def read_policy_file(
     forge: Forge, repo: str, *, path: str = DEFAULT_POLICY_PATH, default_branch: str | None = None
-) -> RepositoryPolicy:
+) -> PolicyFile:
     """The policy file as a TOML table, read from the **default branch** only (``default_branch`` from the
     webhook payload saves a call; else it is asked). The schema is checked by its consumers."""
     _relative_repo_path(path, "the policy path")
     branch = default_branch or forge.default_branch(repo)
     content = forge.get_file(repo, path, branch)
     if content is None:
-        return RepositoryPolicy(repo=repo, path=path, ref=branch, found=False)
+        return PolicyFile(repo=repo, path=path, ref=branch, found=False)
     where = f"{path} on {repo}@{branch}"
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PolicyError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+        raise PolicyFileError(f"{where} is not UTF-8 text (byte {exc.start})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{where} is not valid TOML: {exc}") from None
-    return RepositoryPolicy(repo=repo, path=path, ref=branch, found=True, data=data)
+        raise PolicyFileError(f"{where} is not valid TOML: {exc}") from None
+    return PolicyFile(repo=repo, path=path, ref=branch, found=True, data=data)

@@ -5,7 +5,7 @@ it causes, refusals rate-limited, and nothing secret written.
   (``uvicorn.error``, ``uvicorn.access``) propagate to it, so its access log has the same format.
 - `job_context(...)` (a context manager, contextvars-based) names the delivery, job, event, repository and
   PR; every line logged inside it, in that thread or task, carries them.
-- Every line's message and traceback pass through the store's redaction (bot/store/redact.py: tokens,
+- Every line's message and traceback pass through the shared redaction (bot/domain/text.py: tokens,
   keys, signatures, URL passwords), and the access log never shows a query string (``?token=…``).
 - `ThrottledLog`: at most one line per key and interval, saying how many were suppressed, for what an
   unauthenticated sender can cause at will (bad signatures, oversized or slow requests).
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import jsoncodec
-from bot.store.redact import redact_text
+from bot.domain.text import redact_text
 
 __all__ = [
     "LEVELS",

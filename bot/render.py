@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 
+from bot.domain.text import markdown_cell
 from bot.manifest.delta import ModulesDelta
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -23,21 +24,6 @@ def templates_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("modbot's templates/ folder is missing from the installation")
-
-
-def markdown_cell(value: Any) -> str:
-    text = "" if value is None else value if isinstance(value, str) else _plain(value)
-    for char, escaped in (("\\", "\\\\"), ("|", "\\|"), ("`", "\\`"), ("<", "&lt;"), (">", "&gt;")):
-        text = text.replace(char, escaped)
-    return " ".join(text.split())
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list | tuple):
-        return ", ".join(_plain(v) for v in value) if value else "—"
-    return str(value)
 
 
 @cache

@@ -36,7 +36,7 @@ from bot.manifest.model import Manifest
 from bot.pipeline.config import (
     DEFAULT_CONFIG_PATH,
     EnvironmentConfig,
-    PipelineConfig,
+    RepositoryPolicy,
     duration_seconds,
     manifest_problems,
     workflow_render_inputs,
@@ -200,7 +200,7 @@ def _environment_view(env: EnvironmentConfig) -> EnvironmentView:
     )
 
 
-def _ui_views(config: PipelineConfig) -> list[UiView]:
+def _ui_views(config: RepositoryPolicy) -> list[UiView]:
     if config.headless is None:
         return []
     views = []
@@ -234,7 +234,7 @@ def _unique_job_ids(envs: list[EnvironmentView], uis: list[UiView]) -> None:
         seen[job_id] = owner
 
 
-def _context(config: PipelineConfig, manifest: Manifest, header: str) -> dict[str, Any]:
+def _context(config: RepositoryPolicy, manifest: Manifest, header: str) -> dict[str, Any]:
     problems = manifest_problems(config, manifest)
     if problems:
         raise RenderError("; ".join(str(p) for p in problems))
@@ -325,7 +325,7 @@ def template_sources() -> dict[str, str]:
     }
 
 
-def render_inputs(config: PipelineConfig, manifest: Manifest) -> dict[str, Any]:
+def render_inputs(config: RepositoryPolicy, manifest: Manifest) -> dict[str, Any]:
     """Everything a render depends on. The manifest counts only through what the YAML uses (its
     deployment profile and target): installing a module changes no workflow."""
     return {
@@ -339,7 +339,7 @@ def render_inputs(config: PipelineConfig, manifest: Manifest) -> dict[str, Any]:
     }
 
 
-def inputs_digest(config: PipelineConfig, manifest: Manifest) -> str:
+def inputs_digest(config: RepositoryPolicy, manifest: Manifest) -> str:
     canonical = json.dumps(render_inputs(config, manifest), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -357,7 +357,7 @@ def parse_header(text: str) -> tuple[str, str] | None:
     return (match["version"], match["digest"]) if match else None
 
 
-def render_workflows(config: PipelineConfig, manifest: Manifest) -> dict[str, str]:
+def render_workflows(config: RepositoryPolicy, manifest: Manifest) -> dict[str, str]:
     """`{file name: workflow YAML}` for this config and manifest; RenderError if they cannot be
     rendered safely (a value that could inject YAML or an expression, clashing job ids, a config
     that does not fit the manifest's deployment profile)."""

@@ -22,11 +22,11 @@ from pydantic import SecretStr
 
 from bot.cli import main
 from bot.config import BotSettings, load_settings
+from bot.domain.ids import REPO_PATTERN
 from bot.forge import Forge, ForgeError, validate_repo
 from bot.runtime import Runtime
 from bot.store import Store, open_store
 from bot.store.testing import temporary_store
-from bot.web.api.fields import REPO_PATTERN
 from bot.web.app import create_app
 from tests.corpus import LATEST, read
 from tests.fakes import FakeForge

@@ -26,7 +26,7 @@ from bot.chatops.authorize import (
     required_permission,
 )
 from bot.forge import Permission
-from bot.pipeline.config import PipelineConfig, parse_pipeline_config
+from bot.pipeline.config import RepositoryPolicy, parse_pipeline_config
 
 BASE = """
 [image]
@@ -85,7 +85,7 @@ def decide(
     environment: str | None = "prod",
     *,
     facts: Facts | None = READY,
-    policy: PipelineConfig | None = POLICY,
+    policy: RepositoryPolicy | None = POLICY,
     policy_error: str | None = None,
 ) -> Decision:
     return authorize(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.chatops.replies import link_target, plain, render_deployment
+from bot.chatops.replies import link_target, render_deployment
+from bot.domain.text import markdown_plain as plain
 from bot.store import DeploymentRecord
 
 AT = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)

@@ -14,12 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from bot.config import (
     DEFAULT_MAX_BODY_BYTES,
     BotSettings,
-    ConfigError,
-    PolicyError,
-    load_repository_policy,
+    PolicyFileError,
+    SettingsError,
     load_settings,
+    read_policy_file,
 )
-from bot.forge import count_calls
+from bot.forge import ForgeError, count_calls, validate_login
 from bot.forge.github import GitHubForge, GitHubForgeProvider
 from tests.fakes import FakeForge
 from tests.github_conformance import GitHubMock
@@ -40,7 +40,7 @@ def key_pem() -> str:
 
 
 def problems_of(env: dict[str, str]) -> list[str]:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(SettingsError) as info:
         load_settings(env)
     return info.value.problems
 
@@ -54,7 +54,7 @@ def test_defaults() -> None:
     assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES == 25 * 1024 * 1024
     assert settings.repositories is None and settings.allows_repository("any/repo")
     assert settings.webhook_secrets == () and settings.bot_login is None
-    with pytest.raises(ConfigError, match="no GitHub credentials: set MODBOT_GITHUB_APP_ID"):
+    with pytest.raises(SettingsError, match="no GitHub credentials: set MODBOT_GITHUB_APP_ID"):
         _ = settings.auth_mode
 
 
@@ -190,7 +190,7 @@ def test_every_problem_is_reported_at_once_without_secrets() -> None:
         assert variable in text, variable
     assert "(got '12x')" in text and "(got 'abc')" in text
     assert TOKEN not in text and "c3VwZXJzZWNyZXQ" not in text and "hunter2" not in text
-    assert str(ConfigError(problems)).startswith("invalid modbot configuration:\n  - ")
+    assert str(SettingsError(problems)).startswith("invalid modbot configuration:\n  - ")
 
 
 @pytest.mark.parametrize(
@@ -239,12 +239,12 @@ def test_direct_construction_checks_the_same_rules(key_pem: str) -> None:
 
 # --- serve fails closed -----------------------------------------------------------------------------------
 def test_serve_needs_a_webhook_secret_and_credentials() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(SettingsError) as info:
         load_settings({}).require_serve()
     assert len(info.value.problems) == 2
     assert "MODBOT_WEBHOOK_SECRET is not set" in info.value.problems[0]
     assert "no GitHub credentials" in info.value.problems[1]
-    with pytest.raises(ConfigError, match="MODBOT_WEBHOOK_SECRET"):
+    with pytest.raises(SettingsError, match="MODBOT_WEBHOOK_SECRET"):
         load_settings({"MODBOT_GITHUB_TOKEN": TOKEN, "MODBOT_WEBHOOK_SECRET": " , "}).require_serve()
     load_settings({"MODBOT_GITHUB_TOKEN": TOKEN, "MODBOT_WEBHOOK_SECRET": SECRET}).require_serve()
 
@@ -331,7 +331,7 @@ def test_provider_from_settings_in_app_mode(github_api: GitHubMock, key_pem: str
 
 
 def test_provider_from_settings_needs_credentials() -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(SettingsError):
         GitHubForgeProvider.from_settings(load_settings({}))
     provider = GitHubForgeProvider.from_settings(load_settings({"MODBOT_GITHUB_TOKEN": TOKEN}))
     assert not provider.app_mode
@@ -347,30 +347,30 @@ def test_policy_comes_from_the_default_branch_not_the_pr_head() -> None:
     fake.commit("octo/modules", "evil", {".github/modbot.toml": b'[commands]\ninstall = ["read"]\n'})
     fake.add_pull("octo/modules", "evil", base_ref="trunk")
     with count_calls() as counter:
-        policy = load_repository_policy(fake, "octo/modules")
+        policy = read_policy_file(fake, "octo/modules")
     assert (policy.found, policy.ref, policy.path) == (True, "trunk", ".github/modbot.toml")
     assert policy.data == {"commands": {"install": ["admin", "maintain"]}}
     assert counter.calls == 2  # default branch, then the file on it
     with count_calls() as counter:
-        load_repository_policy(fake, "octo/modules", default_branch="trunk")  # from the webhook payload
+        read_policy_file(fake, "octo/modules", default_branch="trunk")  # from the webhook payload
     assert counter.calls == 1
 
 
 def test_policy_missing_invalid_or_not_text() -> None:
     fake = FakeForge()
     fake.add_repo("octo/modules")
-    missing = load_repository_policy(fake, "octo/modules", default_branch="main")
+    missing = read_policy_file(fake, "octo/modules", default_branch="main")
     assert (missing.found, missing.data) == (False, {})
     fake.put_file("octo/modules", "main", ".github/modbot.toml", b"[commands\ninstall = 1\n")
     with pytest.raises(
-        PolicyError, match=r"\.github/modbot\.toml on octo/modules@main is not valid TOML: .*line 1"
+        PolicyFileError, match=r"\.github/modbot\.toml on octo/modules@main is not valid TOML: .*line 1"
     ):
-        load_repository_policy(fake, "octo/modules", default_branch="main")
+        read_policy_file(fake, "octo/modules", default_branch="main")
     fake.put_file("octo/modules", "main", ".github/modbot.toml", b"x = '\xff'\n")
-    with pytest.raises(PolicyError, match="not UTF-8"):
-        load_repository_policy(fake, "octo/modules", default_branch="main")
+    with pytest.raises(PolicyFileError, match="not UTF-8"):
+        read_policy_file(fake, "octo/modules", default_branch="main")
     with pytest.raises(ValueError, match="relative path"):
-        load_repository_policy(fake, "octo/modules", path="../policy.toml")
+        read_policy_file(fake, "octo/modules", path="../policy.toml")
 
 
 def test_policy_through_github(github_api: GitHubMock) -> None:
@@ -383,6 +383,66 @@ def test_policy_through_github(github_api: GitHubMock) -> None:
         json=content_json(github_api, ".github/modbot.toml", POLICY),
     )
     forge = GitHubForge.with_token(TOKEN, bot_login="modbot[bot]")
-    policy = load_repository_policy(forge, "octo/modules")
+    policy = read_policy_file(forge, "octo/modules")
     assert policy.ref == "trunk" and policy.data["commands"]["install"] == ["admin", "maintain"]
     assert github_api.calls[1].query == {"ref": ["trunk"]}
+
+
+@pytest.mark.parametrize("login", ["octo-", "a--b", "modbot[bot]", "x"])
+def test_the_bot_login_takes_every_login_github_reports(login: str) -> None:
+    # In token mode the bot's login is the token's user, and accounts older than GitHub's sign-up rule
+    # keep logins like "octo-": the setting must take every login the forge takes (it refused "octo-").
+    settings = load_settings({"MODBOT_GITHUB_TOKEN": TOKEN, "MODBOT_BOT_LOGIN": login})
+    assert settings.bot_login == login == validate_login(login)
+
+
+@pytest.mark.parametrize("login", ["-octo", "octo bot", "a" * 40, "modbot[app]"])
+def test_the_bot_login_refuses_what_is_not_a_login(login: str) -> None:
+    with pytest.raises(SettingsError, match="MODBOT_BOT_LOGIN: must be a GitHub login"):
+        load_settings({"MODBOT_GITHUB_TOKEN": TOKEN, "MODBOT_BOT_LOGIN": login})
+
+
+def test_the_github_client_timings_are_settings(github_api: GitHubMock) -> None:
+    from tests.test_forge_github import inject_fault
+
+    defaults = load_settings({})
+    assert (defaults.github_timeout_seconds, defaults.github_max_attempts) == (15.0, 5)
+    assert (defaults.github_retry_base_seconds, defaults.github_retry_cap_seconds) == (1.0, 30.0)
+    assert (defaults.github_secondary_wait_seconds, defaults.github_max_wait_seconds) == (60.0, 90.0)
+    assert defaults.github_retry_jitter_seconds == 1.0 and defaults.delivery_drain_seconds == 30.0
+    settings = load_settings(
+        {
+            "MODBOT_GITHUB_TOKEN": TOKEN,
+            "MODBOT_GITHUB_API_URL": github_api.base_url,
+            "MODBOT_GITHUB_TIMEOUT_SECONDS": "7",
+            "MODBOT_GITHUB_MAX_ATTEMPTS": "2",
+            "MODBOT_GITHUB_RETRY_BASE_SECONDS": "4",
+            "MODBOT_GITHUB_RETRY_CAP_SECONDS": "8",
+        }
+    )
+    sleeps: list[float] = []
+    provider = GitHubForgeProvider.from_settings(settings, sleep=sleeps.append, rand=lambda: 0.5)
+    inject_fault(github_api, "GET", "/repos/octo/modules/pulls/7", 502)
+    inject_fault(github_api, "GET", "/repos/octo/modules/pulls/7", 502)
+    with pytest.raises(ForgeError):
+        provider.for_installation(None).get_pull("octo/modules", 7)
+    assert len(github_api.calls) == 2 and sleeps == [3.0]  # 2 attempts; the first backoff 4 s, jittered
+    assert github_api.responses.calls[0].request.req_kwargs["timeout"] == 7
+
+
+def test_the_github_client_timings_are_checked() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            {
+                "MODBOT_GITHUB_TIMEOUT_SECONDS": "0",
+                "MODBOT_GITHUB_MAX_ATTEMPTS": "0",
+                "MODBOT_GITHUB_RETRY_JITTER_SECONDS": "-1",
+                "MODBOT_DELIVERY_DRAIN_SECONDS": "nan",
+            }
+        )
+    problems = "\n".join(raised.value.problems)
+    for name in ("TIMEOUT_SECONDS", "MAX_ATTEMPTS", "RETRY_JITTER_SECONDS"):
+        assert f"MODBOT_GITHUB_{name}" in problems, problems
+    assert "MODBOT_DELIVERY_DRAIN_SECONDS" in problems
+    with pytest.raises(SettingsError, match="MODBOT_GITHUB_RETRY_BASE_SECONDS must not exceed"):
+        load_settings({"MODBOT_GITHUB_RETRY_BASE_SECONDS": "40"})

@@ -12,7 +12,7 @@ import tomli
 
 from bot.manifest import validate_text
 from bot.pipeline.config import (
-    ConfigError,
+    PolicyError,
     command_argv,
     command_template_problem,
     duration_seconds,
@@ -81,7 +81,7 @@ modbot_install = "modbot==0.1.0"
 
 
 def problems_of(text: str) -> dict[str, str]:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(PolicyError) as info:
         parse_pipeline_config(text)
     return {problem.path: problem.message for problem in info.value.problems}
 
@@ -161,7 +161,7 @@ modbot_install = "modbot"
 
 
 def test_error_message_names_the_file_and_counts() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(PolicyError) as info:
         parse_pipeline_config("", source="x/modbot.toml")
     text = str(info.value)
     assert text.startswith("x/modbot.toml: invalid pipeline config (3 problems):")
@@ -174,7 +174,7 @@ def test_invalid_toml_and_bytes(tmp_path: Path) -> None:
     assert "not valid TOML" in problems_of("[image\n")[""]
     bad = tmp_path / "modbot.toml"
     bad.write_bytes(b"\xff\xfe[image]")
-    with pytest.raises(ConfigError, match="not UTF-8"):
+    with pytest.raises(PolicyError, match="not UTF-8"):
         load_pipeline_config(bad)
     with pytest.raises(OSError):
         load_pipeline_config(tmp_path / "missing.toml")

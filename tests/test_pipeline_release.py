@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.domain.ids import parse_release_id
 from bot.pipeline.release import (
     ReleaseError,
     ReleaseTag,
@@ -20,7 +21,6 @@ from bot.pipeline.release import (
     newest_release,
     next_release_id,
     parse_record,
-    parse_release_id,
     release_for_build_key,
 )
 from tests.corpus import ROOT

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from bot.domain.text import redact_text, redact_value, truncate
 from bot.store import DEFAULT_DATABASE_URL, Store, UnsupportedDatabaseError, describe_url, make_engine
 from bot.store.checkpoint import WAL_BACKSTOP_PAGES
 from bot.store.engine import normalize_url
 from bot.store.queue import IncomingDelivery
-from bot.store.redact import redact_text, redact_value, truncate
 from bot.store.testing import temporary_store
 
 

@@ -21,7 +21,7 @@ import yaml
 from bot.cli import main
 from bot.manifest.model import Manifest
 from bot.manifest.validate import validate_file
-from bot.pipeline.config import PipelineConfig, load_pipeline_config, parse_pipeline_config
+from bot.pipeline.config import RepositoryPolicy, load_pipeline_config, parse_pipeline_config
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.workflows import (
     ACTIONS,
@@ -46,7 +46,7 @@ SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>.+?)\s*$")
 
 
-def load(profile: str) -> tuple[PipelineConfig, Manifest]:
+def load(profile: str) -> tuple[RepositoryPolicy, Manifest]:
     root = EXAMPLES[profile]
     config = load_pipeline_config(root / ".github" / "modbot.toml")
     result = validate_file(root / config.build.manifest)
@@ -118,7 +118,7 @@ python_version = "3.12"
 """
 
 
-def variant() -> tuple[PipelineConfig, Manifest]:
+def variant() -> tuple[RepositoryPolicy, Manifest]:
     """No GHCR (registry credentials), compose and command backends, no auto_deploy, a workspace in
     a sub-folder, a target triple, a `+` in paths (escaped in path filters)."""
     config = parse_pipeline_config(VARIANT_TOML)

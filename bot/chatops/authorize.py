@@ -14,20 +14,19 @@ cannot make the bot repeat arbitrary text.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
+from bot.domain.ids import is_app_login, is_environment_name, is_release_id
 from bot.forge import PERMISSIONS, Permission
 from bot.pipeline.config import (
     DEFAULT_CONFIG_PATH,
-    ENVIRONMENT_NAME_RE,
     ChatopsConfig,
     EnvironmentConfig,
-    PipelineConfig,
+    RepositoryPolicy,
 )
-from bot.pipeline.release import is_release_id, release_sort_key
+from bot.pipeline.release import release_sort_key
 
 __all__ = [
     "ACTIONS",
@@ -69,8 +68,6 @@ Rule = Literal[
 ]
 # every rule id: "ok", then the refusals in the order they are checked (docs/pipeline.md explains each)
 RULES: tuple[Rule, ...] = get_args(Rule)
-
-_ENVIRONMENT_NAME = re.compile(ENVIRONMENT_NAME_RE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +130,7 @@ def permission_at_least(have: Permission, need: Permission) -> bool:
 
 
 def required_permission(
-    action: Action, environment: EnvironmentConfig | None, policy: PipelineConfig | None
+    action: Action, environment: EnvironmentConfig | None, policy: RepositoryPolicy | None
 ) -> Permission | None:
     """The role `action` needs (None: anyone may run it). Without a policy, validate and rebuild take
     the defaults; deploy, rollback and unlock need the environment (ValueError without it)."""
@@ -157,7 +154,7 @@ def authorize(
     *,
     environment: str | None,
     facts: Facts | None,
-    policy: PipelineConfig | None,
+    policy: RepositoryPolicy | None,
     policy_error: str | None,
 ) -> Decision:
     """Allow or refuse `action` by `actor`. `policy` is the default branch's config (None: no file),
@@ -166,7 +163,7 @@ def authorize(
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     # GitHub App logins end in "[bot]" and no user's can: a mislabelled bot is still a bot
-    if actor.kind == "bot" or actor.login.endswith("[bot]"):
+    if actor.kind == "bot" or is_app_login(actor.login):
         return _refuse(
             "bot_ignored",
             f"{actor.login} is a bot; modbot ignores commands from bots (its own comments included)",
@@ -225,7 +222,7 @@ def _role_of(actor: Actor) -> str:
 
 
 def _repository_command(
-    action: Literal["validate", "rebuild"], actor: Actor, facts: Facts | None, policy: PipelineConfig | None
+    action: Literal["validate", "rebuild"], actor: Actor, facts: Facts | None, policy: RepositoryPolicy | None
 ) -> Decision:
     need = required_permission(action, None, policy)
     assert need is not None
@@ -263,14 +260,14 @@ def _repository_command(
     return _allow(f"{actor.login} may rebuild PR #{pull.number}'s merge commit")
 
 
-def _find_environment(policy: PipelineConfig, name: str | None) -> EnvironmentConfig | Decision:
+def _find_environment(policy: RepositoryPolicy, name: str | None) -> EnvironmentConfig | Decision:
     known = ", ".join(env.name for env in policy.environments)
     for env in policy.environments:
         if env.name == name:
             return env
     if name is None:
         message = "the command names no environment"
-    elif _ENVIRONMENT_NAME.fullmatch(name):
+    elif is_environment_name(name):
         message = f'there is no environment "{name}" in {DEFAULT_CONFIG_PATH}'
     else:
         message = "that is not an environment name (lowercase letters, digits and '-')"

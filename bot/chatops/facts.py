@@ -24,9 +24,10 @@ from pydantic import ValidationError
 
 from bot.chatops.authorize import Action, Actor, BuildState, Facts, PullFacts, permission_at_least
 from bot.chatops.releases import built_release, find_release, release_at_commit
-from bot.config import PolicyError, load_repository_policy
+from bot.config import PolicyFileError, read_policy_file
+from bot.domain.ids import is_app_login
 from bot.forge import Forge, ForgeError, PullRequest, Review, WorkflowRun
-from bot.pipeline.config import ChatopsConfig, EnvironmentConfig, PipelineConfig, problems_from
+from bot.pipeline.config import ChatopsConfig, EnvironmentConfig, RepositoryPolicy, problems_from
 from bot.pipeline.release import release_sort_key
 from bot.store import EnvironmentLock, ReleaseInfo, Store
 
@@ -34,7 +35,7 @@ __all__ = [
     "DECISIVE_REVIEW_STATES",
     "NO_FACTS",
     "Gathered",
-    "Policy",
+    "PolicyOnBranch",
     "approved_by_others",
     "build_state",
     "gather_actor",
@@ -60,10 +61,10 @@ NO_FACTS = Facts(
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class PolicyOnBranch:
     """The repository's chat-ops policy as read from its default branch."""
 
-    config: PipelineConfig | None  # None: no file, or it could not be used (`error` says why)
+    config: RepositoryPolicy | None  # None: no file, or it could not be used (`error` says why)
     error: str | None
     branch: str  # the default branch it was read from
 
@@ -73,31 +74,31 @@ class Policy:
         return next((env for env in self.config.environments if env.name == name), None)
 
 
-def load_policy(forge: Forge, repo: str, *, path: str, default_branch: str | None) -> Policy:
+def load_policy(forge: Forge, repo: str, *, path: str, default_branch: str | None) -> PolicyOnBranch:
     """The policy file from the default branch (`default_branch` from a webhook saves a call). A file
     that is not TOML or not a valid pipeline config is an `error` for authorize (fail closed)."""
     branch = default_branch or forge.default_branch(repo)  # here, so that an unreadable file names it too
     try:
-        found = load_repository_policy(forge, repo, path=path, default_branch=branch)
-    except PolicyError as exc:
-        return Policy(None, str(exc), branch)
+        found = read_policy_file(forge, repo, path=path, default_branch=branch)
+    except PolicyFileError as exc:
+        return PolicyOnBranch(None, str(exc), branch)
     if not found.found:
-        return Policy(None, None, found.ref)
+        return PolicyOnBranch(None, None, found.ref)
     try:
-        config = PipelineConfig.model_validate(found.data)
+        config = RepositoryPolicy.model_validate(found.data)
     except ValidationError as exc:
         problems = [str(problem) for problem in problems_from(exc)]
         shown = "; ".join(problems[:_MAX_POLICY_PROBLEMS])
         more = len(problems) - _MAX_POLICY_PROBLEMS
-        return Policy(None, shown + (f" (and {more} more)" if more > 0 else ""), found.ref)
-    return Policy(config, None, found.ref)
+        return PolicyOnBranch(None, shown + (f" (and {more} more)" if more > 0 else ""), found.ref)
+    return PolicyOnBranch(config, None, found.ref)
 
 
 # --- the pure rules ------------------------------------------------------------------------------------
 
 
 def _is_bot_login(login: str) -> bool:
-    return login.endswith("[bot]")
+    return is_app_login(login)
 
 
 def approved_by_others(reviews: Sequence[Review], author: str) -> bool:
@@ -229,7 +230,7 @@ def gather_facts(
     environment: str | None,
     release_id: str | None,
     issue_number: int | None,
-    policy: Policy,
+    policy: PolicyOnBranch,
 ) -> Gathered:
     """The facts `authorize` needs for `action` (None for help, status, validate and unlock, which
     need none), asking GitHub only what that action needs."""
@@ -282,7 +283,7 @@ def gather_facts(
 
 
 def _merged_release(
-    forge: Forge, store: Store, repo: str, pull: PullRequest, policy: Policy
+    forge: Forge, store: Store, repo: str, pull: PullRequest, policy: PolicyOnBranch
 ) -> tuple[ReleaseInfo | None, BuildState | None, WorkflowRun | None]:
     """The release of a merged PR's merge commit, the state of its build, and the build run."""
     if not pull.merged or pull.merge_commit_sha is None:
@@ -302,7 +303,7 @@ def _merged_release(
 
 
 def _rebuild_facts(
-    forge: Forge, store: Store, repo: str, issue_number: int | None, policy: Policy
+    forge: Forge, store: Store, repo: str, issue_number: int | None, policy: PolicyOnBranch
 ) -> Gathered:
     pull = get_pull_or_none(forge, repo, issue_number)
     if pull is None:

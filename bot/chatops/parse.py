@@ -42,8 +42,8 @@ Arguments
 - `/deploy <environment> [<release_id>]`, `/rollback <environment> [<release_id>]`,
   `/status [<environment>]`, `/unlock <environment>`; `/validate`, `/rebuild` and `/help` take none
   (the `COMMANDS` registry is the one place that says so).
-- An environment name matches `ENVIRONMENT_NAME_RE` of `bot.pipeline.config`; a release id is one
-  `bot.pipeline.release.is_release_id` accepts, also written as its tag `release/<id>` (normalised to
+- An environment name matches `ENVIRONMENT_NAME_PATTERN` of `bot.domain.ids`; a release id is one
+  `bot.domain.ids.is_release_id` accepts, also written as its tag `release/<id>` (normalised to
   the id). A missing, malformed or extra argument is a "usage" problem that quotes the first bad
   argument (made safe by `code_span`) and shows the usage.
 """
@@ -57,8 +57,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from bot.pipeline.config import ENVIRONMENT_NAME_RE
-from bot.pipeline.release import RELEASE_TAG_PREFIX, is_release_id
+from bot.domain.ids import is_environment_name, is_release_id
+from bot.pipeline.release import RELEASE_TAG_PREFIX
 
 CommandName = Literal["deploy", "rollback", "status", "validate", "rebuild", "unlock", "help"]
 ProblemKind = Literal["unknown", "usage", "several"]
@@ -152,7 +152,6 @@ COMMANDS: Mapping[CommandName, CommandSpec] = MappingProxyType(
 
 _BY_WORD: Mapping[str, CommandSpec] = {name: spec for name, spec in COMMANDS.items()}  # any word looks up
 
-_ENVIRONMENT_NAME = re.compile(ENVIRONMENT_NAME_RE)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _COMMAND_WORD = re.compile(r"/([A-Za-z][A-Za-z-]*+)")
 _ORDERED_LIST_MARKER = re.compile(r"[0-9]{1,9}[.)]")
@@ -338,7 +337,7 @@ def _interpret(attempt: _Attempt) -> Command | CommandProblem:
     if spec.environment != "none":
         if arguments:
             environment = arguments.pop(0)
-            if not _ENVIRONMENT_NAME.fullmatch(environment):
+            if not is_environment_name(environment):
                 return _usage(spec, attempt, _bad_environment(environment))
         elif spec.environment == "required":
             return _usage(spec, attempt, f"`/{spec.name}` needs an environment.")

@@ -19,13 +19,13 @@ from __future__ import annotations
 import logging
 import posixpath
 
+from bot.domain.ids import is_release_id
 from bot.forge import Forge, ForgeError, Ref, TagObject
 from bot.manifest.validate import validate_bytes
 from bot.pipeline.release import (
     RELEASE_STATUS_CONTEXT,
     RELEASE_TAG_PREFIX,
     ReleaseError,
-    is_release_id,
     parse_record,
     reused_release_in,
 )

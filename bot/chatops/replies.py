@@ -2,13 +2,13 @@
 
 Every reply to a comment starts with a hidden marker naming the command comment it answers
 (`reply_marker`), so a re-run job can tell that it answered already. Text that is not modbot's own
-(reasons, policy text, GitHub's error messages, token names) goes through `plain`, which defuses
-HTML and @-mentions; a command as someone wrote it is only ever echoed through `code_span`.
+(reasons, policy text, GitHub's error messages, token names) goes through `markdown_plain`
+(bot.domain.text), which defuses HTML and @-mentions; a command as someone wrote it is only ever
+echoed through `code_span`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from bot.chatops.authorize import Decision
 from bot.chatops.parse import CommandProblem
+from bot.domain.text import markdown_plain
 from bot.forge import COMMENT_LIMIT
 from bot.handlers.manifest_review import truncate
 from bot.render import render
@@ -29,7 +30,6 @@ __all__ = [
     "Step",
     "command_text",
     "link_target",
-    "plain",
     "progress_steps",
     "render_deployment",
     "render_failure",
@@ -48,38 +48,11 @@ __all__ = [
 REPLY_MARKER = "<!-- modbot:command-reply {comment_id} -->"
 STAGES: tuple[DeployStage, ...] = get_args(DeployStage)  # in order: queued, deploy, smoke, done
 _STAGE_NAMES = {"queued": "queued", "deploy": "deploy", "smoke": "smoke test", "done": "done"}
-_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
-_MAX_PLAIN = 1000
-# HTML, table cells and link brackets; CommonMark lets any ASCII punctuation be backslash-escaped. A
-# backslash goes first: else a `\|` in the text would become `\\|`, an escaped backslash and a bare `|`.
-_ESCAPES = (
-    ("\\", "\\\\"),
-    ("&", "&amp;"),
-    ("<", "&lt;"),
-    (">", "&gt;"),
-    ("|", "\\|"),
-    ("[", "\\["),
-    ("]", "\\]"),
-)
 
 
 def reply_marker(comment_id: int) -> str:
     """The hidden line that ties a reply to the command comment it answers."""
     return REPLY_MARKER.format(comment_id=int(comment_id))
-
-
-def plain(text: str | None, limit: int = _MAX_PLAIN) -> str:
-    """Text that is not modbot's own, made safe for a Markdown paragraph or table cell: one line, HTML,
-    `|` and link brackets escaped, no @-mention (a word joiner after the @), at most `limit`
-    characters."""
-    if not text:
-        return ""
-    one_line = " ".join(text.split())
-    if len(one_line) > limit:
-        one_line = one_line[: limit - 1] + "…"
-    for char, escaped in _ESCAPES:
-        one_line = one_line.replace(char, escaped)
-    return _MENTION.sub("@\u2060", one_line)
 
 
 # RFC 3986's reserved and unreserved characters and `%`, less those that end or confuse a Markdown link
@@ -113,8 +86,8 @@ def _finish(body: str) -> str:
 
 
 def _sentence(text: str) -> str:
-    """`plain` text the template ends with a full stop (so it must not end with one)."""
-    return plain(text).rstrip(". ")
+    """`markdown_plain` text the template ends with a full stop (so it must not end with one)."""
+    return markdown_plain(text).rstrip(". ")
 
 
 def _marker(comment_id: int | None) -> str:
@@ -159,7 +132,7 @@ def render_failure(
             command=command,
             message=_sentence(message),
             next_step=_sentence(next_step),
-            github_error=plain(github_error) if github_error else None,
+            github_error=markdown_plain(github_error) if github_error else None,
         )
     )
 
@@ -227,9 +200,9 @@ def render_deployment(
             logs_url=link_target(record.logs_url) if record.logs_url else None,
             outcome=_outcome(record),
             steps=progress_steps(record),
-            requested_by=plain(record.requested_by, 200),
-            reason=plain(record.reason),
-            warnings=[plain(warning) for warning in warnings],
+            requested_by=markdown_plain(record.requested_by, 200),
+            reason=markdown_plain(record.reason),
+            warnings=[markdown_plain(warning) for warning in warnings],
             auto=auto_rollback,
             auto_outcome=_outcome(auto_rollback) if auto_rollback is not None else None,
             auto_steps=progress_steps(auto_rollback) if auto_rollback is not None else [],
@@ -269,8 +242,8 @@ def render_status(
             asked=asked,
             environments=environments,
             when=when,
-            plain=plain,
-            policy_error=plain(policy_error) if policy_error else None,
+            plain=markdown_plain,
+            policy_error=markdown_plain(policy_error) if policy_error else None,
         )
     )
 
@@ -292,9 +265,9 @@ def render_help(
             "comments/command_help.md.j2",
             marker=_marker(comment_id),
             entries=entries,
-            actor=plain(actor, 200),
+            actor=markdown_plain(actor, 200),
             role=role,
-            policy_error=plain(policy_error) if policy_error else None,
+            policy_error=markdown_plain(policy_error) if policy_error else None,
         )
     )
 
@@ -312,7 +285,7 @@ def render_unlock(
             marker=_marker(comment_id),
             environment=environment,
             lock=released,
-            holder=plain(released.holder, 200) if released is not None else None,
+            holder=markdown_plain(released.holder, 200) if released is not None else None,
             since=when(released.acquired_at) if released is not None else None,
             in_flight=in_flight,
         )
@@ -329,7 +302,7 @@ def render_validate(
             number=number,
             outcome=outcome,
             conclusion=conclusion,
-            headline=plain(headline) if headline else None,
+            headline=markdown_plain(headline) if headline else None,
         )
     )
 

@@ -29,7 +29,6 @@ command with the deciding rule; `<action>.refused` for a refusal; `deploy.start`
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -49,7 +48,7 @@ from bot.chatops.authorize import (
 from bot.chatops.facts import (
     NO_FACTS,
     Gathered,
-    Policy,
+    PolicyOnBranch,
     gather_actor,
     gather_facts,
     get_pull_or_none,
@@ -72,10 +71,11 @@ from bot.chatops.replies import (
     render_validate,
 )
 from bot.config import BotSettings
+from bot.domain.ids import is_environment_name, is_release_id
 from bot.forge import Forge, ForgeError, Ref
 from bot.handlers.pull_request import review_pull_request
-from bot.pipeline.config import ENVIRONMENT_NAME_RE, EnvironmentConfig
-from bot.pipeline.release import DEPLOY_TAG_PREFIX, is_release_id
+from bot.pipeline.config import EnvironmentConfig
+from bot.pipeline.release import DEPLOY_TAG_PREFIX
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import (
     DeploymentRecord,
@@ -104,7 +104,6 @@ CONTRACT_VERSION = 1  # the Deployment payload's `modbot` key (docs/workflows.md
 _RULES_BEFORE_FACTS: frozenset[Rule] = frozenset(
     {"bot_ignored", "policy_invalid", "no_policy", "unknown_environment", "permission", "frozen"}
 )
-_ENVIRONMENT_RE = re.compile(ENVIRONMENT_NAME_RE)
 
 
 @dataclass(frozen=True)
@@ -195,7 +194,7 @@ def _check_request(request: CommandRequest) -> None:
         raise ValueError(f"unknown command {request.action!r} (known: {', '.join(ACTIONS)})")
     if request.action in ENVIRONMENT_ACTIONS and request.environment is None:
         raise ValueError(f"{request.action} needs an environment")
-    if request.environment is not None and not _ENVIRONMENT_RE.fullmatch(request.environment):
+    if request.environment is not None and not is_environment_name(request.environment):
         raise ValueError("not an environment name (lowercase letters, digits and '-', at most 31 characters)")
     if request.release_id is not None and not is_release_id(request.release_id):
         raise ValueError("not a release id (rel_YYYY_MM_DD_NNN)")
@@ -208,7 +207,7 @@ def _check_request(request: CommandRequest) -> None:
 
 
 def _decide(
-    request: CommandRequest, actor: Actor, policy: Policy, forge: Forge, store: Store
+    request: CommandRequest, actor: Actor, policy: PolicyOnBranch, forge: Forge, store: Store
 ) -> tuple[Decision, Gathered]:
     """Ask `authorize`; gather the facts (GitHub calls) only when a rule that needs them is reached."""
     if request.action not in ("deploy", "rollback", "rebuild"):
@@ -350,7 +349,7 @@ def _github_error(error: ForgeError | None) -> str | None:
 # --- help and status -----------------------------------------------------------------------------------
 
 
-def _help(request: CommandRequest, actor: Actor, policy: Policy, decision: Decision) -> CommandResult:
+def _help(request: CommandRequest, actor: Actor, policy: PolicyOnBranch, decision: Decision) -> CommandResult:
     entries: list[HelpEntry] = []
     for spec in COMMANDS.values():
         if spec.name in ("help", "status"):
@@ -397,7 +396,12 @@ def _help(request: CommandRequest, actor: Actor, policy: Policy, decision: Decis
 
 
 def _ask(
-    action: Action, actor: Actor, environment: str | None, policy: Policy, *, facts: Facts | None = NO_FACTS
+    action: Action,
+    actor: Actor,
+    environment: str | None,
+    policy: PolicyOnBranch,
+    *,
+    facts: Facts | None = NO_FACTS,
 ) -> Decision:
     """What `authorize` says of `action` on `facts` (by default before any fact: enough to tell whether
     the actor may run it)."""
@@ -411,7 +415,9 @@ def _ask(
     )
 
 
-def _status(request: CommandRequest, store: Store, policy: Policy, decision: Decision) -> CommandResult:
+def _status(
+    request: CommandRequest, store: Store, policy: PolicyOnBranch, decision: Decision
+) -> CommandResult:
     states = {state.environment: state for state in store.environments(request.repo)}
     configured = {env.name: env for env in policy.config.environments} if policy.config else {}
     names = list(configured) + sorted(set(states) - set(configured))
@@ -658,7 +664,7 @@ def _deploy(
     store: Store,
     environment: EnvironmentConfig,
     actor: Actor,
-    policy: Policy,
+    policy: PolicyOnBranch,
 ) -> CommandResult:
     assert policy.config is not None
     lock_ttl = timedelta(seconds=policy.config.chatops.lock_timeout_seconds)

@@ -30,10 +30,11 @@ from typing import Any, cast
 
 from bot.chatops.facts import load_policy
 from bot.chatops.releases import release_in_tag_object
+from bot.domain.ids import is_release_id
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
 from bot.handlers.deployments import deploy_stage, read_contract, record_contract_deployment
 from bot.pipeline.config import DEFAULT_CONFIG_PATH
-from bot.pipeline.release import RELEASE_TAG_PREFIX, is_release_id
+from bot.pipeline.release import RELEASE_TAG_PREFIX
 from bot.store import (
     FINAL_DEPLOY_STATUSES,
     DeploymentRecord,

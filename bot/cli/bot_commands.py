@@ -158,11 +158,11 @@ class _Stop(Exception):
 
 
 def _settings() -> BotSettings:
-    from bot.config import ConfigError, load_settings
+    from bot.config import SettingsError, load_settings
 
     try:
         return load_settings()
-    except ConfigError as error:
+    except SettingsError as error:
         raise _Stop(_error(str(error))) from None
 
 
@@ -259,7 +259,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 # --- propose --------------------------------------------------------------------------------------------
 def _checked_repo(settings: BotSettings, repo: str, installation_id: int | None) -> str | None:
     """Why the repository cannot be used, or None."""
-    from bot.config import ConfigError
+    from bot.config import SettingsError
     from bot.forge import validate_repo
 
     try:
@@ -270,7 +270,7 @@ def _checked_repo(settings: BotSettings, repo: str, installation_id: int | None)
         return f"{repo} is not among the repositories this bot manages (MODBOT_REPOSITORIES)"
     try:
         mode = settings.auth_mode
-    except ConfigError as error:
+    except SettingsError as error:
         return str(error)
     if mode == "app" and installation_id is None:
         return "--installation-id is required: the bot is configured as a GitHub App"
@@ -382,7 +382,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from bot import logs
-        from bot.config import ConfigError
+        from bot.config import SettingsError
         from bot.forge.github import ForgeStats, GitHubForgeProvider
         from bot.metrics import Metrics
         from bot.runtime import Runtime
@@ -403,7 +403,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = _settings()
         try:
             settings.require_serve()  # before opening anything: fail closed with every reason
-        except ConfigError as error:
+        except SettingsError as error:
             return _error(str(error))
         metrics = Metrics()
         stats = ForgeStats(

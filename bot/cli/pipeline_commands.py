@@ -22,10 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.output import UsageError, paint, print_json
+from bot.domain.ids import (
+    CI_BUILD_ID_PATTERN,
+    ENVIRONMENT_NAME_PATTERN,
+    GIT_SHA_PATTERN,
+    IMAGE_DIGEST_PATTERN,
+    RELEASE_ID_PATTERN,
+    SHA256_HEX_PATTERN,
+)
 
 if TYPE_CHECKING:
     from bot.manifest.model import Manifest
-    from bot.pipeline.config import EnvironmentConfig, PipelineConfig
+    from bot.pipeline.config import EnvironmentConfig, RepositoryPolicy
     from bot.pipeline.features import FeaturePlan
     from bot.pipeline.git import Git
     from bot.pipeline.health import RunResult
@@ -35,12 +43,12 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = ".github/modbot.toml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-_RELEASE_ID_RE = re.compile(r"rel_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3}")
-_ENV_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
-_DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
-_MANIFEST_HASH_RE = re.compile(r"[0-9a-f]{64}")
-_GIT_SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_BUILD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}")
+_RELEASE_ID_RE = re.compile(RELEASE_ID_PATTERN)  # the shape only: a real day is checked later
+_ENV_NAME_RE = re.compile(ENVIRONMENT_NAME_PATTERN)
+_DIGEST_RE = re.compile(IMAGE_DIGEST_PATTERN)
+_MANIFEST_HASH_RE = re.compile(SHA256_HEX_PATTERN)
+_GIT_SHA_RE = re.compile(GIT_SHA_PATTERN)
+_BUILD_ID_RE = re.compile(CI_BUILD_ID_PATTERN)
 _ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _UI_IMAGE_RE = re.compile(r"([a-z0-9][a-z0-9_.-]{0,62})=(.+)")
 
@@ -278,7 +286,7 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     """Known failures become one clear message and an exit code, never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
-        from bot.pipeline.config import ConfigError
+        from bot.pipeline.config import PolicyError
         from bot.pipeline.deploy import DeployError
         from bot.pipeline.git import GitError
         from bot.pipeline.outputs import OutputError
@@ -290,7 +298,7 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             return _report_failure(args, exc.lines)
         except (ReleaseError, DeployError) as exc:
             return _report_failure(args, (str(exc),))
-        except ConfigError as exc:
+        except PolicyError as exc:
             _error(str(exc))
             return EXIT_USAGE
         except (GitError, OutputError) as exc:
@@ -325,7 +333,7 @@ def _report_failure(args: argparse.Namespace, lines: tuple[str, ...] | list[str]
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    config: PipelineConfig
+    config: RepositoryPolicy
     config_path: Path
     root: Path  # the repository root the config's paths are relative to
 
@@ -472,7 +480,7 @@ def _emit(args: argparse.Namespace, outputs: Mapping[str, OutputValue], text: li
     return EXIT_OK
 
 
-def _auto_deploy(config: PipelineConfig) -> list[str]:
+def _auto_deploy(config: RepositoryPolicy) -> list[str]:
     return [env.name for env in config.environments if env.auto_deploy]
 
 

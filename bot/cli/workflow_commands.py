@@ -15,7 +15,7 @@ from bot.cli.output import UsageError, paint
 
 if TYPE_CHECKING:
     from bot.manifest.model import Manifest
-    from bot.pipeline.config import PipelineConfig
+    from bot.pipeline.config import RepositoryPolicy
 
 DEFAULT_CONFIG = ".github/modbot.toml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -55,16 +55,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", metavar="PATH", help="default: build.manifest of the config")
 
 
-def _inputs(args: argparse.Namespace) -> tuple[PipelineConfig, Manifest, Path] | int:
+def _inputs(args: argparse.Namespace) -> tuple[RepositoryPolicy, Manifest, Path] | int:
     """The config, the manifest and the repository root; an exit code after printing why not."""
-    from bot.pipeline.config import ConfigError, load_pipeline_config, repository_root
+    from bot.pipeline.config import PolicyError, load_pipeline_config, repository_root
 
     config_path = Path(args.config)
     if not config_path.is_file():
         raise UsageError(f"no pipeline config at {config_path} (see docs/pipeline.md, or pass --config)")
     try:
         config = load_pipeline_config(config_path)
-    except ConfigError as exc:
+    except PolicyError as exc:
         raise UsageError(str(exc)) from None
     root = repository_root(config_path)
     manifest_path = Path(args.manifest) if args.manifest else root / config.build.manifest
@@ -92,7 +92,7 @@ def _load_manifest(path: Path, root: Path) -> Manifest | None:
     return None
 
 
-def _render(config: PipelineConfig, manifest: Manifest) -> dict[str, str] | None:
+def _render(config: RepositoryPolicy, manifest: Manifest) -> dict[str, str] | None:
     from bot.workflows import RenderError, render_workflows
 
     try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from bot.domain.ids import is_login, is_owner, validate_path, validate_repo
+
 __all__ = [
     "check_limit",
     "normalize_ref",
@@ -20,26 +22,9 @@ __all__ = [
     "validate_workflow",
 ]
 
-_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _REF_PART = re.compile(r"^[A-Za-z0-9._/+@-]+$")
-_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")  # people and Apps ("x[bot]")
 _TEAM_SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
 _WORKFLOW_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml$")
-
-
-def validate_repo(repo: str) -> str:
-    if not _REPO.fullmatch(repo) or repo.split("/", 1)[1] in {".", ".."}:
-        raise ValueError(f"not a repository full name (owner/name): {repo!r}")
-    return repo
-
-
-def validate_path(path: str) -> str:
-    """A file path inside the repository: relative, no empty, ``.`` or ``..`` segments."""
-    parts = path.split("/")
-    if not path or path.startswith("/") or "\\" in path or any(p in {"", ".", ".."} for p in parts):
-        raise ValueError(f"not a relative file path in the repository: {path!r}")
-    return path
 
 
 def normalize_ref(ref: str) -> str:
@@ -62,14 +47,14 @@ def normalize_ref(ref: str) -> str:
 
 def validate_org(org: str) -> str:
     """An organization (or user) login, as a URL path segment."""
-    if not isinstance(org, str) or not _OWNER.fullmatch(org):
+    if not is_owner(org):
         raise ValueError(f"not an organization name: {org!r}")
     return org
 
 
 def validate_login(username: str) -> str:
     """A GitHub account login (``alice``, ``modbot[bot]``), as a URL path segment."""
-    if not isinstance(username, str) or not _LOGIN.fullmatch(username):
+    if not is_login(username):
         raise ValueError(f"not a GitHub login: {username!r}")
     return username
 

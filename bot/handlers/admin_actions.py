@@ -35,18 +35,6 @@ Action = Literal["install", "uninstall", "upgrade", "enable", "disable"]
 ACTIONS: tuple[Action, ...] = ("install", "uninstall", "upgrade", "enable", "disable")
 INTENT_MARKER = "modbot:intent"
 _MARKER_RE = re.compile(r"<!-- modbot:intent (\{.*?\}) -->", re.DOTALL)
-_SPEC_KEYS = (
-    "crate",
-    "source",
-    "version",
-    "git",
-    "rev",
-    "path",
-    "features",
-    "required",
-    "depends_on",
-    "runtime",
-)
 
 
 def _printable_line(value: str) -> str:

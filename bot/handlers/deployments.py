@@ -28,13 +28,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast, get_args
 
-from bot.chatops.facts import Policy, load_policy
+from bot.chatops.facts import PolicyOnBranch, load_policy
 from bot.chatops.progress import render_progress, rolled_back_deployment
 from bot.chatops.releases import (
     built_release,
@@ -44,6 +43,7 @@ from bot.chatops.releases import (
     release_at_commit,
 )
 from bot.config import BotSettings
+from bot.domain.ids import is_environment_name, is_git_sha, is_release_id
 from bot.forge import Deployment, Forge, ForgeError, WorkflowRun
 from bot.forge.github.conversions import (
     deployment_from_json,
@@ -58,8 +58,8 @@ from bot.handlers.payloads import (
     WorkflowRunEvent,
     read_payload,
 )
-from bot.pipeline.config import ENVIRONMENT_NAME_RE, BuildConfig, ChatopsConfig
-from bot.pipeline.release import DEPLOY_TAG_PREFIX, GIT_SHA_PATTERN, RELEASE_TAG_PREFIX, is_release_id
+from bot.pipeline.config import BuildConfig, ChatopsConfig
+from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX
 from bot.store import (
     FINAL_DEPLOY_STATUSES,
     SYSTEM_ACTOR,
@@ -94,8 +94,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CONTRACT_KINDS: frozenset[str] = frozenset(get_args(DeployKind))
-_ENVIRONMENT = re.compile(ENVIRONMENT_NAME_RE)
-_COMMIT_SHA = re.compile(GIT_SHA_PATTERN)
 _OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed", "inactive": "inactive"}
 
 
@@ -189,7 +187,7 @@ def handle_deployment_status(
     store_status = _store_status(status.state)
     if store_status is None:
         return f"ignored: unknown deployment state {status.state[:40]!r}"
-    if not _ENVIRONMENT.fullmatch(deployment.environment) or not _COMMIT_SHA.fullmatch(deployment.sha):
+    if not is_environment_name(deployment.environment) or not is_git_sha(deployment.sha):
         return "ignored: the Deployment's environment or commit is not one modbot deploys"
     before = store.deployment_by_github_id(repo, deployment.id)
     if before is None and store_status == "inactive":
@@ -326,7 +324,9 @@ def _policy_parts(
     forge: Forge, repo: str, settings: BotSettings, default_branch: str | None
 ) -> tuple[ChatopsConfig, BuildConfig]:
     """The policy's chat-ops and build settings (the defaults when it cannot be read)."""
-    policy: Policy = load_policy(forge, repo, path=settings.policy_path, default_branch=default_branch)
+    policy: PolicyOnBranch = load_policy(
+        forge, repo, path=settings.policy_path, default_branch=default_branch
+    )
     if policy.config is None:
         return ChatopsConfig(), BuildConfig()
     return policy.config.chatops, policy.config.build
@@ -357,7 +357,7 @@ def handle_workflow_run(
 
 
 def _builds_of(store: Store, repo: str, sha: str) -> list[BuildRecord]:
-    return store.builds_for_merge_sha(repo, sha) if _COMMIT_SHA.fullmatch(sha) else []
+    return store.builds_for_merge_sha(repo, sha) if is_git_sha(sha) else []
 
 
 def _deploy_run_ended(
@@ -370,7 +370,7 @@ def _deploy_run_ended(
     environment: str,
     default_branch: str | None,
 ) -> str:
-    if not _ENVIRONMENT.fullmatch(environment):
+    if not is_environment_name(environment):
         return "ignored: not a deploy tag modbot moves"
     lock = store.get_lock(repo, environment)
     if lock is None or lock.deployment_id is None:
@@ -559,7 +559,7 @@ def handle_pull_request_closed(
     if not builds:
         return "ignored: no build waits on this pull request"
     merge_sha = pr.merge_commit_sha
-    if not pr.merged or merge_sha is None or not _COMMIT_SHA.fullmatch(merge_sha):
+    if not pr.merged or merge_sha is None or not is_git_sha(merge_sha):
         for build in builds:
             _cancel(store, build)
         return f"cancelled {len(builds)} build(s): the pull request was closed without merging"

@@ -29,6 +29,7 @@ from bot.chatops.progress import START_ACTIONS
 from bot.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
 from bot.chatops.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
+from bot.domain.ids import is_app_login
 from bot.forge import Forge, ForgeError
 from bot.handlers.deployments import update_reply
 from bot.handlers.payloads import IssueCommentEvent, User, read_payload
@@ -77,7 +78,7 @@ def handle_issue_comment(
 
 
 def _from_a_bot(login: str, user_type: str | None, forge: Forge) -> bool:
-    if user_type == "Bot" or not login or login.endswith("[bot]"):
+    if user_type == "Bot" or not login or is_app_login(login):
         return True
     # a token-mode bot is a user account: its own comments carry its login
     return login.lower() == forge.bot_login.lower()

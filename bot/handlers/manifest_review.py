@@ -7,17 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.forge import Annotation
+from bot.domain.text import cut_at_line, shorten
+from bot.forge import COMMENT_LIMIT, Annotation
+from bot.forge.github.limits import CHECK_OUTPUT_LIMIT, STATUS_DESCRIPTION_LIMIT
 from bot.manifest.delta import ModulesDelta, compute_delta
 from bot.manifest.problems import Problem
 from bot.manifest.validate import ValidationResult, validate_bytes
 from bot.render import render
 
 MARKER = "<!-- modbot:manifest-review -->"
-COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
-CHECK_TEXT_LIMIT = 65_535  # check run output summary/text limits
 CHECK_NAME = "modbot/manifest"
-STATUS_DESCRIPTION_LIMIT = 140
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,23 +115,19 @@ def check_run_output(review: ManifestReview) -> dict[str, str]:
     text = render("comments/modules_delta.md.j2", delta=review.delta) if review.delta else ""
     return {
         "title": review.headline[:255],
-        "summary": truncate(summary, CHECK_TEXT_LIMIT, "Truncated: see the annotations."),
-        "text": truncate(text, CHECK_TEXT_LIMIT, "Truncated."),
+        "summary": truncate(summary, CHECK_OUTPUT_LIMIT, "Truncated: see the annotations."),
+        "text": truncate(text, CHECK_OUTPUT_LIMIT, "Truncated."),
     }
 
 
 def status_description(review: ManifestReview) -> str:
-    text = review.headline
-    return text if len(text) <= STATUS_DESCRIPTION_LIMIT else text[: STATUS_DESCRIPTION_LIMIT - 1] + "…"
+    return shorten(review.headline, STATUS_DESCRIPTION_LIMIT)
 
 
 def truncate(text: str, limit: int, note: str) -> str:
     """Cut at a line boundary so that text + note fits in `limit` characters."""
-    if len(text) <= limit:
-        return text
     tail = f"\n\n> ✂️ **Truncated** to stay under GitHub's {limit:,}-character limit. {note}\n"
-    cut = text.rfind("\n", 0, limit - len(tail))
-    return text[: max(cut, 0)] + tail
+    return cut_at_line(text, limit, tail)
 
 
 def _count(number: int, noun: str) -> str:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.domain.ids import GIT_SHA_PATTERN
 from bot.worker import PermanentError
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 
 _MAX_REASONS = 5
 Timestamp = Annotated[datetime, Field(strict=False)]  # GitHub sends ISO 8601 text
-CommitSha = Annotated[str, Field(pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")]  # SHA-1 or SHA-256
+CommitSha = Annotated[str, Field(pattern=GIT_SHA_PATTERN)]  # SHA-1 or SHA-256
 Number = Annotated[int, Field(gt=0)]  # an issue, PR or object id
 
 

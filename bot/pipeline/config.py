@@ -1,7 +1,7 @@
 """The pipeline config a managed repository keeps at `.github/modbot.toml`.
 
 Types and checks only (the functional core): `parse_pipeline_config` turns TOML text into a
-`PipelineConfig` or raises `ConfigError` listing every problem with its TOML path; the one function
+`RepositoryPolicy` or raises `PolicyError` listing every problem with its TOML path; the one function
 that touches the disk is `load_pipeline_config`. Strict: a string is never coerced to a bool or a
 number, and an unknown key is an error (a typo in a deploy config must not silently fall back to a
 default). Every value that may reach a command line is checked to be one safe argv word.
@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, is_app_login, is_signup_login
 from bot.manifest.cargo import (
     check_crate_name,
     check_feature_name,
@@ -96,11 +97,10 @@ Duration = Annotated[
     ),
 ]
 
-ENVIRONMENT_NAME_RE = r"^[a-z][a-z0-9-]{0,30}$"
 EnvironmentName = Annotated[
     str,
     Field(
-        pattern=ENVIRONMENT_NAME_RE,
+        pattern=ENVIRONMENT_NAME_PATTERN,
         description="Lowercase letters, digits and '-', starting with a letter, at most 31 characters. "
         "The deploy tag is deploy/<name>.",
     ),
@@ -308,29 +308,23 @@ PolicyRole = Literal["admin", "maintain", "write", "triage", "read"]
 # Environments that need `maintain` (not `write`) to deploy when the config does not say.
 PRODUCTION_NAMES = frozenset({"prod", "production"})
 
-_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
-_LOGIN_MAX = 39
 _TEAM_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _TEAM_SLUG_MAX = 100
 _LOGIN_RULE = "letters, digits and single hyphens, not at either end, at most 39 characters"
 
 
-def _login_ok(value: str) -> bool:
-    return len(value) <= _LOGIN_MAX and _LOGIN_RE.fullmatch(value) is not None
-
-
 def deployer_problem(value: str) -> str | None:
     """`None` if `value` is a GitHub login (`alice`) or a team (`org/team-slug`), else why not."""
-    if value.endswith("[bot]"):
+    if is_app_login(value):
         return f'deployer "{value}" is a bot; modbot ignores commands from bots, so it could never deploy'
     if value.count("/") > 1:
         return f'deployer "{value}" is neither a login ("alice") nor a team ("org/team-slug")'
     if "/" not in value:
-        if _login_ok(value):
+        if is_signup_login(value):
             return None
         return f'deployer "{value}" is not a GitHub login ({_LOGIN_RULE})'
     org, slug = value.split("/")
-    if not _login_ok(org):
+    if not is_signup_login(org):
         return f'deployer "{value}": "{org}" is not a GitHub organization name ({_LOGIN_RULE})'
     if len(slug) > _TEAM_SLUG_MAX or _TEAM_SLUG_RE.fullmatch(slug) is None:
         return (
@@ -573,7 +567,7 @@ class ChatopsConfig(_Strict):
         return duration_seconds(self.lock_timeout)
 
 
-class PipelineConfig(_Strict):
+class RepositoryPolicy(_Strict):
     model_config = ConfigDict(
         strict=True,
         extra="forbid",
@@ -594,7 +588,7 @@ class PipelineConfig(_Strict):
     )
 
     @model_validator(mode="after")
-    def _unique(self) -> PipelineConfig:
+    def _unique(self) -> RepositoryPolicy:
         _no_duplicates([env.name for env in self.environments], "environment name")
         return self
 
@@ -626,7 +620,7 @@ class ConfigProblem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class ConfigError(Exception):
+class PolicyError(Exception):
     """The config cannot be used; `problems` lists every problem with its TOML path."""
 
     def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
@@ -668,29 +662,29 @@ def problems_from(exc: ValidationError) -> list[ConfigProblem]:
     return [ConfigProblem(_toml_path(tuple(err["loc"])), _message(err)) for err in exc.errors()]
 
 
-def parse_pipeline_config(text: str, *, source: str = DEFAULT_CONFIG_PATH) -> PipelineConfig:
-    """TOML text -> PipelineConfig, or ConfigError with every problem."""
+def parse_pipeline_config(text: str, *, source: str = DEFAULT_CONFIG_PATH) -> RepositoryPolicy:
+    """TOML text -> RepositoryPolicy, or PolicyError with every problem."""
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
-        raise ConfigError(source, [ConfigProblem("", f"not valid TOML: {exc}")]) from None
+        raise PolicyError(source, [ConfigProblem("", f"not valid TOML: {exc}")]) from None
     try:
-        return PipelineConfig.model_validate(data)
+        return RepositoryPolicy.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, problems_from(exc)) from None
+        raise PolicyError(source, problems_from(exc)) from None
 
 
-def load_pipeline_config(path: Path | str) -> PipelineConfig:
-    """Read and check `path`. OSError if it cannot be read; ConfigError for anything in it."""
+def load_pipeline_config(path: Path | str) -> RepositoryPolicy:
+    """Read and check `path`. OSError if it cannot be read; PolicyError for anything in it."""
     path = Path(path)
     raw = path.read_bytes()
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(str(path), [ConfigProblem("", f"larger than {MAX_CONFIG_BYTES:,} bytes")])
+        raise PolicyError(str(path), [ConfigProblem("", f"larger than {MAX_CONFIG_BYTES:,} bytes")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problem = ConfigProblem("", f"not UTF-8 ({exc.reason} at byte {exc.start})")
-        raise ConfigError(str(path), [problem]) from None
+        raise PolicyError(str(path), [problem]) from None
     return parse_pipeline_config(text, source=str(path))
 
 
@@ -700,7 +694,7 @@ def repository_root(config_path: Path | str) -> Path:
     return folder.parent if folder.name == ".github" else folder
 
 
-def manifest_problems(config: PipelineConfig, manifest: Manifest) -> list[ConfigProblem]:
+def manifest_problems(config: RepositoryPolicy, manifest: Manifest) -> list[ConfigProblem]:
     """What the config lacks (or has too much of) for this manifest's deployment profile."""
     profile = manifest.deployment_profile
     if profile == "headless" and config.headless is None:
@@ -727,11 +721,11 @@ def manifest_problems(config: PipelineConfig, manifest: Manifest) -> list[Config
 ENVIRONMENT_POLICY_KEYS = frozenset({"deploy_permission", "deployers", "frozen", "freeze_reason"})
 
 
-def workflow_render_inputs(config: PipelineConfig) -> dict[str, Any]:
+def workflow_render_inputs(config: RepositoryPolicy) -> dict[str, Any]:
     """The config as JSON without the chat-ops policy: what the workflow renderer depends on."""
     exclude: dict[str, Any] = {"chatops": True, "environments": {"__all__": set(ENVIRONMENT_POLICY_KEYS)}}
     return config.model_dump(mode="json", exclude=exclude)
 
 
 def pipeline_config_json_schema() -> dict[str, Any]:
-    return PipelineConfig.model_json_schema(mode="validation")
+    return RepositoryPolicy.model_json_schema(mode="validation")

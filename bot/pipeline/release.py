@@ -20,12 +20,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.domain.ids import (
+    CI_BUILD_ID_PATTERN,
+    GIT_SHA_PATTERN,
+    IMAGE_DIGEST_PATTERN,
+    RELEASE_ID_PATTERN,
+    SHA256_HEX_PATTERN,
+    format_release_id,
+    is_release_id,
+    parse_release_id,
+)
 
 RELEASE_TAG_PREFIX = "release/"
 DEPLOY_TAG_PREFIX = "deploy/"
@@ -35,12 +45,6 @@ MAX_DAILY_RELEASES = 999
 # The commit status the build workflow sets on a commit whose build reused a release.
 RELEASE_STATUS_CONTEXT = "modbot/release"
 
-RELEASE_ID_PATTERN = r"^rel_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3}$"
-_RELEASE_ID_RE = re.compile(r"rel_([0-9]{4})_([0-9]{2})_([0-9]{2})_([0-9]{3})")
-SHA256_HEX = r"^[0-9a-f]{64}$"
-IMAGE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
-GIT_SHA_PATTERN = r"^([0-9a-f]{40}|[0-9a-f]{64})$"
-BUILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}$"
 _IMAGE_NAME_PATTERN = (
     r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?"  # registry
     r"(/[a-z0-9]+([._-][a-z0-9]+)*)+"  # repository path
@@ -53,27 +57,6 @@ class ReleaseError(ValueError):
 
 
 # --- ids ------------------------------------------------------------------------------------------
-
-
-def parse_release_id(release_id: str) -> tuple[dt.date, int] | None:
-    """`rel_2026_08_16_003` -> (date(2026, 8, 16), 3); None if it is not a release id."""
-    match = _RELEASE_ID_RE.fullmatch(release_id)
-    if match is None:
-        return None
-    year, month, day, seq = (int(g) for g in match.groups())
-    try:
-        date = dt.date(year, month, day)
-    except ValueError:
-        return None
-    return (date, seq) if seq >= 1 else None
-
-
-def is_release_id(text: str) -> bool:
-    return parse_release_id(text) is not None
-
-
-def format_release_id(date: dt.date, seq: int) -> str:
-    return f"rel_{date:%Y_%m_%d}_{seq:03d}"
 
 
 def next_release_id(existing: Iterable[str], now: dt.datetime) -> str:
@@ -170,14 +153,14 @@ class ReleaseRecord(BaseModel):
 
     format: int = Field(RELEASE_FORMAT, description="The release tag format version.")
     release_id: Annotated[str, Field(pattern=RELEASE_ID_PATTERN)]
-    manifest_hash: Annotated[str, Field(pattern=SHA256_HEX)]
+    manifest_hash: Annotated[str, Field(pattern=SHA256_HEX_PATTERN)]
     modules: list[str]
     image: Annotated[str, Field(pattern=IMAGE_REF_PATTERN)]
     image_digest: Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)]
-    build_id: Annotated[str, Field(pattern=BUILD_ID_PATTERN)]
+    build_id: Annotated[str, Field(pattern=CI_BUILD_ID_PATTERN)]
     git_sha: Annotated[str, Field(pattern=GIT_SHA_PATTERN)]
     previous_release: Annotated[str, Field(pattern=RELEASE_ID_PATTERN)] | None
-    build_key: Annotated[str, Field(pattern=SHA256_HEX)]
+    build_key: Annotated[str, Field(pattern=SHA256_HEX_PATTERN)]
     template_version: str
     created_at: str
     ui_images: dict[str, Annotated[str, Field(pattern=IMAGE_REF_PATTERN)]] = Field(

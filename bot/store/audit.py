@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from bot.domain.text import redact_text, redact_value, truncate
 from bot.store.base import StoreBase
 from bot.store.models import AUDIT_LOG
-from bot.store.redact import redact_text, redact_value, truncate
 
 __all__ = ["AuditEntry", "AuditMixin", "AuditPage"]
 

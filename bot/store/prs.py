@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from sqlalchemy import ColumnElement, select, update
 
+from bot.domain.ids import is_git_sha
 from bot.store.base import StoreBase
 from bot.store.models import PR_STATE
 from bot.store.values import check_number
@@ -103,7 +104,7 @@ class PrStateMixin(StoreBase):
         repo = normalize_repository(repository)
         _check_number(number)
         for name, sha in (("head_sha", head_sha), ("expected_head_sha", expected_head_sha)):
-            if sha is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+            if sha is not None and not is_git_sha(sha):
                 raise ValueError(f"{name} is not a commit sha: {sha[:80]!r}")
         values: dict[str, Any] = {"head_sha": head_sha, "updated_at": self.now()}
         for name, value in (

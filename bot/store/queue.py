@@ -35,9 +35,9 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Row, and_, func, select, update
 
 from bot import jsoncodec
+from bot.domain.text import redact_text, truncate
 from bot.store.audit import AuditMixin
 from bot.store.models import DELIVERIES, FINISHED_STATUSES, DeliveryStatus
-from bot.store.redact import redact_text, truncate
 from bot.store.values import check_id
 
 __all__ = [

@@ -12,10 +12,9 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Final
 
-from bot.pipeline.config import ENVIRONMENT_NAME_RE
-from bot.pipeline.release import is_release_id
+from bot.domain.ids import is_environment_name, is_git_sha, is_release_id
+from bot.domain.text import redact_text, truncate
 from bot.store.audit import MAX_PAGE, MAX_REASON_CHARS
-from bot.store.redact import redact_text, truncate
 
 __all__ = [
     "SYSTEM_ACTOR",
@@ -40,8 +39,6 @@ __all__ = [
 SYSTEM_ACTOR: Final = "modbot"
 """The audit actor of changes the bot makes on its own (progress reported by a workflow, expiry)."""
 
-_ENVIRONMENT = re.compile(ENVIRONMENT_NAME_RE)
-_COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _URL = re.compile(r"https?://[^\s\x00-\x1f]+")
 _MAX_URL_CHARS = 2000
 
@@ -55,7 +52,7 @@ class RecordNotFoundError(LookupError):
 
 
 def check_environment(environment: str) -> str:
-    if not isinstance(environment, str) or not _ENVIRONMENT.fullmatch(environment):
+    if not is_environment_name(environment):
         raise ValueError(
             f"not an environment name: {str(environment)[:40]!r} "
             "(lower-case letters, digits and '-', starting with a letter, at most 31 characters)"
@@ -78,7 +75,7 @@ def check_commit_sha(name: str, sha: str | None, *, required: bool) -> str | Non
         if required:
             raise ValueError(f"{name} is required")
         return None
-    if not isinstance(sha, str) or not _COMMIT_SHA.fullmatch(sha):
+    if not is_git_sha(sha):
         raise ValueError(f"{name} is not a full lower-case commit sha: {str(sha)[:80]!r}")
     return sha
 

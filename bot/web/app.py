@@ -41,7 +41,7 @@ def create_app(runtime: Runtime, *, workers: int = 1, limits: EdgeLimits = DEFAU
         try:
             yield
         finally:
-            batcher.close()
+            batcher.close(timeout=settings.delivery_drain_seconds)  # what is queued is written first
             stop_checkpoints()
             pool.shutdown(grace=settings.shutdown_grace_seconds)  # in-flight jobs go back to the queue
 

@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.config import (
+    DEFAULT_HEARTBEAT_SECONDS,
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_RETRY_BASE_SECONDS,
+    DEFAULT_RETRY_CAP_SECONDS,
+)
 from bot.forge import ForgeError, write_fence
 from bot.logs import job_context
 from bot.metrics import Metrics
@@ -49,11 +56,12 @@ class Worker:
     handlers: Mapping[str, Handler]
     metrics: Metrics
     worker_id: str
-    lease_seconds: float = 15.0
-    heartbeat_seconds: float = 5.0
-    poll_seconds: float = 2.0
-    base_backoff: float = 15.0
-    max_backoff: float = 300.0
+    # MODBOT_* settings (bot/worker/wiring.py passes them); the defaults are bot/config.py's
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+    base_backoff: float = DEFAULT_RETRY_BASE_SECONDS
+    max_backoff: float = DEFAULT_RETRY_CAP_SECONDS
     _keeper: LeaseKeeper | None = field(default=None, init=False, repr=False)
     _keeper_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

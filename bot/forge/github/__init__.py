@@ -10,11 +10,10 @@ PyGithub.
 What the rest of modbot uses is re-exported here.
 """
 
-from bot.forge.github.client import DEFAULT_API_URL, ForgeStats, RetryPolicy, redact
+from bot.forge.github.client import ForgeStats, RetryPolicy, redact
 from bot.forge.github.forge import GitHubForge, GitHubForgeProvider
 
 __all__ = [
-    "DEFAULT_API_URL",
     "ForgeStats",
     "GitHubForge",
     "GitHubForgeProvider",

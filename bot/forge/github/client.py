@@ -42,6 +42,15 @@ import requests
 from github import Github, GithubException
 
 from bot import __version__
+from bot.config import (
+    DEFAULT_GITHUB_MAX_ATTEMPTS,
+    DEFAULT_GITHUB_MAX_WAIT_SECONDS,
+    DEFAULT_GITHUB_RETRY_BASE_SECONDS,
+    DEFAULT_GITHUB_RETRY_CAP_SECONDS,
+    DEFAULT_GITHUB_RETRY_JITTER_SECONDS,
+    DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS,
+)
+from bot.domain.text import redact_text
 from bot.forge import (
     ForgeError,
     check_write_fence,
@@ -51,33 +60,22 @@ from bot.forge import (
 from bot.forge.github.routes import route_template
 
 if TYPE_CHECKING:
-    pass
+    from bot.config import BotSettings
 
 
 # Logged under the package's name, as before the package was split (log filters and tests select on it).
 log = logging.getLogger("bot.forge.github")
 
-DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
 USER_AGENT = f"modbot/{__version__}"
 _IDEMPOTENT_VERBS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 _READ_VERBS = frozenset({"GET", "HEAD"})
 
+
 # --- secrets never reach a log line or an exception ----------------------------------------------------
-_SECRET_PATTERNS = (
-    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9_]{10,}|github_pat_[A-Za-z0-9_]{10,})"),  # GitHub tokens
-    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWTs
-    re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9_.\-]{16,}"),  # Authorization header values
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
-    re.compile(r'(?i)("token"\s*:\s*")[^"]+'),  # {"token": "..."} (access_tokens answers)
-)
-
-
 def redact(text: str) -> str:
-    """``text`` with anything that looks like a token, JWT or private key replaced."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "***" if m.lastindex else "***", text)
-    return text
+    """``text`` with anything that looks like a token, JWT or private key masked (bot.domain.text)."""
+    return redact_text(text, mask="***")
 
 
 class _RedactingFilter(logging.Filter):
@@ -101,16 +99,29 @@ for _name in ("github", "github.Requester", "github.GithubRetry", "github.Github
 # --- retries and metrics -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 5  # attempts in all, the first included
-    backoff_base: float = 1.0  # seconds before the first retry of a 5xx (doubling, capped, jittered)
-    backoff_cap: float = 30.0
-    secondary_wait: float = 60.0  # a secondary rate limit with no header: GitHub says "at least a minute"
-    max_wait: float = 90.0  # longer waits are not slept but raised (ForgeError.retry_after)
-    jitter: float = 1.0  # up to this many seconds added to a wait GitHub asked for
+    """Settings: MODBOT_GITHUB_* (bot/config.py owns the defaults; docs/github-app.md)."""
+
+    max_attempts: int = DEFAULT_GITHUB_MAX_ATTEMPTS  # attempts in all, the first included
+    backoff_base: float = DEFAULT_GITHUB_RETRY_BASE_SECONDS  # before the first retry of a 5xx (doubling)
+    backoff_cap: float = DEFAULT_GITHUB_RETRY_CAP_SECONDS
+    secondary_wait: float = DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS  # secondary rate limit, no header
+    max_wait: float = DEFAULT_GITHUB_MAX_WAIT_SECONDS  # longer waits are raised (ForgeError.retry_after)
+    jitter: float = DEFAULT_GITHUB_RETRY_JITTER_SECONDS  # up to this added to a wait GitHub asked for
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+
+    @classmethod
+    def from_settings(cls, settings: BotSettings) -> RetryPolicy:
+        return cls(
+            max_attempts=settings.github_max_attempts,
+            backoff_base=settings.github_retry_base_seconds,
+            backoff_cap=settings.github_retry_cap_seconds,
+            secondary_wait=settings.github_secondary_wait_seconds,
+            max_wait=settings.github_max_wait_seconds,
+            jitter=settings.github_retry_jitter_seconds,
+        )
 
 
 class ForgeStats:

@@ -38,6 +38,7 @@ from urllib.parse import quote
 
 from github import Auth
 
+from bot.config import DEFAULT_API_URL, DEFAULT_GITHUB_TIMEOUT_SECONDS
 from bot.forge import (
     Annotation,
     Capability,
@@ -65,7 +66,6 @@ from bot.forge import (
 )
 from bot.forge.github.auth import InstallationAuth, github_client
 from bot.forge.github.client import (
-    DEFAULT_API_URL,
     PER_PAGE,
     ForgeStats,
     GitHubClient,
@@ -123,7 +123,12 @@ class GitHubForge(GitHubClient):
 
     @classmethod
     def with_token(
-        cls, token: str, *, base_url: str = DEFAULT_API_URL, timeout: float = 15, **kwargs: Any
+        cls,
+        token: str,
+        *,
+        base_url: str = DEFAULT_API_URL,
+        timeout: float = DEFAULT_GITHUB_TIMEOUT_SECONDS,
+        **kwargs: Any,
     ) -> GitHubForge:
         """A forge authenticated with a personal access / fine-grained token (token mode)."""
         return cls(github_client(Auth.Token(token), base_url, timeout), **kwargs)
@@ -592,7 +597,7 @@ class GitHubForgeProvider:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
-        timeout: float = 15,
+        timeout: float = DEFAULT_GITHUB_TIMEOUT_SECONDS,
         allowed_repositories: frozenset[str] | None = None,
         cache_size: int = 64,
         token_refresh_margin: float = 300.0,
@@ -621,11 +626,13 @@ class GitHubForgeProvider:
 
     @classmethod
     def from_settings(cls, settings: BotSettings, **kwargs: Any) -> GitHubForgeProvider:
-        mode = settings.auth_mode  # raises ConfigError when credentials are missing
+        mode = settings.auth_mode  # raises SettingsError when credentials are missing
         common: dict[str, Any] = {
             "base_url": settings.github_api_url,
             "bot_login": settings.bot_login,
             "allowed_repositories": settings.repositories,
+            "retry": RetryPolicy.from_settings(settings),
+            "timeout": settings.github_timeout_seconds,
             **kwargs,
         }
         if mode == "token":

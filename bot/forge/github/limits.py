@@ -3,6 +3,7 @@ GitHub of the tests) so a request GitHub would refuse is never sent."""
 
 from __future__ import annotations
 
+from bot.domain.text import cut, shorten
 from bot.forge.ports import COMMENT_LIMIT
 
 __all__ = [
@@ -64,16 +65,11 @@ def check_comment_body(body: str) -> str:
 
 
 def truncate_output(text: str, limit: int = CHECK_OUTPUT_LIMIT) -> str:
-    if len(text) <= limit:
-        return text
-    note = "\n\n… (truncated: GitHub limits check output to 65,535 characters)"
-    return text[: limit - len(note)] + note
+    return cut(text, limit, "\n\n… (truncated: GitHub limits check output to 65,535 characters)")
 
 
 def status_description(description: str) -> str:
-    if len(description) <= STATUS_DESCRIPTION_LIMIT:
-        return description
-    return description[: STATUS_DESCRIPTION_LIMIT - 1] + "…"
+    return shorten(description, STATUS_DESCRIPTION_LIMIT)
 
 
 def check_run_fields(status: str | None, conclusion: str | None) -> None:

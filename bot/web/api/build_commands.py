@@ -13,9 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.chatops.service import CommandRequest, execute
 from bot.config import BotSettings
+from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, RELEASE_ID_PATTERN
 from bot.forge import Forge, ForgeError
-from bot.pipeline.config import ENVIRONMENT_NAME_RE
-from bot.pipeline.release import RELEASE_ID_PATTERN
 from bot.store import AdminToken, BuildRecord, Store
 from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.auth import Caller
@@ -35,7 +34,7 @@ class DeployRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    environment: str = Field(pattern=ENVIRONMENT_NAME_RE, description="an environment of the policy")
+    environment: str = Field(pattern=ENVIRONMENT_NAME_PATTERN, description="an environment of the policy")
     reason: str | None = Field(
         default=None, max_length=2000, description="why; in the Deployment and the audit log"
     )
@@ -54,7 +53,7 @@ class RollbackRequest(BaseModel):
     )
     environment: str | None = Field(
         default=None,
-        pattern=ENVIRONMENT_NAME_RE,
+        pattern=ENVIRONMENT_NAME_PATTERN,
         description="required unless the policy has exactly one environment",
     )
     reason: str | None = Field(default=None, max_length=2000)

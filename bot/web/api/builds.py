@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.config import BotSettings
+from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError, normalize_ref
 from bot.handlers.admin_actions import BuildIntent, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
@@ -21,7 +22,7 @@ from bot.store import BuildRecord, BuildStage, BuildStatus, Store
 from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
-from bot.web.api.fields import MAX_ID, MAX_PAGE, REPO_PATTERN, SLUG_PATTERN
+from bot.web.api.fields import MAX_ID, MAX_PAGE
 from bot.web.api.guards import forge_for, github_failed, repository_for
 from bot.web.api.problems import ApiRoute, Dialect, coded_problem, describe_errors, responses
 from bot.web.api.views import PullRequestRef, pull_ref

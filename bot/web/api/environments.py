@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from bot.domain.ids import REPO_PATTERN
 from bot.forge import ForgeError
 from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
-from bot.web.api.fields import MAX_ID, REPO_PATTERN
+from bot.web.api.fields import MAX_ID
 from bot.web.api.guards import forge_for, read_policy, repository_for
 from bot.web.api.problems import ApiRoute, responses
 from bot.web.api.views import DeploymentView, LockView, deployment_view, lock_view

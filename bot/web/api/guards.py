@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 from bot.chatops.facts import load_policy
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError, ForgeProvider
-from bot.pipeline.config import PipelineConfig
+from bot.pipeline.config import RepositoryPolicy
 from bot.store import AdminToken, Store
 from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.problems import Dialect, coded_problem
@@ -111,7 +111,7 @@ def repository_needed(repositories: frozenset[str] | None) -> str:
     )
 
 
-def read_policy(forge: Forge, repo: str, path: str) -> tuple[PipelineConfig | None, str | None]:
+def read_policy(forge: Forge, repo: str, path: str) -> tuple[RepositoryPolicy | None, str | None]:
     """The policy on the default branch, or None and why not; ForgeError when GitHub cannot be asked."""
     policy = load_policy(forge, repo, path=path, default_branch=None)
     if policy.config is None and policy.error is None:

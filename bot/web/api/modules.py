@@ -14,13 +14,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError
 from bot.handlers.admin_actions import Action, Intent, ModuleChange, ProposeResult, propose_change
 from bot.manifest.edit import EditRefused
 from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
-from bot.web.api.fields import MAX_ID, REPO_PATTERN, SLUG_PATTERN
+from bot.web.api.fields import MAX_ID
 from bot.web.api.guards import only_repository, repository_needed, retry_after_header
 from bot.web.api.problems import (
     INTERNAL,

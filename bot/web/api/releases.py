@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from bot.pipeline.release import RELEASE_ID_PATTERN, is_release_id
+from bot.domain.ids import RELEASE_ID_PATTERN, REPO_PATTERN, is_release_id
 from bot.store import ReleaseInfo
 from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.auth import Caller
 from bot.web.api.context import SettingsDep, StoreDep
-from bot.web.api.fields import MAX_PAGE, REPO_PATTERN
+from bot.web.api.fields import MAX_PAGE
 from bot.web.api.guards import refuse_invalid, repository_for
 from bot.web.api.problems import ApiRoute, responses
 
