@@ -145,7 +145,7 @@ SCENARIOS: dict[str, Callable[[Path, str], fi.Tally]] = {
         d, prs=6, rate=0.3, app=True, bot_env=QUICK
     ),
     "kill9_during_drain": lambda d, _: fi.kill9_during_drain(d, prs=4, kills=2, bot_env=QUICK),
-    "hang_past_timeout": lambda d, _: fi.hang_past_timeout(d, prs=3, bot_env=QUICK),
+    "hang_past_timeout": lambda d, _: fi.hang_past_timeout(d, prs=3, client_timeout=4.0, bot_env=QUICK),
     "lease_outlived": lambda d, pg: fi.lease_outlived(d, pg, prs=2, bot_env=QUICK),
     "lease_outlived_stalled": lambda d, pg: fi.lease_outlived(d, pg, prs=2, stall=True, bot_env=QUICK),
     "malformed_payloads": lambda d, _: fi.malformed_payloads(d, bot_env=QUICK),
@@ -230,6 +230,7 @@ def test_hang_past_timeout_leaves_one_comment(
 ) -> None:
     tally = outcome(scenarios, "hang_past_timeout")
     assert tally.faults.get("hang") == tally.prs, tally.summary()
+    assert tally.notes["retried_jobs"] == tally.prs, tally.summary()  # each hang outlasted the timeout
     nothing_lost_nothing_twice(tally)
 
 
