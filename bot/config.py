@@ -27,14 +27,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 
 from bot.domain.ids import is_login, is_repo_path, validate_repo
-from bot.forge import Forge
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -495,6 +494,14 @@ class PolicyFileError(ValueError):
     closed) and say why."""
 
 
+class PolicyReader(Protocol):
+    """What reading the policy needs of a forge (any `bot.forge.Forge` is one): settings sit below the
+    forges, so they name only these two reads."""
+
+    def default_branch(self, repo: str) -> str: ...
+    def get_file(self, repo: str, path: str, ref: str) -> bytes | None: ...
+
+
 @dataclass(frozen=True)
 class PolicyFile:
     repo: str
@@ -505,7 +512,7 @@ class PolicyFile:
 
 
 def read_policy_file(
-    forge: Forge, repo: str, *, path: str = DEFAULT_POLICY_PATH, default_branch: str | None = None
+    forge: PolicyReader, repo: str, *, path: str = DEFAULT_POLICY_PATH, default_branch: str | None = None
 ) -> PolicyFile:
     """The policy file as a TOML table, read from the **default branch** only (``default_branch`` from the
     webhook payload saves a call; else it is asked). The schema is checked by its consumers."""

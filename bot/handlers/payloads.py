@@ -18,8 +18,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.domain.errors import PermanentError
 from bot.domain.ids import GIT_SHA_PATTERN
-from bot.worker import PermanentError
 
 __all__ = [
     "CreateEvent",

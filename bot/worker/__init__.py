@@ -24,6 +24,7 @@ from bot.config import (
     DEFAULT_RETRY_BASE_SECONDS,
     DEFAULT_RETRY_CAP_SECONDS,
 )
+from bot.domain.errors import PermanentError as PermanentError  # re-exported: the worker fails these at once
 from bot.forge import ForgeError, write_fence
 from bot.logs import job_context
 from bot.metrics import Metrics
@@ -31,10 +32,6 @@ from bot.store import LeaseLostError, default_backoff
 from bot.worker.leases import LeaseKeeper
 
 log = logging.getLogger(__name__)
-
-
-class PermanentError(Exception):
-    """The job can never succeed (bad payload, refused by policy): fail it without retrying."""
 
 
 class JobQueue(Protocol):
