@@ -1,27 +1,7 @@
-"""`GitHubForge`: the `Forge` over GitHub's REST API. The only module of modbot that imports PyGithub.
-
-PyGithub provides the authentication (a GitHub App's JWT, installation tokens and their refresh; or a
-plain token), the HTTP session, GitHub Enterprise Server base URLs and error mapping. Requests go through
-its public ``Requester.requestJsonAndCheck`` with explicit paths and bodies rather than through its typed
-objects, because the typed layer adds calls or gets URLs wrong for what we need: a lazy ``GitRef.edit``
-PATCHes ``/git/ref/…`` (GitHub only has ``PATCH /git/refs/…``; the conformance harness rejects it),
-permission and role name are two GETs (one answer holds both), and its paginated lists hide the page
-requests we must retry, count and stop early. Paths are built from the repository's full name, so no
-object is ever fetched just to learn its URL. Every request shape is checked against GitHub's OpenAPI
-description in tests (tests/test_forge_github.py).
-
-Retries are ours (PyGithub's are switched off) so that every attempt is counted and every wait is
-injectable: 5xx and network errors are retried for idempotent requests (GET, PUT, PATCH, DELETE and the
-POSTs that are idempotent by nature: git blobs/trees/commits, reactions, deployment statuses); 429 and
-403 rate limits (``Retry-After``, ``X-RateLimit-Remaining: 0`` + ``X-RateLimit-Reset``, or GitHub's
-"secondary rate limit" message) for every request, since GitHub did not process it. A POST that creates
-something visible (a comment, a check run, a PR, a ref, a deployment) is not retried on 5xx: GitHub may
-have done it; the job is retried instead and re-reads GitHub (finds the sticky comment by its marker,
-the check run by its name and head) first. A commit status whose answer is lost is read back before it
-is sent again (each POST would add one more). Waits use exponential backoff with jitter, or what GitHub
-asks for (plus jitter); a wait longer than ``RetryPolicy.max_wait`` is not slept but raised as
-`ForgeError.retry_after`, so the worker reschedules instead of blocking. Every request's duration is
-reported by route template, method and outcome (`ForgeStats.record_latency`).
+"""`GitHubForge`: the `Forge` over GitHub's REST API, one method per operation, each a request (or a few)
+through the request loop of `bot/forge/github/client.py`, whose docstring says how requests are made,
+retried and redacted and why PyGithub's typed objects are not used; and `GitHubForgeProvider`, one
+forge per installation (App mode) or one for a token.
 """
 
 from __future__ import annotations
