@@ -69,12 +69,13 @@ def release_message() -> str:
     return record.to_message()
 
 
-def comment_webhook(body: str) -> dict[str, Any]:
+def comment_webhook(body: str, *, pr: int = PR, comment_id: int = COMMAND_COMMENT) -> dict[str, Any]:
+    """An `issue_comment.created` delivery by alice on `pr`, checked against GitHub's webhook schema."""
     payload = webhook_example("issue_comment", "created")
     payload["repository"].update(full_name=REPO, name="modules", default_branch="main")
     payload["repository"]["owner"]["login"] = "octo"
-    payload["issue"]["number"] = PR
-    payload["comment"].update(id=COMMAND_COMMENT, body=body)
+    payload["issue"]["number"] = pr
+    payload["comment"].update(id=comment_id, body=body)
     for user in (payload["comment"]["user"], payload["sender"]):
         user.update(login="alice", type="User")
     validate_webhook("issue_comment", payload)

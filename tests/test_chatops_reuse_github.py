@@ -22,7 +22,8 @@ from bot.store import Store
 from bot.store.testing import FakeClock, temporary_store
 from tests.chatops_world import POLICY, settings
 from tests.corpus import MINI_MANIFEST
-from tests.github_conformance import GitHubMock, validate_webhook, webhook_example
+from tests.github_conformance import GitHubMock
+from tests.test_chatops_github import comment_webhook as chatops_comment_webhook
 from tests.test_forge_deploys import deployment_json, review_json, run_json, status_json, tag_object_json
 from tests.test_forge_github import (
     BOT,
@@ -90,15 +91,7 @@ def release_message(release_id: str, commit: str, manifest_hash: str) -> str:
 
 
 def comment_webhook(body: str) -> dict[str, Any]:
-    payload = webhook_example("issue_comment", "created")
-    payload["repository"].update(full_name=REPO, name="modules", default_branch="main")
-    payload["repository"]["owner"]["login"] = "octo"
-    payload["issue"]["number"] = PR
-    payload["comment"].update(id=COMMAND_COMMENT, body=body)
-    for user in (payload["comment"]["user"], payload["sender"]):
-        user.update(login="alice", type="User")
-    validate_webhook("issue_comment", payload)
-    return payload
+    return chatops_comment_webhook(body, pr=PR, comment_id=COMMAND_COMMENT)
 
 
 def test_deploy_from_the_uninstall_pr_through_github_forge(
