@@ -5,10 +5,13 @@ part of the Deployment contract (docs/workflows.md)."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from bot.chatops.service import CommandRequest, CommandResult, execute
@@ -17,7 +20,7 @@ from bot.forge import Deployment, DeploymentStatus, PullRequest
 from bot.pipeline.release import make_record
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import ReleaseInfo, Store
-from bot.store.testing import FakeClock
+from bot.store.testing import FakeClock, temporary_store
 from tests.fakes import FakeForge
 from tests.github_conformance import validate_webhook, webhook_example
 
@@ -347,3 +350,23 @@ def audit_actions(store: Store) -> list[str]:
 
 
 HOUR = timedelta(hours=1)
+
+
+# --- fixtures the chat-ops test modules share (imported by name, as tests/conftest.py imports github_api) --
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    with temporary_store("sqlite", directory=tmp_path, clock=clock) as store:
+        yield store
+
+
+@pytest.fixture
+def world(store: Store, clock: FakeClock) -> World:
+    """The world with alice as a maintainer (allowed to deploy to production)."""
+    world = World.create(store, clock)
+    world.role("alice", "maintain")
+    return world

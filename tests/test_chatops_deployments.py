@@ -5,12 +5,8 @@ move the admin API's builds on. The workflow's side is played by the Deployment 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.forge import ForgeError
 from bot.handlers.deployments import (
@@ -24,8 +20,7 @@ from bot.handlers.deployments import (
     read_contract,
 )
 from bot.handlers.issue_comment import handle_issue_comment
-from bot.store import DeploymentRecord, ReleaseInfo, Store
-from bot.store.testing import FakeClock, temporary_store
+from bot.store import DeploymentRecord, ReleaseInfo
 from tests.chatops_world import (
     BUILD_WORKFLOW,
     DEPLOY_WORKFLOW,
@@ -38,24 +33,6 @@ from tests.chatops_world import (
 
 RECEIVED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 RUN_URL = "https://github.com/acme/shop/actions/runs/77"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    with temporary_store("sqlite", directory=tmp_path, clock=clock) as store:
-        yield store
-
-
-@pytest.fixture
-def world(store: Store, clock: FakeClock) -> World:
-    world = World.create(store, clock)
-    world.role("alice", "maintain")
-    return world
 
 
 def deliver(world: World, handler: Any, payload: dict[str, Any]) -> str:

@@ -9,9 +9,7 @@ all name that release; a status that names a release of another composition is n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +25,7 @@ from bot.handlers.issue_comment import handle_issue_comment
 from bot.manifest.validate import validate_bytes
 from bot.pipeline.release import RELEASE_STATUS_CONTEXT, reuse_status_description
 from bot.runtime import Runtime
-from bot.store import ReleaseInfo, Store
-from bot.store.testing import FakeClock, temporary_store
+from bot.store import ReleaseInfo
 from bot.web.app import create_app
 from tests.chatops_world import BUILD_WORKFLOW, REPO, World, settings, tag_sha
 from tests.corpus import MINI_MANIFEST
@@ -40,24 +37,6 @@ INSTALLED = MANIFEST.replace(
     b"\n[settings]",
     b'forum = { crate = "rustok-forum", source = "crates-io", version = "0.1" }\n\n[settings]',
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    with temporary_store("sqlite", directory=tmp_path, clock=clock) as store:
-        yield store
-
-
-@pytest.fixture
-def world(store: Store, clock: FakeClock) -> World:
-    world = World.create(store, clock)
-    world.role("alice", "maintain")
-    return world
 
 
 def composition(raw: bytes) -> str:

@@ -4,8 +4,6 @@ what order, what it answers, and what it audits. FakeForge and a real SQLite sto
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,26 +12,8 @@ from bot.chatops.progress import automatic_rollback_of, rolled_back_deployment
 from bot.chatops.service import CommandResult, contract_payload
 from bot.forge import ForgeError, Review, WorkflowRun
 from bot.store import DeploymentRecord, Store
-from bot.store.testing import FakeClock, temporary_store
+from bot.store.testing import FakeClock
 from tests.chatops_world import REPO, World, audit_actions, tag_sha
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    with temporary_store("sqlite", directory=tmp_path, clock=clock) as store:
-        yield store
-
-
-@pytest.fixture
-def world(store: Store, clock: FakeClock) -> World:
-    world = World.create(store, clock)
-    world.role("alice", "maintain")
-    return world
 
 
 def finish(world: World, result: CommandResult, status: str = "success") -> DeploymentRecord:

@@ -3,16 +3,13 @@ reaches its handler; a command whose job fails after it acted is not run again b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.forge import Forge, ForgeError
 from bot.runtime import Runtime
-from bot.store import Store
-from bot.store.testing import FakeClock, temporary_store
+from bot.store.testing import FakeClock
 from bot.web.webhook import HANDLED_EVENTS
 from bot.worker import Worker
 from bot.worker.wiring import EVENT_HANDLERS, build_worker
@@ -25,24 +22,6 @@ class OneForge:
 
     def for_installation(self, installation_id: int | None) -> Forge:
         return self.forge
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    with temporary_store("sqlite", directory=tmp_path, clock=clock) as store:
-        yield store
-
-
-@pytest.fixture
-def world(store: Store, clock: FakeClock) -> World:
-    world = World.create(store, clock)
-    world.role("alice", "maintain")
-    return world
 
 
 @pytest.fixture
