@@ -20,7 +20,7 @@ from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID
-from bot.web.api.guards import forge_for, github_failed, read_policy, repository_for
+from bot.web.api.guards import audit_refusal, forge_for, github_failed, read_policy, repository_for
 from bot.web.api.problems import REFUSAL_STATUS, ApiRoute, Dialect, coded_problem, responses
 from bot.web.api.views import DeploymentView, LockView, deployment_view, lock_view
 
@@ -78,14 +78,7 @@ def owned_build(
 ) -> BuildRecord:
     build = store.get_build(build_id)
     if build is None:
-        audit_safely(
-            store,
-            api_actor(token),
-            action,
-            None,
-            details={"token_id": token.id, "outcome": "refused", "error": "not_found"},
-            reason="",
-        )
+        audit_refusal(store, token, action, None, "not_found")
         raise coded_problem(404, "not_found", "there is no such build", "GET /admin/builds lists the builds")
     repository_for(store, settings, token, build.repository, action)
     return build

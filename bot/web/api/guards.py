@@ -16,6 +16,7 @@ from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.problems import Dialect, coded_problem
 
 __all__ = [
+    "audit_refusal",
     "forge_for",
     "github_failed",
     "only_repository",
@@ -27,17 +28,18 @@ __all__ = [
 ]
 
 
+def audit_refusal(
+    store: Store, token: AdminToken, action: str, target: str | None, error: str, **more: Any
+) -> None:
+    """The audit entry of a request refused before it did anything: outcome ``refused``, its ``error``."""
+    details = {"token_id": token.id, "outcome": "refused", "error": error, **more}
+    audit_safely(store, api_actor(token), action, target, details=details, reason="")
+
+
 def refuse_invalid(
     store: Store, token: AdminToken, action: str, target: str | None, reasons: list[str]
 ) -> NoReturn:
-    audit_safely(
-        store,
-        api_actor(token),
-        action,
-        target,
-        details={"token_id": token.id, "outcome": "refused", "error": "invalid_request", "reasons": reasons},
-        reason="",
-    )
+    audit_refusal(store, token, action, target, "invalid_request", reasons=reasons)
     raise Dialect.CODED.invalid_request(reasons, "fix what `reasons` names and send it again")
 
 
@@ -49,14 +51,7 @@ def repository_for(
     if repo is None:
         refuse_invalid(store, token, action, None, [repository_needed(settings.repositories)])
     if not settings.allows_repository(repo):
-        audit_safely(
-            store,
-            api_actor(token),
-            action,
-            repo,
-            details={"token_id": token.id, "outcome": "refused", "error": "forbidden_repository"},
-            reason="",
-        )
+        audit_refusal(store, token, action, repo, "forbidden_repository")
         raise coded_problem(
             403,
             "forbidden_repository",
