@@ -172,7 +172,7 @@ class BotSettings(BaseModel):
     shutdown_grace_seconds: float = 5.0  # on SIGTERM, in-flight jobs may finish this long, then go back
     retry_base_seconds: float = DEFAULT_RETRY_BASE_SECONDS
     retry_cap_seconds: float = DEFAULT_RETRY_CAP_SECONDS
-    max_attempts: int = 10  # attempts before a job is dead-lettered (failed): ~25 min of retries
+    max_attempts: int = 10  # attempts before a job is dead-lettered (failed): 14-28 min of retries
     # the GitHub client's timings (docs/github-app.md, "Settings")
     github_timeout_seconds: float = DEFAULT_GITHUB_TIMEOUT_SECONDS
     github_max_attempts: int = DEFAULT_GITHUB_MAX_ATTEMPTS

@@ -32,10 +32,9 @@ from bot.runtime import Runtime
 from bot.store import Store
 from bot.store.testing import temporary_store
 from bot.worker.wiring import build_worker
-from tests.corpus import HISTORY, version_number
 from tests.github_conformance import Call, GitHubMock, Match, webhook_example
 from tests.test_forge_github import comment_json, content_json, error_json, file_entry
-from tests.test_webhook_e2e import app_settings
+from tests.test_webhook_e2e import OneForge, app_settings, history
 
 REPO = "octo/modules"
 BOT = "modbot[bot]"
@@ -43,10 +42,6 @@ TOKEN = "ghp_" + "T0k3nT0k3n" * 3
 NUMBER = 7
 BASE_SHA = "b" * 40
 R = "/repos/{owner}/{repo}"
-
-
-def history(number: int) -> bytes:
-    return next(p for p in HISTORY if version_number(p) == number).read_bytes()
 
 
 class StandIn:
@@ -339,14 +334,6 @@ def test_thirty_percent_of_writes_answer_502_after_the_write(
         assert run["conclusion"] == "success"
         [run] = github.runs_on(second)
         assert (run["conclusion"], run["output"]["annotations_count"]) == ("failure", 1)
-
-
-class OneForge:
-    def __init__(self, forge: GitHubForge) -> None:
-        self.forge = forge
-
-    def for_installation(self, installation_id: int | None) -> GitHubForge:
-        return self.forge
 
 
 def test_through_the_worker_and_the_queue(github: StandIn, forge: GitHubForge, store: Store) -> None:

@@ -35,6 +35,7 @@ from bot.worker.wiring import EVENT_HANDLERS, build_worker
 from tests.fakes import FakeForge
 from tests.github_conformance import webhook_example
 from tests.github_conformance.webhooks import _examples
+from tests.test_webhook_e2e import OneForge
 
 MODELS: dict[str, type[BaseModel]] = {
     "pull_request": PullRequestEvent,
@@ -154,14 +155,6 @@ def test_every_problem_is_named_at_once() -> None:
 
 # --- through the worker: once, permanent, no traceback ---------------------------------------------------
 SETTINGS = BotSettings(github_token=SecretStr("test-token"), bot_login="modbot[bot]")
-
-
-class OneForge:
-    def __init__(self, forge: FakeForge) -> None:
-        self.forge = forge
-
-    def for_installation(self, installation_id: int | None) -> FakeForge:
-        return self.forge
 
 
 @pytest.fixture

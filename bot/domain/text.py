@@ -46,7 +46,7 @@ def cut_at_line(text: str, limit: int, note: str) -> str:
 
 def shorten(text: str, limit: int) -> str:
     """One line for a small field (a commit status description): cut with "…" at ``limit`` characters."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(text, limit, "…")
 
 
 def truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:

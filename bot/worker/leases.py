@@ -60,7 +60,6 @@ class LeaseKeeper:
         self._lost: str | None = None  # why the lease is no longer ours
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self.renewals = 0
         self._thread = threading.Thread(target=self._renew, name=f"modbot-lease-{job.id}", daemon=True)
 
     def start(self) -> LeaseKeeper:
@@ -121,7 +120,6 @@ class LeaseKeeper:
                     return
                 continue
             self._deadline = asked + self._lease_seconds
-            self.renewals += 1
 
 
 def process_is_gone(pid: int) -> bool:
