@@ -482,7 +482,7 @@ def test_dead_letters_are_listed_newest_first_paged_and_counted(store: Store) ->
     page = store.dead_letters(limit=2)
     assert [d.delivery_id for d in page.dead_letters] == ["d-3", "d-2"]
     assert page.dead_letters[0].last_error == "KeyError: d-3 is missing pull_request.head.sha"
-    assert page.dead_letters[0].attempts == 1 and page.dead_letters[0].finished_at is not None
+    assert page.dead_letters[0].attempts == 1 and page.dead_letters[0].failed_at is not None
     assert page.next_cursor is not None
     rest = store.dead_letters(limit=2, cursor=page.next_cursor)
     assert [d.delivery_id for d in rest.dead_letters] == ["d-1"] and rest.next_cursor is None

@@ -364,7 +364,7 @@ def cmd_dead_letters_list(args: argparse.Namespace) -> int:
             print("no dead letters")
         for d in page.dead_letters:
             what = f"{d.event}.{d.action}" if d.action else d.event
-            failed = d.finished_at.isoformat(timespec="seconds") if d.finished_at else "-"
+            failed = d.failed_at.isoformat(timespec="seconds") if d.failed_at else "-"
             print(
                 f"{d.delivery_id}\t{what}\t{d.repository or '-'}\tfailed {failed}\t"
                 f"attempts {d.attempts}\t{d.last_error or '-'}"

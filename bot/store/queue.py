@@ -126,7 +126,7 @@ class DeadLetter:
     installation_id: int | None
     received_at: datetime
     attempts: int
-    finished_at: datetime | None
+    failed_at: datetime | None  # when it gave up
     last_error: str | None
 
 
@@ -213,7 +213,7 @@ _DEAD_LETTER_COLUMNS = (
     _C.installation_id,
     _C.received_at,
     _C.attempts,
-    _C.finished_at,
+    _C.finished_at.label("failed_at"),
     _C.last_error,
 )
 

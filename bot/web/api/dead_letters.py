@@ -122,6 +122,6 @@ def _dead_letter_view(letter: DeadLetter) -> DeadLetterView:
         installation_id=letter.installation_id,
         received_at=letter.received_at,
         attempts=letter.attempts,
-        failed_at=letter.finished_at,
+        failed_at=letter.failed_at,
         last_error=letter.last_error,
     )
