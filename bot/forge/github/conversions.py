@@ -7,7 +7,7 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from bot.forge import (
     Annotation,
@@ -31,9 +31,6 @@ from bot.forge.github.limits import (
     validate_environment,
 )
 from bot.forge.values import PERMISSIONS, Permission
-
-if TYPE_CHECKING:
-    pass
 
 
 # --- JSON → our types ---------------------------------------------------------------------------------
