@@ -462,7 +462,6 @@ class FakeForge:
     def fail_next(self, operation: str, error: ForgeError) -> None:
         self._failures.setdefault(operation, []).append(error)
 
-    # --- inspection -----------------------------------------------------------------------------------
     def fail_after_next(self, operation: str, error: ForgeError) -> None:
         """The next ``operation`` (create_comment, create_check_run, set_commit_status) is *done*, then
         answered with ``error``: GitHub's answer lost after the write (a 502, a timeout)."""
@@ -473,6 +472,7 @@ class FakeForge:
         if lost:
             raise lost.pop(0)
 
+    # --- inspection -----------------------------------------------------------------------------------
     def comments(self, repo: str, number: int) -> list[Comment]:
         return list(self._state(repo).comments.get(number, []))
 
