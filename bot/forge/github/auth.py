@@ -87,7 +87,7 @@ def github_client(auth: Auth.Auth, base_url: str, timeout: float) -> Github:
         timeout=math.ceil(timeout),
         user_agent=USER_AGENT,
         per_page=PER_PAGE,
-        retry=None,  # ours: see the module docstring
+        retry=None,  # ours: see the docstring of bot/forge/github/client.py
         seconds_between_requests=None,
         seconds_between_writes=None,
         lazy=True,
