@@ -58,6 +58,7 @@ from bot.forge import (
     validate_team_slug,
     validate_workflow,
 )
+from bot.forge.github.client import unanswered
 from bot.forge.github.conversions import (
     deployment_request,
     deployment_status_request,
@@ -462,10 +463,10 @@ class FakeForge:
     def fail_next(self, operation: str, error: ForgeError) -> None:
         self._failures.setdefault(operation, []).append(error)
 
-    # --- inspection -----------------------------------------------------------------------------------
     def fail_after_next(self, operation: str, error: ForgeError) -> None:
         """The next ``operation`` (create_comment, create_check_run, set_commit_status) is *done*, then
-        answered with ``error``: GitHub's answer lost after the write (a 502, a timeout)."""
+        answered with ``error``: GitHub's answer lost after the write (a 502, a timeout). As with
+        `GitHubForge`, set_commit_status does not raise a lost answer (5xx, none): it reads the status back."""
         self._lost_answers.setdefault(operation, []).append(error)
 
     def _answer_lost(self, operation: str) -> None:
@@ -473,6 +474,7 @@ class FakeForge:
         if lost:
             raise lost.pop(0)
 
+    # --- inspection -----------------------------------------------------------------------------------
     def comments(self, repo: str, number: int) -> list[Comment]:
         return list(self._state(repo).comments.get(number, []))
 
@@ -767,7 +769,13 @@ class FakeForge:
         if sha not in st.commits:
             raise ForgeError("set_commit_status", 422, f"No commit found for SHA: {sha}")
         st.statuses.append(FakeStatus(sha, state, context, status_description(description), target_url))
-        self._answer_lost("set_commit_status")
+        try:
+            self._answer_lost("set_commit_status")
+        except ForgeError as lost:
+            if not unanswered(lost):
+                raise
+            # as GitHubForge: a status whose answer is lost is read back (one call), found set, not sent again
+            self._call("latest_commit_status", 1, repo, sha, context)
 
     # --- branches, commits, pull requests -------------------------------------------------------------
     def create_branch(self, repo: str, branch: str, from_sha: str) -> None:

@@ -37,6 +37,7 @@ from tests.test_forge_github import (
     content_json,
     error_json,
     file_entry,
+    inject_fault,
     link_next,
     pull_json,
     ref_json,
@@ -65,6 +66,7 @@ class Backend(Protocol):
     def open_pulls(self, head_branch: str, exists: bool) -> None: ...
     def expect_commit_file(self, branch: str, parent: str) -> None: ...
     def commit_statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None: ...
+    def status_answer_lost(self, sha: str, status: tuple[str, str, str]) -> None: ...
     def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None: ...
 
 
@@ -137,6 +139,11 @@ class FakeBackend:
         state.commits.setdefault(sha, state.commits[state.refs["heads/main"]])  # a commit known by `sha`
         for context, status, description in statuses:  # oldest first: the last of a context is its latest
             self.fake.set_commit_status(REPO, sha, status, context=context, description=description)
+
+    def status_answer_lost(self, sha: str, status: tuple[str, str, str]) -> None:
+        state = self.fake.repos[REPO.lower()]
+        state.commits.setdefault(sha, state.commits[state.refs["heads/main"]])
+        self.fake.fail_after_next("set_commit_status", ForgeError("set_commit_status", 502, "Bad Gateway"))
 
     def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None:
         state = self.fake.repos[REPO.lower()]
@@ -305,6 +312,10 @@ class GitHubBackend:
             }
         combined.update(sha=sha, total_count=len(latest), statuses=list(latest.values()))
         self.api.add("GET", url, json=combined)
+
+    def status_answer_lost(self, sha: str, status: tuple[str, str, str]) -> None:
+        inject_fault(self.api, "POST", f"{R}/statuses/{sha}", 502)  # GitHub set it, then its edge failed
+        self.commit_statuses(sha, [status])
 
     def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None:
         items = []
@@ -565,6 +576,19 @@ def test_latest_commit_status_of_a_context(backend: Any) -> None:
     assert calls_of(
         backend, lambda: backend.forge.latest_commit_status(REPO, "e" * 40, "modbot/manifest")
     ) == (None, 1)
+
+
+def test_a_commit_status_whose_answer_is_lost_is_read_back_not_sent_again(backend: Any) -> None:
+    """Each POST adds a status: one set before its answer was lost (502) is read back and, found, not sent
+    again; the call returns as if answered (the fake's fail_after_next must not raise what GitHubForge
+    does not)."""
+    sha = "7" * 40
+    backend.status_answer_lost(sha, ("modbot/manifest", "success", "ok"))
+
+    def set_status() -> None:
+        backend.forge.set_commit_status(REPO, sha, "success", context="modbot/manifest", description="ok")
+
+    assert calls_of(backend, set_status) == (None, 2)  # the POST and the read of the combined status
 
 
 class LeaseLost(Exception):

@@ -1043,6 +1043,23 @@ def test_redact_hides_tokens_jwts_and_keys(rsa_key: rsa.RSAPrivateKey) -> None:
     assert "Authorization: token ***" in cleaned
 
 
+@pytest.mark.parametrize(("timeout", "waited"), [(0.5, 1), (2.5, 3), (15.0, 15)])
+def test_a_fractional_timeout_is_rounded_up_to_whole_seconds(
+    github_api: GitHubMock, timeout: float, waited: int
+) -> None:
+    """MODBOT_GITHUB_TIMEOUT_SECONDS takes any positive number of seconds, PyGithub whole seconds only: a
+    request waits at least what was asked (2.5 was 2), and never 0 (0.5 was, and requests refuses 0: every
+    call failed)."""
+    github_api.add("GET", f"{R}/pulls/7", json=pull_json(github_api))
+    forge = GitHubForge.with_token(TOKEN, base_url=github_api.base_url, bot_login=BOT, timeout=timeout)
+    try:
+        assert forge.get_pull(REPO, 7).number == 7
+    finally:
+        forge.close()
+    [call] = github_api.responses.calls
+    assert call.request.req_kwargs["timeout"] == waited
+
+
 def test_stats_are_shared_by_a_provider_and_forwarded(github_api: GitHubMock) -> None:
     seen: list[tuple[str, ...]] = []
     stats = ForgeStats(

@@ -62,7 +62,7 @@ def test_every_capability_has_its_protocol_and_no_operation_belongs_to_two() -> 
 @pytest.mark.parametrize("implementation", [GitHubForge, FakeForge])
 def test_every_forge_operation_of_an_implementation_is_in_a_capability(implementation: type) -> None:
     """Each operation GitHubForge and FakeForge share with the interface is placed in one capability,
-    with the same signature (the capability is what callers will type against)."""
+    with the same parameter names in the same order (the capability is what callers will type against)."""
     for protocol in CAPABILITY_PROTOCOLS.values():
         for name in _operations(protocol):
             declared, implemented = getattr(protocol, name), getattr(implementation, name)

@@ -397,7 +397,7 @@ def supports(forge: Forge, capability: Capability) -> bool:
 
 def require(forge: Forge, capability: Capability, operation: str) -> None:
     """Refuse ``operation`` before any side effect when ``forge`` declines ``capability``."""
-    if capability not in forge.capabilities:
+    if not supports(forge, capability):
         raise CapabilityDeclined(capability, operation, type(forge).__name__)
 
 

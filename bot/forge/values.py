@@ -130,7 +130,7 @@ class CheckRun:
 class CommitStatus:
     """A commit status (token mode's form of a check): the latest one of a context is what GitHub shows."""
 
-    state: str  # one of COMMIT_STATES
+    state: str  # one of COMMIT_STATES (bot.forge.github.limits)
     context: str
     description: str
     target_url: str | None
@@ -188,7 +188,7 @@ class Deployment:
 @dataclass(frozen=True)
 class DeploymentStatus:
     id: int
-    state: str  # one of DEPLOYMENT_STATES
+    state: str  # one of DEPLOYMENT_STATES (bot.forge.github.limits)
     description: str
     log_url: str | None
     environment_url: str | None

@@ -4,6 +4,7 @@ token that is refreshed ahead of its expiry, one exchange at a time, each exchan
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -81,10 +82,12 @@ def github_client(auth: Auth.Auth, base_url: str, timeout: float) -> Github:
     return Github(
         auth=auth,
         base_url=base_url,
-        timeout=int(timeout),
+        # PyGithub takes whole seconds only: round up, never down (int() made 2.5 into 2, and 0.5 into 0,
+        # which requests refuses, so every call failed)
+        timeout=math.ceil(timeout),
         user_agent=USER_AGENT,
         per_page=PER_PAGE,
-        retry=None,  # ours: see the module docstring
+        retry=None,  # ours: see the docstring of bot/forge/github/client.py
         seconds_between_requests=None,
         seconds_between_writes=None,
         lazy=True,

@@ -7,7 +7,7 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from bot.forge import (
     Annotation,
@@ -31,9 +31,6 @@ from bot.forge.github.limits import (
     validate_environment,
 )
 from bot.forge.values import PERMISSIONS, Permission
-
-if TYPE_CHECKING:
-    pass
 
 
 # --- JSON → our types ---------------------------------------------------------------------------------
@@ -203,6 +200,7 @@ def workflow_run_from_json(data: Mapping[str, Any]) -> WorkflowRun:
     )
 
 
+# --- our values → GitHub's REST bodies ---------------------------------------------------------
 def annotation_batches(annotations: Sequence[Annotation]) -> list[Sequence[Annotation]]:
     if not annotations:
         return [()]
@@ -238,7 +236,6 @@ def annotation_json(a: Annotation) -> dict[str, Any]:
     return data
 
 
-# --- our values → GitHub's REST bodies ---------------------------------------------------------
 def deployment_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The payload as GitHub will store and return it (a JSON object); ValueError when it is not one."""
     if not isinstance(payload, Mapping):
