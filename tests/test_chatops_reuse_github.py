@@ -15,7 +15,6 @@ import pytest
 
 from bot.forge.github import GitHubForge
 from bot.handlers.issue_comment import handle_issue_comment
-from bot.manifest.validate import validate_bytes
 from bot.pipeline.release import make_record, reuse_status_description
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import Store
@@ -24,6 +23,7 @@ from tests.chatops_world import POLICY, settings
 from tests.corpus import MINI_MANIFEST
 from tests.github_conformance import GitHubMock
 from tests.test_chatops_github import comment_webhook as chatops_comment_webhook
+from tests.test_chatops_reuse import composition
 from tests.test_forge_deploys import deployment_json, review_json, run_json, status_json, tag_object_json
 from tests.test_forge_github import (
     BOT,
@@ -66,12 +66,6 @@ def forge(github_api: GitHubMock) -> Iterator[GitHubForge]:
     )
     yield forge
     forge.close()
-
-
-def composition(raw: bytes) -> str:
-    result = validate_bytes(raw)
-    assert result.manifest_hash is not None
-    return result.manifest_hash
 
 
 def release_message(release_id: str, commit: str, manifest_hash: str) -> str:

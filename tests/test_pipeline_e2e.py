@@ -315,3 +315,22 @@ def test_the_compiled_registry_follows_the_manifest_the_build_validated(workspac
     assert code == 0, report
     assert "seo" not in report["served_modules"]  # type: ignore[operator]
     assert "access_log off" in workspace_server.stderr()
+
+
+def test_an_empty_modules_manifest_variable_is_used_as_rustoks_build_script_uses_it(
+    workspace: Workspace,
+) -> None:
+    """RusToK's build.rs falls back to modules.toml only when RUSTOK_MODULES_MANIFEST is unset: an empty
+    value names the workspace root, which cannot be read as a manifest. rustok-mini's does the same."""
+    env = {**os.environ, "CARGO_TARGET_DIR": str(workspace.target_dir), "RUSTOK_MODULES_MANIFEST": ""}
+    done = subprocess.run(
+        ["cargo", "build", "--offline", "-p", "rustok-server"],
+        cwd=workspace.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "failed to generate the module registry: cannot read" in done.stderr

@@ -461,7 +461,7 @@ def test_rustok_build_rs_reads_the_variable_modbot_sets() -> None:
     assert '#[cfg(feature = \\"{feature}\\")]' in rust
     # rustok-mini's build.rs mirrors it
     mini = (MINI / "apps/server/build.rs").read_text()
-    assert f'env::var_os("{MODULES_MANIFEST_ENV}")' in mini
+    assert f'env::var("{MODULES_MANIFEST_ENV}")' in mini
     assert f"cargo:rerun-if-env-changed={MODULES_MANIFEST_ENV}" in mini
     assert '#[cfg(feature = \\"mod-{slug}\\")]' in mini
 

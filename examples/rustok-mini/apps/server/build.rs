@@ -39,9 +39,11 @@ fn generate() -> Result<(), String> {
     Ok(())
 }
 
+/// As RusToK's: a set variable is used as it is (an empty one names the workspace root, which fails
+/// to read, as RusToK's does); only an unset (or non-UTF-8) one falls back to `modules.toml`.
 fn manifest_path() -> PathBuf {
-    match env::var_os("RUSTOK_MODULES_MANIFEST") {
-        Some(path) if !path.is_empty() => {
+    match env::var("RUSTOK_MODULES_MANIFEST") {
+        Ok(path) => {
             let path = PathBuf::from(path);
             if path.is_absolute() {
                 path
@@ -49,7 +51,7 @@ fn manifest_path() -> PathBuf {
                 workspace_root().join(path)
             }
         }
-        _ => workspace_root().join("modules.toml"),
+        Err(_) => workspace_root().join("modules.toml"),
     }
 }
 
