@@ -322,8 +322,11 @@ def test_rustok_mini_serves_rustoks_words_routes_and_refusals(contract: Contract
             served[path] = handler
             if flag == "true":
                 protected.add(path)
-    for path in (*health.HEALTH_PATHS, contract.route_of("live"), contract.route_of("modules")):
-        assert path in served, path
+    for handler in ("health", "live", "modules"):
+        assert contract.route_of(handler) in served, handler
+    # and nothing RusToK does not register: no `/health` (RusToK at HEAD has only `/health/`), so the
+    # end-to-end smoke goes through the fallback a real server needs
+    assert set(served) <= set(contract.routes), sorted(set(served) - set(contract.routes))
     assert protected == {p for p in served if p in contract.protected_paths} == {contract.route_of("modules")}
     assert re.search(r'if all_ok \{ "(\w+)" \} else \{ "(\w+)" \}', app).groups() == contract.overall_words  # type: ignore[union-attr]
     consts = dict(re.findall(r'pub const (\w+): &str = "([^"]+)";', app))

@@ -167,7 +167,9 @@ def test_manifest_to_running_server_and_module_install(workspace: Workspace, ser
     assert code == 0, report
     assert report["served_modules"] == ["blog", "content", "outbox", "pages"]
     assert report["unhealthy"] == {} and report["served_status"] == "ok"
-    assert report["health_path"] == "/health" and report["served_version"]
+    assert (
+        report["health_path"] == "/health/" and report["served_version"]
+    )  # RusToK's route, via the fallback
     assert report["served_manifest_hash"] == plan["manifest_hash"]  # baked in at build time
     without_forum = ws.target_dir / "rustok-server-without-forum"
     shutil.copy2(binary, without_forum)
@@ -297,11 +299,11 @@ def test_the_compiled_registry_follows_the_manifest_the_build_validated(workspac
     assert "seo" in report["served_modules"]  # type: ignore[operator]
     assert report["served_manifest_hash"] == result["manifest_hash"]
     # the carried-over default is on: the startup line says so and each request is logged
-    with urllib.request.urlopen(f"{server.url}/health?token=secret", timeout=10) as answer:  # noqa: S310 - local server
+    with urllib.request.urlopen(f"{server.url}/health/?token=secret", timeout=10) as answer:  # noqa: S310 - local server
         assert answer.status == 200
     log = server.stderr()
     assert "access_log on" in log
-    assert "access: GET /health 200 " in log and "secret" not in log
+    assert "access: GET /health/ 200 " in log and "secret" not in log
 
     # the same features, but the build script reads the workspace's modules.toml (no seo): the
     # feature alone does not register a module the manifest does not list; no access-log, no log

