@@ -35,7 +35,10 @@ fn generate() -> Result<(), String> {
     .map_err(|e| format!("cannot write the registry: {e}"))?;
     // the listed slugs, for the package's integration tests (they compare /health/modules with it)
     let slugs: Vec<&str> = modules.keys().map(String::as_str).collect();
-    println!("cargo:rustc-env=RUSTOK_MANIFEST_MODULES={}", slugs.join(","));
+    println!(
+        "cargo:rustc-env=RUSTOK_MANIFEST_MODULES={}",
+        slugs.join(",")
+    );
     Ok(())
 }
 

@@ -83,7 +83,10 @@ fn main() -> ExitCode {
             let started = Instant::now();
             let response = app.handle(req);
             if ACCESS_LOG {
-                eprintln!("{}", access_log_line(req, response.status, started.elapsed()));
+                eprintln!(
+                    "{}",
+                    access_log_line(req, response.status, started.elapsed())
+                );
             }
             response
         }),

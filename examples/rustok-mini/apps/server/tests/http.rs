@@ -82,7 +82,11 @@ fn expected_modules() -> String {
     let items: Vec<String> = all
         .iter()
         // registered: in the manifest build.rs read, and compiled in by its feature
-        .filter(|(slug, _, on)| *on && env!("RUSTOK_MANIFEST_MODULES").split(',').any(|s| s == *slug))
+        .filter(|(slug, _, on)| {
+            *on && env!("RUSTOK_MANIFEST_MODULES")
+                .split(',')
+                .any(|s| s == *slug)
+        })
         .map(|(slug, name, _)| {
             format!("{{\"slug\":\"{slug}\",\"name\":\"{name}\",\"status\":\"healthy\"}}")
         })
