@@ -70,7 +70,7 @@ bench-faults: $(STAMP) $(NODE_STAMP)
 
 # record_delivery / claim latency on SQLite and the local PostgreSQL (docs/performance.md)
 bench-store: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m bot.store.bench
+	$(BIN)/python bench/store_bench.py
 
 # webhook acknowledgement under load: modbot vs a bare FastAPI endpoint, zero-loss check (docs/performance.md)
 bench-webhook: $(STAMP) $(NODE_STAMP)

@@ -43,8 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import webhook_load  # noqa: E402
-
-from bot.store.bench import describe_machine  # noqa: E402
+from store_bench import describe_machine  # noqa: E402
 
 TARGET_P99_MS = 50.0
 MiB = 1024 * 1024

@@ -26,9 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.store.bench import describe_machine  # noqa: E402
-from bot.store.testing import postgres_schema  # noqa: E402
+from store_bench import describe_machine  # noqa: E402
+
 from tests import fault_injection as fi  # noqa: E402
+from tests.store_helpers import postgres_schema  # noqa: E402
 
 Scenario = Callable[[Path, str | None], fi.Tally]
 FAST_FORWARD = True  # kill -9 runs: end a dead bot's leases at once (--real-leases: leave them to the bot)

@@ -12,16 +12,22 @@ worst case far above 4 workers' real rate of 0.8 renewals a second).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from bot.store.bench import describe_machine, load_payload, percentiles, timed_calls
-from bot.store.engine import make_engine
-from bot.store.migrate import upgrade_to_head
-from bot.store.store import Store
-from bot.store.testing import postgres_schema, postgres_test_url
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.store_helpers; bench/ itself is on the path as the script's folder
+
+from store_bench import describe_machine, load_payload, percentiles, timed_calls  # noqa: E402
+
+from bot.store.engine import make_engine  # noqa: E402
+from bot.store.migrate import upgrade_to_head  # noqa: E402
+from bot.store.store import Store  # noqa: E402
+from tests.store_helpers import postgres_schema, postgres_test_url  # noqa: E402
 
 REPO = "octo-org/octo-repo"
 

@@ -51,8 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
+from store_bench import describe_machine, percentiles  # noqa: E402
 
-from bot.store.bench import describe_machine, percentiles  # noqa: E402
 from bot.web.signature import sign  # noqa: E402
 
 SECRET = "bench-webhook-secret"  # noqa: S105 - signs and checks the bench's own deliveries only
@@ -438,7 +438,7 @@ def store_url(args: argparse.Namespace) -> Iterator[str]:
         from sqlalchemy.engine import make_url  # noqa: PLC0415
 
         from bot.store.engine import normalize_url  # noqa: PLC0415
-        from bot.store.testing import postgres_schema  # noqa: PLC0415
+        from tests.store_helpers import postgres_schema  # noqa: PLC0415
 
         with postgres_schema(normalize_url(make_url(args.database_url))) as url:
             yield url.render_as_string(hide_password=False)

@@ -20,9 +20,9 @@ from bot.forge import Deployment, DeploymentStatus, PullRequest
 from bot.pipeline.release import make_record
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import ReleaseInfo, Store
-from bot.store.testing import FakeClock, temporary_store
 from tests.fakes import FakeForge
 from tests.github_conformance import validate_webhook, webhook_example
+from tests.store_helpers import FakeClock, temporary_store
 
 REPO = "acme/shop"
 BOT = "modbot[bot]"

@@ -26,10 +26,10 @@ from bot.domain.ids import REPO_PATTERN
 from bot.forge import Forge, ForgeError, validate_repo
 from bot.runtime import Runtime
 from bot.store import Store, open_store
-from bot.store.testing import temporary_store
 from bot.web.app import create_app
 from tests.corpus import LATEST, read
 from tests.fakes import FakeForge
+from tests.store_helpers import temporary_store
 
 REPO = "rustok/rustok"
 OTHER = "rustok/other"

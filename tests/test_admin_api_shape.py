@@ -15,13 +15,13 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from bot.store import AdminToken, Store
-from bot.store.testing import temporary_store
 from bot.web.api import ROUTERS
 from bot.web.api.auditing import api_actor
 from bot.web.api.auth import authenticated
 from bot.web.api.context import settings_of
 from bot.web.api.problems import ApiRoute, Dialect
 from tests.fakes import FakeForge
+from tests.store_helpers import temporary_store
 from tests.test_admin_api import BOT, INSTALL, Provider, auth, client_for
 
 PLAIN_PATHS = {"/admin/modules/{slug}/{action}"}  # POST /admin/modules keeps {"detail"[, "reasons"]}

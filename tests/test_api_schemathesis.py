@@ -25,10 +25,10 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from bot.pipeline.release import make_record
 from bot.runtime import Runtime
 from bot.store import ReleaseInfo, Store
-from bot.store.testing import temporary_store
 from bot.web.app import create_app
 from tests.corpus import MINI_MANIFEST, read
 from tests.fakes import FakeForge
+from tests.store_helpers import temporary_store
 from tests.test_admin_api import BOT, REPO, Provider, token_settings
 
 POLICY = (Path(__file__).resolve().parent.parent / "examples/rustok-mini/.github/modbot.toml").read_bytes()

@@ -20,11 +20,11 @@ from bot.manifest import validate_text
 from bot.pipeline.release import make_record
 from bot.runtime import Runtime
 from bot.store import BUILD_ID_PATTERN, ReleaseInfo, Store
-from bot.store.testing import temporary_store
 from bot.web.api.problems import API_ERRORS, REFUSAL_STATUS
 from bot.web.app import create_app
 from tests.corpus import MINI_MANIFEST, read
 from tests.fakes import FakeForge
+from tests.store_helpers import temporary_store
 from tests.test_admin_api import BOT, REPO, Provider, auth, token_settings
 
 MINI = read(MINI_MANIFEST)

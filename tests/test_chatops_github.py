@@ -18,9 +18,9 @@ from bot.handlers.issue_comment import handle_issue_comment
 from bot.pipeline.release import make_record
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import Store
-from bot.store.testing import FakeClock, temporary_store
 from tests.chatops_world import POLICY, settings
 from tests.github_conformance import GitHubMock, validate_webhook, webhook_example
+from tests.store_helpers import FakeClock, temporary_store
 from tests.test_forge_deploys import deployment_json, status_json, tag_object_json
 from tests.test_forge_github import BOT, REPO, TOKEN, comment_json, content_json, error_json, ref_json
 

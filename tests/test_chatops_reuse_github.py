@@ -18,10 +18,10 @@ from bot.handlers.issue_comment import handle_issue_comment
 from bot.pipeline.release import make_record, reuse_status_description
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import Store
-from bot.store.testing import FakeClock, temporary_store
 from tests.chatops_world import POLICY, settings
 from tests.corpus import MINI_MANIFEST
 from tests.github_conformance import GitHubMock
+from tests.store_helpers import FakeClock, temporary_store
 from tests.test_chatops_github import comment_webhook as chatops_comment_webhook
 from tests.test_chatops_reuse import composition
 from tests.test_forge_deploys import deployment_json, review_json, run_json, status_json, tag_object_json

@@ -12,8 +12,8 @@ from bot.chatops.progress import automatic_rollback_of, rolled_back_deployment
 from bot.chatops.service import CommandResult, contract_payload
 from bot.forge import ForgeError, Review, WorkflowRun
 from bot.store import DeploymentRecord, Store
-from bot.store.testing import FakeClock
 from tests.chatops_world import REPO, World, audit_actions, tag_sha
+from tests.store_helpers import FakeClock
 
 
 def finish(world: World, result: CommandResult, status: str = "success") -> DeploymentRecord:

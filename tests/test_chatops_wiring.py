@@ -9,11 +9,11 @@ import pytest
 
 from bot.forge import Forge, ForgeError
 from bot.runtime import Runtime
-from bot.store.testing import FakeClock
 from bot.web.webhook import HANDLED_EVENTS
 from bot.worker import Worker
 from bot.worker.wiring import EVENT_HANDLERS, build_worker
 from tests.chatops_world import REPO, World, settings, tag_sha
+from tests.store_helpers import FakeClock
 
 
 class OneForge:

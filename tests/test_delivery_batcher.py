@@ -16,9 +16,9 @@ import zstandard
 
 from bot.store import RecordOutcome, Store
 from bot.store.queue import IncomingDelivery
-from bot.store.testing import temporary_store
 from bot.web.intake import Intake, RawDelivery, classify
 from bot.web.recorder import DeliveryBatcher
+from tests.store_helpers import temporary_store
 
 NEW = RecordOutcome.NEW
 PENDING = RecordOutcome.DUPLICATE_PENDING

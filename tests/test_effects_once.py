@@ -30,9 +30,9 @@ from bot.handlers.manifest_review import CHECK_NAME, MARKER
 from bot.handlers.pull_request import handle_pull_request
 from bot.runtime import Runtime
 from bot.store import Store
-from bot.store.testing import temporary_store
 from bot.worker.wiring import build_worker
 from tests.github_conformance import Call, GitHubMock, Match, webhook_example
+from tests.store_helpers import temporary_store
 from tests.test_forge_github import comment_json, content_json, error_json, file_entry
 from tests.test_webhook_e2e import OneForge, app_settings, history
 

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.store.testing import postgres_schema
 from tests import fault_injection as fi
 from tests.github_standin import WRITE_OPERATIONS, FaultRule, Pull, Request, StandInGitHub
+from tests.store_helpers import postgres_schema
 
 REPO = "o/r"
 HEAD, BASE = "b" * 40, "a" * 40

@@ -16,8 +16,8 @@ from bot.forge.github.routes import route_template
 from bot.handlers.pull_request import handle_pull_request
 from bot.metrics import Metrics
 from bot.store import Store
-from bot.store.testing import temporary_store
 from tests.github_conformance import GitHubMock
+from tests.store_helpers import temporary_store
 from tests.test_effects_once import APP, BOT, HEAD, TOKEN, R, StandIn, history, payload, run_job
 
 PATHS = [

@@ -18,8 +18,8 @@ from bot.cli.bot_commands import LOG_LEVELS
 from bot.forge import ForgeError
 from bot.metrics import Metrics
 from bot.store import Store
-from bot.store.testing import temporary_store
 from bot.worker import PermanentError, Worker
+from tests.store_helpers import temporary_store
 
 TOKEN = "ghp_" + "T" * 36
 

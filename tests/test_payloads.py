@@ -29,12 +29,12 @@ from bot.handlers.payloads import (
 from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.store import Store
-from bot.store.testing import temporary_store
 from bot.worker import PermanentError
 from bot.worker.wiring import EVENT_HANDLERS, build_worker
 from tests.fakes import FakeForge
 from tests.github_conformance import webhook_example
 from tests.github_conformance.webhooks import _examples
+from tests.store_helpers import temporary_store
 from tests.test_webhook_e2e import OneForge
 
 MODELS: dict[str, type[BaseModel]] = {

@@ -19,9 +19,9 @@ from bot.forge import DeploymentStatus
 from bot.forge.github import GitHubForge
 from bot.pipeline.release import make_record
 from bot.store import DeploymentRecord, Store
-from bot.store.testing import temporary_store
 from tests.fakes import FakeForge
 from tests.github_conformance import GitHubMock
+from tests.store_helpers import temporary_store
 from tests.test_forge_deploys import deployment_json, status_json, tag_object_json
 from tests.test_forge_github import BOT, TOKEN, error_json, ref_json
 

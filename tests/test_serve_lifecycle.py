@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from bot.store import DeliveryInfo, DeliveryStatus, open_store
-from bot.store.testing import postgres_schema
 from bot.web.signature import sign
 from tests.github_conformance import webhook_example
+from tests.store_helpers import postgres_schema
 
 SECRET = "lifecycle-secret"
 REPO = "octo/modules"

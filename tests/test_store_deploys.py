@@ -23,7 +23,7 @@ from bot.store import (
     is_build_id,
     new_build_id,
 )
-from bot.store.testing import FakeClock, temporary_store
+from tests.store_helpers import FakeClock, temporary_store
 
 REPO = "acme/site"
 HASH_A = "a" * 64

@@ -15,7 +15,7 @@ from bot.store import DEFAULT_DATABASE_URL, Store, UnsupportedDatabaseError, des
 from bot.store.checkpoint import WAL_BACKSTOP_PAGES
 from bot.store.engine import normalize_url
 from bot.store.queue import IncomingDelivery
-from bot.store.testing import temporary_store
+from tests.store_helpers import temporary_store
 
 
 def test_default_url_is_a_sqlite_file() -> None:

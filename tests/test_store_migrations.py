@@ -39,8 +39,8 @@ from bot.store.migrate import (
 )
 from bot.store.models import metadata
 from bot.store.payload import unpack_payload
-from bot.store.testing import FakeClock, postgres_schema
 from tests.github_conformance import webhook_example
+from tests.store_helpers import FakeClock, postgres_schema
 
 TABLES = {
     "deliveries",

@@ -11,7 +11,7 @@ import pytest
 
 from bot.store import DeliveryStatus, Job, LeaseLostError, RecordOutcome, Store, default_backoff
 from bot.store.queue import IncomingDelivery
-from bot.store.testing import FakeClock, temporary_store
+from tests.store_helpers import FakeClock, temporary_store
 
 MAX_ATTEMPTS = 3
 LEASE = 30.0

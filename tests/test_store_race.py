@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from bot.store import DeliveryStatus, Store, make_engine
 from bot.store.models import DELIVERIES
-from bot.store.testing import temporary_store
+from tests.store_helpers import temporary_store
 
 JOBS = 200
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.store import KEEP, Store
 from bot.store.models import ADMIN_TOKENS, AUDIT_LOG
-from bot.store.testing import FakeClock, temporary_store
+from tests.store_helpers import FakeClock, temporary_store
 
 SHA1, SHA2, SHA3 = "1" * 40, "2" * 40, "3" * 40
 

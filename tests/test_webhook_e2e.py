@@ -19,13 +19,13 @@ from bot.forge import Forge
 from bot.handlers.manifest_review import MARKER
 from bot.runtime import Runtime
 from bot.store import Store
-from bot.store.testing import temporary_store
 from bot.web.app import create_app
 from bot.web.signature import sign
 from bot.worker.wiring import build_worker
 from tests.corpus import HISTORY, version_number
 from tests.fakes import FakeForge
 from tests.github_conformance import validate_webhook, webhook_example
+from tests.store_helpers import temporary_store
 
 REPO = "rustok/rustok"
 SECRET = "s3cret"

@@ -11,8 +11,8 @@ import pytest
 from bot.forge import ForgeError
 from bot.metrics import Metrics
 from bot.store import Store
-from bot.store.testing import temporary_store
 from bot.worker import PermanentError, Worker
+from tests.store_helpers import temporary_store
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ import pytest
 from bot.forge import check_write_fence
 from bot.metrics import Metrics
 from bot.store import DeliveryStatus, LeaseLostError, Store
-from bot.store.testing import temporary_store
 from bot.worker import Worker
 from bot.worker.leases import LeaseKeeper, expire_abandoned
 from bot.worker.pool import WorkerPool
+from tests.store_helpers import temporary_store
 
 LEASE = 0.6
 HEARTBEAT = 0.1

@@ -1,4 +1,4 @@
-"""Helpers for tests that need a real store (this package's tests and the webhook/worker tests).
+"""Helpers for tests that need a real store (the store tests, the webhook, worker and chat-ops tests, bench/).
 
 No pytest here: plain context managers, so any test can wrap them in a fixture::
 

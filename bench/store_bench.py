@@ -1,6 +1,6 @@
 """Latency of the store calls on the webhook's and the worker's paths.
 
-    python -m bot.store.bench [--calls 3000] [--threads 1,4] [--postgres-url URL] [--no-postgres]
+    python bench/store_bench.py [--calls 3000] [--threads 1,4] [--postgres-url URL] [--no-postgres]
 
 ``record_delivery`` is what the webhook waits for before answering 202: it is timed per call
 (p50/p90/p99/max) with a real ``pull_request.synchronize`` payload (from the
@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -24,10 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.store.engine import make_engine
-from bot.store.migrate import upgrade_to_head
-from bot.store.store import Store
-from bot.store.testing import postgres_schema, postgres_test_url
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.store_helpers (the scratch PostgreSQL schema)
+
+from bot.store.engine import make_engine  # noqa: E402
+from bot.store.migrate import upgrade_to_head  # noqa: E402
+from bot.store.store import Store  # noqa: E402
+from tests.store_helpers import postgres_schema, postgres_test_url  # noqa: E402
 
 EXAMPLES = Path("node_modules/@octokit/webhooks-examples/api.github.com/index.json")
 
