@@ -306,7 +306,7 @@ def _releases_sync(args: argparse.Namespace) -> int:
     if problem is not None:
         return _error(problem)
     if args.environment:
-        from bot.store.values import check_environment
+        from bot.domain.records.checks import check_environment
 
         try:
             for name in args.environment:

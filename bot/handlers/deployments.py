@@ -44,6 +44,7 @@ from bot.chatops.releases import (
 )
 from bot.config import BotSettings
 from bot.domain.ids import is_environment_name, is_git_sha, is_release_id
+from bot.domain.records.checks import check_actor, check_short_text, check_url
 from bot.forge import Deployment, Forge, ForgeError, WorkflowRun
 from bot.forge.github.conversions import (
     deployment_from_json,
@@ -75,7 +76,6 @@ from bot.store import (
     Store,
     environment_target,
 )
-from bot.store.values import check_actor, check_short_text, check_url
 
 __all__ = [
     "CONTRACT_KINDS",

@@ -5,18 +5,25 @@ SQLite file by default, PostgreSQL for several replicas. No web or GitHub code h
 the worker and the admin API are given a ``Store``. See docs/store.md.
 """
 
-from bot.store.audit import AuditEntry, AuditPage
-from bot.store.builds import (
+# The records are bot.domain.records' (pure, for the use cases); re-exported here for the adapters,
+# the CLI and the tests that take them with the store.
+from bot.domain.records import (
     BUILD_ID_PATTERN,
     FINAL_BUILD_STATUSES,
+    FINAL_DEPLOY_STATUSES,
+    KEEP,
+    SYSTEM_ACTOR,
+    TOKEN_PREFIX,
+    AdminToken,
+    AuditEntry,
+    AuditPage,
     BuildRecord,
     BuildStage,
     BuildStatus,
-    is_build_id,
-    new_build_id,
-)
-from bot.store.deploys import (
-    FINAL_DEPLOY_STATUSES,
+    DeadLetter,
+    DeadLetterPage,
+    DeliveryInfo,
+    DeliveryStatus,
     DeployKind,
     DeploymentRecord,
     DeploySource,
@@ -24,27 +31,24 @@ from bot.store.deploys import (
     DeployStatus,
     EnvironmentLock,
     EnvironmentState,
+    FinalStateError,
+    Job,
+    LeaseLostError,
     LockHeld,
     LockLost,
     LockPurpose,
+    PrState,
+    RecordNotFoundError,
+    RecordOutcome,
     ReleaseInfo,
+    default_backoff,
+    environment_target,
+    is_build_id,
+    new_build_id,
 )
 from bot.store.engine import DEFAULT_DATABASE_URL, UnsupportedDatabaseError, describe_url, make_engine
 from bot.store.migrate import SchemaTooNewError, current_revision, head_revision, upgrade_to_head
-from bot.store.models import DeliveryStatus
-from bot.store.prs import KEEP, PrState
-from bot.store.queue import (
-    DeadLetter,
-    DeadLetterPage,
-    DeliveryInfo,
-    Job,
-    LeaseLostError,
-    RecordOutcome,
-    default_backoff,
-)
 from bot.store.store import Store, open_store
-from bot.store.tokens import TOKEN_PREFIX, AdminToken
-from bot.store.values import SYSTEM_ACTOR, FinalStateError, RecordNotFoundError, environment_target
 
 __all__ = [
     "BUILD_ID_PATTERN",

@@ -9,40 +9,21 @@ secret redactor before they are written.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from bot.domain.records.audit import AuditEntry, AuditPage
+from bot.domain.records.common import MAX_PAGE, MAX_REASON_CHARS
 from bot.domain.text import redact_text, redact_value, truncate
 from bot.store.base import StoreBase
 from bot.store.models import AUDIT_LOG
 
-__all__ = ["AuditEntry", "AuditMixin", "AuditPage"]
+__all__ = ["MAX_PAGE", "MAX_REASON_CHARS", "AuditEntry", "AuditMixin", "AuditPage"]
 
 _T = AUDIT_LOG
 _C = _T.c
-
-MAX_REASON_CHARS = 4000
-MAX_PAGE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target: str | None
-    details: dict[str, Any] | None
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditPage:
-    entries: list[AuditEntry]
-    next_cursor: int | None  # pass as ``cursor`` for the next (older) page; None: no more
 
 
 def _required(name: str, value: str, limit: int) -> str:

@@ -23,21 +23,12 @@ transaction, so the history and the state never disagree.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal, cast, get_args
+from typing import Any, Final, cast, get_args
 
 from sqlalchemy import Column, Connection, Row, and_, delete, or_, select, update
 
-from bot.pipeline.release import ReleaseRecord
-from bot.store.audit import AuditMixin
-from bot.store.models import DEPLOYMENTS, ENVIRONMENT_LOCKS, RELEASES
-from bot.store.prs import KEEP, Keep, normalize_repository
-from bot.store.values import (
-    SYSTEM_ACTOR,
-    FinalStateError,
-    RecordNotFoundError,
+from bot.domain.records.checks import (
     check_actor,
     check_choice,
     check_commit_sha,
@@ -51,8 +42,32 @@ from bot.store.values import (
     check_url,
     check_when,
     clean_text,
+    normalize_repository,
+)
+from bot.domain.records.common import (
+    KEEP,
+    SYSTEM_ACTOR,
+    FinalStateError,
+    Keep,
+    RecordNotFoundError,
     environment_target,
 )
+from bot.domain.records.deployments import (
+    FINAL_DEPLOY_STATUSES,
+    DeployKind,
+    DeploymentRecord,
+    DeploySource,
+    DeployStage,
+    DeployStatus,
+    EnvironmentLock,
+    EnvironmentState,
+    LockHeld,
+    LockLost,
+    LockPurpose,
+)
+from bot.domain.records.releases import ReleaseInfo
+from bot.store.audit import AuditMixin
+from bot.store.models import DEPLOYMENTS, ENVIRONMENT_LOCKS, RELEASES
 
 __all__ = [
     "FINAL_DEPLOY_STATUSES",
@@ -70,13 +85,6 @@ __all__ = [
     "ReleaseInfo",
 ]
 
-LockPurpose = Literal["deploy", "rollback"]
-DeployKind = Literal["deploy", "rollback", "auto_rollback"]
-DeployStatus = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
-DeployStage = Literal["queued", "deploy", "smoke", "done"]
-DeploySource = Literal["comment", "api", "cli", "github"]
-
-FINAL_DEPLOY_STATUSES: Final = frozenset({"success", "failure", "error", "inactive"})
 # Order in which a deployment moves on; an upsert from GitHub never moves one back.
 _STATUS_RANK: Final = {"queued": 0, "in_progress": 1, **dict.fromkeys(FINAL_DEPLOY_STATUSES, 2)}
 _STAGE_RANK: Final = {"queued": 0, "deploy": 1, "smoke": 2, "done": 3}
@@ -86,127 +94,6 @@ _ACQUIRE_ROUNDS = 5
 _L = ENVIRONMENT_LOCKS
 _D = DEPLOYMENTS
 _R = RELEASES
-
-
-# -- values ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class EnvironmentLock:
-    repository: str  # owner/name, lower-cased
-    environment: str
-    holder: str  # who took it: a GitHub login or "api:<token name>"
-    purpose: LockPurpose
-    release_id: str | None
-    deployment_id: int | None  # the GitHub Deployment id, once created
-    reason: str | None
-    acquired_at: datetime
-    expires_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        """The lock as JSON values (audit details, API and CLI answers)."""
-        return {
-            "holder": self.holder,
-            "purpose": self.purpose,
-            "release_id": self.release_id,
-            "deployment_id": self.deployment_id,
-            "acquired_at": self.acquired_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-        }
-
-    def describe(self) -> str:
-        """``alice (deploy of rel_2026_01_01_001) since 12:00:00 UTC, until 13:00:00 UTC``."""
-        what = self.purpose + (f" of {self.release_id}" if self.release_id else "")
-        return (
-            f"{self.holder} ({what}) since {self.acquired_at:%Y-%m-%d %H:%M:%S} UTC, "
-            f"until {self.expires_at:%Y-%m-%d %H:%M:%S} UTC"
-        )
-
-
-class LockHeld(Exception):
-    """The environment is locked by someone else; ``lock`` is the live lock that refused."""
-
-    def __init__(self, lock: EnvironmentLock) -> None:
-        self.lock = lock
-        super().__init__(f"{lock.environment} of {lock.repository} is locked by {lock.describe()}")
-
-
-class LockLost(RuntimeError):
-    """The lock a caller took is no longer its own: it expired, was released or was taken over."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentRecord:
-    id: int
-    repository: str  # owner/name, lower-cased
-    environment: str
-    release_id: str
-    commit_sha: str
-    kind: DeployKind
-    status: DeployStatus
-    stage: DeployStage
-    requested_by: str
-    reason: str | None
-    github_deployment_id: int | None
-    previous_release: str | None
-    manifest_hash: str | None
-    source: DeploySource  # "comment" | "api" | "cli" | "github" (seen on GitHub, not started by us)
-    issue_number: int | None  # where progress is reported
-    reply_comment_id: int | None
-    logs_url: str | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINAL_DEPLOY_STATUSES
-
-
-@dataclass(frozen=True, slots=True)
-class EnvironmentState:
-    """What runs in one environment now, what was asked last, and who holds it."""
-
-    environment: str
-    current: DeploymentRecord | None  # the newest successful deployment
-    latest: DeploymentRecord | None  # the newest deployment, whatever its status (maybe in flight)
-    lock: EnvironmentLock | None  # the live lock, if any
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseInfo:
-    repository: str
-    release_id: str
-    commit_sha: str
-    manifest_hash: str
-    modules: tuple[str, ...]
-    image: str
-    build_key: str
-    build_id: str | None
-    previous_release: str | None
-    created_at: datetime
-
-    @classmethod
-    def from_record(cls, repository: str, record: ReleaseRecord) -> ReleaseInfo:
-        """The cache entry for a ``release/<id>`` tag's record (``created_at`` is its UTC text)."""
-        try:
-            created = dt.datetime.strptime(record.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-        except ValueError:
-            raise ValueError(
-                f"release {record.release_id}: created_at is not UTC time text: {record.created_at[:40]!r}"
-            ) from None
-        return cls(
-            repository=repository,
-            release_id=record.release_id,
-            commit_sha=record.git_sha,
-            manifest_hash=record.manifest_hash,
-            modules=tuple(record.modules),
-            image=record.image,
-            build_key=record.build_key,
-            build_id=record.build_id,
-            previous_release=record.previous_release,
-            created_at=created,
-        )
 
 
 # -- rows -> values ----------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ UTC zone on the way out; PostgreSQL stores ``timestamptz``.
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from bot.domain.records.queue import FINISHED_STATUSES, DeliveryStatus
 from bot.store.payload import pack_payload, unpack_payload
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "DELIVERIES",
     "DEPLOYMENTS",
     "ENVIRONMENT_LOCKS",
+    "FINISHED_STATUSES",
     "PR_STATE",
     "RELEASES",
     "AdminTokenRow",
@@ -70,19 +71,6 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class DeliveryStatus(enum.StrEnum):
-    """The life of a delivery's job (docs/store.md has the state diagram)."""
-
-    PENDING = "pending"  # waiting to be taken (now, or at next_attempt_at after a failed attempt)
-    RUNNING = "running"  # taken by lease_owner until lease_until
-    DONE = "done"  # handled
-    FAILED = "failed"  # gave up: a permanent error, or max attempts reached
-    IGNORED = "ignored"  # looked at and deliberately not handled (reason in last_error)
-
-
-FINISHED_STATUSES = frozenset({DeliveryStatus.DONE, DeliveryStatus.FAILED, DeliveryStatus.IGNORED})
 
 
 class UTCDateTime(TypeDecorator[datetime]):

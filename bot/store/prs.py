@@ -14,51 +14,21 @@ the newer handler that stored first.
 
 from __future__ import annotations
 
-import enum
-import re
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 
 from bot.domain.ids import is_git_sha
+from bot.domain.records.checks import check_number, normalize_repository
+from bot.domain.records.common import KEEP, Keep
+from bot.domain.records.prs import PrState
 from bot.store.base import StoreBase
 from bot.store.models import PR_STATE
-from bot.store.values import check_number
 
 __all__ = ["KEEP", "Keep", "PrState", "PrStateMixin", "normalize_repository"]
 
 _T = PR_STATE
 _C = _T.c
-
-_REPOSITORY = re.compile(r"[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+")
-
-
-class Keep(enum.Enum):
-    KEEP = "keep"
-
-
-KEEP: Final = Keep.KEEP
-"""Default of the optional ``save_pr_state`` fields: leave the stored value as it is."""
-
-
-@dataclass(frozen=True, slots=True)
-class PrState:
-    repository: str  # owner/name, lower-cased
-    number: int
-    comment_id: int | None
-    check_run_id: int | None
-    head_sha: str | None
-    manifest_hash: str | None
-    updated_at: datetime
-
-
-def normalize_repository(repository: str) -> str:
-    """``owner/name`` lower-cased (GitHub names are case-insensitive); anything else is refused."""
-    if not _REPOSITORY.fullmatch(repository) or len(repository) > 200:
-        raise ValueError(f"not an owner/name repository: {repository[:200]!r}")
-    return repository.lower()
 
 
 def _check_number(number: int) -> None:

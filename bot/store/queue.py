@@ -22,25 +22,37 @@ so handlers must be idempotent (the sticky comment and the PR-state compare-and-
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import math
-import random
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Row, and_, func, select, update
 
 from bot import jsoncodec
+from bot.domain.records.queue import (
+    DEFAULT_MAX_ATTEMPTS,
+    FINISHED_STATUSES,
+    MAX_DEAD_LETTER_PAGE,
+    DeadLetter,
+    DeadLetterPage,
+    DeliveryInfo,
+    DeliveryStatus,
+    IncomingDelivery,
+    Job,
+    LeaseLostError,
+    RecordOutcome,
+    check_text,
+    default_backoff,
+)
 from bot.domain.text import redact_text, truncate
 from bot.store.audit import AuditMixin
-from bot.store.models import DELIVERIES, FINISHED_STATUSES, DeliveryStatus
-from bot.store.values import check_id
+from bot.store.models import DELIVERIES
 
 __all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
     "DeadLetter",
     "DeadLetterPage",
     "DeliveryInfo",
@@ -55,112 +67,7 @@ __all__ = [
 _T = DELIVERIES
 _C = _T.c
 
-DEFAULT_MAX_ATTEMPTS = 5
 _EXHAUSTED_SWEEP_BATCH = 100
-
-
-class RecordOutcome(enum.StrEnum):
-    """What ``record_delivery`` did with a delivery (the webhook reports it in its 202 body)."""
-
-    NEW = "new"  # first time seen: stored, job pending
-    DUPLICATE_DONE = "duplicate_done"  # already finished (done or ignored): nothing to do
-    REQUEUED = "requeued"  # a redelivery of a failed or stalled job: it runs again (now)
-    DUPLICATE_PENDING = "duplicate_pending"  # already queued or running: nothing new
-
-
-class LeaseLostError(RuntimeError):
-    """The worker no longer holds the job's lease (it expired and the job was taken again, or the
-    job was redelivered). The worker must stop and must not report a result for this job."""
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A delivery leased to one worker. Pass it back to complete / fail / ignore / heartbeat."""
-
-    id: int
-    delivery_id: str
-    event: str
-    action: str | None
-    repository: str | None
-    installation_id: int | None
-    payload: dict[str, Any]
-    received_at: datetime
-    attempts: int  # including this one
-    worker_id: str
-    lease_until: datetime
-    lease_seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryInfo:
-    """A delivery row as stored (for status pages, tests and operators)."""
-
-    id: int
-    delivery_id: str
-    event: str
-    action: str | None
-    repository: str | None
-    installation_id: int | None
-    payload: dict[str, Any]
-    received_at: datetime
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: datetime
-    lease_owner: str | None
-    lease_until: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    last_error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A delivery whose job gave up (``failed``): what an operator needs to decide on a retry. The
-    payload is left out (it is large, and the retry does not need it shown)."""
-
-    id: int
-    delivery_id: str
-    event: str
-    action: str | None
-    repository: str | None
-    installation_id: int | None
-    received_at: datetime
-    attempts: int
-    failed_at: datetime | None  # when it gave up
-    last_error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetterPage:
-    dead_letters: list[DeadLetter]  # newest first (by id)
-    next_cursor: int | None  # pass as ``cursor`` for the next (older) page; None: no more
-
-
-MAX_DEAD_LETTER_PAGE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingDelivery:
-    """A verified webhook delivery on its way into the store (``record_deliveries``)."""
-
-    delivery_id: str
-    event: str
-    action: str | None
-    repository: str | None
-    installation_id: int | None
-    payload: Mapping[str, Any] | None  # the parsed body, or None when ``payload_text`` carries it
-    # the JSON text to store (exactly what GitHub sent, when that is strict JSON): the webhook's hot path
-    # passes this instead of the object, so the writer never serializes a payload again
-    payload_text: str | None = None
-
-    def check(self) -> None:
-        _check_text("delivery_id", self.delivery_id, 100, required=True)
-        _check_text("event", self.event, 100, required=True)
-        _check_text("action", self.action, 100, required=False)
-        _check_text("repository", self.repository, 200, required=False)
-        check_id("installation_id", self.installation_id, required=False)
-        if (self.payload is None) == (self.payload_text is None):
-            raise ValueError("a delivery needs exactly one of payload and payload_text")
 
 
 def _payload_value(delivery: IncomingDelivery) -> Any:
@@ -168,22 +75,6 @@ def _payload_value(delivery: IncomingDelivery) -> Any:
         return jsoncodec.RawJson(delivery.payload_text)
     assert delivery.payload is not None  # check() guarantees one of them
     return delivery.payload if isinstance(delivery.payload, dict) else dict(delivery.payload)
-
-
-def default_backoff(attempts: int, *, base: float = 5.0, cap: float = 600.0) -> float:
-    """Seconds to wait before retrying after ``attempts`` failed attempts: exponential with full
-    jitter (AWS architecture blog), so replicas retrying the same outage spread out."""
-    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
-
-
-def _check_text(name: str, value: str | None, limit: int, *, required: bool) -> None:
-    if value is None or value == "":
-        if required:
-            raise ValueError(f"{name} is required")
-        return
-    if len(value) > limit:
-        raise ValueError(f"{name} is longer than {limit} characters")
 
 
 def _message(error: str | BaseException) -> str:
@@ -417,7 +308,7 @@ class QueueMixin(AuditMixin):
         whose lease expired after its last allowed attempt is marked failed instead of retried.
         ``worker_id`` must be unique per concurrently running worker (e.g. host:pid:thread).
         """
-        _check_text("worker_id", worker_id, 200, required=True)
+        check_text("worker_id", worker_id, 200, required=True)
         if not (lease_seconds > 0 and math.isfinite(lease_seconds)):
             raise ValueError("lease_seconds must be positive")
         now = self.now()
@@ -579,7 +470,7 @@ class QueueMixin(AuditMixin):
         with its host's prefix (``host:``) and a test of each owner (is its process gone?). The
         attempt stays counted, as for any crash, so a job that kills its worker still ends failed.
         Returns how many leases it ended."""
-        _check_text("owner_prefix", owner_prefix, 200, required=True)
+        check_text("owner_prefix", owner_prefix, 200, required=True)
         now = self.now()
         running = _C.status == DeliveryStatus.RUNNING.value
         with self.write() as conn:
@@ -629,7 +520,7 @@ class QueueMixin(AuditMixin):
         transaction, whatever was retried."""
         if delivery_ids is not None:
             for delivery_id in delivery_ids:
-                _check_text("delivery_id", delivery_id, 100, required=True)
+                check_text("delivery_id", delivery_id, 100, required=True)
         failed = _C.status == DeliveryStatus.FAILED.value
         which = failed if delivery_ids is None else and_(failed, _C.delivery_id.in_(list(delivery_ids)))
         with self.write() as conn:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select, update
 
+from bot.domain.records.tokens import TOKEN_PREFIX, TOKEN_SHAPE, AdminToken
 from bot.store.audit import AuditMixin
 from bot.store.models import ADMIN_TOKENS
 
@@ -24,25 +22,6 @@ __all__ = ["TOKEN_PREFIX", "AdminToken", "TokenMixin", "hash_token"]
 
 _T = ADMIN_TOKENS
 _C = _T.c
-
-TOKEN_PREFIX = "mbt_"  # noqa: S105 (a prefix, not a secret)
-# 32 bytes in unpadded URL-safe base64 = 43 characters
-_TOKEN_SHAPE = re.compile(r"mbt_[A-Za-z0-9_\-]{43}")
-
-
-@dataclass(frozen=True, slots=True)
-class AdminToken:
-    """A token's record (never the token itself)."""
-
-    id: int
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 def hash_token(token: str) -> str:
@@ -82,7 +61,7 @@ class TokenMixin(AuditMixin):
 
     def verify_admin_token(self, token: str) -> AdminToken | None:
         """The active token's record if ``token`` is valid (and its last use is now), else None."""
-        if not _TOKEN_SHAPE.fullmatch(token):
+        if not TOKEN_SHAPE.fullmatch(token):
             return None
         digest = hash_token(token)
         with self.read() as conn:  # a flood of wrong tokens must not take the SQLite write lock

@@ -15,8 +15,8 @@ from typing import Any
 import msgspec
 
 from bot import jsoncodec
+from bot.domain.records.checks import check_id
 from bot.store.queue import IncomingDelivery
-from bot.store.values import check_id
 from bot.worker.wiring import EVENT_HANDLERS
 
 __all__ = ["HANDLED_EVENTS", "Intake", "RawDelivery", "classify"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.store.audit import MAX_PAGE
+from bot.domain.records.common import MAX_PAGE
 
 __all__ = ["MAX_ID", "MAX_PAGE"]
 
 # the repository, slug, environment and release-id patterns are bot.domain.ids'; MAX_PAGE is the store's
-# page limit (every listing checks it: bot/store/values.py check_limit), so the API accepts what it accepts
+# page limit (every listing checks it: bot/domain/records/checks.py), so the API accepts what it accepts
 
 MAX_ID = 2**63 - 1  # ids are 64-bit database integers

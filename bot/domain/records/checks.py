@@ -1,4 +1,5 @@
-"""Checks of the values the deploy and build records store, and the errors they share.
+"""Checks of the values the records store (repositories, environments, release ids, shas, actors, ids,
+URLs, free text).
 
 Every check raises ``ValueError`` with a message fit for a person (the admin API answers 422 with
 it); free text that people type (reasons, details) is passed through the secret redactor and cut
@@ -10,16 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Final
 
 from bot.domain.ids import is_environment_name, is_git_sha, is_release_id
+from bot.domain.records.common import MAX_PAGE, MAX_REASON_CHARS
 from bot.domain.text import redact_text, truncate
-from bot.store.audit import MAX_PAGE, MAX_REASON_CHARS
 
 __all__ = [
-    "SYSTEM_ACTOR",
-    "FinalStateError",
-    "RecordNotFoundError",
     "check_actor",
     "check_choice",
     "check_commit_sha",
@@ -33,22 +30,19 @@ __all__ = [
     "check_url",
     "check_when",
     "clean_text",
-    "environment_target",
+    "normalize_repository",
 ]
-
-SYSTEM_ACTOR: Final = "modbot"
-"""The audit actor of changes the bot makes on its own (progress reported by a workflow, expiry)."""
 
 _URL = re.compile(r"https?://[^\s\x00-\x1f]+")
 _MAX_URL_CHARS = 2000
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+")
 
 
-class FinalStateError(ValueError):
-    """A finished build or deployment was asked to change its outcome: a final status is final."""
-
-
-class RecordNotFoundError(LookupError):
-    """No build or deployment record has that id."""
+def normalize_repository(repository: str) -> str:
+    """``owner/name`` lower-cased (GitHub names are case-insensitive); anything else is refused."""
+    if not _REPOSITORY.fullmatch(repository) or len(repository) > 200:
+        raise ValueError(f"not an owner/name repository: {repository[:200]!r}")
+    return repository.lower()
 
 
 def check_environment(environment: str) -> str:
@@ -169,8 +163,3 @@ def clean_text(value: str | None) -> str | None:
     if not value:
         return None
     return truncate(redact_text(value), MAX_REASON_CHARS)
-
-
-def environment_target(repository: str, environment: str) -> str:
-    """The audit ``target`` of an environment's lock and deployments: ``owner/name:env``."""
-    return f"{repository}:{environment}"
