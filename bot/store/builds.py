@@ -20,6 +20,7 @@ from typing import Any, get_args
 
 from sqlalchemy import Connection, Row, Select, func, select, update
 
+from bot.domain.build_state import build_status_change, check_progress
 from bot.domain.records.builds import (
     BUILD_ID_PATTERN,
     FINAL_BUILD_STATUSES,
@@ -42,7 +43,7 @@ from bot.domain.records.checks import (
     clean_text,
     normalize_repository,
 )
-from bot.domain.records.common import KEEP, SYSTEM_ACTOR, FinalStateError, Keep, RecordNotFoundError
+from bot.domain.records.common import KEEP, SYSTEM_ACTOR, Keep, RecordNotFoundError
 from bot.store.audit import AuditMixin
 from bot.store.models import BUILDS
 
@@ -71,12 +72,6 @@ def _check_build_id(build_id: str) -> str:
     if not is_build_id(build_id):
         raise ValueError(f"not a build id (bld_ + 26 characters): {str(build_id)[:60]!r}")
     return build_id
-
-
-def _check_progress(progress: int) -> int:
-    if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
-        raise ValueError(f"progress must be an integer from 0 to 100, not {progress!r}")
-    return progress
 
 
 def _check_delta(modules_delta: Mapping[str, Any]) -> dict[str, Any]:
@@ -195,7 +190,7 @@ class BuildsMixin(AuditMixin):
         if stage is not KEEP:
             values["stage"] = check_choice("stage", stage, get_args(BuildStage))
         if progress is not KEEP:
-            values["progress"] = _check_progress(progress)
+            values["progress"] = check_progress(progress)
         if release_id is not KEEP:
             values["release_id"] = check_release_id("release_id", release_id, required=False)
         if merge_sha is not KEEP:
@@ -220,15 +215,16 @@ class BuildsMixin(AuditMixin):
             before = _record(row)
             new_status = values.get("status", before.status)
             status_changed = new_status != before.status
-            if status_changed and before.finished:
-                raise FinalStateError(
-                    f"build {build_id} finished as {before.status!r}; it cannot become {new_status!r}"
+            values.update(
+                build_status_change(
+                    build_id,
+                    before.status,
+                    new_status,
+                    stage_given="stage" in values,
+                    progress_given="progress" in values,
+                    now=now,
                 )
-            if status_changed and new_status in FINAL_BUILD_STATUSES:
-                values["finished_at"] = now
-                if new_status == "succeeded":
-                    values.setdefault("stage", "done")
-                    values.setdefault("progress", 100)
+            )
             values["updated_at"] = now
             row = conn.execute(
                 update(_T).where(_C.build_id == build_id).values(**values).returning(*_COLUMNS)

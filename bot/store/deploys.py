@@ -24,10 +24,21 @@ transaction, so the history and the state never disagree.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Final, cast, get_args
+from typing import Any, get_args
 
 from sqlalchemy import Column, Connection, Row, and_, delete, or_, select, update
 
+from bot.domain.deployment_state import (
+    check_stage,
+    check_status,
+    forward_progress,
+    is_final,
+    lock_is_live,
+    may_release,
+    stage_for,
+    starting_stage,
+    status_change,
+)
 from bot.domain.records.checks import (
     check_actor,
     check_choice,
@@ -47,7 +58,6 @@ from bot.domain.records.checks import (
 from bot.domain.records.common import (
     KEEP,
     SYSTEM_ACTOR,
-    FinalStateError,
     Keep,
     RecordNotFoundError,
     environment_target,
@@ -84,10 +94,6 @@ __all__ = [
     "LockPurpose",
     "ReleaseInfo",
 ]
-
-# Order in which a deployment moves on; an upsert from GitHub never moves one back.
-_STATUS_RANK: Final = {"queued": 0, "in_progress": 1, **dict.fromkeys(FINAL_DEPLOY_STATUSES, 2)}
-_STAGE_RANK: Final = {"queued": 0, "deploy": 1, "smoke": 2, "done": 3}
 
 _ACQUIRE_ROUNDS = 5
 
@@ -127,14 +133,6 @@ def _release(row: Row[Any]) -> ReleaseInfo:
     values = row._asdict()
     values["modules"] = tuple(values["modules"])
     return ReleaseInfo(**values)
-
-
-def _check_status(status: str) -> DeployStatus:
-    return cast(DeployStatus, check_choice("status", status, get_args(DeployStatus)))
-
-
-def _check_stage(stage: str) -> DeployStage:
-    return cast(DeployStage, check_choice("stage", stage, get_args(DeployStage)))
 
 
 class DeploysMixin(AuditMixin):
@@ -192,7 +190,7 @@ class DeploysMixin(AuditMixin):
                     if row is None:
                         continue
                     current = _lock(row)
-                    if current.expires_at > now:
+                    if lock_is_live(current, now):
                         raise LockHeld(current)
                     self._audit_expired(conn, current, replaced_by=holder)
                     conn.execute(update(_L).where(_L.c.id == row.id).values(**values))
@@ -284,15 +282,12 @@ class DeploysMixin(AuditMixin):
             if row is None:
                 return None
             lock = _lock(row)
-            if lock.expires_at <= now:
+            if not lock_is_live(lock, now):
                 conn.execute(delete(_L).where(_L.c.id == row.id))
                 self._audit_expired(conn, lock, replaced_by=None)
                 return None
-            if not force:
-                if deployment_id is not None and lock.deployment_id != deployment_id:
-                    return None
-                if deployment_id is None and lock.holder.lower() != actor.lower():
-                    return None
+            if not may_release(lock, actor=actor, deployment_id=deployment_id, force=force):
+                return None
             conn.execute(delete(_L).where(_L.c.id == row.id))
             self._append_audit(
                 conn,
@@ -368,8 +363,7 @@ class DeploysMixin(AuditMixin):
         """A new deploy or rollback (audit ``deployment.create``, by ``requested_by``). A final
         ``status`` sets ``finished_at``; ``success`` puts it at stage ``done``."""
         repo = normalize_repository(repository)
-        if status == "success":
-            stage = "done"
+        stage = starting_stage(status, stage)
         now = self.now()
         values = {
             "repository": repo,
@@ -377,8 +371,8 @@ class DeploysMixin(AuditMixin):
             "release_id": check_release_id("release_id", release_id, required=True),
             "commit_sha": check_commit_sha("commit_sha", commit_sha, required=True),
             "kind": check_choice("kind", kind, get_args(DeployKind)),
-            "status": _check_status(status),
-            "stage": _check_stage(stage),
+            "status": check_status(status),
+            "stage": check_stage(stage),
             "requested_by": check_actor("requested_by", requested_by),
             "reason": clean_text(reason),
             "github_deployment_id": check_id("github_deployment_id", github_deployment_id, required=False),
@@ -390,7 +384,7 @@ class DeploysMixin(AuditMixin):
             "logs_url": check_url("logs_url", logs_url),
             "created_at": now if created_at is None else check_when("created_at", created_at),
             "updated_at": now,
-            "finished_at": now if status in FINAL_DEPLOY_STATUSES else None,
+            "finished_at": now if is_final(status) else None,
         }
         with self.write() as conn:
             if github_deployment_id is not None:
@@ -419,9 +413,9 @@ class DeploysMixin(AuditMixin):
         actor = check_actor("actor", actor)
         values: dict[str, Any] = {}
         if status is not KEEP:
-            values["status"] = _check_status(status)
+            values["status"] = check_status(status)
         if stage is not KEEP:
-            values["stage"] = _check_stage(stage)
+            values["stage"] = check_stage(stage)
         if logs_url is not KEEP:
             values["logs_url"] = check_url("logs_url", logs_url)
         if github_deployment_id is not KEEP:
@@ -440,15 +434,9 @@ class DeploysMixin(AuditMixin):
             before = _deployment(row)
             new_status = values.get("status", before.status)
             status_changed = new_status != before.status
-            if status_changed and before.finished:
-                raise FinalStateError(
-                    f"deployment record {record_id} finished with {before.status!r}; "
-                    f"it cannot become {new_status!r}"
-                )
-            if status_changed and new_status in FINAL_DEPLOY_STATUSES:
-                values["finished_at"] = now
-                if new_status == "success" and stage is KEEP:
-                    values["stage"] = "done"
+            values.update(
+                status_change(record_id, before.status, new_status, stage_given=stage is not KEEP, now=now)
+            )
             if values.get("github_deployment_id") is not None:
                 self._refuse_known_github_id(
                     conn, before.repository, values["github_deployment_id"], record_id
@@ -497,9 +485,9 @@ class DeploysMixin(AuditMixin):
         """
         repo = normalize_repository(repository)
         check_id("github_deployment_id", github_deployment_id, required=True)
-        status = _check_status(status)
+        status = check_status(status)
         if stage is not None:
-            stage = _check_stage(stage)
+            stage = check_stage(stage)
         logs_url = check_url("logs_url", logs_url)
         manifest_hash = check_short_text("manifest_hash", manifest_hash, 100, required=False)
         check_release_id("previous_release", previous_release, required=False)
@@ -507,7 +495,7 @@ class DeploysMixin(AuditMixin):
             check_when("finished_at", finished_at)
         actor = check_actor("actor", actor)
         now = self.now()
-        final = status in FINAL_DEPLOY_STATUSES
+        final = is_final(status)
         new_values = {
             "repository": repo,
             "environment": check_environment(environment),
@@ -515,7 +503,7 @@ class DeploysMixin(AuditMixin):
             "commit_sha": check_commit_sha("commit_sha", commit_sha, required=True),
             "kind": check_choice("kind", kind, get_args(DeployKind)),
             "status": status,
-            "stage": stage or _stage_for(status, "queued"),
+            "stage": stage or stage_for(status, "queued"),
             "requested_by": check_actor("requested_by", requested_by),
             "reason": clean_text(reason),
             "github_deployment_id": github_deployment_id,
@@ -544,24 +532,16 @@ class DeploysMixin(AuditMixin):
                 .with_for_update()
             ).one()
             before = _deployment(row)
-            changes: dict[str, Any] = {}
-            if not before.finished and _STATUS_RANK[status] >= _STATUS_RANK[before.status]:
-                if status != before.status:
-                    changes["status"] = status
-                    if final:
-                        changes["finished_at"] = finished_at or now
-                candidate = stage or _stage_for(status, before.stage)
-                if _STAGE_RANK[candidate] > _STAGE_RANK[before.stage]:
-                    changes["stage"] = candidate
-                if logs_url is not None and logs_url != before.logs_url:
-                    changes["logs_url"] = logs_url
-            for name, value in (
-                ("manifest_hash", manifest_hash),
-                ("previous_release", previous_release),
-                ("logs_url", logs_url),
-            ):
-                if value is not None and getattr(before, name) is None:
-                    changes[name] = value
+            changes = forward_progress(
+                before,
+                status=status,
+                stage=stage,
+                logs_url=logs_url,
+                manifest_hash=manifest_hash,
+                previous_release=previous_release,
+                finished_at=finished_at,
+                now=now,
+            )
             if not changes:
                 return before
             changes["updated_at"] = now
@@ -763,18 +743,6 @@ class DeploysMixin(AuditMixin):
                 .order_by(_R.c.release_id.desc())
             ).all()
         return [_release(row) for row in rows]
-
-
-def _stage_for(status: str, stage_now: str) -> DeployStage:
-    """The stage a status implies: queued → queued, in_progress → deploy, success → done; any other
-    final status leaves the stage where the deployment stopped."""
-    if status == "queued":
-        return "queued"
-    if status == "in_progress":
-        return "deploy"
-    if status == "success":
-        return "done"
-    return _check_stage(stage_now)
 
 
 def _modules(modules: tuple[str, ...]) -> list[str]:
