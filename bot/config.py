@@ -71,6 +71,12 @@ DEFAULT_GITHUB_SECONDARY_WAIT_SECONDS = 60.0  # a secondary rate limit with no h
 DEFAULT_GITHUB_MAX_WAIT_SECONDS = 90.0  # longer waits are not slept but raised (the job is retried later)
 DEFAULT_GITHUB_RETRY_JITTER_SECONDS = 1.0  # up to this much added to a wait GitHub asked for
 DEFAULT_DELIVERY_DRAIN_SECONDS = 30.0  # on shutdown, deliveries waiting to be recorded are written this long
+# The SQLite store's timings (bot.store.timings.StoreTimings takes its defaults from here; docs/store.md).
+DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS = 10.0  # a connection waits this long for another process's write lock
+DEFAULT_SQLITE_WRITER_WAIT_SECONDS = 30.0  # a writer waits this long for the other threads of its process
+DEFAULT_SQLITE_CHECKPOINT_INTERVAL_SECONDS = 0.05  # the background WAL checkpoint runs this often, if needed
+DEFAULT_SQLITE_CHECKPOINT_BUSY_TIMEOUT_SECONDS = 5.0  # and waits this long for a lock
+DEFAULT_SQLITE_WAL_AUTOCHECKPOINT_PAGES = 16_384  # past 64 MB of log a commit checkpoints by itself
 
 AuthMode = Literal["app", "token"]
 
@@ -103,6 +109,11 @@ _FIELDS: dict[str, str] = {
     "GITHUB_MAX_WAIT_SECONDS": "github_max_wait_seconds",
     "GITHUB_RETRY_JITTER_SECONDS": "github_retry_jitter_seconds",
     "DELIVERY_DRAIN_SECONDS": "delivery_drain_seconds",
+    "SQLITE_BUSY_TIMEOUT_SECONDS": "sqlite_busy_timeout_seconds",
+    "SQLITE_WRITER_WAIT_SECONDS": "sqlite_writer_wait_seconds",
+    "SQLITE_CHECKPOINT_INTERVAL_SECONDS": "sqlite_checkpoint_interval_seconds",
+    "SQLITE_CHECKPOINT_BUSY_TIMEOUT_SECONDS": "sqlite_checkpoint_busy_timeout_seconds",
+    "SQLITE_WAL_AUTOCHECKPOINT_PAGES": "sqlite_wal_autocheckpoint_pages",
 }
 _ENV_OF = {field_name: ENV_PREFIX + env for env, field_name in _FIELDS.items()}
 _LISTS = frozenset({"webhook_secrets", "repositories"})
@@ -182,6 +193,11 @@ class BotSettings(BaseModel):
     github_max_wait_seconds: float = DEFAULT_GITHUB_MAX_WAIT_SECONDS
     github_retry_jitter_seconds: float = DEFAULT_GITHUB_RETRY_JITTER_SECONDS
     delivery_drain_seconds: float = DEFAULT_DELIVERY_DRAIN_SECONDS
+    sqlite_busy_timeout_seconds: float = DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS
+    sqlite_writer_wait_seconds: float = DEFAULT_SQLITE_WRITER_WAIT_SECONDS
+    sqlite_checkpoint_interval_seconds: float = DEFAULT_SQLITE_CHECKPOINT_INTERVAL_SECONDS
+    sqlite_checkpoint_busy_timeout_seconds: float = DEFAULT_SQLITE_CHECKPOINT_BUSY_TIMEOUT_SECONDS
+    sqlite_wal_autocheckpoint_pages: int = DEFAULT_SQLITE_WAL_AUTOCHECKPOINT_PAGES
 
     @field_validator(
         "lease_seconds",
@@ -195,6 +211,10 @@ class BotSettings(BaseModel):
         "github_secondary_wait_seconds",
         "github_max_wait_seconds",
         "delivery_drain_seconds",
+        "sqlite_busy_timeout_seconds",
+        "sqlite_writer_wait_seconds",
+        "sqlite_checkpoint_interval_seconds",
+        "sqlite_checkpoint_busy_timeout_seconds",
     )
     @classmethod
     def _positive_seconds(cls, value: float) -> float:
@@ -209,7 +229,7 @@ class BotSettings(BaseModel):
             raise ValueError("must be 0 or a positive number of seconds")
         return value
 
-    @field_validator("max_attempts", "github_max_attempts")
+    @field_validator("max_attempts", "github_max_attempts", "sqlite_wal_autocheckpoint_pages")
     @classmethod
     def _max_attempts(cls, value: int) -> int:
         if value < 1:

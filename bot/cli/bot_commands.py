@@ -171,9 +171,14 @@ def _store(settings: BotSettings) -> Iterator[Store]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.store import SchemaTooNewError, UnsupportedDatabaseError, open_store
+    from bot.store.timings import StoreTimings
 
     try:
-        store = open_store(settings.database_url.get_secret_value(), max_attempts=settings.max_attempts)
+        store = open_store(
+            settings.database_url.get_secret_value(),
+            max_attempts=settings.max_attempts,
+            timings=StoreTimings.from_settings(settings),
+        )
     except (SQLAlchemyError, SchemaTooNewError, UnsupportedDatabaseError) as error:
         kind = type(error).__name__
         raise _Stop(_error(f"cannot open the store at {settings.database_url_redacted} ({kind})")) from None

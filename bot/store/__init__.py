@@ -49,6 +49,7 @@ from bot.domain.records import (
 from bot.store.engine import DEFAULT_DATABASE_URL, UnsupportedDatabaseError, describe_url, make_engine
 from bot.store.migrate import SchemaTooNewError, current_revision, head_revision, upgrade_to_head
 from bot.store.store import Store, open_store
+from bot.store.timings import StoreTimings
 
 __all__ = [
     "BUILD_ID_PATTERN",
@@ -87,6 +88,7 @@ __all__ = [
     "ReleaseInfo",
     "SchemaTooNewError",
     "Store",
+    "StoreTimings",
     "UnsupportedDatabaseError",
     "current_revision",
     "default_backoff",

@@ -13,13 +13,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.checkpoint import WalCheckpointer
 from bot.store.engine import SQLITE_BEGIN_OPTION
+from bot.store.timings import DEFAULT_WRITER_WAIT_SECONDS, StoreTimings, milliseconds
 
 __all__ = ["Clock", "StoreBase", "utc_now"]
 
 Clock = Callable[[], datetime]
 
 
-WRITER_WAIT_SECONDS = 30.0
+WRITER_WAIT_SECONDS = DEFAULT_WRITER_WAIT_SECONDS  # without StoreTimings (MODBOT_SQLITE_WRITER_WAIT_SECONDS)
 
 _SQLITE_WRITERS: dict[str, threading.Lock] = {}
 _SQLITE_WRITERS_GUARD = threading.Lock()
@@ -43,12 +44,15 @@ def _sqlite_writer_lock(engine: Engine) -> threading.Lock:
 class StoreBase:
     """Holds the engine; each public store method runs in exactly one transaction of its own."""
 
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, engine: Engine, *, clock: Clock = utc_now, timings: StoreTimings | None = None
+    ) -> None:
         backend = engine.dialect.name
         if backend not in ("sqlite", "postgresql"):
             raise ValueError(f"the store supports SQLite and PostgreSQL, not {backend!r}")
         self.engine = engine
         self.clock = clock
+        self.timings = timings  # None: the defaults (bot/store/timings.py)
         self.is_postgresql = backend == "postgresql"
         self._writer = None if self.is_postgresql else _sqlite_writer_lock(engine)
 
@@ -72,8 +76,9 @@ class StoreBase:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
-        if not self._writer.acquire(timeout=WRITER_WAIT_SECONDS):
-            raise TimeoutError(f"the SQLite store stayed busy for {WRITER_WAIT_SECONDS} s")
+        wait = WRITER_WAIT_SECONDS if self.timings is None else self.timings.writer_wait_seconds
+        if not self._writer.acquire(timeout=wait):
+            raise TimeoutError(f"the SQLite store stayed busy for {wait} s")
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -101,7 +106,14 @@ class StoreBase:
         database = self.engine.url.database
         if self.is_postgresql or not database:
             return _nothing
-        checkpointer = WalCheckpointer(database)
+        if self.timings is None:
+            checkpointer = WalCheckpointer(database)
+        else:
+            checkpointer = WalCheckpointer(
+                database,
+                interval=self.timings.checkpoint_interval_seconds,
+                busy_timeout_ms=milliseconds(self.timings.checkpoint_busy_timeout_seconds),
+            )
         checkpointer.start()
         return checkpointer.close
 

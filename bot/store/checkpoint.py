@@ -12,6 +12,7 @@ The log is only cut back to its start by a write that begins after a checkpoint 
 so under steady load it grows although this thread keeps copying, until a pause. The writer
 connections keep SQLite's automatic checkpoint as a backstop at ``WAL_BACKSTOP_PAGES`` (set by
 bot/store/engine.py): it bounds the log, and covers processes that never start this thread (the CLI).
+bot/store/timings.py has these timings and the settings that change them.
 Nothing here is needed for correctness: a checkpoint only moves committed pages from one file to the
 other.
 """
@@ -24,13 +25,21 @@ import os
 import sqlite3
 import threading
 
+from bot.store.timings import (
+    DEFAULT_CHECKPOINT_BUSY_TIMEOUT_SECONDS,
+    DEFAULT_CHECKPOINT_INTERVAL_SECONDS,
+    DEFAULT_WAL_AUTOCHECKPOINT_PAGES,
+    milliseconds,
+)
+
 __all__ = ["WAL_BACKSTOP_PAGES", "WalCheckpointer"]
 
 log = logging.getLogger(__name__)
 
-# 64 MB of 4 KB pages: ~10,000 compressed deliveries without a pause before a commit checkpoints itself
-WAL_BACKSTOP_PAGES = 16_384
-CHECKPOINT_INTERVAL_SECONDS = 0.05
+WAL_BACKSTOP_PAGES = (
+    DEFAULT_WAL_AUTOCHECKPOINT_PAGES  # the writers' default (MODBOT_SQLITE_WAL_AUTOCHECKPOINT_PAGES)
+)
+CHECKPOINT_INTERVAL_SECONDS = DEFAULT_CHECKPOINT_INTERVAL_SECONDS
 
 
 class WalCheckpointer:
@@ -38,7 +47,11 @@ class WalCheckpointer:
     every ``interval`` seconds, until `close`."""
 
     def __init__(
-        self, database: str, *, interval: float = CHECKPOINT_INTERVAL_SECONDS, busy_timeout_ms: int = 5000
+        self,
+        database: str,
+        *,
+        interval: float = CHECKPOINT_INTERVAL_SECONDS,
+        busy_timeout_ms: int = milliseconds(DEFAULT_CHECKPOINT_BUSY_TIMEOUT_SECONDS),
     ) -> None:
         self.database = database
         self.wal = f"{database}-wal"

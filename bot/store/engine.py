@@ -25,6 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot import jsoncodec
 from bot.store.checkpoint import WAL_BACKSTOP_PAGES
+from bot.store.timings import DEFAULT_BUSY_TIMEOUT_SECONDS, milliseconds
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -81,8 +82,9 @@ def describe_url(url: str | URL) -> str:
 def make_engine(
     url: str | URL = DEFAULT_DATABASE_URL,
     *,
-    busy_timeout_ms: int = 10_000,
+    busy_timeout_ms: int = milliseconds(DEFAULT_BUSY_TIMEOUT_SECONDS),
     sqlite_synchronous: str = "FULL",
+    wal_autocheckpoint_pages: int = WAL_BACKSTOP_PAGES,
     pool_size: int = 5,
     max_overflow: int = 10,
     echo: bool = False,
@@ -101,7 +103,7 @@ def make_engine(
             json_serializer=jsoncodec.dumps,
             json_deserializer=jsoncodec.loads,
         )
-        _configure_sqlite(engine, busy_timeout_ms, sqlite_synchronous.upper())
+        _configure_sqlite(engine, busy_timeout_ms, sqlite_synchronous.upper(), wal_autocheckpoint_pages)
         return engine
     return create_engine(
         parsed,
@@ -126,7 +128,7 @@ def postgres_json_dumps(value: Any) -> str:
     return text
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str, wal_pages: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control away from the sqlite3 module (it would BEGIN lazily and only
@@ -143,7 +145,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) ->
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             # while the bot serves, checkpoints run in a thread of their own (bot/store/checkpoint.py);
             # a commit checkpoints only past this backstop
-            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_pages)}")
         finally:
             cursor.close()
 

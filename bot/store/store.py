@@ -14,6 +14,7 @@ from bot.store.engine import DEFAULT_DATABASE_URL, describe_url, make_engine
 from bot.store.migrate import upgrade_to_head
 from bot.store.prs import PrStateMixin
 from bot.store.queue import DEFAULT_MAX_ATTEMPTS, QueueMixin
+from bot.store.timings import StoreTimings, milliseconds
 from bot.store.tokens import TokenMixin
 
 __all__ = ["Store", "open_store"]
@@ -30,9 +31,14 @@ class Store(QueueMixin, PrStateMixin, TokenMixin, DeploysMixin, BuildsMixin):
     """
 
     def __init__(
-        self, engine: Engine, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, clock: Clock = utc_now
+        self,
+        engine: Engine,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        clock: Clock = utc_now,
+        timings: StoreTimings | None = None,
     ) -> None:
-        super().__init__(engine, clock=clock)
+        super().__init__(engine, clock=clock, timings=timings)
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.max_attempts = max_attempts
@@ -44,15 +50,24 @@ def open_store(
     migrate: bool = True,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     clock: Clock = utc_now,
+    timings: StoreTimings | None = None,
 ) -> Store:
     """Connect to ``url`` (``sqlite:///PATH`` or ``postgresql+psycopg://…``) and, by default,
-    migrate the schema to this bot's head first: what ``modbot serve`` does at start-up."""
-    engine = make_engine(url)
+    migrate the schema to this bot's head first: what ``modbot serve`` does at start-up.
+    ``timings``: SQLite's waits and checkpoints (None: the defaults)."""
+    if timings is None:
+        engine = make_engine(url)
+    else:
+        engine = make_engine(
+            url,
+            busy_timeout_ms=milliseconds(timings.busy_timeout_seconds),
+            wal_autocheckpoint_pages=timings.wal_autocheckpoint_pages,
+        )
     try:
         if migrate:
             revision = upgrade_to_head(engine)
             log.info("store ready: %s (schema %s)", describe_url(engine.url), revision)
-        return Store(engine, max_attempts=max_attempts, clock=clock)
+        return Store(engine, max_attempts=max_attempts, clock=clock, timings=timings)
     except BaseException:
         engine.dispose()
         raise
