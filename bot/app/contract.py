@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
+from bot.app.ports.store import DeploymentStore
 from bot.domain.ids import is_release_id
+from bot.domain.records import DeployKind, DeploymentRecord, DeployStage, DeployStatus, ReleaseInfo
 from bot.domain.records.checks import check_actor, check_short_text, check_url
 from bot.forge import Deployment
 from bot.pipeline.release import DEPLOY_TAG_PREFIX
 from bot.pipeline.version import TEMPLATE_VERSION
-from bot.store import DeployKind, DeploymentRecord, DeployStage, DeployStatus, ReleaseInfo, Store
 
 __all__ = [
     "CONTRACT_KINDS",
@@ -139,7 +140,7 @@ def contract_payload(
 
 
 def record_contract_deployment(
-    store: Store,
+    store: DeploymentStore,
     repo: str,
     deployment: Deployment,
     contract: DeploymentContract,

@@ -40,6 +40,7 @@ from bot.app.contract import (
     stored_url,
 )
 from bot.app.policy import PolicyOnBranch, load_policy
+from bot.app.ports.store import WholeStore
 from bot.app.releases import (
     built_release,
     finish_builds,
@@ -49,6 +50,19 @@ from bot.app.releases import (
 )
 from bot.config import BotSettings
 from bot.domain.ids import is_environment_name, is_git_sha, is_release_id
+from bot.domain.records import (
+    FINAL_DEPLOY_STATUSES,
+    SYSTEM_ACTOR,
+    BuildRecord,
+    BuildStage,
+    BuildStatus,
+    DeploymentRecord,
+    DeployStage,
+    DeployStatus,
+    FinalStateError,
+    ReleaseInfo,
+    environment_target,
+)
 from bot.forge import Forge, ForgeError, WorkflowRun
 from bot.forge.github.conversions import (
     deployment_from_json,
@@ -65,20 +79,6 @@ from bot.forge.github.webhooks import (
 )
 from bot.pipeline.config import BuildConfig, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX
-from bot.store import (
-    FINAL_DEPLOY_STATUSES,
-    SYSTEM_ACTOR,
-    BuildRecord,
-    BuildStage,
-    BuildStatus,
-    DeploymentRecord,
-    DeployStage,
-    DeployStatus,
-    FinalStateError,
-    ReleaseInfo,
-    Store,
-    environment_target,
-)
 
 __all__ = [
     "handle_create",
@@ -97,7 +97,7 @@ _OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed",
 
 
 def handle_deployment_status(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: WholeStore, settings: BotSettings
 ) -> str:
     event = read_payload(DeploymentStatusEvent, payload, "deployment_status")
     deployment = deployment_from_json(payload["deployment"])  # the fields it reads are checked
@@ -129,7 +129,12 @@ def handle_deployment_status(
 
 
 def _after_change(
-    forge: Forge, store: Store, before: DeploymentRecord | None, after: DeploymentRecord, *, description: str
+    forge: Forge,
+    store: WholeStore,
+    before: DeploymentRecord | None,
+    after: DeploymentRecord,
+    *,
+    description: str,
 ) -> str:
     """What follows a deployment's change: the lock, the audit, the reply."""
     target = environment_target(after.repository, after.environment)
@@ -203,7 +208,7 @@ def _policy_parts(
 
 
 def handle_workflow_run(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: WholeStore, settings: BotSettings
 ) -> str:
     event = read_payload(WorkflowRunEvent, payload, "workflow_run")
     action = event.action
@@ -226,13 +231,13 @@ def handle_workflow_run(
     return _follow_build_run(forge, store, repo, waiting, run, manifest_path=build.manifest)
 
 
-def _builds_of(store: Store, repo: str, sha: str) -> list[BuildRecord]:
+def _builds_of(store: WholeStore, repo: str, sha: str) -> list[BuildRecord]:
     return store.builds_for_merge_sha(repo, sha) if is_git_sha(sha) else []
 
 
 def _deploy_run_ended(
     forge: Forge,
-    store: Store,
+    store: WholeStore,
     settings: BotSettings,
     run: WorkflowRun,
     *,
@@ -287,7 +292,7 @@ def _deploy_run_ended(
 
 
 def _progress(
-    store: Store,
+    store: WholeStore,
     record: DeploymentRecord,
     status: DeployStatus,
     stage: DeployStage | None,
@@ -313,7 +318,13 @@ def _progress(
 
 
 def _follow_build_run(
-    forge: Forge, store: Store, repo: str, builds: list[BuildRecord], run: WorkflowRun, *, manifest_path: str
+    forge: Forge,
+    store: WholeStore,
+    repo: str,
+    builds: list[BuildRecord],
+    run: WorkflowRun,
+    *,
+    manifest_path: str,
 ) -> str:
     """Move builds on with their merge commit's build run."""
     if run.status == "completed" and run.conclusion == "success":
@@ -334,7 +345,7 @@ def _follow_build_run(
 
 
 def _update_builds(
-    store: Store,
+    store: WholeStore,
     builds: list[BuildRecord],
     *,
     status: BuildStatus,
@@ -370,7 +381,7 @@ def _release_tag(name: str) -> str | None:
 
 
 def handle_create(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: WholeStore, settings: BotSettings
 ) -> str:
     event = read_payload(CreateEvent, payload, "create")
     if event.ref_type != "tag":
@@ -387,7 +398,7 @@ def handle_create(
 
 
 def handle_push(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: WholeStore, settings: BotSettings
 ) -> str:
     event = read_payload(PushEvent, payload, "push")
     if not event.ref.startswith("refs/tags/"):
@@ -407,7 +418,7 @@ def handle_push(
     return _recorded(store, tag, info)
 
 
-def _recorded(store: Store, tag: str, info: ReleaseInfo | None) -> str:
+def _recorded(store: WholeStore, tag: str, info: ReleaseInfo | None) -> str:
     if info is None:
         return f"ignored: {tag} is not a modbot release record"
     finished = finish_builds(store, info)
@@ -418,7 +429,7 @@ def _recorded(store: Store, tag: str, info: ReleaseInfo | None) -> str:
 
 
 def handle_pull_request_closed(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: WholeStore, settings: BotSettings
 ) -> str:
     event = read_payload(PullRequestEvent, payload, "pull_request")
     if event.action != "closed":
@@ -458,7 +469,7 @@ def handle_pull_request_closed(
     return f"{len(moved)} build(s) wait for the build of {merge_sha[:7]}"
 
 
-def _cancel(store: Store, build: BuildRecord) -> None:
+def _cancel(store: WholeStore, build: BuildRecord) -> None:
     with contextlib.suppress(FinalStateError):  # finished meanwhile: its outcome stands
         store.update_build(
             build.build_id, status="cancelled", detail="the pull request was closed without merging"

@@ -19,7 +19,9 @@ from __future__ import annotations
 import logging
 import posixpath
 
+from bot.app.ports.store import BuildStore, ReleaseCache
 from bot.domain.ids import is_release_id
+from bot.domain.records import BuildRecord, FinalStateError, ReleaseInfo
 from bot.forge import Forge, ForgeError, Ref, TagObject
 from bot.manifest.validate import validate_bytes
 from bot.pipeline.release import (
@@ -29,7 +31,6 @@ from bot.pipeline.release import (
     parse_record,
     reused_release_in,
 )
-from bot.store import BuildRecord, FinalStateError, ReleaseInfo, Store
 
 __all__ = [
     "TAGS_SEARCHED_PER_COMMIT",
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 TAGS_SEARCHED_PER_COMMIT = 5
 
 
-def read_release_tag(forge: Forge, store: Store, repo: str, ref: Ref) -> ReleaseInfo | None:
+def read_release_tag(forge: Forge, store: ReleaseCache, repo: str, ref: Ref) -> ReleaseInfo | None:
     """The release a `refs/tags/release/<id>` ref carries, cached in the store; None when the tag is
     not a modbot release (not annotated, or its message is not a release record)."""
     tag = ref.ref.removeprefix("refs/tags/")
@@ -77,7 +78,9 @@ def release_in_tag_object(repo: str, tag: str, tag_object: TagObject) -> Release
     return info
 
 
-def read_tag_object(forge: Forge, store: Store, repo: str, tag: str, tag_sha: str) -> ReleaseInfo | None:
+def read_tag_object(
+    forge: Forge, store: ReleaseCache, repo: str, tag: str, tag_sha: str
+) -> ReleaseInfo | None:
     """The release record in the annotated tag object `tag_sha` (named `tag`), cached in the store."""
     info = release_in_tag_object(repo, tag, forge.get_tag_object(repo, tag_sha))
     if isinstance(info, str):
@@ -87,7 +90,7 @@ def read_tag_object(forge: Forge, store: Store, repo: str, tag: str, tag_sha: st
     return info
 
 
-def find_release(forge: Forge, store: Store, repo: str, release_id: str) -> ReleaseInfo | None:
+def find_release(forge: Forge, store: ReleaseCache, repo: str, release_id: str) -> ReleaseInfo | None:
     """The release `release_id`: the store's copy, else its tag on GitHub (then cached); None when
     there is no such release."""
     cached = store.get_release(repo, release_id)
@@ -100,7 +103,7 @@ def find_release(forge: Forge, store: Store, repo: str, release_id: str) -> Rele
 
 
 def release_at_commit(
-    forge: Forge, store: Store, repo: str, commit_sha: str, *, ask_github: bool
+    forge: Forge, store: ReleaseCache, repo: str, commit_sha: str, *, ask_github: bool
 ) -> ReleaseInfo | None:
     """The newest release made from `commit_sha`: the store's, else (with `ask_github`) one of the
     newest `release/*` tags (at most `TAGS_SEARCHED_PER_COMMIT` tag objects read)."""
@@ -126,7 +129,7 @@ def release_at_commit(
 
 
 def reused_release(
-    forge: Forge, store: Store, repo: str, commit_sha: str, *, manifest_path: str
+    forge: Forge, store: ReleaseCache, repo: str, commit_sha: str, *, manifest_path: str
 ) -> ReleaseInfo | None:
     """The release the build of `commit_sha` reused: the one its `modbot/release` status names, when
     that release exists and carries the composition of the commit's manifest (`manifest_path`); else
@@ -165,7 +168,7 @@ def reused_release(
 
 
 def built_release(
-    forge: Forge, store: Store, repo: str, commit_sha: str, *, manifest_path: str
+    forge: Forge, store: ReleaseCache, repo: str, commit_sha: str, *, manifest_path: str
 ) -> ReleaseInfo | None:
     """The release a default-branch commit whose build succeeded resolves to: the one made from it
     (its tag), else the one its build reused (`reused_release`)."""
@@ -175,7 +178,9 @@ def built_release(
     return reused_release(forge, store, repo, commit_sha, manifest_path=manifest_path)
 
 
-def finish_builds(store: Store, info: ReleaseInfo, *, commit_sha: str | None = None) -> list[BuildRecord]:
+def finish_builds(
+    store: BuildStore, info: ReleaseInfo, *, commit_sha: str | None = None
+) -> list[BuildRecord]:
     """Mark the unfinished builds of `commit_sha` (default: the release's own commit; a commit whose
     build reused the release is another) succeeded with that release (the admin API's
     `GET /admin/builds/{id}` then shows it); returns the builds it finished."""

@@ -30,19 +30,13 @@ from typing import Any, cast
 
 from bot.app.contract import deploy_stage, read_contract, record_contract_deployment
 from bot.app.policy import load_policy
+from bot.app.ports.store import DeploymentStore, ReleaseCache, WholeStore
 from bot.app.releases import release_in_tag_object
 from bot.domain.ids import is_release_id
+from bot.domain.records import FINAL_DEPLOY_STATUSES, DeploymentRecord, DeployStage, DeployStatus, ReleaseInfo
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
 from bot.pipeline.config import DEFAULT_CONFIG_PATH
 from bot.pipeline.release import RELEASE_TAG_PREFIX
-from bot.store import (
-    FINAL_DEPLOY_STATUSES,
-    DeploymentRecord,
-    DeployStage,
-    DeployStatus,
-    ReleaseInfo,
-    Store,
-)
 
 __all__ = ["DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT", "SyncReport", "sync_releases"]
 
@@ -100,7 +94,7 @@ def sync_releases(
     repo: str,
     *,
     forge: Forge,
-    store: Store,
+    store: WholeStore,
     environments: list[str] | None,
     policy_path: str = DEFAULT_CONFIG_PATH,
     deployments_per_environment: int = DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT,
@@ -135,7 +129,7 @@ def sync_releases(
 # --- releases -----------------------------------------------------------------------------------------
 
 
-def _cached_release_ids(store: Store, repo: str) -> set[str]:
+def _cached_release_ids(store: ReleaseCache, repo: str) -> set[str]:
     ids: set[str] = set()
     before: str | None = None
     while True:
@@ -146,7 +140,7 @@ def _cached_release_ids(store: Store, repo: str) -> set[str]:
         before = page[-1].release_id
 
 
-def _sync_tags(repo: str, forge: Forge, store: Store, report: SyncReport) -> None:
+def _sync_tags(repo: str, forge: Forge, store: ReleaseCache, report: SyncReport) -> None:
     cached = _cached_release_ids(store, repo)
     for ref in forge.list_tags(repo, RELEASE_TAG_PREFIX):
         tag = ref.ref.removeprefix("refs/tags/")
@@ -246,7 +240,7 @@ def _deciding_status(repo: str, forge: Forge, deployment_id: int) -> DeploymentS
 
 
 def _sync_deployment(
-    repo: str, forge: Forge, store: Store, deployment: Deployment, report: SyncReport
+    repo: str, forge: Forge, store: DeploymentStore, deployment: Deployment, report: SyncReport
 ) -> None:
     payload = _modbot_payload(deployment)
     if payload is None:

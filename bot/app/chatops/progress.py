@@ -12,8 +12,9 @@ import logging
 from typing import Any
 
 from bot.app.chatops.replies import render_deployment
+from bot.app.ports.store import AuditLog, DeploymentStore, WholeStore
+from bot.domain.records import AuditEntry, DeploymentRecord, environment_target
 from bot.forge import Forge, ForgeError
-from bot.store import AuditEntry, DeploymentRecord, Store, environment_target
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ _NEARBY = 20  # deployments looked at around a record (newest first)
 _AUDIT_PAGES = 5
 
 
-def start_details(store: Store, record: DeploymentRecord) -> dict[str, Any]:
+def start_details(store: AuditLog, record: DeploymentRecord) -> dict[str, Any]:
     """The details of the audit entry that started `record` ({} when there is none: not ours)."""
     action = START_ACTIONS.get(record.kind)
     if action is None:
@@ -53,7 +54,7 @@ def _started(entry: AuditEntry, record: DeploymentRecord) -> bool:
     return details is not None and details.get("deployment") == record.id
 
 
-def automatic_rollback_of(store: Store, record: DeploymentRecord) -> DeploymentRecord | None:
+def automatic_rollback_of(store: DeploymentStore, record: DeploymentRecord) -> DeploymentRecord | None:
     """The automatic rollback the deploy workflow made after `record` failed, if any: the first one away
     from its release after it (a later deploy of the same release may have failed and been rolled back
     too, and that one is not this record's)."""
@@ -70,7 +71,7 @@ def automatic_rollback_of(store: Store, record: DeploymentRecord) -> DeploymentR
     return None
 
 
-def rolled_back_deployment(store: Store, automatic: DeploymentRecord) -> DeploymentRecord | None:
+def rolled_back_deployment(store: DeploymentStore, automatic: DeploymentRecord) -> DeploymentRecord | None:
     """The deploy (or rollback) an automatic rollback undoes: the newest one of the failed release
     (the automatic rollback's `previous_release`) made before it."""
     if automatic.kind != "auto_rollback" or automatic.previous_release is None:
@@ -85,7 +86,7 @@ def rolled_back_deployment(store: Store, automatic: DeploymentRecord) -> Deploym
     return None
 
 
-def render_progress(store: Store, record: DeploymentRecord) -> str:
+def render_progress(store: WholeStore, record: DeploymentRecord) -> str:
     """The reply of the command that started `record`, as it stands now."""
     details = start_details(store, record)
     comment_id = details.get("comment_id")
@@ -98,7 +99,7 @@ def render_progress(store: Store, record: DeploymentRecord) -> str:
     )
 
 
-def update_reply(forge: Forge, store: Store, record: DeploymentRecord) -> None:
+def update_reply(forge: Forge, store: WholeStore, record: DeploymentRecord) -> None:
     """Edit the reply of the command behind `record` (for an automatic rollback: the deploy it undoes)."""
     shown = rolled_back_deployment(store, record) if record.kind == "auto_rollback" else record
     if shown is None or shown.reply_comment_id is None:

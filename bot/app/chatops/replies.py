@@ -17,10 +17,10 @@ from urllib.parse import quote
 
 from bot.app.chatops.authorize import Decision
 from bot.app.chatops.parse import CommandProblem
+from bot.domain.records import DeploymentRecord, DeployStage, EnvironmentLock
 from bot.domain.text import markdown_plain, truncate_markdown
 from bot.forge import COMMENT_LIMIT
 from bot.render import render
-from bot.store import DeploymentRecord, DeployStage, EnvironmentLock
 
 __all__ = [
     "STAGES",

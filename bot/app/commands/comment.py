@@ -28,11 +28,12 @@ from bot.app.chatops.parse import Command, CommandProblem, code_span, parse_comm
 from bot.app.chatops.progress import START_ACTIONS, update_reply
 from bot.app.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
 from bot.app.commands.service import CommandRequest, CommandResult, execute
+from bot.app.ports.store import WholeStore
 from bot.config import BotSettings
 from bot.domain.ids import is_app_login
+from bot.domain.records import AuditEntry, environment_target
 from bot.forge import Forge, ForgeError
 from bot.forge.github.webhooks import IssueCommentEvent, User, read_payload
-from bot.store import AuditEntry, Store, environment_target
 
 __all__ = ["handle_issue_comment", "handled_entry"]
 
@@ -43,7 +44,7 @@ _PROBLEM_ACTION = "command.invalid"
 
 
 def handle_issue_comment(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: WholeStore, settings: BotSettings
 ) -> str:
     event = read_payload(IssueCommentEvent, payload, "issue_comment")
     if event.action != "created":
@@ -84,7 +85,7 @@ def _from_a_bot(login: str, user_type: str | None, forge: Forge) -> bool:
 
 
 def handled_entry(
-    store: Store,
+    store: WholeStore,
     repo: str,
     number: int,
     comment_id: int,
@@ -111,7 +112,7 @@ def handled_entry(
 
 def _answer_problem(
     forge: Forge,
-    store: Store,
+    store: WholeStore,
     problem: CommandProblem,
     *,
     repo: str,
@@ -136,7 +137,7 @@ def _answer_problem(
 
 def _run_command(
     forge: Forge,
-    store: Store,
+    store: WholeStore,
     settings: BotSettings,
     *,
     repo: str,
@@ -188,7 +189,7 @@ def _run_command(
 
 def _keep_found_reply(  # noqa: PLR0917 - the comment's coordinates
     forge: Forge,
-    store: Store,
+    store: WholeStore,
     command: Command,
     repo: str,
     number: int,
@@ -211,7 +212,7 @@ def _keep_found_reply(  # noqa: PLR0917 - the comment's coordinates
     _react(forge, repo, comment_id, "rocket")
 
 
-def _keep_reply(forge: Forge, store: Store, result: CommandResult, reply_id: int) -> None:
+def _keep_reply(forge: Forge, store: WholeStore, result: CommandResult, reply_id: int) -> None:
     """Remember the reply of a deploy or rollback so its progress edits it; a status that arrived
     before the reply existed is shown at once."""
     if result.deployment is None:

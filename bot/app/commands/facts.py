@@ -22,12 +22,13 @@ from dataclasses import dataclass, replace
 
 from bot.app.chatops.authorize import Action, Actor, BuildState, Facts, PullFacts, permission_at_least
 from bot.app.policy import PolicyOnBranch, load_policy
+from bot.app.ports.store import ReleaseCache, WholeStore
 from bot.app.releases import built_release, find_release, release_at_commit
 from bot.domain.ids import is_app_login
+from bot.domain.records import EnvironmentLock, ReleaseInfo
 from bot.forge import Forge, ForgeError, PullRequest, Review, WorkflowRun
 from bot.pipeline.config import ChatopsConfig, EnvironmentConfig
 from bot.pipeline.release import release_sort_key
-from bot.store import EnvironmentLock, ReleaseInfo, Store
 
 __all__ = [
     "DECISIVE_REVIEW_STATES",
@@ -187,7 +188,7 @@ def _build_runs(forge: Forge, repo: str, commit_sha: str, workflow: str) -> list
 
 def gather_facts(
     forge: Forge,
-    store: Store,
+    store: WholeStore,
     *,
     repo: str,
     action: Action,
@@ -247,7 +248,7 @@ def gather_facts(
 
 
 def _merged_release(
-    forge: Forge, store: Store, repo: str, pull: PullRequest, policy: PolicyOnBranch
+    forge: Forge, store: ReleaseCache, repo: str, pull: PullRequest, policy: PolicyOnBranch
 ) -> tuple[ReleaseInfo | None, BuildState | None, WorkflowRun | None]:
     """The release of a merged PR's merge commit, the state of its build, and the build run."""
     if not pull.merged or pull.merge_commit_sha is None:
@@ -267,7 +268,7 @@ def _merged_release(
 
 
 def _rebuild_facts(
-    forge: Forge, store: Store, repo: str, issue_number: int | None, policy: PolicyOnBranch
+    forge: Forge, store: ReleaseCache, repo: str, issue_number: int | None, policy: PolicyOnBranch
 ) -> Gathered:
     pull = get_pull_or_none(forge, repo, issue_number)
     if pull is None:

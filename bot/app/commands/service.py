@@ -69,20 +69,14 @@ from bot.app.commands.facts import (
 )
 from bot.app.contract import contract_payload
 from bot.app.policy import PolicyOnBranch, load_policy
+from bot.app.ports.store import WholeStore
 from bot.app.releases import release_at_commit
 from bot.app.review.pull_request import review_pull_request
 from bot.config import BotSettings
 from bot.domain.ids import is_environment_name, is_release_id
+from bot.domain.records import DeploymentRecord, EnvironmentLock, LockHeld, LockLost, environment_target
 from bot.forge import Forge, ForgeError, Ref
 from bot.pipeline.config import EnvironmentConfig
-from bot.store import (
-    DeploymentRecord,
-    EnvironmentLock,
-    LockHeld,
-    LockLost,
-    Store,
-    environment_target,
-)
 
 __all__ = [
     "CommandRequest",
@@ -126,7 +120,9 @@ class CommandResult:
     data: Mapping[str, Any] = field(default_factory=dict)  # JSON-able facts for the API/CLI
 
 
-def execute(request: CommandRequest, *, forge: Forge, store: Store, settings: BotSettings) -> CommandResult:
+def execute(
+    request: CommandRequest, *, forge: Forge, store: WholeStore, settings: BotSettings
+) -> CommandResult:
     """Run one command (see the module docstring). ValueError for a malformed request; ForgeError when
     GitHub cannot be asked what the decision needs (then nothing was done, and a retry is safe).
     Once the command is decided, GitHub failures become a failed result with GitHub's message."""
@@ -201,7 +197,7 @@ def _check_request(request: CommandRequest) -> None:
 
 
 def _decide(
-    request: CommandRequest, actor: Actor, policy: PolicyOnBranch, forge: Forge, store: Store
+    request: CommandRequest, actor: Actor, policy: PolicyOnBranch, forge: Forge, store: WholeStore
 ) -> tuple[Decision, Gathered]:
     """Ask `authorize`; gather the facts (GitHub calls) only when a rule that needs them is reached."""
     if request.action not in ("deploy", "rollback", "rebuild"):
@@ -244,7 +240,7 @@ def _origin(request: CommandRequest) -> dict[str, Any]:
     }
 
 
-def _audit_command(store: Store, request: CommandRequest, decision: Decision) -> None:
+def _audit_command(store: WholeStore, request: CommandRequest, decision: Decision) -> None:
     store.append_audit(
         request.actor,
         f"command.{request.action}",
@@ -255,7 +251,7 @@ def _audit_command(store: Store, request: CommandRequest, decision: Decision) ->
 
 
 def _audit(
-    store: Store, request: CommandRequest, action: str, target: str, details: Mapping[str, Any]
+    store: WholeStore, request: CommandRequest, action: str, target: str, details: Mapping[str, Any]
 ) -> None:
     store.append_audit(request.actor, action, target, {**_origin(request), **details}, request.reason)
 
@@ -278,7 +274,7 @@ def _decision_data(decision: Decision) -> dict[str, Any]:
 
 
 def _refused(
-    store: Store, request: CommandRequest, decision: Decision, *, lock: EnvironmentLock | None
+    store: WholeStore, request: CommandRequest, decision: Decision, *, lock: EnvironmentLock | None
 ) -> CommandResult:
     target = (
         _target(request)
@@ -410,7 +406,7 @@ def _ask(
 
 
 def _status(
-    request: CommandRequest, store: Store, policy: PolicyOnBranch, decision: Decision
+    request: CommandRequest, store: WholeStore, policy: PolicyOnBranch, decision: Decision
 ) -> CommandResult:
     states = {state.environment: state for state in store.environments(request.repo)}
     configured = {env.name: env for env in policy.config.environments} if policy.config else {}
@@ -475,7 +471,7 @@ def _record_data(record: DeploymentRecord) -> dict[str, Any]:
 
 
 def _unlock(
-    request: CommandRequest, store: Store, environment: EnvironmentConfig, decision: Decision
+    request: CommandRequest, store: WholeStore, environment: EnvironmentConfig, decision: Decision
 ) -> CommandResult:
     released = store.release_lock(
         request.repo,
@@ -502,7 +498,7 @@ def _unlock(
 
 
 def _validate(
-    request: CommandRequest, forge: Forge, store: Store, settings: BotSettings, decision: Decision
+    request: CommandRequest, forge: Forge, store: WholeStore, settings: BotSettings, decision: Decision
 ) -> CommandResult:
     if request.issue_number is None:
         return _failed(
@@ -560,7 +556,7 @@ def _validate(
 
 
 def _rebuild(
-    request: CommandRequest, forge: Forge, store: Store, decision: Decision, gathered: Gathered
+    request: CommandRequest, forge: Forge, store: WholeStore, decision: Decision, gathered: Gathered
 ) -> CommandResult:
     pull, run = gathered.pull, gathered.build_run
     assert pull is not None  # authorize allows /rebuild on a merged PR only
@@ -627,7 +623,7 @@ def _deploy(
     gathered: Gathered,
     *,
     forge: Forge,
-    store: Store,
+    store: WholeStore,
     environment: EnvironmentConfig,
     actor: Actor,
     policy: PolicyOnBranch,
@@ -788,7 +784,7 @@ def _abandon(
     error: ForgeError | LockLost,
     *,
     forge: Forge,
-    store: Store,
+    store: WholeStore,
     environment: EnvironmentConfig,
 ) -> CommandResult:
     """The tag could not be moved (or the lock was lost first): end the Deployment with `error` at once,

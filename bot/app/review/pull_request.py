@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from bot.app.chatops.parse import COMMANDS as CHATOPS_COMMANDS
+from bot.app.ports.store import PrStateStore
 from bot.app.review.report import (
     CHECK_NAME,
     MARKER,
@@ -25,9 +26,9 @@ from bot.app.review.report import (
     status_description,
 )
 from bot.config import BotSettings
+from bot.domain.records import KEEP
 from bot.forge import CheckRun, Forge, ForgeError
 from bot.forge.github.webhooks import PullRequestEvent, read_payload
-from bot.store import KEEP, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,12 @@ class ReviewOutcome:
 
 
 def handle_pull_request(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    payload: dict[str, Any],
+    received_at: datetime,
+    *,
+    forge: Forge,
+    store: PrStateStore,
+    settings: BotSettings,
 ) -> str:
     event = read_payload(PullRequestEvent, payload, "pull_request")
     action = event.action
@@ -75,7 +81,7 @@ def handle_pull_request(
 
 def review_pull_request(
     forge: Forge,
-    store: Store,
+    store: PrStateStore,
     settings: BotSettings,
     *,
     repo: str,
@@ -152,7 +158,7 @@ def review_pull_request(
 
 def _publish_comment(
     forge: Forge,
-    store: Store,
+    store: PrStateStore,
     repo: str,
     number: int,
     body: str,
@@ -188,7 +194,7 @@ def _publish_comment(
 
 def _publish_check_run(
     forge: Forge,
-    store: Store,
+    store: PrStateStore,
     repo: str,
     number: int,
     review: ManifestReview,
