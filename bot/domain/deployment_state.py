@@ -1,8 +1,8 @@
 """How a deployment moves on and when an environment's lock holds: the rules, without the database.
 
-The store applies them inside its transactions (bot/store/deploys.py); they live here so that every
-implementation of the deployment store, and any use case that reasons about progress, applies the
-same ones.
+The store applies them inside its transactions (bot/store/deployments.py, bot/store/locks.py); they
+live here so that every implementation of the deployment store, and any use case that reasons about
+progress, applies the same ones.
 
 - ``status``: queued < in_progress < a final one (success, failure, error, inactive). A final status
   is final: changing it is a ``FinalStateError``; reaching one sets ``finished_at``.

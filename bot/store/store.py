@@ -9,11 +9,13 @@ from sqlalchemy.engine import URL
 
 from bot.store.base import Clock, utc_now
 from bot.store.builds import BuildsMixin
-from bot.store.deploys import DeploysMixin
+from bot.store.deployments import DeploymentsMixin
 from bot.store.engine import DEFAULT_DATABASE_URL, describe_url, make_engine
+from bot.store.locks import LocksMixin
 from bot.store.migrate import upgrade_to_head
 from bot.store.prs import PrStateMixin
 from bot.store.queue import DEFAULT_MAX_ATTEMPTS, QueueMixin
+from bot.store.releases import ReleasesMixin
 from bot.store.timings import StoreTimings, milliseconds
 from bot.store.tokens import TokenMixin
 
@@ -22,7 +24,7 @@ __all__ = ["Store", "open_store"]
 log = logging.getLogger(__name__)
 
 
-class Store(QueueMixin, PrStateMixin, TokenMixin, DeploysMixin, BuildsMixin):
+class Store(QueueMixin, PrStateMixin, TokenMixin, LocksMixin, DeploymentsMixin, ReleasesMixin, BuildsMixin):
     """Delivery queue, PR state, admin tokens, audit log, environment locks, deployment history,
     releases cache and builds over one SQLAlchemy engine.
 

@@ -1,40 +1,26 @@
-"""Deploys: environment locks, the deployment history and a cache of releases.
+"""The deployment history: one row per deploy or rollback, and what runs in each environment.
 
-**Locks.** One deploy or rollback per environment at a time. A lock is a row keyed by
-(repository, environment); taking it is ``INSERT … ON CONFLICT DO NOTHING`` and, when a row is
-there, reading it ``FOR UPDATE``: a live lock refuses (``LockHeld``), an expired one is taken over
-in the same transaction. On PostgreSQL the unique key and the row lock make two concurrent
-acquirers serialize (the second sees the first's committed row); on SQLite the write transaction
-holds the database's write lock. Releasing deletes the row; the audit log keeps the history.
-A release names what it releases (the GitHub Deployment id, or the holder), so a late event of an
-old deploy cannot free the lock of a newer one; ``force`` (``/unlock``) releases whatever holds it.
+Started by the bot (``record_deployment``) or seen on GitHub (``upsert_github_deployment``, idempotent
+by the GitHub Deployment id and never moving a final status: bot/domain/deployment_state.py has the
+progression). GitHub's Deployments stay the system of record: ``modbot releases sync`` can rebuild
+this table from them.
 
-**History.** One row per deploy or rollback, started by the bot (``record_deployment``) or seen on
-GitHub (``upsert_github_deployment``, idempotent by the GitHub Deployment id and never moving a
-final status). GitHub's Deployments and the ``release/*`` tags stay the system of record:
-``modbot releases sync`` can rebuild these tables from them.
-
-**Releases.** A local copy of the ``release/*`` tags' records, so "which releases exist" and "which
-release is at this commit" need no API call. Release ids sort as text in time order.
-
-Each method is one transaction; each change that matters appends its audit entry in that same
-transaction, so the history and the state never disagree.
+Each method is one transaction; each status change appends its audit entry in that same transaction,
+so the history and the state never disagree.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, get_args
 
-from sqlalchemy import Column, Connection, Row, and_, delete, or_, select, update
+from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from bot.domain.deployment_state import (
     check_stage,
     check_status,
     forward_progress,
     is_final,
-    lock_is_live,
-    may_release,
     stage_for,
     starting_stage,
     status_change,
@@ -49,7 +35,6 @@ from bot.domain.records.checks import (
     check_number,
     check_release_id,
     check_short_text,
-    check_ttl,
     check_url,
     check_when,
     clean_text,
@@ -63,280 +48,31 @@ from bot.domain.records.common import (
     environment_target,
 )
 from bot.domain.records.deployments import (
-    FINAL_DEPLOY_STATUSES,
     DeployKind,
     DeploymentRecord,
     DeploySource,
     DeployStage,
     DeployStatus,
-    EnvironmentLock,
     EnvironmentState,
-    LockHeld,
-    LockLost,
-    LockPurpose,
 )
-from bot.domain.records.releases import ReleaseInfo
 from bot.store.audit import AuditMixin
-from bot.store.models import DEPLOYMENTS, ENVIRONMENT_LOCKS, RELEASES
+from bot.store.locks import LOCK_COLUMNS, lock_from_row
+from bot.store.models import DEPLOYMENTS, ENVIRONMENT_LOCKS
 
-__all__ = [
-    "FINAL_DEPLOY_STATUSES",
-    "DeployKind",
-    "DeploySource",
-    "DeployStage",
-    "DeployStatus",
-    "DeploymentRecord",
-    "DeploysMixin",
-    "EnvironmentLock",
-    "EnvironmentState",
-    "LockHeld",
-    "LockLost",
-    "LockPurpose",
-    "ReleaseInfo",
-]
-
-_ACQUIRE_ROUNDS = 5
+__all__ = ["DeploymentsMixin"]
 
 _L = ENVIRONMENT_LOCKS
 _D = DEPLOYMENTS
-_R = RELEASES
 
-
-# -- rows -> values ----------------------------------------------------------------------------------
-
-_LOCK_COLUMNS: tuple[Column[Any], ...] = (
-    _L.c.repository,
-    _L.c.environment,
-    _L.c.holder,
-    _L.c.purpose,
-    _L.c.release_id,
-    _L.c.deployment_id,
-    _L.c.reason,
-    _L.c.acquired_at,
-    _L.c.expires_at,
-)
 _DEPLOYMENT_COLUMNS = tuple(_D.c)
-_RELEASE_COLUMNS = tuple(c for c in _R.c if c.name != "id")
 _NEWEST_FIRST = (_D.c.created_at.desc(), _D.c.id.desc())
-
-
-def _lock(row: Row[Any]) -> EnvironmentLock:
-    """The lock in a row of ``_LOCK_COLUMNS`` (a row may carry more, such as its ``id``)."""
-    return EnvironmentLock(**{column.name: getattr(row, column.name) for column in _LOCK_COLUMNS})
 
 
 def _deployment(row: Row[Any]) -> DeploymentRecord:
     return DeploymentRecord(**row._asdict())
 
 
-def _release(row: Row[Any]) -> ReleaseInfo:
-    values = row._asdict()
-    values["modules"] = tuple(values["modules"])
-    return ReleaseInfo(**values)
-
-
-class DeploysMixin(AuditMixin):
-    # -- environment locks -------------------------------------------------------------------------
-
-    def acquire_lock(
-        self,
-        repository: str,
-        environment: str,
-        *,
-        holder: str,
-        purpose: LockPurpose,
-        ttl: timedelta,
-        release_id: str | None = None,
-        reason: str | None = None,
-    ) -> EnvironmentLock:
-        """Take the environment's lock for ``ttl``, or raise ``LockHeld`` naming the live holder.
-
-        Atomic on both databases: of two concurrent callers exactly one wins. An expired lock is
-        taken over (audit ``lock.expired`` for it, then ``lock.acquire``). The same holder asking
-        again while its lock is live is refused too: one deploy at a time, even by one person.
-        """
-        repo = normalize_repository(repository)
-        env = check_environment(environment)
-        holder = check_actor("holder", holder)
-        check_choice("purpose", purpose, get_args(LockPurpose))
-        ttl = check_ttl(ttl)
-        check_release_id("release_id", release_id, required=False)
-        now = self.now()
-        lock = EnvironmentLock(
-            repository=repo,
-            environment=env,
-            holder=holder,
-            purpose=purpose,
-            release_id=release_id,
-            deployment_id=None,
-            reason=clean_text(reason),
-            acquired_at=now,
-            expires_at=now + ttl,
-        )
-        values = {column.name: getattr(lock, column.name) for column in _LOCK_COLUMNS}
-        key = and_(_L.c.repository == repo, _L.c.environment == env)
-        with self.write() as conn:
-            # A row seen by the INSERT can be deleted (released) before the SELECT reads it: try
-            # again then. Each round either wins, refuses, or saw the row vanish.
-            for _ in range(_ACQUIRE_ROUNDS):
-                inserted = conn.execute(
-                    self.insert(_L)
-                    .values(**values)
-                    .on_conflict_do_nothing(index_elements=[_L.c.repository, _L.c.environment])
-                    .returning(_L.c.id)
-                ).first()
-                if inserted is None:
-                    row = conn.execute(select(_L.c.id, *_LOCK_COLUMNS).where(key).with_for_update()).first()
-                    if row is None:
-                        continue
-                    current = _lock(row)
-                    if lock_is_live(current, now):
-                        raise LockHeld(current)
-                    self._audit_expired(conn, current, replaced_by=holder)
-                    conn.execute(update(_L).where(_L.c.id == row.id).values(**values))
-                self._append_audit(
-                    conn,
-                    actor=holder,
-                    action="lock.acquire",
-                    target=environment_target(repo, env),
-                    details=lock.to_json(),
-                    reason=lock.reason,
-                )
-                return lock
-        raise RuntimeError(f"the lock on {env} of {repo} kept changing; try again")
-
-    def attach_lock_deployment(
-        self,
-        repository: str,
-        environment: str,
-        *,
-        holder: str,
-        acquired_at: datetime,
-        deployment_id: int,
-    ) -> None:
-        """Record the GitHub Deployment a lock's deploy created, so only that deployment's final
-        status releases it. The lock must still be the live one identified by (``holder``,
-        ``acquired_at``); otherwise ``LockLost``."""
-        repo = normalize_repository(repository)
-        env = check_environment(environment)
-        holder = check_actor("holder", holder)
-        check_when("acquired_at", acquired_at)
-        check_id("deployment_id", deployment_id, required=True)
-        now = self.now()
-        with self.write() as conn:
-            result = conn.execute(
-                update(_L)
-                .where(
-                    _L.c.repository == repo,
-                    _L.c.environment == env,
-                    _L.c.holder == holder,
-                    _L.c.acquired_at == acquired_at,
-                    _L.c.expires_at > now,
-                )
-                .values(deployment_id=deployment_id)
-            )
-            if result.rowcount != 1:
-                raise LockLost(
-                    f"the lock on {env} of {repo} taken by {holder} at {acquired_at:%Y-%m-%d %H:%M:%S} UTC "
-                    "is no longer held (it expired, was released or was taken over)"
-                )
-            self._append_audit(
-                conn,
-                actor=holder,
-                action="lock.attach",
-                target=environment_target(repo, env),
-                details={"deployment_id": deployment_id},
-                reason=None,
-            )
-
-    def release_lock(
-        self,
-        repository: str,
-        environment: str,
-        *,
-        actor: str,
-        reason: str | None,
-        deployment_id: int | None = None,
-        force: bool = False,
-    ) -> EnvironmentLock | None:
-        """Release the environment's lock; returns the released lock, or None if nothing was.
-
-        Which lock may be released: with ``force`` (``/unlock``), whatever holds it; with a
-        ``deployment_id``, only the lock of that GitHub Deployment (a stale event of an old deploy
-        must not free a newer deploy's lock); otherwise only a lock held by ``actor``. An expired
-        lock is not held: it is cleared (audit ``lock.expired``) and None is returned.
-        Audit: ``lock.release``, or ``lock.unlock`` when forced, with who and why.
-        """
-        repo = normalize_repository(repository)
-        env = check_environment(environment)
-        actor = check_actor("actor", actor)
-        check_id("deployment_id", deployment_id, required=False)
-        reason = clean_text(reason)
-        now = self.now()
-        with self.write() as conn:
-            row = conn.execute(
-                select(_L.c.id, *_LOCK_COLUMNS)
-                .where(_L.c.repository == repo, _L.c.environment == env)
-                .with_for_update()
-            ).first()
-            if row is None:
-                return None
-            lock = _lock(row)
-            if not lock_is_live(lock, now):
-                conn.execute(delete(_L).where(_L.c.id == row.id))
-                self._audit_expired(conn, lock, replaced_by=None)
-                return None
-            if not may_release(lock, actor=actor, deployment_id=deployment_id, force=force):
-                return None
-            conn.execute(delete(_L).where(_L.c.id == row.id))
-            self._append_audit(
-                conn,
-                actor=actor,
-                action="lock.unlock" if force else "lock.release",
-                target=environment_target(repo, env),
-                details=lock.to_json(),
-                reason=reason,
-            )
-            return lock
-
-    def get_lock(self, repository: str, environment: str) -> EnvironmentLock | None:
-        """The environment's live lock (an expired one is None)."""
-        repo = normalize_repository(repository)
-        env = check_environment(environment)
-        now = self.now()
-        with self.read() as conn:
-            row = conn.execute(
-                select(*_LOCK_COLUMNS).where(
-                    _L.c.repository == repo, _L.c.environment == env, _L.c.expires_at > now
-                )
-            ).first()
-        return None if row is None else _lock(row)
-
-    def list_locks(self, repository: str) -> list[EnvironmentLock]:
-        """The repository's live locks, by environment."""
-        repo = normalize_repository(repository)
-        now = self.now()
-        with self.read() as conn:
-            rows = conn.execute(
-                select(*_LOCK_COLUMNS)
-                .where(_L.c.repository == repo, _L.c.expires_at > now)
-                .order_by(_L.c.environment)
-            ).all()
-        return [_lock(row) for row in rows]
-
-    def _audit_expired(self, conn: Connection, lock: EnvironmentLock, *, replaced_by: str | None) -> None:
-        details = lock.to_json()
-        if replaced_by is not None:
-            details["replaced_by"] = replaced_by
-        self._append_audit(
-            conn,
-            actor=SYSTEM_ACTOR,
-            action="lock.expired",
-            target=environment_target(lock.repository, lock.environment),
-            details=details,
-            reason=None,
-        )
-
+class DeploymentsMixin(AuditMixin):
     # -- deployment history ------------------------------------------------------------------------
 
     def record_deployment(
@@ -628,9 +364,9 @@ class DeploysMixin(AuditMixin):
         now = self.now()
         with self.read() as conn:
             locks = {
-                row.environment: _lock(row)
+                row.environment: lock_from_row(row)
                 for row in conn.execute(
-                    select(*_LOCK_COLUMNS).where(_L.c.repository == repo, _L.c.expires_at > now)
+                    select(*LOCK_COLUMNS).where(_L.c.repository == repo, _L.c.expires_at > now)
                 )
             }
             names = set(
@@ -683,69 +419,3 @@ class DeploysMixin(AuditMixin):
             },
             reason=record.reason if action == "deployment.create" else None,
         )
-
-    # -- releases cache ----------------------------------------------------------------------------
-
-    def upsert_release(self, info: ReleaseInfo) -> None:
-        """Store (or refresh) a release's cache entry; idempotent by (repository, release_id)."""
-        values = {
-            "repository": normalize_repository(info.repository),
-            "release_id": check_release_id("release_id", info.release_id, required=True),
-            "commit_sha": check_commit_sha("commit_sha", info.commit_sha, required=True),
-            "manifest_hash": check_short_text("manifest_hash", info.manifest_hash, 100, required=True),
-            "modules": _modules(info.modules),
-            "image": check_short_text("image", info.image, 500, required=True),
-            "build_key": check_short_text("build_key", info.build_key, 100, required=True),
-            "build_id": check_short_text("build_id", info.build_id, 128, required=False),
-            "previous_release": check_release_id("previous_release", info.previous_release, required=False),
-            "created_at": check_when("created_at", info.created_at),
-        }
-        statement = self.insert(_R).values(**values)
-        refreshed = {
-            name: value for name, value in values.items() if name not in ("repository", "release_id")
-        }
-        with self.write() as conn:
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[_R.c.repository, _R.c.release_id], set_=refreshed
-                )
-            )
-
-    def get_release(self, repository: str, release_id: str) -> ReleaseInfo | None:
-        repo = normalize_repository(repository)
-        check_release_id("release_id", release_id, required=True)
-        with self.read() as conn:
-            row = conn.execute(
-                select(*_RELEASE_COLUMNS).where(_R.c.repository == repo, _R.c.release_id == release_id)
-            ).first()
-        return None if row is None else _release(row)
-
-    def releases(self, repository: str, *, limit: int = 100, before: str | None = None) -> list[ReleaseInfo]:
-        """Newest release id first (ids sort as text in time order), at most ``limit`` (1..1000);
-        ``before``: only ids older than that one (the next page)."""
-        repo = normalize_repository(repository)
-        check_limit(limit)
-        query = select(*_RELEASE_COLUMNS).where(_R.c.repository == repo)
-        if before is not None:
-            query = query.where(_R.c.release_id < check_release_id("before", before, required=True))
-        with self.read() as conn:
-            rows = conn.execute(query.order_by(_R.c.release_id.desc()).limit(limit)).all()
-        return [_release(row) for row in rows]
-
-    def releases_at_commit(self, repository: str, commit_sha: str) -> list[ReleaseInfo]:
-        """The releases made from ``commit_sha``, newest id first."""
-        repo = normalize_repository(repository)
-        check_commit_sha("commit_sha", commit_sha, required=True)
-        with self.read() as conn:
-            rows = conn.execute(
-                select(*_RELEASE_COLUMNS)
-                .where(_R.c.repository == repo, _R.c.commit_sha == commit_sha)
-                .order_by(_R.c.release_id.desc())
-            ).all()
-        return [_release(row) for row in rows]
-
-
-def _modules(modules: tuple[str, ...]) -> list[str]:
-    if isinstance(modules, str) or not all(isinstance(m, str) and 0 < len(m) <= 200 for m in modules):
-        raise ValueError("modules must be a sequence of module names")
-    return list(modules)
