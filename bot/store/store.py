@@ -15,6 +15,7 @@ from bot.store.locks import LocksMixin
 from bot.store.migrate import upgrade_to_head
 from bot.store.prs import PrStateMixin
 from bot.store.queue import DEFAULT_MAX_ATTEMPTS, QueueMixin
+from bot.store.queue_operations import QueueOperationsMixin
 from bot.store.releases import ReleasesMixin
 from bot.store.timings import StoreTimings, milliseconds
 from bot.store.tokens import TokenMixin
@@ -24,7 +25,16 @@ __all__ = ["Store", "open_store"]
 log = logging.getLogger(__name__)
 
 
-class Store(QueueMixin, PrStateMixin, TokenMixin, LocksMixin, DeploymentsMixin, ReleasesMixin, BuildsMixin):
+class Store(
+    QueueMixin,
+    QueueOperationsMixin,
+    PrStateMixin,
+    TokenMixin,
+    LocksMixin,
+    DeploymentsMixin,
+    ReleasesMixin,
+    BuildsMixin,
+):
     """Delivery queue, PR state, admin tokens, audit log, environment locks, deployment history,
     releases cache and builds over one SQLAlchemy engine.
 
