@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Row, and_, func, select, update
 
 from bot import jsoncodec
+from bot.domain.delivery_state import after_failure, check_retry_in, redelivery
 from bot.domain.records.queue import (
     DEFAULT_MAX_ATTEMPTS,
     DeadLetter,
@@ -78,19 +79,6 @@ def _payload_value(delivery: IncomingDelivery) -> Any:
 def _message(error: str | BaseException) -> str:
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     return truncate(redact_text(text))
-
-
-def fresh_start(now: datetime) -> dict[str, Any]:
-    """A failed job made pending again, due now, with a fresh attempt budget (a redelivery of it, or
-    an operator's retry)."""
-    return {
-        "status": DeliveryStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "lease_owner": None,
-        "lease_until": None,
-        "finished_at": None,
-    }
 
 
 _JOB_COLUMNS = (
@@ -262,27 +250,15 @@ class QueueMixin(AuditMixin):
             .where(_C.delivery_id == delivery.delivery_id)
             .with_for_update()
         ).one()
-        status = DeliveryStatus(row.status)
-        if status in (DeliveryStatus.DONE, DeliveryStatus.IGNORED):
-            return RecordOutcome.DUPLICATE_DONE
-        requeue = update(_T).where(_C.id == row.id)
-        if status is DeliveryStatus.FAILED:
-            conn.execute(requeue.values(**fresh_start(now)))
-            return RecordOutcome.REQUEUED
-        if status is DeliveryStatus.PENDING and row.next_attempt_at > now:
-            conn.execute(requeue.values(next_attempt_at=now))
-            return RecordOutcome.REQUEUED
-        if status is DeliveryStatus.RUNNING and row.lease_until is not None and row.lease_until <= now:
-            conn.execute(
-                requeue.values(
-                    status=DeliveryStatus.PENDING.value,
-                    next_attempt_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                )
-            )
-            return RecordOutcome.REQUEUED
-        return RecordOutcome.DUPLICATE_PENDING
+        outcome, changes = redelivery(
+            DeliveryStatus(row.status),
+            next_attempt_at=row.next_attempt_at,
+            lease_until=row.lease_until,
+            now=now,
+        )
+        if changes is not None:
+            conn.execute(update(_T).where(_C.id == row.id).values(**changes))
+        return outcome
 
     # -- the worker side ----------------------------------------------------------------------
 
@@ -383,33 +359,16 @@ class QueueMixin(AuditMixin):
         left, the job goes back to pending, due then; otherwise (``retry_in=None`` for a permanent
         error, or the last attempt) it is failed. The error is stored redacted and truncated.
         Returns the job's new status."""
-        if retry_in is not None and not (retry_in >= 0 and math.isfinite(retry_in)):
-            raise ValueError("retry_in must be a non-negative number of seconds")
-        now = self.now()
-        message = _message(error)
-        if retry_in is not None and job.attempts < self.max_attempts:
-            self._transition(
-                job,
-                {
-                    "status": DeliveryStatus.PENDING.value,
-                    "next_attempt_at": now + timedelta(seconds=retry_in),
-                    "lease_owner": None,
-                    "lease_until": None,
-                    "last_error": message,
-                },
-            )
-            return DeliveryStatus.PENDING
-        self._transition(
-            job,
-            {
-                "status": DeliveryStatus.FAILED.value,
-                "finished_at": now,
-                "lease_owner": None,
-                "lease_until": None,
-                "last_error": message,
-            },
+        check_retry_in(retry_in)
+        status, changes = after_failure(
+            attempts=job.attempts,
+            max_attempts=self.max_attempts,
+            retry_in=retry_in,
+            message=_message(error),
+            now=self.now(),
         )
-        return DeliveryStatus.FAILED
+        self._transition(job, changes)
+        return status
 
     def ignore(self, job: Job, reason: str) -> None:
         """The job needs no handling (e.g. a PR that does not touch the manifest); the reason is

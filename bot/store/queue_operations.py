@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, update
 
+from bot.domain.delivery_state import fresh_start
 from bot.domain.records.queue import (
     FINISHED_STATUSES,
     MAX_DEAD_LETTER_PAGE,
@@ -21,7 +22,6 @@ from bot.domain.records.queue import (
 )
 from bot.store.audit import AuditMixin
 from bot.store.models import DELIVERIES
-from bot.store.queue import fresh_start
 
 __all__ = ["QueueOperationsMixin"]
 
