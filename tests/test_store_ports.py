@@ -36,6 +36,13 @@ def protocol_methods(protocol: type[Any]) -> dict[str, Any]:
     return methods
 
 
+def bare_signature(function: Any) -> str:
+    """``(self, worker_id, lease_seconds=60.0)``: names, order, kinds (``*``, ``/``) and defaults."""
+    signature = inspect.signature(function)
+    parameters = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=parameters, return_annotation=inspect.Signature.empty))
+
+
 def signature_mismatches(protocol: type[Any], implementation: type[Any]) -> list[str]:
     """How ``implementation`` differs from ``protocol``, method by method (empty: it conforms)."""
     problems = []
@@ -44,12 +51,10 @@ def signature_mismatches(protocol: type[Any], implementation: type[Any]) -> list
         if not callable(actual):
             problems.append(f"{protocol.__name__}.{name}: missing")
             continue
-        want = [(p.name, p.kind, p.default) for p in inspect.signature(declared).parameters.values()]
-        have = [(p.name, p.kind, p.default) for p in inspect.signature(actual).parameters.values()]
+        want, have = bare_signature(declared), bare_signature(actual)
         if want != have:
             problems.append(f"{protocol.__name__}.{name}: declared {want}, implemented {have}")
-        want_hints = typing.get_type_hints(declared)
-        have_hints = typing.get_type_hints(actual)
+        want_hints, have_hints = typing.get_type_hints(declared), typing.get_type_hints(actual)
         if want_hints != have_hints:
             problems.append(f"{protocol.__name__}.{name}: types {want_hints} != {have_hints}")
     return problems
@@ -87,27 +92,32 @@ def test_the_run_time_check_sees_a_store_that_does_not_conform() -> None:
         def heartbeat(self, job: Any, lease_seconds: float | None = 30.0) -> Any:
             raise NotImplementedError
 
+    class PositionalLimit(Store):
+        def dead_letters(self, limit: int = 100, cursor: int | None = None) -> Any:  # type: ignore[override]
+            raise NotImplementedError
+
     class Missing:
         def record_delivery(self) -> None:
             raise NotImplementedError
 
-    assert signature_mismatches(DeliveryQueue, RenamedParameter) == [
-        "DeliveryQueue.claim_next: declared "
-        "[('self', <_ParameterKind.POSITIONAL_OR_KEYWORD: 1>, <class 'inspect._empty'>), "
-        "('worker_id', <_ParameterKind.POSITIONAL_OR_KEYWORD: 1>, <class 'inspect._empty'>), "
-        "('lease_seconds', <_ParameterKind.POSITIONAL_OR_KEYWORD: 1>, 60.0)], implemented "
-        "[('self', <_ParameterKind.POSITIONAL_OR_KEYWORD: 1>, <class 'inspect._empty'>), "
-        "('worker', <_ParameterKind.POSITIONAL_OR_KEYWORD: 1>, <class 'inspect._empty'>), "
-        "('lease_seconds', <_ParameterKind.POSITIONAL_OR_KEYWORD: 1>, 60.0)]",
-        "DeliveryQueue.claim_next: types "
-        "{'worker_id': <class 'str'>, 'lease_seconds': <class 'float'>, 'return': "
-        "bot.domain.records.queue.Job | None} != {'worker': <class 'str'>, 'lease_seconds': <class 'float'>, "
-        "'return': typing.Any}",
+    renamed = signature_mismatches(DeliveryQueue, RenamedParameter)
+    assert renamed[0] == (
+        "DeliveryQueue.claim_next: declared (self, worker_id, lease_seconds=60.0), "
+        "implemented (self, worker, lease_seconds=60.0)"
+    )
+    assert renamed[1].startswith("DeliveryQueue.claim_next: types {'worker_id': <class 'str'>")
+    assert len(renamed) == 2
+    assert signature_mismatches(DeliveryQueue, OtherDefault) == [
+        "DeliveryQueue.heartbeat: declared (self, job, lease_seconds=None), "
+        "implemented (self, job, lease_seconds=30.0)",
+        "DeliveryQueue.heartbeat: types {'job': <class 'bot.domain.records.queue.Job'>, 'lease_seconds': "
+        "float | None, 'return': <class 'bot.domain.records.queue.Job'>} != {'job': typing.Any, "
+        "'lease_seconds': float | None, 'return': typing.Any}",
     ]
-    assert [p.split(":")[0] for p in signature_mismatches(DeliveryQueue, OtherDefault)] == [
-        "DeliveryQueue.heartbeat",
-        "DeliveryQueue.heartbeat",
-    ]
+    assert signature_mismatches(DeliveryQueue, PositionalLimit)[0] == (
+        "DeliveryQueue.dead_letters: declared (self, *, limit=100, cursor=None), "
+        "implemented (self, limit=100, cursor=None)"
+    )
     missing = signature_mismatches(DeliveryQueue, Missing)
     assert "DeliveryQueue.claim_next: missing" in missing
     assert {p.split(":")[0] for p in missing} == {
