@@ -61,6 +61,7 @@ class RunnerSettings:
     grace: float = 10.0
     offline: bool = False  # CARGO_NET_OFFLINE: build from the local registry cache only
     modbot: tuple[str, ...] = (sys.executable, "-m", "bot")
+    cargo_target: Path | None = None  # default: <data>/cargo-target
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -260,7 +261,7 @@ class Runner:
             "MODBOT_TEMPLATE_VERSION": TEMPLATE_VERSION,
             "GITHUB_SHA": run.commit,
             "BUILD_ID": f"{run.id}-1",  # as the workflow's <run id>-<attempt>
-            "CARGO_TARGET_DIR": str(self.layout.cargo_target.resolve()),
+            "CARGO_TARGET_DIR": str((self.settings.cargo_target or self.layout.cargo_target).resolve()),
             "CARGO_TERM_COLOR": "never",
         }
 
