@@ -62,8 +62,9 @@ class Layout:
     def run_dir(self, run_id: str) -> Path:
         return self.runs / checked_run(run_id)
 
-    def work_dir(self, run_id: str) -> Path:
-        return self.root / "work" / checked_run(run_id)
+    @property
+    def checkout(self) -> Path:
+        return self.root / "checkout"
 
     @property
     def cargo_target(self) -> Path:

@@ -1,8 +1,10 @@
 """The local runner: GitHub Actions' part in single-host mode. It runs the build workflow's steps
 (`bot.host.steps`) for one commit of the local repository at a time, from a durable queue.
 
-- Each run builds in a fresh clone of the repository (`origin` = the repository, so the steps'
-  `--push` pushes the release and deploy tags into it, as the workflow pushes them to GitHub).
+- Runs build in one checkout of the repository, reused (`origin` = the repository, so the steps'
+  `--push` push the release and deploy tags into it, as the workflow pushes them to GitHub): fetch,
+  `checkout --force` of the commit, `clean -ffdx`. One path and untouched mtimes keep cargo's
+  builds incremental, as a runner's work folder and the cargo cache do in the workflow.
 - Steps are subprocesses (argv, no shell) in their own process group, logs streamed to
   `runs/<id>/logs/`; the build steps see only a small allowlist of the environment: the crates'
   build scripts run there, so modbot's own secrets never reach them (the workflow's build job has
@@ -45,6 +47,7 @@ _SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _REF_RE = re.compile(r"[A-Za-z0-9._/-]{1,255}")
 # what a step may see of modbot's environment (plus the runner's own values)
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "CARGO_HOME", "RUSTUP_HOME", "TZ")
+FETCH = ("git", "fetch", "--quiet", "--force", "--prune", "--prune-tags", "origin")
 _BOT_PARENT = str(Path(__file__).resolve().parents[2])
 
 
@@ -62,6 +65,7 @@ class RunnerSettings:
     offline: bool = False  # CARGO_NET_OFFLINE: build from the local registry cache only
     modbot: tuple[str, ...] = (sys.executable, "-m", "bot")
     cargo_target: Path | None = None  # default: <data>/cargo-target
+    checkout: Path | None = None  # default: <data>/checkout
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -174,7 +178,6 @@ class Runner:
                 if open_step.state != "completed":
                     open_step.state, open_step.completed_at = "completed", utc_now()
                     open_step.conclusion = "failure" if open_step is step else "skipped"
-            shutil.rmtree(self.layout.work_dir(run.id), ignore_errors=True)
             self._complete(
                 run, "failure", f"interrupted: modbot stopped {where}; the run was not resumed, run it again"
             )
@@ -214,9 +217,8 @@ class Runner:
             run.steps = [StepRecord(key=s.key, title=s.title) for s in BUILD_STEPS if not s.per_environment]
             self.store.save(run)
         safely("run started", lambda: self.reporter.run_started(run))
-        job = _Job(
-            run, self.layout.work_dir(run.id), time.monotonic() + self.settings.timeout, self._values(run)
-        )
+        work = self.settings.checkout or self.layout.checkout
+        job = _Job(run, work, time.monotonic() + self.settings.timeout, self._values(run))
         conclusion, reason = "success", ""
         try:
             for spec in BUILD_STEPS:
@@ -236,8 +238,6 @@ class Runner:
                     self._skip(run, step)
             if run.release_id:  # finish the release if its tag was made, else remove what was staged
                 self.releases.recover(self._tag_record)
-        finally:
-            shutil.rmtree(job.work, ignore_errors=True)
         with self._lock:
             self._complete(run, conclusion, reason)
 
@@ -298,15 +298,7 @@ class Runner:
 
     def _dispatch(self, job: _Job, spec: StepSpec, step: StepRecord, log: Path) -> Finished:
         if spec.key == "checkout":
-            shutil.rmtree(job.work, ignore_errors=True)
-            job.work.parent.mkdir(parents=True, exist_ok=True)
-            repo = str(self.settings.repository.resolve())
-            clone = ["git", "clone", "--quiet", "--no-checkout", repo, str(job.work)]
-            cloned = self._command(job, clone, cwd=job.work.parent, log=log)
-            if cloned.outcome is not Outcome.SUCCESS:
-                return cloned
-            checkout = ["git", "checkout", "--quiet", "--detach", job.run.commit]
-            return self._command(job, checkout, cwd=job.work, log=log)
+            return self._checkout(job, log)
         if spec.kind == "internal":
             return self._internal(job, spec, log)
         outputs = log.with_suffix(".outputs")
@@ -317,6 +309,30 @@ class Runner:
         done = self._command(job, argv, cwd=job.work, log=log)
         if done.outcome is Outcome.SUCCESS and outputs.exists():
             self._take_outputs(job, spec, parse_github_outputs(outputs.read_text("utf-8")))
+        return done
+
+    def _checkout(self, job: _Job, log: Path) -> Finished:
+        """The commit in the reused checkout; a checkout that is not a git folder is cloned again."""
+        repo = str(self.settings.repository.resolve())
+        commands: list[tuple[list[str], Path]] = []
+        if not (job.work / ".git").is_dir():
+            shutil.rmtree(job.work, ignore_errors=True)
+            job.work.parent.mkdir(parents=True, exist_ok=True)
+            commands.append(
+                (["git", "clone", "--quiet", "--no-checkout", repo, str(job.work)], job.work.parent)
+            )
+        commands += [
+            (["git", "remote", "set-url", "origin", repo], job.work),
+            # every branch and tag as the repository has them now (release ids, build-key reuse)
+            ([*FETCH, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], job.work),
+            (["git", "checkout", "--quiet", "--force", "--detach", job.run.commit], job.work),
+            (["git", "clean", "-ffdxq"], job.work),
+        ]
+        done = Finished(Outcome.SUCCESS, 0)
+        for argv, cwd in commands:
+            done = self._command(job, argv, cwd=cwd, log=log)
+            if done.outcome is not Outcome.SUCCESS:
+                break
         return done
 
     def _internal(self, job: _Job, spec: StepSpec, log: Path) -> Finished:
