@@ -288,8 +288,9 @@ class Runner:
         if finished.outcome is Outcome.CANCELLED:
             raise _Stop(finished, step, self._cancel_reason())
         if finished.outcome is Outcome.TIMED_OUT:
-            minutes = self.settings.timeout / 60
-            raise _Stop(finished, step, f"timed out after {minutes:g} min in the step “{step.title}”")
+            seconds = self.settings.timeout
+            limit = f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+            raise _Stop(finished, step, f"timed out after {limit} in the step “{step.title}”")
         code = f" (exit code {finished.exit_code})" if finished.exit_code is not None else ""
         raise _Stop(finished, step, f"the step “{step.title}” failed{code}; see its log")
 
