@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.host.deployer import Deployer
 from bot.host.layout import Layout
 from bot.host.releases import Releases
@@ -164,3 +166,13 @@ def make_world(base: Path, cargo_target: Path, checkout: Path, *, timeout: float
     world = World(base, repo, base / "data", ports, cargo_target, checkout, timeout)
     world.commit("rustok-mini on this host")
     return world
+
+
+@pytest.fixture(scope="session")
+def host_cargo_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One cargo target folder and one checkout for every single-host test of the session: each build
+    after the first is incremental (the runner keeps both between runs the same way)."""
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo is not installed")
+    base = tmp_path_factory.mktemp("host-cargo")
+    return base / "target", base / "checkout"

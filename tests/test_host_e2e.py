@@ -24,15 +24,9 @@ from tests.host_world import World, git, make_world, modbot
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def cargo_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("host-cargo")
-    return base / "target", base / "checkout"
-
-
 @pytest.fixture
-def world(tmp_path: Path, cargo_cache: tuple[Path, Path]) -> Iterator[World]:
-    target, checkout = cargo_cache
+def world(tmp_path: Path, host_cargo_cache: tuple[Path, Path]) -> Iterator[World]:
+    target, checkout = host_cargo_cache
     made = make_world(tmp_path, target, checkout)
     yield made
     made.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.host.procs import ProcessId, alive
-from bot.host.runner import Runner, RunnerError
+from bot.host.runner import RunnerError
 from bot.host.runs import RunStore
 from tests.corpus import ROOT
 from tests.host_world import World, git, make_world
@@ -137,9 +137,8 @@ def test_cancel_a_queued_run_and_a_running_one(world: World) -> None:
 
 
 def test_one_runner_per_data_folder(world: World) -> None:
-    with world.runner():
-        with pytest.raises(RunnerError, match=r"runner\.lock is held"):
-            world.runner().start()
+    with world.runner(), pytest.raises(RunnerError, match=r"runner\.lock is held"):
+        world.runner().start()
 
 
 def test_bad_requests_are_refused(world: World) -> None:

@@ -284,14 +284,11 @@ class Deployer:
         holder = folder / "deploying.json"
         with locked(folder / "deploy.lock", blocking=False) as held:
             if not held:
-                try:
-                    who = json.loads(holder.read_text())
-                    what = f"{who['release_id']} by {who['requested_by']} since {who['since']}"
-                except (OSError, ValueError, KeyError, TypeError):
-                    what = "another deploy"
-                raise DeployBusy(f"{env.name} is being deployed ({what}); try again when it is done")
+                raise DeployBusy(
+                    f"{env.name} is being deployed ({_holder(holder)}); try again when it is done"
+                )
             info = {"release_id": release_id, "requested_by": requested_by, "since": utc_now()}
-            write_atomic(holder, json.dumps(info).encode())
+            write_atomic(holder, json.dumps(info).encode(), durable=False)  # a note, not a record
             try:
                 yield
             finally:
@@ -365,3 +362,14 @@ class Deployer:
     def _log_root(self, line: str) -> None:
         with (self.layout.root / DEPLOY_LOG).open("a", encoding="utf-8") as handle:
             handle.write(f"{utc_now()} {line}\n")
+
+
+def _holder(path: Path) -> str:
+    """Who holds an environment; the holder writes it just after it takes the lock, so wait a moment."""
+    for _ in range(20):
+        try:
+            who = json.loads(path.read_text())
+            return f"{who['release_id']} by {who['requested_by']} since {who['since']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(0.05)
+    return "another deploy"

@@ -1,0 +1,210 @@
+"""The single-host deployer and supervisor on real processes: the operator's restart command instead
+of the supervisor, a restart that fails, a first deploy that fails (nothing to go back to), two deploys
+of one environment at once, retention after deploys, SIGTERM then SIGKILL, a supervisor that adopts the
+servers of the modbot before it, and no token in any log."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.host.deployer import Deployer, DeployFailed
+from bot.host.layout import Layout
+from bot.host.procs import alive
+from bot.host.supervisor import ServerSpec, Supervisor
+from bot.pipeline.config import parse_pipeline_config
+from tests.host_world import World, free_port, make_world
+
+pytestmark = pytest.mark.slow
+
+# What a systemd unit does, as a script: stop the old server, start environments/<env>/current/<binary>.
+RESTART_SCRIPT = """
+import json, os, signal, subprocess, sys
+data, environment, release_id, port = sys.argv[1:5]
+folder = os.path.join(data, "environments", environment)
+pidfile = os.path.join(folder, "unit.pid")
+if os.path.exists(pidfile):
+    try:
+        os.killpg(int(open(pidfile).read()), signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+with open(os.path.join(folder, "unit.calls"), "a") as calls:
+    calls.write(json.dumps(sys.argv[2:]) + "\\n")
+log = open(os.path.join(folder, "unit.log"), "ab")
+child = subprocess.Popen([os.path.join(folder, "current", "rustok-server")], env={**os.environ, "PORT": port},
+                         stdout=log, stderr=log, start_new_session=True)
+open(pidfile, "w").write(str(child.pid))
+sys.exit(int(os.environ.get("UNIT_EXIT", "0")))
+"""
+
+
+@pytest.fixture
+def world(tmp_path: Path, host_cargo_cache: tuple[Path, Path]) -> Iterator[World]:
+    target, checkout = host_cargo_cache
+    made = make_world(tmp_path, target, checkout)
+    yield made
+    made.close()
+    for pidfile in (made.data / "environments").glob("*/unit.pid"):  # servers the script started
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(pidfile.read_text()), signal.SIGKILL)
+
+
+@pytest.fixture
+def release(world: World) -> str:
+    with world.runner() as runner:
+        run = world.build(runner)
+    assert run.conclusion == "success", world.log(run)
+    assert run.release_id is not None
+    return run.release_id
+
+
+def with_restart_command(world: World, script: Path) -> Deployer:
+    text = (world.repo / ".github" / "modbot.toml").read_text()
+    port = world.ports["staging"]
+    command = (
+        f'restart_command = "{sys.executable} {script} {world.data} {{environment}} {{release_id}} {port}", '
+    )
+    text = text.replace(f"host = {{ port = {port}, ", f"host = {{ port = {port}, {command}")
+    deployer = world.deployer()
+    deployer.config = parse_pipeline_config(text)
+    return deployer
+
+
+def test_a_restart_command_instead_of_the_supervisor(
+    world: World, release: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = world.base / "unit.py"
+    script.write_text(RESTART_SCRIPT)
+    monkeypatch.setenv("RUSTOK_OBSERVABILITY_BEARER_TOKEN", "operator-token")  # the operator's, not modbot's
+    deployer = with_restart_command(world, script)
+    result = deployer.deploy("staging", release)
+    assert result.ok, result.problems
+    calls = (world.data / "environments" / "staging" / "unit.calls").read_text().splitlines()
+    assert calls == [f'["staging", "{release}", "{world.ports["staging"]}"]']
+    assert world.supervisor.running("staging") is None  # modbot's supervisor stayed out of it
+    (world.data / "environments" / "staging" / "health-token").write_text("operator-token")
+    assert world.modules("staging")["release_id"] == release
+
+    monkeypatch.setenv("UNIT_EXIT", "4")
+    failed = deployer.deploy("staging", release)
+    assert not failed.ok and failed.stage == "deploy step"
+    assert "the restart command exited with 4" in failed.problems[0]
+
+
+def test_a_first_deploy_that_fails_has_nothing_to_go_back_to(world: World, release: str) -> None:
+    # the server runs, but the environment's url names a port nobody answers on: smoke fails
+    text = (world.repo / ".github" / "modbot.toml").read_text()
+    port = world.ports["staging"]
+    text = text.replace(f'url = "http://127.0.0.1:{port}"', f'url = "http://127.0.0.1:{free_port()}"')
+    text = text.replace('smoke_timeout = "20s"', 'smoke_timeout = "2s"')
+    deployer = world.deployer()
+    deployer.config = parse_pipeline_config(text)
+    result = deployer.deploy("staging", release)
+    assert not result.ok and result.rolled_back_to is None
+    assert result.stage == "smoke test" and "cannot connect" in result.problems[0].lower()
+    assert world.modules("staging")["release_id"] == release  # it runs: nothing older to go back to
+    final = [e for e in world.deploy_reporter.events() if e["event"] == "status"][-1]
+    assert final["state"] == "failure"
+    assert final["description"] == (
+        f"{release} failed: smoke test; not rolled back (previous release: none, redeploy: skipped)"
+    )
+
+
+def test_two_deploys_of_one_environment_at_once(world: World, release: str) -> None:
+    deployer = world.deployer()
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def deploy() -> None:
+        start.wait()
+        try:
+            outcomes.append(
+                "ok" if deployer.deploy("staging", release, requested_by="alice").ok else "failed"
+            )
+        except DeployFailed as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=deploy) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes)[0] == "ok"
+    assert sorted(outcomes)[1].startswith(f"staging is being deployed ({release} by alice since ")
+
+
+def test_refusals_change_nothing(world: World, release: str) -> None:
+    deployer = world.deployer()
+    with pytest.raises(DeployFailed, match="no releases/rel_2020_01_01_001 on this host"):
+        deployer.deploy("staging", "rel_2020_01_01_001")
+    with pytest.raises(DeployFailed, match=r"qa"):
+        deployer.deploy("qa", release)
+    with pytest.raises(DeployFailed, match="no previous release"):
+        deployer.rollback("staging")
+    assert world.releases.pointers("staging").current is None
+    assert world.deploy_reporter.events() == []
+
+
+def build_more(world: World, count: int) -> list[str]:
+    made = []
+    with world.runner() as runner:
+        for _ in range(count):
+            n = len(list((world.repo / "crates" / "rustok-core" / "src").glob("extra*.rs")))
+            (world.repo / "crates" / "rustok-core" / "src" / f"extra{n}.rs").write_text(f"// {n}\n")
+            world.commit(f"change {n}")  # under build.key_paths: a new release each time
+            run = world.build(runner)
+            assert run.conclusion == "success", world.log(run)
+            made.append(str(run.release_id))
+    return made
+
+
+def test_retention_after_deploys_keeps_what_runs_and_the_rollback_target(world: World, release: str) -> None:
+    r = [release, *build_more(world, 3)]
+    deployer = world.deployer(keep=1)
+    assert deployer.deploy("production", r[2]).ok
+    assert world.releases.ids() == [r[2], r[3]]  # the newest, and what production runs
+    assert deployer.deploy("production", r[3]).ok
+    assert deployer.deploy("staging", r[2]).ok
+    assert deployer.rollback("production").ok  # production: r2, its previous r3
+    assert world.releases.ids() == [r[2], r[3]]
+    r.append(build_more(world, 1)[0])
+    assert deployer.deploy("staging", r[4]).ok  # staging r4 (previous r2); production r2 (previous r3)
+    assert world.releases.ids() == [r[2], r[3], r[4]]
+    assert deployer.deploy("production", r[4]).ok  # both now r4, previous r2: r3 may go
+    assert world.releases.ids() == [r[2], r[4]]
+
+
+def test_sigterm_then_sigkill_and_adopting_servers_after_a_restart(world: World) -> None:
+    layout = Layout(world.data)
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(600)"
+    first = Supervisor(layout, grace=0.5)
+    process = first.start(ServerSpec("staging", Path(sys.executable), ["-c", stubborn]))
+    deadline = time.monotonic() + 30
+    while "up" not in first.log_path("staging").read_text().splitlines() and time.monotonic() < deadline:
+        time.sleep(0.05)  # its SIGTERM handler is set once it printed "up"
+    later = Supervisor(layout, grace=0.5)  # modbot restarted: it finds the server by its pid file
+    assert later.running("staging") == process
+    began = time.monotonic()
+    later.stop_all()
+    assert not alive(process) and time.monotonic() - began >= 0.5  # SIGTERM ignored, then SIGKILL
+    assert later.running("staging") is None
+    first.stop_all()  # reaps its child; nothing left to stop
+
+
+def test_no_token_in_any_log(world: World, release: str) -> None:
+    deployer = world.deployer()
+    assert deployer.deploy("staging", release).ok
+    token = world.token("staging")
+    assert len(token) >= 32
+    assert (world.data / "environments" / "staging" / "health-token").stat().st_mode & 0o077 == 0
+    for path in world.data.rglob("*"):
+        if path.is_file() and path.name != "health-token" and path.stat().st_size < 5_000_000:
+            assert token.encode() not in path.read_bytes(), path
