@@ -74,8 +74,12 @@ def test_build_release_deploy_and_roll_back_without_building(world: World, runne
 
     assert record["image_digest"] == file_digest(release.binary)  # the binary is the artifact
     assert git(world.repo, "rev-parse", "deploy/staging^{commit}") == world.head()  # promote pushed it
-    events = [e["event"] for e in world.run_reporter.events(run.id)]
+    reported = world.run_reporter.events(run.id)
+    events = [e["event"] for e in reported]
     assert events[0] == "run_started" and events[-1] == "run_finished"
+    assert run.logs_url == f"/console/runs/{run.id}/log" == reported[-1]["logs_url"]
+    assert reported[-1]["conclusion"] == "success" and reported[-1]["release_id"] == first
+    assert "==> Build with exactly the manifest's features (success)" in world.log(run)
     assert events.count("step_started") == events.count("step_finished") == len(run.steps)
     build_log = (world.data / "runs" / run.id / "logs" / "04-build.log").read_text()
     assert "pipeline build --config .github/modbot.toml --release-id " + first in build_log

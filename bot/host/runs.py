@@ -69,12 +69,9 @@ class Run(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)
     process: ProcessRecord | None = None  # the step process running now (for recovery)
     outputs: dict[str, str] = Field(default_factory=dict)  # the plan's and the build's outputs
+    logs_url: str = ""  # where the console shows the run's log (LOGS_URL)
     release_id: str | None = None  # the release this run made
     reused_release: str | None = None  # the release the plan reused (no build)
-
-    @property
-    def logs_url(self) -> str:
-        return LOGS_URL.format(run_id=self.id)
 
     def step(self, key: str) -> StepRecord:
         for step in self.steps:
@@ -89,7 +86,9 @@ class RunStore:
 
     def create(self, *, commit: str, ref: str, requested_by: str = "") -> Run:
         with locked(self.layout.runs / ".lock"):
-            run = Run(id=str(self._highest() + 1), commit=commit, ref=ref, requested_by=requested_by)
+            run_id = str(self._highest() + 1)
+            logs_url = LOGS_URL.format(run_id=run_id)
+            run = Run(id=run_id, commit=commit, ref=ref, requested_by=requested_by, logs_url=logs_url)
             self.layout.run_dir(run.id).mkdir(parents=True)
             self.save(run)
         return run
