@@ -137,3 +137,12 @@ def test_names_never_become_paths_unchecked(bad: str, tmp_path: Path) -> None:
         layout.release_dir(bad)
     with pytest.raises(LayoutError):
         layout.environment_dir(bad)
+
+
+def test_recovery_never_deletes_a_binary_a_tag_names(releases: Releases, tmp_path: Path) -> None:
+    built = tmp_path / "built"
+    built.write_bytes(b"the binary")
+    releases.stage("rel_2026_12_07_001", built)
+    other = record("rel_2026_12_07_001", "sha256:" + "0" * 64)  # cannot be finished with this binary
+    assert releases.recover(lambda _rid: other) == ([], [])
+    assert (releases.layout.staging_dir("rel_2026_12_07_001") / BINARY).read_bytes() == b"the binary"

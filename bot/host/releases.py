@@ -123,18 +123,19 @@ class Releases:
             if not entry.name.startswith(STAGING_PREFIX):
                 continue
             release_id = entry.name.removeprefix(STAGING_PREFIX)
-            record = None
             try:
-                checked_release(release_id)
-                record = tag_record(release_id)
-                if record is not None:
-                    self.finalize(record)
-                    finished.append(release_id)
-                    continue
-            except (ValueError, ReleasesError, OSError):
-                pass
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(release_id)
+                record = tag_record(checked_release(release_id))
+            except ValueError:
+                record = None
+            if record is None:  # never tagged: nothing refers to it
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(release_id)
+                continue
+            try:
+                self.finalize(record)
+            except (ReleasesError, OSError):
+                continue  # a tag names it: keep the binary for the next attempt, never delete it
+            finished.append(release_id)
         return finished, removed
 
     # --- reading ---------------------------------------------------------------------------------
