@@ -207,3 +207,23 @@ def test_a_commit_with_the_same_build_key_reuses_the_release(world: World, runne
     assert {s.key: s.conclusion for s in again.steps}["build"] == "skipped"
     assert again.outputs["status_description"].startswith(f"{first.release_id}: reused")
     assert world.releases.ids() == [first.release_id]
+
+
+class BrokenReporter:
+    """A reporter whose every call fails: bookkeeping must never fail the build it reports on."""
+
+    calls = 0
+
+    def _fail(self, *_args: object) -> None:
+        BrokenReporter.calls += 1
+        raise ConnectionError("the forge is down")
+
+    run_started = step_started = step_finished = run_finished = _fail
+
+
+def test_a_failing_reporter_never_fails_a_build(world: World) -> None:
+    with Runner(world.settings, reporter=BrokenReporter(), releases=world.releases) as runner:
+        run = world.build(runner)
+    assert run.conclusion == "success", world.log(run)
+    assert run.release_id in world.releases.ids()
+    assert BrokenReporter.calls == 2 + 2 * len(run.steps)

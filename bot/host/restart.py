@@ -15,6 +15,7 @@ import secrets
 import subprocess
 from typing import Protocol
 
+from bot.domain.text import redact_text
 from bot.host.fsutil import write_atomic
 from bot.host.layout import Layout
 from bot.host.releases import ReleaseDir
@@ -127,8 +128,8 @@ class CommandRestart:
         except subprocess.TimeoutExpired:
             raise RestartError(f"the restart command gave no result within {RESTART_TIMEOUT:.0f}s") from None
         if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise RestartError(f"the restart command exited with {done.returncode}: {' / '.join(tail)}")
+            tail = redact_text(" / ".join((done.stderr or done.stdout).strip().splitlines()[-3:]))
+            raise RestartError(f"the restart command exited with {done.returncode}: {tail}")
 
     def exited(self) -> int | None:
         return None

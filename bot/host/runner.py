@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -47,6 +48,7 @@ _SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _REF_RE = re.compile(r"[A-Za-z0-9._/-]{1,255}")
 # what a step may see of modbot's environment (plus the runner's own values)
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "CARGO_HOME", "RUSTUP_HOME", "TZ")
+log = logging.getLogger(__name__)
 FETCH = ("git", "fetch", "--quiet", "--force", "--prune", "--prune-tags", "origin")
 _BOT_PARENT = str(Path(__file__).resolve().parents[2])
 
@@ -207,6 +209,10 @@ class Runner:
                 continue
             try:
                 self._execute(run)
+            except Exception as exc:  # a bug or a broken data folder: fail this run, keep the queue going
+                log.exception("run %s failed inside the runner", run.id)
+                with self._lock:
+                    self._complete(run, "failure", f"modbot's runner failed: {type(exc).__name__}: {exc}")
             finally:
                 with self._lock:
                     self._current = None
