@@ -21,7 +21,7 @@ from bot.host.layout import Layout
 from bot.host.procs import alive
 from bot.host.supervisor import ServerSpec, Supervisor
 from bot.pipeline.config import parse_pipeline_config
-from tests.host_world import World, free_port, make_world
+from tests.host_world import World, free_port, git, make_world
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +116,35 @@ def test_a_first_deploy_that_fails_has_nothing_to_go_back_to(world: World, relea
     assert final["description"] == (
         f"{release} failed: smoke test; not rolled back (previous release: none, redeploy: skipped)"
     )
+
+
+def test_when_the_previous_release_fails_too_it_stays_and_the_tag_stays(world: World, release: str) -> None:
+    newer = build_more(world, 1)[0]
+    deployer = world.deployer()
+    assert deployer.deploy("staging", release).ok
+    tag_before = git(world.repo, "rev-parse", "deploy/staging^{commit}")
+    # the environment itself breaks (its url now names a port nobody answers on): every release fails
+    text = (world.repo / ".github" / "modbot.toml").read_text()
+    text = text.replace(
+        f'url = "http://127.0.0.1:{world.ports["staging"]}"', f'url = "http://127.0.0.1:{free_port()}"'
+    )
+    deployer.config = parse_pipeline_config(text.replace('smoke_timeout = "20s"', 'smoke_timeout = "1s"'))
+    result = deployer.deploy("staging", newer)
+    assert not result.ok and result.rolled_back_to == release and result.rollback_ok is False
+    assert world.releases.pointers("staging").current == release  # it runs the previous release...
+    assert (
+        git(world.repo, "rev-parse", "deploy/staging^{commit}") == tag_before
+    )  # ...and the tag did not move
+    finals = [
+        (e["state"], e["description"]) for e in world.deploy_reporter.events() if e["event"] == "status"
+    ][-2:]
+    assert finals == [
+        (
+            "failure",
+            f"{newer} failed: smoke test; rolled back to {release} (smoke: failure, tag moved back: skipped)",
+        ),
+        ("failure", f"{release} failed: smoke test (automatic rollback of {newer}; the tag stays)"),
+    ]
 
 
 def test_two_deploys_of_one_environment_at_once(world: World, release: str) -> None:
