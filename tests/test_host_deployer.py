@@ -147,6 +147,23 @@ def test_when_the_previous_release_fails_too_it_stays_and_the_tag_stays(world: W
     ]
 
 
+def test_resume_after_a_reboot_brings_current_back_up(world: World, release: str) -> None:
+    deployer = world.deployer()
+    assert deployer.deploy("staging", release).ok
+    recorded = world.deploy_reporter.events()
+    world.supervisor.stop_all()  # the machine rebooted: no server runs
+    later = Supervisor(Layout(world.data), grace=5.0)  # a new modbot
+    world.supervisor = later
+    resumed = world.deployer().resume("staging")
+    assert resumed is not None and resumed.ok and resumed.release_id == release
+    assert world.modules("staging")["release_id"] == release
+    running = later.running("staging")
+    again = world.deployer().resume("staging")  # it runs: checked, not restarted
+    assert again is not None and again.ok and later.running("staging") == running
+    assert world.deployer().resume("production") is None  # nothing deployed there
+    assert world.deploy_reporter.events() == recorded  # nothing changed, so no Deployment
+
+
 def test_two_deploys_of_one_environment_at_once(world: World, release: str) -> None:
     deployer = world.deployer()
     start = threading.Barrier(2)

@@ -136,6 +136,23 @@ class Deployer:
             )
         return self.deploy(environment, target, requested_by=requested_by, reason=reason, kind="rollback")
 
+    def resume(self, environment: str) -> DeployResult | None:
+        """At start-up (after a reboot or a crash): the environment's `current` release running and
+        healthy again. A supervised server that is not running is started; then the smoke test. Records
+        no Deployment (nothing changed); the result says whether the site is up. None: nothing deployed."""
+        env = self._environment(environment)
+        current = self.releases.current_dir(env.name)
+        if current is None:
+            return None
+        with self._hold(env, current.release_id, "modbot (start-up)"):
+            restarter = self.restarter(env)
+            if restarter.running() is False:
+                stage, problems = self._restart_and_smoke(env, current, "", "")
+            else:  # running, or run by the operator's service: only check it
+                self._log(env, f"resume: {current.release_id} runs; smoke testing it")
+                stage, problems = self._checked(env, current, restarter)
+            return DeployResult(env.name, current.release_id, ok=stage == "", stage=stage, problems=problems)
+
     # --- the deploy --------------------------------------------------------------------------------
 
     def _deploy(
@@ -237,6 +254,11 @@ class Deployer:
             self._log(env, f"restart failed: {exc}")
             return "deploy step", [str(exc)]
         self._status(env, deployment_id, "in_progress", smoke_status)
+        return self._checked(env, release, restarter)
+
+    def _checked(
+        self, env: EnvironmentConfig, release: ReleaseDir, restarter: Restarter
+    ) -> tuple[str, list[str]]:
         result = self._smoke(env, release, restarter)
         if isinstance(result, str):
             self._log(env, f"smoke failed: {result}")

@@ -40,6 +40,10 @@ class Restarter(Protocol):
 
     def token(self) -> str | None: ...
 
+    def running(self) -> bool | None:
+        """Whether the server runs; None when modbot cannot know (the operator's service)."""
+        ...
+
 
 def host_settings(env: EnvironmentConfig) -> HostBackend:
     if env.backend != "host" or env.host is None:
@@ -94,6 +98,9 @@ class SupervisedRestart:
     def exited(self) -> int | None:
         return self.supervisor.exit_code(self.env.name)
 
+    def running(self) -> bool | None:
+        return self.supervisor.running(self.env.name) is not None
+
 
 class CommandRestart:
     """The operator's restart command; the server runs `environments/<env>/current/<binary>`."""
@@ -132,6 +139,9 @@ class CommandRestart:
             raise RestartError(f"the restart command exited with {done.returncode}: {tail}")
 
     def exited(self) -> int | None:
+        return None
+
+    def running(self) -> bool | None:
         return None
 
 
