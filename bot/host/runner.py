@@ -38,7 +38,7 @@ from bot.host.procs import Finished, Outcome, ProcessId, run_logged, stop_group
 from bot.host.releases import Releases, ReleasesError
 from bot.host.reporting import RunReporter, safely
 from bot.host.runs import ProcessRecord, Run, RunStore, StepRecord, utc_now
-from bot.host.steps import BUILD_STEPS, StepSpec
+from bot.host.steps import BUILD_STEPS, StepSpec, checkout_commands
 from bot.pipeline.git import Git, GitError
 from bot.pipeline.outputs import parse_github_outputs
 from bot.pipeline.release import ReleaseRecord
@@ -49,7 +49,6 @@ _REF_RE = re.compile(r"[A-Za-z0-9._/-]{1,255}")
 # what a step may see of modbot's environment (plus the runner's own values)
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "CARGO_HOME", "RUSTUP_HOME", "TZ")
 log = logging.getLogger(__name__)
-FETCH = ("git", "fetch", "--quiet", "--force", "--prune", "--prune-tags", "origin")
 _BOT_PARENT = str(Path(__file__).resolve().parents[2])
 
 
@@ -320,23 +319,15 @@ class Runner:
 
     def _checkout(self, job: _Job, log: Path) -> Finished:
         """The commit in the reused checkout; a checkout that is not a git folder is cloned again."""
-        repo = str(self.settings.repository.resolve())
-        commands: list[tuple[list[str], Path]] = []
-        if not (job.work / ".git").is_dir():
+        fresh = not (job.work / ".git").is_dir()
+        if fresh:
             shutil.rmtree(job.work, ignore_errors=True)
             job.work.parent.mkdir(parents=True, exist_ok=True)
-            commands.append(
-                (["git", "clone", "--quiet", "--no-checkout", repo, str(job.work)], job.work.parent)
-            )
-        commands += [
-            (["git", "remote", "set-url", "origin", repo], job.work),
-            # every branch and tag as the repository has them now (release ids, build-key reuse)
-            ([*FETCH, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], job.work),
-            (["git", "checkout", "--quiet", "--force", "--detach", job.run.commit], job.work),
-            (["git", "clean", "-ffdxq"], job.work),
-        ]
         done = Finished(Outcome.SUCCESS, 0)
-        for argv, cwd in commands:
+        for argv in checkout_commands(
+            self.settings.repository.resolve(), job.work, job.run.commit, fresh=fresh
+        ):
+            cwd = job.work if (job.work / ".git").is_dir() else job.work.parent
             done = self._command(job, argv, cwd=cwd, log=log)
             if done.outcome is not Outcome.SUCCESS:
                 break

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 StepKind = Literal["modbot", "internal"]
@@ -119,3 +120,27 @@ BUILD_STEPS: tuple[StepSpec, ...] = (
 
 def modbot_steps() -> list[StepSpec]:
     return [step for step in BUILD_STEPS if step.kind == "modbot"]
+
+
+def checkout_commands(repository: Path, work: Path, commit: str, *, fresh: bool) -> list[list[str]]:
+    """The `checkout` step: `work` at `commit`, with every branch and tag as the repository has them
+    (release ids, build-key reuse). The folder is reused between runs: `checkout --force` rewrites only
+    the files that changed, so cargo's fingerprints (paths and file times) keep builds incremental."""
+    commands = [["git", "clone", "--quiet", "--no-checkout", str(repository), str(work)]] if fresh else []
+    return [
+        *commands,
+        ["git", "remote", "set-url", "origin", str(repository)],
+        [
+            "git",
+            "fetch",
+            "--quiet",
+            "--force",
+            "--prune",
+            "--prune-tags",
+            "origin",
+            "+refs/heads/*:refs/remotes/origin/*",
+            "+refs/tags/*:refs/tags/*",
+        ],
+        ["git", "checkout", "--quiet", "--force", "--detach", commit],
+        ["git", "clean", "-ffdxq"],
+    ]
