@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POLL = 0.1
+KILL_WAIT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +77,14 @@ def stop_group(process: ProcessId, *, grace: float, reap: Callable[[], object] |
         time.sleep(POLL / 2)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)  # the leader may be gone while children remain
-    if reap is not None:
-        reap()
+    # SIGKILL is delivered asynchronously: wait until it is gone, so its port is free for what comes next
+    deadline = time.monotonic() + KILL_WAIT
+    while time.monotonic() < deadline:
+        if reap is not None:
+            reap()
+        if not alive(process):
+            break
+        time.sleep(POLL / 10)
 
 
 class Outcome(enum.Enum):
