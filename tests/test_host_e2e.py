@@ -79,6 +79,11 @@ def test_build_release_deploy_and_roll_back_without_building(world: World, runne
     assert events[0] == "run_started" and events[-1] == "run_finished"
     assert run.logs_url == f"/console/runs/{run.id}/log" == reported[-1]["logs_url"]
     assert reported[-1]["conclusion"] == "success" and reported[-1]["release_id"] == first
+    assert (run.progress().status, run.progress().stage, run.progress().progress) == (
+        "succeeded",
+        "done",
+        100,
+    )
     assert "==> Build with exactly the manifest's features (success)" in world.log(run)
     assert events.count("step_started") == events.count("step_finished") == len(run.steps)
     build_log = (world.data / "runs" / run.id / "logs" / "04-build.log").read_text()

@@ -77,11 +77,15 @@ def test_modbot_killed_mid_build_fails_the_run_cleanly_and_the_queue_goes_on(wor
         if child.poll() is None:
             child.kill()
     assert alive(cargo)  # the build outlived modbot (its own process group)
+    during = store.load("1").progress()
+    assert (during.status, during.stage) == ("running", "build") and 0 < during.progress < 100
+    assert store.load("2").progress().status == "queued"
     assert store.load("1").state == "in_progress" and store.load("2").state == "queued"
 
     with world.runner() as runner:  # the next start recovers before it takes the queue
         interrupted = store.load("1")
         assert interrupted.state == "completed" and interrupted.conclusion == "failure"
+        assert interrupted.progress().status == "failed"
         assert interrupted.reason.startswith(
             "interrupted: modbot stopped during the step “Build with exactly"
         )

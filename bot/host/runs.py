@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +53,13 @@ class ProcessRecord(BaseModel):
     start_ticks: int
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    status: str  # queued | running | succeeded | failed | cancelled
+    stage: str  # build | release | done
+    progress: int  # 0..100
+
+
 class Run(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,6 +80,19 @@ class Run(BaseModel):
     logs_url: str = ""  # where the console shows the run's log (LOGS_URL)
     release_id: str | None = None  # the release this run made
     reused_release: str | None = None  # the release the plan reused (no build)
+
+    def progress(self) -> Progress:
+        """The run in the builds API's words (bot.store.builds: status, stage, progress 0-100)."""
+        if self.state == "queued":
+            return Progress("queued", "build", 0)
+        if self.state == "completed":
+            status = {"success": "succeeded", "cancelled": "cancelled"}.get(self.conclusion or "", "failed")
+            return Progress(status, "done", 100)
+        done = sum(1 for step in self.steps if step.state == "completed")
+        releasing = any(s.key == "release" and s.state != "queued" for s in self.steps)
+        return Progress(
+            "running", "release" if releasing else "build", min(99, 100 * done // len(self.steps))
+        )
 
     def step(self, key: str) -> StepRecord:
         for step in self.steps:
