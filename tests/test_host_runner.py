@@ -159,3 +159,18 @@ def test_a_run_of_a_commit_that_is_not_there_fails_at_checkout(world: World) -> 
     assert done.conclusion == "failure" and "Check out" in done.reason
     assert [s.conclusion for s in done.steps][:2] == ["failure", "skipped"]
     assert json.loads((world.data / "runs" / done.id / "run.json").read_text())["conclusion"] == "failure"
+
+
+def test_stopping_modbot_cancels_the_running_build_and_keeps_the_queue(world: World) -> None:
+    runner = world.runner()
+    runner.start()
+    running = runner.enqueue(world.head(), "main")
+    queued = runner.enqueue(world.head(), "main")
+    wait_for("cargo to start", lambda: building(runner.store, running.id) is not None)
+    cargo = building(runner.store, running.id)
+    assert cargo is not None
+    runner.close()  # Ctrl-C
+    stopped = runner.store.load(running.id)
+    assert (stopped.conclusion, stopped.reason) == ("cancelled", "modbot stopped")
+    assert not alive(cargo)
+    assert runner.store.load(queued.id).state == "queued"  # runs at the next start
