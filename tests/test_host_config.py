@@ -49,6 +49,9 @@ def test_a_host_environment_parses_with_its_defaults() -> None:
         ('{ port = 8101, restart_command = "restart $UNIT" }', "expects shell expansion"),
         ('{ port = 8101, bind = "0.0.0.0 --evil" }', "environments[0].host.bind"),
         ('{ port = 8101, colour = "blue" }', "environments[0].host.colour"),
+        ('{ port = 8101, workdir = "srv/rustok" }', "an absolute path"),
+        ('{ port = 8101, workdir = "/srv/../etc" }', 'without ".."'),
+        ('{ port = 8101, pass_env = ["DATABASE URL"] }', "environments[0].host.pass_env[0]"),
     ],
 )
 def test_bad_host_settings_are_named(table: str, expected: str) -> None:

@@ -164,6 +164,34 @@ def test_resume_after_a_reboot_brings_current_back_up(world: World, release: str
     assert world.deploy_reporter.events() == recorded  # nothing changed, so no Deployment
 
 
+def test_pass_env_and_workdir_and_a_server_that_answers_unhealthy(
+    world: World, release: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = world.base / "site"
+    workdir.mkdir()
+    port = world.ports["staging"]
+    text = (
+        (world.repo / ".github" / "modbot.toml")
+        .read_text()
+        .replace(
+            f"host = {{ port = {port}, ",
+            f'host = {{ port = {port}, workdir = "{workdir}", pass_env = ["RUSTOK_DEGRADED"], ',
+        )
+    )
+    deployer = world.deployer()
+    deployer.config = parse_pipeline_config(text.replace('smoke_timeout = "20s"', 'smoke_timeout = "1s"'))
+    monkeypatch.setenv("RUSTOK_DEGRADED", "blog")  # the operator's variable, passed by name
+    monkeypatch.setenv("MODBOT_SECRET_FOR_TEST", "not for the server")
+    result = deployer.deploy("staging", release)
+    assert not result.ok and result.problems == ["unhealthy modules: blog (degraded)"]
+    running = world.supervisor.running("staging")
+    assert running is not None
+    assert Path(f"/proc/{running.pid}/cwd").resolve() == workdir.resolve()
+    environ = Path(f"/proc/{running.pid}/environ").read_bytes().split(b"\0")
+    assert b"RUSTOK_DEGRADED=blog" in environ
+    assert not any(v.startswith(b"MODBOT_SECRET_FOR_TEST=") for v in environ)  # only what is named
+
+
 def test_two_deploys_of_one_environment_at_once(world: World, release: str) -> None:
     deployer = world.deployer()
     start = threading.Barrier(2)

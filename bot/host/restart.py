@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+from pathlib import Path
 from typing import Protocol
 
 from bot.domain.text import redact_text
@@ -86,10 +87,14 @@ class SupervisedRestart:
             word.replace("{port}", values["port"]).replace("{bind}", values["bind"])
             for word in self.settings.args
         ]
-        server_env = {"PORT": values["port"], "HOST": values["bind"]}
+        server_env = {name: os.environ[name] for name in self.settings.pass_env if name in os.environ}
+        server_env.update({"PORT": values["port"], "HOST": values["bind"]})
         if self._token:
             server_env[SERVER_TOKEN_ENV] = self._token
-        spec = ServerSpec(self.env.name, release.binary.resolve(), args, server_env, release.release_id)
+        workdir = Path(self.settings.workdir) if self.settings.workdir else None
+        spec = ServerSpec(
+            self.env.name, release.binary.resolve(), args, server_env, release.release_id, workdir
+        )
         try:
             self.supervisor.start(spec, grace=float(duration_seconds(self.settings.stop_timeout)))
         except SupervisorError as exc:

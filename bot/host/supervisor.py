@@ -39,6 +39,7 @@ class ServerSpec:
     args: Sequence[str] = ()
     env: Mapping[str, str] | None = None
     release_id: str = ""
+    cwd: Path | None = None  # default: the binary's folder
 
 
 class Supervisor:
@@ -65,7 +66,7 @@ class Supervisor:
                 try:
                     child = subprocess.Popen(  # noqa: S603 - argv list, no shell
                         [str(spec.binary), *spec.args],
-                        cwd=spec.binary.parent,
+                        cwd=spec.cwd or spec.binary.parent,
                         env=env,
                         stdin=subprocess.DEVNULL,
                         stdout=log,

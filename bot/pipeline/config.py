@@ -457,6 +457,17 @@ def _server_arg_problem(value: str) -> str | None:
 ServerArg = Annotated[str, _checked(_server_arg_problem)]
 
 
+def _workdir_problem(value: str) -> str | None:
+    if not value.startswith("/") or any(not ch.isprintable() for ch in value):
+        return "an absolute path on the host, one line"
+    if ".." in value.split("/"):
+        return 'an absolute path without ".." components'
+    return None
+
+
+Workdir = Annotated[str, _checked(_workdir_problem)]
+
+
 class HostBackend(_Strict):
     """Single-host mode (bot.host): the release's binary runs on this machine, from
     releases/<id>/, under modbot's supervisor or a restart command of the operator's."""
@@ -478,6 +489,17 @@ class HostBackend(_Strict):
         "switching releases/current instead of modbot's own supervisor.",
     )
     stop_timeout: Duration = Field("10s", description="SIGTERM, then SIGKILL after this long.")
+    workdir: Workdir | None = Field(
+        None,
+        description="The server's working folder (where a RusToK server finds its config/); default: "
+        "the release's folder.",
+    )
+    pass_env: list[EnvVarName] = Field(
+        default_factory=list,
+        description="Variables of modbot's environment the supervised server gets too (DATABASE_URL, ...): "
+        "names only, so no secret is written in the repository. Nothing else of modbot's environment "
+        "reaches the server.",
+    )
 
 
 Backend = Literal["kubernetes", "compose", "command", "host"]
