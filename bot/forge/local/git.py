@@ -279,13 +279,21 @@ class GitRepository:
         return self._out(["hash-object", "-w", "--stdin"], input_bytes=content)
 
     def tree_with_file(self, parent: str, path: str, content: bytes) -> str:
-        """The tree of commit ``parent`` with ``path`` set to ``content`` (mode 100644), written with a
-        private index file so nothing shared is touched."""
-        blob = self.write_blob(content)
+        """The tree of commit ``parent`` with ``path`` set to ``content`` (mode 100644)."""
+        return self.tree_with_files(parent, {path: content})
+
+    def tree_with_files(self, parent: str | None, files: Mapping[str, bytes]) -> str:
+        """The tree of commit ``parent`` (None: the empty tree) with each path set to its content (mode
+        100644), written through a private index file so nothing shared is touched."""
+        if any("\n" in p or "\t" in p for p in files):
+            raise ValueError("a path cannot hold a newline or a tab")
+        blobs = {path: self.write_blob(content) for path, content in files.items()}
+        listing = "".join(f"100644 {sha}\t{path}\n" for path, sha in blobs.items())
         with tempfile.TemporaryDirectory(prefix="modbot-index-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            self.run(["read-tree", f"{parent}^{{tree}}"], env=env)
-            self.run(["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], env=env)
+            if parent is not None:
+                self.run(["read-tree", f"{_rev(parent)}^{{tree}}"], env=env)
+            self.run(["update-index", "--add", "--index-info"], input_bytes=listing.encode(), env=env)
             return self._out(["write-tree"], env=env)
 
     def commit_tree(

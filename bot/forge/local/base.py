@@ -1,0 +1,112 @@
+"""What every part of `LocalForge` shares: where the repositories are, the records, who is who, how a
+call is counted and fenced, and how an event goes out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.domain.ids import is_login
+from bot.forge.arguments import validate_repo
+from bot.forge.calls import check_write_fence, record_call
+from bot.forge.local.events import EventSink, LocalEvent
+from bot.forge.local.git import GitError, GitRepository, Identity
+from bot.forge.local.records import LocalRecords
+from bot.forge.values import ForgeError, Permission
+
+__all__ = ["DEFAULT_EMAIL_DOMAIN", "LocalForgeBase", "LocalForgeError", "RoleOf", "git_failure"]
+
+RoleOf = Callable[[str], Permission | None]
+DEFAULT_EMAIL_DOMAIN = "users.modbot.local"
+
+
+class LocalForgeError(ForgeError):
+    """A local forge operation refused or failed. ``status`` keeps GitHub's meaning (404 no such thing,
+    409 it moved meanwhile, 422 refused by the rules) so callers handle both forges alike; the text
+    names the local forge, not GitHub."""
+
+    def __init__(self, operation: str, status: int | None, message: str) -> None:
+        super().__init__(operation, status, message)
+        Exception.__init__(self, f"local forge {operation} failed: {message}")
+
+
+class LocalForgeBase:
+    """Repositories live under ``root`` as ``<owner>/<name>.git`` (bare)."""
+
+    def __init__(
+        self,
+        root: Path,
+        records: LocalRecords,
+        role_of: RoleOf,
+        *,
+        bot_login: str = "modbot",
+        events: EventSink | None = None,
+        web_url: str = "http://127.0.0.1:8000",
+        email_domain: str = DEFAULT_EMAIL_DOMAIN,
+    ) -> None:
+        if not is_login(bot_login):
+            raise ValueError(f"not a login for the bot: {bot_login!r}")
+        self.root = root
+        self.records = records
+        self.role_of = role_of
+        self._bot_login = bot_login
+        self.events = events
+        self.web_url = web_url.rstrip("/")
+        self.email_domain = email_domain
+        self.operations = 0  # forge calls made (what a GitHub forge would count as API requests)
+
+    @property
+    def bot_login(self) -> str:
+        return self._bot_login
+
+    # --- repositories --------------------------------------------------------------------------
+    def repository_path(self, repo: str) -> Path:
+        owner, name = validate_repo(repo).lower().split("/")
+        return self.root / owner / f"{name}.git"
+
+    def create_repository(self, repo: str, *, default_branch: str = "main") -> GitRepository:
+        """A new bare repository (or the existing one) for ``owner/name``."""
+        return GitRepository.init_bare(self.repository_path(repo), default_branch=default_branch)
+
+    def _git(self, operation: str, repo: str) -> GitRepository:
+        git = GitRepository(self.repository_path(repo))
+        if not git.exists():
+            raise LocalForgeError(operation, 404, f"Not Found (no repository {repo})")
+        return git
+
+    # --- identities ----------------------------------------------------------------------------
+    def identity(self, login: str) -> Identity:
+        """The git identity of a local account (``login@<email domain>``)."""
+        return Identity(login, f"{login}@{self.email_domain}")
+
+    def login_of(self, email: str) -> str | None:
+        """The local account a commit's e-mail names, if any. Never the bot: anyone who pushes can
+        type any identity, so modbot's own commits are known from the records, not from their e-mail."""
+        local, _, domain = email.rpartition("@")
+        if (
+            domain.lower() != self.email_domain
+            or not is_login(local)
+            or local.lower() == self._bot_login.lower()
+        ):
+            return None
+        return local
+
+    # --- calls, the write fence, events --------------------------------------------------------
+    def _call(self, operation: str, *, write: bool = False) -> None:
+        """Once per forge method, after its arguments were checked: counted, and fenced if it writes."""
+        if write:
+            check_write_fence(operation)
+        record_call(operation)
+        self.operations += 1
+
+    def _emit(self, kind: str, action: str, repo: str, **data: object) -> None:
+        if self.events is not None:
+            self.events.emit(LocalEvent(kind, action, repo.lower(), data))
+
+    def _url(self, repo: str, *parts: object) -> str:
+        return "/".join([self.web_url, "repos", repo.lower(), *(str(p) for p in parts)])
+
+
+def git_failure(operation: str, exc: GitError) -> LocalForgeError:
+    """A git failure as the forge's error (status None: no answer we can use)."""
+    return LocalForgeError(operation, None, exc.message or str(exc))

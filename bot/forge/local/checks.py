@@ -1,0 +1,429 @@
+"""Check runs, commit statuses, deployments, the local runner's runs and permissions, kept as records
+beside the repository. The same limits as GitHub's are checked before anything is written (a verdict
+modbot can post on GitHub it can post here, and the other way round)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from bot.domain.forge_records import CheckRecord, DeploymentRecordLocal, DeploymentStatusRecord, RunRecord
+from bot.forge.arguments import (
+    check_limit,
+    normalize_ref,
+    validate_login,
+    validate_org,
+    validate_team_slug,
+    validate_workflow,
+)
+from bot.forge.github.conversions import deployment_request, deployment_status_request
+from bot.forge.github.limits import COMMIT_STATES, check_run_fields, status_description, validate_environment
+from bot.forge.local.base import LocalForgeError
+from bot.forge.local.changes import ChangesMixin
+from bot.forge.local.files import revision
+from bot.forge.local.git import GitRepository, is_sha
+from bot.forge.values import (
+    Annotation,
+    CheckRun,
+    CommitStatus,
+    Deployment,
+    DeploymentStatus,
+    Permission,
+    WorkflowRun,
+)
+
+__all__ = ["ChecksMixin"]
+
+RUN_STATUSES = frozenset({"queued", "in_progress", "completed"})
+
+
+def _check_output(title: str, summary: str, text: str | None, annotations: Sequence[Annotation]) -> None:
+    if (title or summary or text or annotations) and not (title and summary):
+        raise ValueError("a check run output needs a title and a summary")
+
+
+class ChecksMixin(ChangesMixin):
+    def _commit(self, operation: str, git: GitRepository, sha: str) -> None:
+        if not is_sha(sha) or git.resolve(sha) != sha:
+            raise LocalForgeError(operation, 422, f"No commit found for SHA: {sha}")
+
+    # --- check runs ----------------------------------------------------------------------------
+    def _check_run(self, record: CheckRecord) -> CheckRun:
+        return CheckRun(
+            id=record.id,
+            name=record.name,
+            head_sha=record.head_sha,
+            status=record.status,
+            conclusion=record.conclusion,
+            html_url=self._url(record.repository, "checks", record.id),
+            annotations_count=len(record.annotations),
+        )
+
+    def create_check_run(
+        self,
+        repo: str,
+        head_sha: str,
+        name: str,
+        *,
+        status: str = "completed",
+        conclusion: str | None = None,
+        title: str = "",
+        summary: str = "",
+        text: str | None = None,
+        annotations: Sequence[Annotation] = (),
+        details_url: str | None = None,
+        external_id: str | None = None,
+    ) -> CheckRun:
+        check_run_fields(status, conclusion)
+        _check_output(title, summary, text, annotations)
+        if not name:
+            raise ValueError("a check run needs a name")
+        git = self._git("create_check_run", repo)
+        self._call("create_check_run", write=True)
+        self._commit("create_check_run", git, head_sha)
+        record = self.records.create_check(
+            repo,
+            head_sha=head_sha,
+            name=name,
+            status=status,
+            conclusion=conclusion,
+            title=title,
+            summary=summary,
+            text=text,
+            annotations=[asdict(a) for a in annotations],
+            details_url=details_url,
+            external_id=external_id,
+            creator=self.bot_login,
+        )
+        return self._check_run(record)
+
+    def update_check_run(
+        self,
+        repo: str,
+        check_run_id: int,
+        *,
+        status: str | None = None,
+        conclusion: str | None = None,
+        title: str = "",
+        summary: str = "",
+        text: str | None = None,
+        annotations: Sequence[Annotation] = (),
+    ) -> CheckRun:
+        check_run_fields(status, conclusion)
+        _check_output(title, summary, text, annotations)
+        self._git("update_check_run", repo)
+        self._call("update_check_run", write=True)
+        try:
+            record = self.records.update_check(
+                repo,
+                int(check_run_id),
+                status=status,
+                conclusion=conclusion,
+                title=title,
+                summary=summary,
+                text=text,
+                annotations=[asdict(a) for a in annotations],
+            )
+        except LookupError:
+            raise LocalForgeError("update_check_run", 404, "Not Found") from None
+        return self._check_run(record)
+
+    def find_check_run(self, repo: str, head_sha: str, name: str) -> CheckRun | None:
+        self._git("find_check_run", repo)
+        self._call("find_check_run")
+        found = self.records.find_checks(repo, head_sha, name, creator=self.bot_login)
+        return self._check_run(found[-1]) if found else None
+
+    # --- commit statuses -----------------------------------------------------------------------
+    def latest_commit_status(self, repo: str, sha: str, context: str) -> CommitStatus | None:
+        self._git("latest_commit_status", repo)
+        self._call("latest_commit_status")
+        found = self.records.latest_status(repo, sha, context)
+        if found is None:
+            return None
+        return CommitStatus(found.state, found.context, found.description, found.target_url)
+
+    def set_commit_status(
+        self,
+        repo: str,
+        sha: str,
+        state: str,
+        *,
+        context: str,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        if state not in COMMIT_STATES:
+            raise ValueError(f"commit status state must be one of {sorted(COMMIT_STATES)}, not {state!r}")
+        if not context:
+            raise ValueError("a commit status needs a context")
+        git = self._git("set_commit_status", repo)
+        self._call("set_commit_status", write=True)
+        self._commit("set_commit_status", git, sha)
+        self.records.add_status(
+            repo,
+            sha,
+            state=state,
+            context=context,
+            description=status_description(description),
+            target_url=target_url,
+            creator=self.bot_login,
+        )
+
+    # --- deployments ---------------------------------------------------------------------------
+    def _deployment(self, record: DeploymentRecordLocal) -> Deployment:
+        return Deployment(
+            id=record.id,
+            sha=record.sha,
+            ref=record.ref,
+            environment=record.environment,
+            task=record.task,
+            description=record.description or None,
+            payload=dict(record.payload),
+            creator=record.creator,
+            created_at=record.created_at,
+        )
+
+    @staticmethod
+    def _deployment_status(record: DeploymentStatusRecord) -> DeploymentStatus:
+        return DeploymentStatus(
+            id=record.id,
+            state=record.state,
+            description=record.description,
+            log_url=record.log_url or None,
+            environment_url=record.environment_url or None,
+            creator=record.creator,
+            created_at=record.created_at,
+        )
+
+    def create_deployment(
+        self,
+        repo: str,
+        *,
+        ref: str,
+        environment: str,
+        description: str,
+        payload: Mapping[str, Any],
+        task: str = "deploy",
+        production_environment: bool | None = None,
+    ) -> Deployment:
+        body = deployment_request(
+            ref=ref,
+            environment=environment,
+            description=description,
+            payload=payload,
+            task=task,
+            production_environment=production_environment,
+        )
+        revision(ref)
+        git = self._git("create_deployment", repo)
+        self._call("create_deployment", write=True)
+        sha = git.resolve(ref)
+        if sha is None:
+            raise LocalForgeError("create_deployment", 422, f"No ref found for: {ref}")
+        record = self.records.create_deployment(
+            repo,
+            sha=sha,
+            ref=ref,
+            environment=environment,
+            task=task,
+            description=body["description"],
+            payload=body["payload"],
+            creator=self.bot_login,
+        )
+        return self._deployment(record)
+
+    def create_deployment_status(
+        self,
+        repo: str,
+        deployment_id: int,
+        state: str,
+        *,
+        description: str,
+        log_url: str | None = None,
+        environment_url: str | None = None,
+        auto_inactive: bool = True,
+    ) -> DeploymentStatus:
+        body = deployment_status_request(state, description, log_url, environment_url, auto_inactive)
+        self._git("create_deployment_status", repo)
+        self._call("create_deployment_status", write=True)
+        try:
+            record = self.records.add_deployment_status(
+                repo,
+                int(deployment_id),
+                auto_inactive=auto_inactive,
+                creator=self.bot_login,
+                state=state,
+                description=body["description"],
+                log_url=log_url,
+                environment_url=environment_url,
+            )
+        except LookupError:
+            raise LocalForgeError("create_deployment_status", 404, "Not Found") from None
+        self._emit("deployment_status", "created", repo, deployment_id=int(deployment_id), state=state)
+        return self._deployment_status(record)
+
+    def list_deployments(
+        self,
+        repo: str,
+        *,
+        environment: str | None = None,
+        sha: str | None = None,
+        ref: str | None = None,
+        task: str | None = None,
+        limit: int = 100,
+    ) -> list[Deployment]:
+        check_limit(limit)
+        if environment is not None:
+            validate_environment(environment)
+        self._git("list_deployments", repo)
+        self._call("list_deployments")
+        filters = {"environment": environment, "sha": sha, "ref": ref, "task": task}
+        return [
+            self._deployment(r) for r in self.records.list_deployments(repo, filters=filters, limit=limit)
+        ]
+
+    def list_deployment_statuses(
+        self, repo: str, deployment_id: int, *, limit: int = 100
+    ) -> list[DeploymentStatus]:
+        check_limit(limit)
+        self._git("list_deployment_statuses", repo)
+        self._call("list_deployment_statuses")
+        if self.records.get_deployment(repo, int(deployment_id)) is None:
+            raise LocalForgeError("list_deployment_statuses", 404, "Not Found")
+        records = self.records.list_deployment_statuses(int(deployment_id), limit=limit)
+        return [self._deployment_status(r) for r in records]
+
+    # --- the local runner's runs ---------------------------------------------------------------
+    def _run(self, record: RunRecord) -> WorkflowRun:
+        return WorkflowRun(
+            id=record.id,
+            name=record.name,
+            path=record.path,
+            head_sha=record.head_sha,
+            head_branch=record.head_branch,
+            event=record.event,
+            status=record.status,
+            conclusion=record.conclusion,
+            html_url=record.logs_url or self._url(record.repository, "runs", record.id),
+            run_attempt=record.run_attempt,
+            created_at=record.created_at,
+        )
+
+    def list_workflow_runs(
+        self,
+        repo: str,
+        *,
+        head_sha: str | None = None,
+        workflow: str | int | None = None,
+        event: str | None = None,
+        limit: int = 30,
+    ) -> list[WorkflowRun]:
+        check_limit(limit)
+        wanted = validate_workflow(workflow) if workflow is not None else None
+        git = self._git("list_workflow_runs", repo)
+        self._call("list_workflow_runs")
+        path = None
+        if wanted is not None:
+            path = f".github/workflows/{wanted}"
+            if wanted.isdigit() or git.read_file(git.default_branch(), path) is None:
+                raise LocalForgeError("list_workflow_runs", 404, f"Not Found (no workflow {wanted})")
+        filters = {"head_sha": head_sha, "path": path, "event": event}
+        return [self._run(r) for r in self.records.list_runs(repo, filters=filters, limit=limit)]
+
+    def get_workflow_run(self, repo: str, run_id: int) -> WorkflowRun:
+        self._git("get_workflow_run", repo)
+        self._call("get_workflow_run")
+        found = self.records.get_run(repo, int(run_id))
+        if found is None:
+            raise LocalForgeError("get_workflow_run", 404, "Not Found")
+        return self._run(found)
+
+    def rerun_workflow_run(self, repo: str, run_id: int) -> None:
+        self._git("rerun_workflow_run", repo)
+        self._call("rerun_workflow_run", write=True)
+        found = self.records.get_run(repo, int(run_id))
+        if found is None:
+            raise LocalForgeError("rerun_workflow_run", 404, "Not Found")
+        try:
+            self.records.update_run(
+                repo,
+                found.id,
+                only_if_status="completed",
+                status="queued",
+                conclusion=None,
+                run_attempt=found.run_attempt + 1,
+            )
+        except ValueError:
+            raise LocalForgeError("rerun_workflow_run", 403, "This workflow is already running") from None
+        self._emit("run", "requested", repo, run_id=found.id, path=found.path, head_sha=found.head_sha)
+
+    def start_run(
+        self, repo: str, *, workflow: str, head_sha: str, head_branch: str | None, event: str
+    ) -> WorkflowRun:
+        """The local runner starts a run of ``workflow`` (its file name) on ``head_sha``: queued."""
+        validate_workflow(workflow)
+        if head_branch is not None:
+            normalize_ref(f"heads/{head_branch}")
+        git = self._git("start_run", repo)
+        self._call("start_run", write=True)
+        self._commit("start_run", git, head_sha)
+        record = self.records.create_run(
+            repo,
+            name=posixpath.splitext(workflow)[0],
+            path=f".github/workflows/{workflow}",
+            head_sha=head_sha,
+            head_branch=head_branch,
+            event=event,
+        )
+        self._emit("run", "requested", repo, run_id=record.id, path=record.path, head_sha=head_sha)
+        return self._run(record)
+
+    def report_run(
+        self,
+        repo: str,
+        run_id: int,
+        *,
+        status: str,
+        conclusion: str | None = None,
+        logs_url: str | None = None,
+    ) -> WorkflowRun:
+        """The local runner reports progress; a completed run is an event (``run`` ``completed``)."""
+        check_run_fields(status, conclusion)
+        self._git("report_run", repo)
+        self._call("report_run", write=True)
+        changes: dict[str, Any] = {"status": status, "conclusion": conclusion}
+        if logs_url is not None:
+            changes["logs_url"] = logs_url
+        try:
+            record = self.records.update_run(repo, int(run_id), **changes)
+        except LookupError:
+            raise LocalForgeError("report_run", 404, "Not Found") from None
+        if status == "completed":
+            self._emit(
+                "run",
+                "completed",
+                repo,
+                run_id=record.id,
+                path=record.path,
+                head_sha=record.head_sha,
+                conclusion=conclusion,
+            )
+        return self._run(record)
+
+    # --- permissions ---------------------------------------------------------------------------
+    def get_permission(self, repo: str, username: str) -> Permission:
+        validate_login(username)
+        self._git("get_permission", repo)
+        self._call("get_permission")
+        return self.role_of(username) or "none"
+
+    def is_team_member(self, org: str, team_slug: str, username: str) -> bool:
+        """Local accounts have roles, not teams: nobody is a member of any team (fail closed)."""
+        validate_org(org)
+        validate_team_slug(team_slug)
+        validate_login(username)
+        self._call("is_team_member")
+        return False
