@@ -44,6 +44,12 @@ class LocalWorld:
     def git_of(self, repo: str) -> GitRepository:
         return GitRepository(self.local.repository_path(repo))
 
+    def fork(self, repo: str) -> GitRepository:
+        """Another repository hosted here whose main is this one's (a fork)."""
+        fork = self.local.create_repository(repo)
+        fork.run(["fetch", "--quiet", str(self.git.path), "refs/heads/main:refs/heads/main"])
+        return fork
+
     def commit(
         self,
         branch: str,
@@ -90,8 +96,7 @@ class LocalBackend:
         head = head_ref
         if fork:
             fork_repo = "mallory/modules"
-            self.local.create_repository(fork_repo)
-            self.world.commit("main", {"README.md": b"hello\n"}, repo=fork_repo, author=author)
+            self.world.fork(fork_repo)
             self.world.commit(head_ref, {"modules.toml": b"x = 1\n"}, repo=fork_repo, author=author)
             head = f"{fork_repo}:{head_ref}"
         else:

@@ -15,7 +15,7 @@ from bot.domain.forge_records import ChangeRequestRecord, CommentRecord
 from bot.forge.arguments import normalize_ref, validate_login, validate_path, validate_repo
 from bot.forge.github.limits import REACTIONS, check_comment_body
 from bot.forge.local.base import LocalForgeError, git_failure
-from bot.forge.local.files import FilesMixin
+from bot.forge.local.files import FilesMixin, revision
 from bot.forge.local.git import GitError, GitRepository, MergeConflict, RefMoved
 from bot.forge.values import PERMISSIONS, Comment, Permission, PullRequest, Review
 
@@ -76,6 +76,8 @@ class ChangesMixin(FilesMixin):
         git = self._git("pull_touches", repo)
         self._call("pull_touches")
         pull = self._pull(git, self._record("pull_touches", repo, number))
+        if git.merge_base(pull.base_sha, pull.head_sha) is None:
+            return True  # no history in common: we cannot say what it changes, so we say yes
         return path in git.changed_paths(pull.base_sha, pull.head_sha)
 
     def find_open_pull_by_branch(self, repo: str, head_branch: str) -> PullRequest | None:
@@ -117,8 +119,8 @@ class ChangesMixin(FilesMixin):
         if not title.strip():
             raise ValueError("a change request needs a title")
         head_repo, _, head_branch = head.rpartition(":")
-        normalize_ref(f"heads/{head_branch}")
-        normalize_ref(f"heads/{base}")
+        revision(head_branch)
+        revision(base)
         if head_repo:
             validate_repo(head_repo)
         by = validate_login(author) if author is not None else self.bot_login
@@ -132,6 +134,10 @@ class ChangesMixin(FilesMixin):
         if head_sha is None or base_sha is None:
             raise LocalForgeError(
                 "create_pull", 422, f"Validation Failed (no branch {head if head_sha is None else base})"
+            )
+        if source is git and git.merge_base(head_sha[0], base_sha[0]) is None:
+            raise LocalForgeError(
+                "create_pull", 422, f"Validation Failed ({head} and {base} have no history in common)"
             )
         if source is git and git.is_ancestor(head_sha[0], base_sha[0]):
             raise LocalForgeError(

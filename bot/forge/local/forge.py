@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.forge.local.checks import ChecksMixin
+from bot.forge.local.runs import RunsMixin
 from bot.forge.ports import Capability, CapabilityDeclined
 from bot.forge.values import WorkflowRun
 
@@ -20,7 +20,7 @@ __all__ = ["LocalForge"]
 _ALL = frozenset(Capability)
 
 
-class LocalForge(ChecksMixin):
+class LocalForge(RunsMixin):
     def __init__(self, *args: Any, runs: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._capabilities = _ALL if runs else _ALL - {Capability.WORKFLOW_RUNS}

@@ -231,6 +231,10 @@ class GitRepository:
         done = self.run(["merge-base", "--is-ancestor", _rev(ancestor), _rev(descendant)], ok_codes=(0, 1))
         return done.returncode == 0
 
+    def merge_base(self, one: str, other: str) -> str | None:
+        done = self.run(["merge-base", _rev(one), _rev(other)], ok_codes=(0, 1))
+        return done.stdout.decode().strip() or None
+
     def commits_between(self, base: str, head: str) -> list[CommitMeta]:
         """Commits on ``head`` that ``base`` lacks, oldest first."""
         fmt = "%H%x00%P%x00%an%x00%ae%x00%cn%x00%ce"
