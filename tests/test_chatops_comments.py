@@ -13,8 +13,8 @@ from typing import Literal
 
 import pytest
 
+from bot.app.commands.comment import handle_issue_comment
 from bot.forge import ForgeError
-from bot.handlers.issue_comment import handle_issue_comment
 from bot.store import Store
 from bot.store.testing import FakeClock, temporary_store
 from tests.chatops_world import REPO, World, audit_actions, settings, tag_sha

@@ -8,18 +8,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.forge import ForgeError
-from bot.handlers.deployments import (
-    DeploymentContract,
-    deploy_stage,
+from bot.app.commands.comment import handle_issue_comment
+from bot.app.contract import DeploymentContract, deploy_stage, read_contract
+from bot.app.followups import (
     handle_create,
     handle_deployment_status,
     handle_pull_request_closed,
     handle_push,
     handle_workflow_run,
-    read_contract,
 )
-from bot.handlers.issue_comment import handle_issue_comment
+from bot.forge import ForgeError
 from bot.store import DeploymentRecord, ReleaseInfo
 from tests.chatops_world import (
     BUILD_WORKFLOW,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from bot.app.commands.comment import handle_issue_comment
+from bot.app.followups import handle_deployment_status
 from bot.forge.github import GitHubForge
-from bot.handlers.deployments import handle_deployment_status
-from bot.handlers.issue_comment import handle_issue_comment
 from bot.pipeline.release import make_record
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import Store

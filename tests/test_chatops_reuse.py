@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.chatops.releases import reused_release
-from bot.handlers.deployments import (
+from bot.app.commands.comment import handle_issue_comment
+from bot.app.followups import (
     handle_deployment_status,
     handle_pull_request_closed,
     handle_workflow_run,
 )
-from bot.handlers.issue_comment import handle_issue_comment
+from bot.app.releases import reused_release
 from bot.manifest.validate import validate_bytes
 from bot.pipeline.release import RELEASE_STATUS_CONTEXT, reuse_status_description
 from bot.runtime import Runtime

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from bot.app.commands.comment import handle_issue_comment
 from bot.forge.github import GitHubForge
-from bot.handlers.issue_comment import handle_issue_comment
 from bot.pipeline.release import make_record, reuse_status_description
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import Store

@@ -23,11 +23,11 @@ import pytest
 import requests
 from pydantic import SecretStr
 
+from bot.app.review.pull_request import handle_pull_request
+from bot.app.review.report import CHECK_NAME, MARKER
 from bot.config import BotSettings
 from bot.forge import ForgeError
 from bot.forge.github import GitHubForge
-from bot.handlers.manifest_review import CHECK_NAME, MARKER
-from bot.handlers.pull_request import handle_pull_request
 from bot.runtime import Runtime
 from bot.store import Store
 from bot.store.testing import temporary_store

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.app.review.pull_request import handle_pull_request
 from bot.forge.github import ForgeStats, GitHubForge
 from bot.forge.github.routes import route_template
-from bot.handlers.pull_request import handle_pull_request
 from bot.metrics import Metrics
 from bot.store import Store
 from bot.store.testing import temporary_store

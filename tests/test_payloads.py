@@ -1,5 +1,5 @@
 """Malformed webhook payloads fail permanently at once (issue #11): each handler checks what it needs at its
-edge (bot/handlers/payloads.py); a payload without it is one permanent failure naming the field, not five
+edge (bot/forge/github/webhooks.py); a payload without it is one permanent failure naming the field, not five
 retries with a KeyError and a traceback each. The models accept every real payload GitHub published for
 the events modbot handles (@octokit/webhooks-examples, as published and completed to today's schema).
 """
@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from bot.config import BotSettings
-from bot.handlers.payloads import (
+from bot.forge.github.webhooks import (
     CreateEvent,
     DeploymentStatusEvent,
     IssueCommentEvent,

@@ -284,9 +284,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
 def _propose(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from bot.app.proposals import Intent, propose_change
     from bot.forge import ForgeError
     from bot.forge.github import GitHubForgeProvider
-    from bot.handlers.admin_actions import Intent, propose_change
     from bot.manifest.edit import EditRefused
 
     settings = _settings()

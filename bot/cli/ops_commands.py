@@ -4,7 +4,7 @@ history from GitHub) and ``dead-letters list|retry`` (deliveries whose job gave 
 
 The CLI runs with the bot's own settings (``MODBOT_*``): the GitHub App key or token and the database. Whoever
 can run it already holds the bot's credentials, so it acts like an admin-API token: actor ``cli:<os
-user>``, kind ``token``, source ``cli``; the chat-ops rules (`bot.chatops.authorize`) still decide, as for
+user>``, kind ``token``, source ``cli``; the chat-ops rules (`bot.app.chatops.authorize`) still decide, as for
 every other caller (a frozen environment, a lock, a missing release refuse). Exit codes: 0 done, 1 refused
 by a rule (or a command that could not be carried out), 2 usage, configuration, store or GitHub error.
 """
@@ -24,7 +24,7 @@ from bot.cli.output import paint, print_json
 from bot.forge import ForgeProvider
 
 if TYPE_CHECKING:
-    from bot.chatops.service import CommandResult
+    from bot.app.commands.service import CommandResult
     from bot.config import BotSettings
     from bot.forge import Forge
 
@@ -153,7 +153,7 @@ def cmd_command(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
-    from bot.chatops.service import CommandRequest, execute
+    from bot.app.commands.service import CommandRequest, execute
     from bot.forge import ForgeError
 
     settings = _settings()
@@ -298,7 +298,7 @@ def cmd_releases_sync(args: argparse.Namespace) -> int:
 
 
 def _releases_sync(args: argparse.Namespace) -> int:
-    from bot.chatops.sync import sync_releases
+    from bot.app.sync import sync_releases
     from bot.forge import ForgeError
 
     settings = _settings()

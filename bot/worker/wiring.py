@@ -16,17 +16,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.config import BotSettings
-from bot.forge import Forge
-from bot.handlers.deployments import (
+from bot.app.commands.comment import handle_issue_comment
+from bot.app.followups import (
     handle_create,
     handle_deployment_status,
     handle_pull_request_closed,
     handle_push,
     handle_workflow_run,
 )
-from bot.handlers.issue_comment import handle_issue_comment
-from bot.handlers.pull_request import handle_pull_request
+from bot.app.review.pull_request import handle_pull_request
+from bot.config import BotSettings
+from bot.forge import Forge
 from bot.runtime import Runtime
 from bot.store import Job, Store
 from bot.worker import Handler, Worker

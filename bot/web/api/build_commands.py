@@ -1,6 +1,6 @@
 """Deploy and rollback of a build's release: ``POST /admin/builds/{build_id}/deploy`` and ``…/rollback``
-run the chat-ops service's command (``bot.chatops.service.execute``), which alone decides who may do
-what (`bot.chatops.authorize`); an admin token acts as actor ``api:<token name>``, kind ``token``.
+run the chat-ops service's command (``bot.app.commands.service.execute``), which alone decides who may do
+what (`bot.app.chatops.authorize`); an admin token acts as actor ``api:<token name>``, kind ``token``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.chatops.service import CommandRequest, execute
+from bot.app.commands.service import CommandRequest, execute
 from bot.config import BotSettings
 from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, RELEASE_ID_PATTERN
 from bot.forge import Forge, ForgeError

@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.app.proposals import BuildIntent, NothingToChange, propose_build
 from bot.config import BotSettings
 from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError, normalize_ref
-from bot.handlers.admin_actions import BuildIntent, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
 from bot.store import BuildRecord, BuildStage, BuildStatus, Store
 from bot.web.api.auditing import api_actor, audit_safely

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from bot.chatops.facts import load_policy
+from bot.app.policy import load_policy
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError, ForgeProvider
 from bot.pipeline.config import RepositoryPolicy

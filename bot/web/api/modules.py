@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.app.proposals import Action, Intent, ModuleChange, ProposeResult, propose_change
 from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError
-from bot.handlers.admin_actions import Action, Intent, ModuleChange, ProposeResult, propose_change
 from bot.manifest.edit import EditRefused
 from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.auth import Caller

@@ -28,11 +28,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from bot.chatops.facts import load_policy
-from bot.chatops.releases import release_in_tag_object
+from bot.app.contract import deploy_stage, read_contract, record_contract_deployment
+from bot.app.policy import load_policy
+from bot.app.releases import release_in_tag_object
 from bot.domain.ids import is_release_id
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
-from bot.handlers.deployments import deploy_stage, read_contract, record_contract_deployment
 from bot.pipeline.config import DEFAULT_CONFIG_PATH
 from bot.pipeline.release import RELEASE_TAG_PREFIX
 from bot.store import (

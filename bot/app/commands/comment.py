@@ -4,7 +4,7 @@ Only a new comment (`created`) can run a command: an edit or a deletion never ru
 command cannot be re-run or changed after the fact by editing its comment. Comments from bots,
 modbot's own included, are ignored without a word. A comment that gives no command is ignored; one
 that tries and gets it wrong is answered with what is wrong (and a 😕 reaction). A command is
-acknowledged at once with 👀, run through the chat-ops service (`bot.chatops.service.execute`, the path
+acknowledged at once with 👀, run through the chat-ops service (`bot.app.commands.service.execute`, the path
 the admin API and the CLI take too), and answered in a new comment of its own, which a deploy's
 progress later edits in place; then 🚀 when it did what was asked, 😕 when it did not. Reactions only
 acknowledge: one GitHub refuses is logged, and the command goes on.
@@ -24,15 +24,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from bot.chatops.parse import Command, CommandProblem, code_span, parse_comment
-from bot.chatops.progress import START_ACTIONS
-from bot.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
-from bot.chatops.service import CommandRequest, CommandResult, execute
+from bot.app.chatops.parse import Command, CommandProblem, code_span, parse_comment
+from bot.app.chatops.progress import START_ACTIONS, update_reply
+from bot.app.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
+from bot.app.commands.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
 from bot.domain.ids import is_app_login
 from bot.forge import Forge, ForgeError
-from bot.handlers.deployments import update_reply
-from bot.handlers.payloads import IssueCommentEvent, User, read_payload
+from bot.forge.github.webhooks import IssueCommentEvent, User, read_payload
 from bot.store import AuditEntry, Store, environment_target
 
 __all__ = ["handle_issue_comment", "handled_entry"]

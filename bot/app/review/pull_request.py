@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from bot.chatops.parse import COMMANDS as CHATOPS_COMMANDS
-from bot.config import BotSettings
-from bot.forge import CheckRun, Forge, ForgeError
-from bot.handlers.manifest_review import (
+from bot.app.chatops.parse import COMMANDS as CHATOPS_COMMANDS
+from bot.app.review.report import (
     CHECK_NAME,
     MARKER,
     ManifestReview,
@@ -26,13 +24,15 @@ from bot.handlers.manifest_review import (
     review_manifest,
     status_description,
 )
-from bot.handlers.payloads import PullRequestEvent, read_payload
+from bot.config import BotSettings
+from bot.forge import CheckRun, Forge, ForgeError
+from bot.forge.github.webhooks import PullRequestEvent, read_payload
 from bot.store import KEEP, Store
 
 log = logging.getLogger(__name__)
 
 REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review", "edited"})
-# the sticky comment lists every chat-ops command by its usage (bot.chatops.parse.COMMANDS)
+# the sticky comment lists every chat-ops command by its usage (bot.app.chatops.parse.COMMANDS)
 COMMANDS = [spec.usage for spec in CHATOPS_COMMANDS.values()]
 
 
