@@ -14,10 +14,24 @@ from bot.forge.local.git import GitError, GitRepository, Identity
 from bot.forge.local.records import LocalRecords
 from bot.forge.values import ForgeError, Permission
 
-__all__ = ["DEFAULT_EMAIL_DOMAIN", "LocalForgeBase", "LocalForgeError", "RoleOf", "git_failure"]
+__all__ = [
+    "DEFAULT_EMAIL_DOMAIN",
+    "LocalForgeBase",
+    "LocalForgeError",
+    "RoleOf",
+    "git_failure",
+    "repository_path",
+]
 
 RoleOf = Callable[[str], Permission | None]
 DEFAULT_EMAIL_DOMAIN = "users.modbot.local"
+
+
+def repository_path(root: Path, repo: str) -> Path:
+    """Where ``owner/name`` lives under the forge's root: ``<root>/<owner>/<name>.git`` (lower-cased,
+    as repository names are case-insensitive)."""
+    owner, name = validate_repo(repo).lower().split("/")
+    return root / owner / f"{name}.git"
 
 
 class LocalForgeError(ForgeError):
@@ -61,8 +75,7 @@ class LocalForgeBase:
 
     # --- repositories --------------------------------------------------------------------------
     def repository_path(self, repo: str) -> Path:
-        owner, name = validate_repo(repo).lower().split("/")
-        return self.root / owner / f"{name}.git"
+        return repository_path(self.root, repo)
 
     def create_repository(self, repo: str, *, default_branch: str = "main") -> GitRepository:
         """A new bare repository (or the existing one) for ``owner/name``."""

@@ -1,0 +1,87 @@
+"""``git push`` to a local repository, as events: the post-receive hook modbot installs, and what
+modbot does with the ref updates it spools.
+
+The hook (templates/local/post-receive.py.j2) appends git's ref-update lines to a spool file in the
+repository, under a lock, then runs ``modbot local hook post-receive``; the push never fails because
+of modbot (git has accepted it already). `drain_pushes` takes the spool under the same lock, turns
+each update into events (``push``; ``tag`` for a new tag; ``change_request`` ``updated`` for an open
+change request whose head moved) and empties the spool only after all were recorded. Replaying a
+spool is harmless: a push event's delivery id is derived from the update itself, so the queue keeps one
+per update, and a change request whose head is already recorded is not updated again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.forge.local.events import LocalEvent
+from bot.forge.local.forge import LocalForge
+from bot.forge.local.git import ZERO_SHA, GitRepository, is_sha
+from bot.render import render
+
+__all__ = ["SPOOL_NAME", "RefUpdate", "drain_pushes", "install_post_receive", "parse_updates"]
+
+SPOOL_NAME = "modbot-pushes.spool"
+
+
+@dataclass(frozen=True, slots=True)
+class RefUpdate:
+    old: str
+    new: str
+    ref: str
+
+    @property
+    def delivery_id(self) -> str:
+        digest = hashlib.sha256(f"{self.old} {self.new} {self.ref}".encode()).hexdigest()[:40]
+        return f"local-push-{digest}"
+
+
+def parse_updates(text: str) -> list[RefUpdate]:
+    """git's post-receive lines (``<old> <new> <ref>``); lines that are not one are skipped."""
+    updates = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and is_sha(parts[0]) and is_sha(parts[1]) and parts[2].startswith("refs/"):
+            updates.append(RefUpdate(*parts))
+    return updates
+
+
+def install_post_receive(git: GitRepository, command: list[str]) -> Path:
+    """Write the hook that runs ``command`` (an argv list: no shell ever parses it) after each push."""
+    script = render("local/post-receive.py.j2", python=sys.executable, command=repr(json.dumps(command)))
+    return git.install_hook("post-receive", script)
+
+
+def _events_of(forge: LocalForge, repo: str, update: RefUpdate) -> None:
+    if forge.events is not None:
+        kind, action = "push", "updated"
+        if update.new == ZERO_SHA:
+            action = "deleted"
+        elif update.old == ZERO_SHA:
+            kind, action = ("tag" if update.ref.startswith("refs/tags/") else "push"), "created"
+        data = {"ref": update.ref, "before": update.old, "after": update.new, "pusher": None}
+        forge.events.emit(LocalEvent(kind, action, repo.lower(), data, delivery_id=update.delivery_id))
+    branch = update.ref.removeprefix("refs/heads/")
+    if update.ref.startswith("refs/heads/") and update.new != ZERO_SHA:
+        forge.head_pushed(repo, branch, update.new)
+
+
+def drain_pushes(forge: LocalForge, repo: str) -> int:
+    """Turn every spooled update of ``repo`` into events; returns how many. The spool is emptied only
+    when all were recorded (an exception leaves it whole for the next drain)."""
+    spool_path = forge.repository_path(repo) / SPOOL_NAME
+    if not spool_path.exists():
+        return 0
+    with spool_path.open("r+b") as spool:
+        fcntl.flock(spool, fcntl.LOCK_EX)
+        updates = parse_updates(spool.read().decode("utf-8", "replace"))
+        for update in updates:
+            _events_of(forge, repo, update)
+        spool.seek(0)
+        spool.truncate()
+    return len(updates)
