@@ -12,6 +12,7 @@ from bot.forge.calls import check_write_fence, record_call
 from bot.forge.local.events import EventSink, LocalEvent
 from bot.forge.local.git import GitError, GitRepository, Identity
 from bot.forge.local.records import LocalRecords
+from bot.forge.ports import Capability, CapabilityDeclined
 from bot.forge.values import ForgeError, Permission
 
 __all__ = [
@@ -57,6 +58,7 @@ class LocalForgeBase:
         events: EventSink | None = None,
         web_url: str = "http://127.0.0.1:8000",
         email_domain: str = DEFAULT_EMAIL_DOMAIN,
+        runs: bool = True,
     ) -> None:
         if not is_login(bot_login):
             raise ValueError(f"not a login for the bot: {bot_login!r}")
@@ -68,6 +70,17 @@ class LocalForgeBase:
         self.web_url = web_url.rstrip("/")
         self.email_domain = email_domain
         self.operations = 0  # forge calls made (what a GitHub forge would count as API requests)
+        everything = frozenset(Capability)
+        self._capabilities = everything if runs else everything - {Capability.WORKFLOW_RUNS}
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self._capabilities
+
+    def _offered(self, capability: Capability, operation: str) -> None:
+        """Refuse an operation of a capability this forge declines, before anything else."""
+        if capability not in self._capabilities:
+            raise CapabilityDeclined(capability, operation, "local")
 
     @property
     def bot_login(self) -> str:

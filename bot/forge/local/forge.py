@@ -9,38 +9,10 @@ locally: nobody is a member of one (fail closed). Runs are the local runner's: w
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.forge.local.runs import RunsMixin
-from bot.forge.ports import Capability, CapabilityDeclined
-from bot.forge.values import WorkflowRun
 
 __all__ = ["LocalForge"]
 
-_ALL = frozenset(Capability)
-
 
 class LocalForge(RunsMixin):
-    def __init__(self, *args: Any, runs: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._capabilities = _ALL if runs else _ALL - {Capability.WORKFLOW_RUNS}
-
-    @property
-    def capabilities(self) -> frozenset[Capability]:
-        return self._capabilities
-
-    def _runs(self, operation: str) -> None:
-        if Capability.WORKFLOW_RUNS not in self._capabilities:
-            raise CapabilityDeclined(Capability.WORKFLOW_RUNS, operation, "local")
-
-    def list_workflow_runs(self, repo: str, **kwargs: Any) -> list[WorkflowRun]:
-        self._runs("list_workflow_runs")
-        return super().list_workflow_runs(repo, **kwargs)
-
-    def get_workflow_run(self, repo: str, run_id: int) -> WorkflowRun:
-        self._runs("get_workflow_run")
-        return super().get_workflow_run(repo, run_id)
-
-    def rerun_workflow_run(self, repo: str, run_id: int) -> None:
-        self._runs("rerun_workflow_run")
-        super().rerun_workflow_run(repo, run_id)
+    """`bot.forge.Forge` over the repositories under ``root`` and their ``records``."""

@@ -17,6 +17,7 @@ from bot.forge.arguments import (
 from bot.forge.github.limits import check_run_fields
 from bot.forge.local.base import LocalForgeError
 from bot.forge.local.checks import ChecksMixin
+from bot.forge.ports import Capability
 from bot.forge.values import Permission, WorkflowRun
 
 __all__ = ["RunsMixin"]
@@ -48,6 +49,7 @@ class RunsMixin(ChecksMixin):
         event: str | None = None,
         limit: int = 30,
     ) -> list[WorkflowRun]:
+        self._offered(Capability.WORKFLOW_RUNS, "list_workflow_runs")
         check_limit(limit)
         wanted = validate_workflow(workflow) if workflow is not None else None
         git = self._git("list_workflow_runs", repo)
@@ -61,6 +63,7 @@ class RunsMixin(ChecksMixin):
         return [self._run(r) for r in self.records.list_runs(repo, filters=filters, limit=limit)]
 
     def get_workflow_run(self, repo: str, run_id: int) -> WorkflowRun:
+        self._offered(Capability.WORKFLOW_RUNS, "get_workflow_run")
         self._git("get_workflow_run", repo)
         self._call("get_workflow_run")
         found = self.records.get_run(repo, int(run_id))
@@ -69,6 +72,7 @@ class RunsMixin(ChecksMixin):
         return self._run(found)
 
     def rerun_workflow_run(self, repo: str, run_id: int) -> None:
+        self._offered(Capability.WORKFLOW_RUNS, "rerun_workflow_run")
         self._git("rerun_workflow_run", repo)
         self._call("rerun_workflow_run", write=True)
         found = self.records.get_run(repo, int(run_id))
