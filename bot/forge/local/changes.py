@@ -44,10 +44,9 @@ class ChangesMixin(FilesMixin):
     def _pull(self, git: GitRepository, record: ChangeRequestRecord) -> PullRequest:
         head_sha, base_sha = record.head_sha, record.base_sha
         if record.state == "open":
-            head = git.ref(self._head_ref(record))
-            base = git.ref(f"refs/heads/{record.base_ref}")
-            head_sha = head[0] if head is not None else head_sha
-            base_sha = base[0] if base is not None else base_sha
+            head_ref, base_ref = self._head_ref(record), f"refs/heads/{record.base_ref}"
+            now = git.refs_named([head_ref, base_ref])
+            head_sha, base_sha = now.get(head_ref, head_sha), now.get(base_ref, base_sha)
         return PullRequest(
             repo=record.repository,
             number=record.number,

@@ -76,7 +76,7 @@ class FilesMixin(LocalForgeBase):
         current = git.ref(ref)
         if current is None:
             raise LocalForgeError("commit_file", 422, "Reference does not exist")
-        if not force and not git.is_ancestor(current[0], parent_sha):
+        if not force and current[0] != parent_sha and not git.is_ancestor(current[0], parent_sha):
             raise LocalForgeError("commit_file", 422, "Update is not a fast forward")
         me = self.identity(self.bot_login)
         try:

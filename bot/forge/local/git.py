@@ -219,6 +219,14 @@ class GitRepository:
                 return sha, kind
         return None
 
+    def refs_named(self, names: Sequence[str]) -> dict[str, str]:
+        """The SHA each of these full refs points at (the ones that exist), in one call."""
+        for name in names:
+            _check_ref_name(name)
+        out = self.run(["for-each-ref", "--format=%(refname) %(objectname)", *names]).stdout.decode()
+        found = dict(line.split(" ", 1) for line in out.splitlines())
+        return {name: found[name] for name in names if name in found}
+
     def refs(self, prefix: str) -> list[tuple[str, str, str]]:
         """(full ref, sha, object type) of every ref under ``prefix`` (``refs/tags/release/``)."""
         out = self.run(
