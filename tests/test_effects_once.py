@@ -23,7 +23,6 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from bot.app.review.pull_request import handle_pull_request
 from bot.app.review.report import CHECK_NAME, MARKER
 from bot.config import BotSettings
 from bot.forge import ForgeError
@@ -35,6 +34,7 @@ from bot.worker.wiring import build_worker
 from tests.github_conformance import Call, GitHubMock, Match, webhook_example
 from tests.test_forge_github import comment_json, content_json, error_json, file_entry
 from tests.test_webhook_e2e import OneForge, app_settings, history
+from tests.webhook_handlers import handle_pull_request
 
 REPO = "octo/modules"
 BOT = "modbot[bot]"

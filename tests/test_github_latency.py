@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app.review.pull_request import handle_pull_request
 from bot.forge.github import ForgeStats, GitHubForge
 from bot.forge.github.routes import route_template
 from bot.metrics import Metrics
@@ -19,6 +18,7 @@ from bot.store import Store
 from bot.store.testing import temporary_store
 from tests.github_conformance import GitHubMock
 from tests.test_effects_once import APP, BOT, HEAD, TOKEN, R, StandIn, history, payload, run_job
+from tests.webhook_handlers import handle_pull_request
 
 PATHS = [
     ("/repos/o/r/git/ref/tags/deploy/prod", "/repos/{owner}/{repo}/git/ref/{ref}"),

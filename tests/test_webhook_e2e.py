@@ -220,7 +220,7 @@ def test_a_superseded_head_is_not_published(store: Store, forge: FakeForge) -> N
     assert job_new is not None
     store_state = store.get_pr_state(REPO, 7)
     assert store_state is None
-    from bot.app.review.pull_request import handle_pull_request
+    from tests.webhook_handlers import handle_pull_request
 
     assert handle_pull_request(
         new, job_new.received_at, forge=forge, store=store, settings=runtime.settings

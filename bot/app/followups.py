@@ -50,18 +50,12 @@ from bot.app.releases import (
 from bot.config import BotSettings
 from bot.domain.ids import is_environment_name, is_git_sha, is_release_id
 from bot.forge import Forge, ForgeError, WorkflowRun
-from bot.forge.github.conversions import (
-    deployment_from_json,
-    deployment_status_from_json,
-    workflow_run_from_json,
-)
-from bot.forge.github.webhooks import (
-    CreateEvent,
+from bot.forge.events import (
+    ChangeRequestEvent,
     DeploymentStatusEvent,
-    PullRequestEvent,
-    PushEvent,
-    WorkflowRunEvent,
-    read_payload,
+    RefCreatedEvent,
+    RefPushedEvent,
+    RunEvent,
 )
 from bot.pipeline.config import BuildConfig, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX
@@ -97,11 +91,9 @@ _OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed",
 
 
 def handle_deployment_status(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: DeploymentStatusEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(DeploymentStatusEvent, payload, "deployment_status")
-    deployment = deployment_from_json(payload["deployment"])  # the fields it reads are checked
-    status = deployment_status_from_json(payload["deployment_status"])
+    deployment, status = event.deployment, event.status
     contract = read_contract(deployment.payload, deployment.creator)
     if isinstance(contract, str):
         return f"ignored: {contract}"
@@ -203,11 +195,10 @@ def _policy_parts(
 
 
 def handle_workflow_run(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: RunEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(WorkflowRunEvent, payload, "workflow_run")
     action = event.action
-    run = workflow_run_from_json(payload["workflow_run"])  # the fields it reads are checked
+    run = event.run
     repo = event.repository.full_name
     default_branch = event.repository.default_branch
     if run.head_branch is not None and run.head_branch.startswith(DEPLOY_TAG_PREFIX):
@@ -370,9 +361,8 @@ def _release_tag(name: str) -> str | None:
 
 
 def handle_create(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: RefCreatedEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(CreateEvent, payload, "create")
     if event.ref_type != "tag":
         return "ignored: not a tag"
     tag = _release_tag(event.ref)
@@ -387,9 +377,8 @@ def handle_create(
 
 
 def handle_push(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: RefPushedEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(PushEvent, payload, "push")
     if not event.ref.startswith("refs/tags/"):
         return "ignored: not a tag push"
     tag = _release_tag(event.ref.removeprefix("refs/tags/"))
@@ -418,18 +407,16 @@ def _recorded(store: Store, tag: str, info: ReleaseInfo | None) -> str:
 
 
 def handle_pull_request_closed(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: ChangeRequestEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(PullRequestEvent, payload, "pull_request")
     if event.action != "closed":
         return f"ignored: action {event.action!r}"
-    pr = event.pull_request
     repo = event.repository.full_name
-    builds = [build for build in store.builds_for_pr(repo, pr.number) if not build.finished]
+    builds = [build for build in store.builds_for_pr(repo, event.number) if not build.finished]
     if not builds:
         return "ignored: no build waits on this pull request"
-    merge_sha = pr.merge_commit_sha
-    if not pr.merged or merge_sha is None or not is_git_sha(merge_sha):
+    merge_sha = event.merge_commit_sha
+    if not event.merged or merge_sha is None or not is_git_sha(merge_sha):
         for build in builds:
             _cancel(store, build)
         return f"cancelled {len(builds)} build(s): the pull request was closed without merging"

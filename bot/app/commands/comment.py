@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from bot.app.chatops.parse import Command, CommandProblem, code_span, parse_comment
 from bot.app.chatops.progress import START_ACTIONS, update_reply
@@ -31,7 +30,7 @@ from bot.app.commands.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
 from bot.domain.ids import is_app_login
 from bot.forge import Forge, ForgeError
-from bot.forge.github.webhooks import IssueCommentEvent, User, read_payload
+from bot.forge.events import CommentEvent
 from bot.store import AuditEntry, Store, environment_target
 
 __all__ = ["handle_issue_comment", "handled_entry"]
@@ -43,22 +42,19 @@ _PROBLEM_ACTION = "command.invalid"
 
 
 def handle_issue_comment(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: CommentEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(IssueCommentEvent, payload, "issue_comment")
     if event.action != "created":
         return f"ignored: action {event.action!r} (only a new comment runs a command)"
-    comment = event.comment
-    user = comment.user or User()
-    login = user.login or ""
-    if _from_a_bot(login, user.type, forge):
+    login = event.author
+    if _from_a_bot(login, event.author_is_bot, forge):
         return "ignored: a comment by a bot"
-    parsed = parse_comment(comment.body or "")
+    parsed = parse_comment(event.body)
     if parsed is None:
         return "ignored: no command"
     repo = event.repository.full_name
-    number = event.issue.number
-    comment_id = comment.id
+    number = event.issue_number
+    comment_id = event.comment_id
     if isinstance(parsed, CommandProblem):
         return _answer_problem(
             forge, store, parsed, repo=repo, number=number, comment_id=comment_id, login=login
@@ -76,8 +72,8 @@ def handle_issue_comment(
     )
 
 
-def _from_a_bot(login: str, user_type: str | None, forge: Forge) -> bool:
-    if user_type == "Bot" or not login or is_app_login(login):
+def _from_a_bot(login: str, is_bot: bool, forge: Forge) -> bool:
+    if is_bot or not login or is_app_login(login):
         return True
     # a token-mode bot is a user account: its own comments carry its login
     return login.lower() == forge.bot_login.lower()

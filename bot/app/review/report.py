@@ -9,7 +9,7 @@ from typing import Literal
 
 from bot.domain.text import shorten, truncate_markdown
 from bot.forge import COMMENT_LIMIT, Annotation
-from bot.forge.github.limits import CHECK_OUTPUT_LIMIT, STATUS_DESCRIPTION_LIMIT
+from bot.forge.ports import CHECK_OUTPUT_LIMIT, STATUS_DESCRIPTION_LIMIT
 from bot.manifest.delta import ModulesDelta, compute_delta
 from bot.manifest.problems import Problem
 from bot.manifest.validate import ValidationResult, validate_bytes
@@ -90,13 +90,13 @@ def review_manifest(
     return ManifestReview(manifest_path, base_sha, head_sha, head, base, delta)
 
 
-def problem_link(repo_html_url: str, review: ManifestReview, problem: Problem) -> str | None:
-    if problem.line is None:
+def problem_link(repo_html_url: str | None, review: ManifestReview, problem: Problem) -> str | None:
+    if problem.line is None or repo_html_url is None:  # a forge without web pages: no link
         return None
     return f"{repo_html_url}/blob/{review.head_sha}/{review.manifest_path}#L{problem.line}"
 
 
-def render_comment(review: ManifestReview, *, repo_html_url: str, commands: list[str]) -> str:
+def render_comment(review: ManifestReview, *, repo_html_url: str | None, commands: list[str]) -> str:
     """The sticky comment, under GitHub's 65,536-character limit."""
     body = render(
         "comments/manifest_review.md.j2",
