@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.forge import Annotation, Forge, PullRequest
-from bot.forge.local import GitRepository, LocalEvent, LocalForge
+from bot.forge.events import ForgeEvent
+from bot.forge.local import GitRepository, LocalForge
 from bot.forge.values import Permission
 from bot.store import LocalForgeStore, make_engine, upgrade_to_head
 
@@ -16,13 +17,16 @@ class Events:
     """The events a forge emitted, in order."""
 
     def __init__(self) -> None:
-        self.events: list[LocalEvent] = []
+        self.events: list[ForgeEvent] = []
+        self.delivery_ids: list[str | None] = []
 
-    def emit(self, event: LocalEvent) -> None:
+    def emit(self, event: ForgeEvent, delivery_id: str | None = None) -> None:
         self.events.append(event)
+        self.delivery_ids.append(delivery_id)
 
     def kinds(self) -> list[tuple[str, str]]:
-        return [(e.kind, e.action) for e in self.events]
+        """(kind, action) of each event; "" for kinds that have no action."""
+        return [(e.kind, getattr(e, "action", "")) for e in self.events]
 
 
 class LocalWorld:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.forge import Capability, CapabilityDeclined, ForgeError, supports
+from bot.forge.events import ChangeRequestEvent, RefCreatedEvent, RefPushedEvent
 from bot.forge.local import LocalForge
 from bot.pipeline.release import make_record, parse_record
 from tests.local_forge_world import LocalWorld
@@ -48,7 +49,11 @@ def test_a_merge_is_a_real_merge_commit_of_base_and_head(world: LocalWorld) -> N
     assert world.local.get_file(REPO, "modules.toml", "main") == b"[modules]\nforum = true\n"
     assert world.local.get_file(REPO, "other.txt", "main") == b"meanwhile\n"
     assert world.records.get_change_request(REPO, number).merged_by == "alice"  # type: ignore[union-attr]
-    assert ("change_request", "merged") in world.events.kinds()
+    closed = world.events.events[-1]
+    assert isinstance(closed, ChangeRequestEvent)
+    assert (closed.action, closed.merged, closed.merge_commit_sha) == ("closed", True, merge_sha)
+    pushed = world.events.events[-2]
+    assert isinstance(pushed, RefPushedEvent) and (pushed.ref, pushed.after) == ("refs/heads/main", merge_sha)
 
 
 def test_a_conflicting_merge_is_refused_naming_the_files_and_changes_nothing(world: LocalWorld) -> None:
@@ -188,7 +193,8 @@ def test_a_release_tag_is_an_annotated_tag_the_pipeline_reads_back(world: LocalW
     with pytest.raises(ForgeError) as info:
         world.local.create_annotated_tag(REPO, record.tag, head, message)
     assert info.value.status == 422
-    assert ("tag", "created") in world.events.kinds()
+    created = [e for e in world.events.events if isinstance(e, RefCreatedEvent)]
+    assert [(e.ref, e.ref_type) for e in created] == [(record.tag, "tag")]
 
 
 def test_a_change_request_from_another_hosted_repository_is_a_fork(world: LocalWorld) -> None:
@@ -208,7 +214,8 @@ def test_a_push_to_the_head_branch_updates_the_change_request(world: LocalWorld)
     assert world.local.head_pushed(REPO, "feature", new) == [number]
     assert world.local.head_pushed(REPO, "feature", new) == []  # the same head again: nothing new
     assert world.records.get_change_request(REPO, number).head_sha == new  # type: ignore[union-attr]
-    assert world.events.events[-1].payload()["head_sha"] == new
+    event = world.events.events[-1]
+    assert isinstance(event, ChangeRequestEvent) and (event.action, event.head_sha) == ("synchronize", new)
 
 
 def test_a_second_open_change_request_for_one_branch_is_refused(world: LocalWorld) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.forge.events import ChangeRequestEvent, RefCreatedEvent, RefPushedEvent, event_from_json
 from bot.store import open_store
 
 REPO = "acme/site"
@@ -95,14 +96,23 @@ def test_a_push_becomes_an_event_and_propose_opens_a_change_request(
     events = deliveries(database)
     kinds = [(event, action) for event, action, _ in events]
     assert kinds == [
-        ("push", "created"),  # main
-        ("push", "created"),  # install-forum
-        ("change_request", "opened"),
-        ("push", "updated"),
-        ("change_request", "updated"),
+        ("forge:ref_created", None),  # main
+        ("forge:ref_pushed", None),
+        ("forge:ref_created", None),  # install-forum
+        ("forge:ref_pushed", None),
+        ("forge:change_request", "opened"),
+        ("forge:ref_pushed", None),
+        ("forge:change_request", "synchronize"),
     ]
-    assert events[1][2]["after"] == head and events[1][2]["forge"] == "local"
-    assert events[4][2]["number"] == 1 and events[4][2]["head_sha"] == new_head
+    created, pushed = event_from_json(events[2][2]), event_from_json(events[3][2])
+    assert isinstance(created, RefCreatedEvent) and (created.ref, created.ref_type) == (
+        "install-forum",
+        "branch",
+    )
+    assert isinstance(pushed, RefPushedEvent) and pushed.after == head
+    update = event_from_json(events[6][2])
+    assert isinstance(update, ChangeRequestEvent)
+    assert (update.number, update.head_sha, update.repository.full_name) == (1, new_head, REPO)
     assert (root / "acme" / "site.git" / "modbot-pushes.spool").read_bytes() == b""  # all taken
 
 
@@ -127,7 +137,7 @@ def test_a_push_while_modbot_cannot_record_it_succeeds_and_waits_in_the_spool(
     db_dir.with_name("db-away").rename(db_dir)
     assert main(["local", "hook", "post-receive", REPO, "--root", str(root), "--database", database]) == 0
     assert main(["local", "hook", "post-receive", REPO, "--root", str(root), "--database", database]) == 0
-    refs = [payload["ref"] for event, _, payload in deliveries(database) if event == "push"]
+    refs = [payload["ref"] for event, _, payload in deliveries(database) if event == "forge:ref_pushed"]
     assert refs == ["refs/heads/main", "refs/heads/later"]  # recorded once, though drained twice
     assert spool.read_bytes() == b""
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from bot.domain.ids import is_login
 from bot.forge.arguments import validate_repo
 from bot.forge.calls import check_write_fence, record_call
-from bot.forge.local.events import EventSink, LocalEvent
-from bot.forge.local.git import GitError, GitRepository, Identity
+from bot.forge.events import ForgeEvent, RefCreatedEvent, RefPushedEvent, Repository
+from bot.forge.local.events import EventSink
+from bot.forge.local.git import ZERO_SHA, GitError, GitRepository, Identity
 from bot.forge.local.records import LocalRecords
 from bot.forge.ports import Capability, CapabilityDeclined
 from bot.forge.values import ForgeError, Permission
@@ -125,9 +126,26 @@ class LocalForgeBase:
         record_call(operation)
         self.operations += 1
 
-    def _emit(self, kind: str, action: str, repo: str, **data: object) -> None:
+    def _emit(self, event: ForgeEvent, delivery_id: str | None = None) -> None:
         if self.events is not None:
-            self.events.emit(LocalEvent(kind, action, repo.lower(), data))
+            self.events.emit(event, delivery_id)
+
+    def _repository(self, repo: str) -> Repository:
+        return Repository(full_name=repo.lower(), web_url=self._url(repo))
+
+    def _emit_ref(
+        self, repo: str, ref: str, before: str | None, after: str, delivery_id: str | None = None
+    ) -> None:
+        """What GitHub says when a ref moves: ``ref_created`` for a new branch or tag (as its ``create``
+        event) and ``ref_pushed`` for every move (its ``push``)."""
+        where = self._repository(repo)
+        if before is None or before == ZERO_SHA:
+            kind = "tag" if ref.startswith("refs/tags/") else "branch"
+            short = ref.removeprefix("refs/tags/" if kind == "tag" else "refs/heads/")
+            created = RefCreatedEvent(where, short, kind)
+            self._emit(created, f"{delivery_id}-created" if delivery_id else None)
+        deleted = after == ZERO_SHA
+        self._emit(RefPushedEvent(where, ref, after, deleted), delivery_id)
 
     def _url(self, repo: str, *parts: object) -> str:
         return "/".join([self.web_url, "repos", repo.lower(), *(str(p) for p in parts)])

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 
 from bot.domain.forge_records import ChangeRequestRecord, CommentRecord
 from bot.forge.arguments import normalize_ref, validate_login, validate_path, validate_repo
+from bot.forge.events import ChangeRequestEvent, CommentEvent
 from bot.forge.github.limits import REACTIONS, check_comment_body
 from bot.forge.local.base import LocalForgeError, git_failure
 from bot.forge.local.files import FilesMixin, revision
-from bot.forge.local.git import GitError, GitRepository, MergeConflict, RefMoved
+from bot.forge.local.git import ZERO_SHA, GitError, GitRepository, MergeConflict, RefMoved
 from bot.forge.values import PERMISSIONS, Comment, Permission, PullRequest, Review
 
 __all__ = ["ChangesMixin"]
@@ -171,8 +172,9 @@ class ChangesMixin(FilesMixin):
                 )
             except GitError as exc:
                 raise git_failure("create_pull", exc) from None
-        self._emit("change_request", "opened", repo, number=record.number, head_sha=head_sha[0], author=by)
-        return self._pull(git, record)
+        pull = self._pull(git, record)
+        self._emit_change("opened", pull)
+        return pull
 
     def update_pull(
         self, repo: str, number: int, *, title: str | None = None, body: str | None = None
@@ -186,23 +188,44 @@ class ChangesMixin(FilesMixin):
         self._record("update_pull", repo, number)
         changes = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
         record = self.records.update_change_request(repo, number, **changes)
-        self._emit("change_request", "edited", repo, number=number)
-        return self._pull(git, record)
+        pull = self._pull(git, record)
+        self._emit_change("edited", pull)
+        return pull
 
     def head_pushed(self, repo: str, branch: str, sha: str) -> list[int]:
         """A push moved ``branch`` to ``sha`` (the post-receive hook): the open change requests from it
         record their new head and say so (``updated``). Returns their numbers."""
         normalize_ref(f"heads/{branch}")
-        self._git("head_pushed", repo)
+        git = self._git("head_pushed", repo)
         self._call("head_pushed", write=True)
         found = self.records.find_open_change_request(repo, branch)
         if found is None or found.head_sha == sha:
             return []
-        self.records.update_change_request(repo, found.number, head_sha=sha)
-        self._emit(
-            "change_request", "updated", repo, number=found.number, before=found.head_sha, head_sha=sha
-        )
+        record = self.records.update_change_request(repo, found.number, head_sha=sha)
+        self._emit_change("synchronize", self._pull(git, record))
         return [found.number]
+
+    def pushed(self, repo: str, ref: str, before: str, after: str, *, delivery_id: str | None = None) -> None:
+        """A ``git push`` moved ``ref`` from ``before`` to ``after`` (all-zero: created / deleted): its
+        events, and the change request from a pushed branch takes its new head."""
+        self._emit_ref(repo, ref, before, after, delivery_id)
+        if ref.startswith("refs/heads/") and after != ZERO_SHA:
+            self.head_pushed(repo, ref.removeprefix("refs/heads/"), after)
+
+    def _emit_change(self, action: str, pull: PullRequest) -> None:
+        """The change request's event, with GitHub's action words (``synchronize`` for a new head)."""
+        self._emit(
+            ChangeRequestEvent(
+                self._repository(pull.repo),
+                action,
+                pull.number,
+                pull.state,
+                pull.head_sha,
+                pull.base_sha,
+                merged=pull.merged,
+                merge_commit_sha=pull.merge_commit_sha,
+            )
+        )
 
     # --- what local users do -------------------------------------------------------------------
     def _allowed(self, operation: str, login: str, wanted: Permission) -> None:
@@ -264,17 +287,10 @@ class ChangesMixin(FilesMixin):
             base_sha=pull.base_sha,
             closed_at=self._now(),
         )
-        self._emit(
-            "push",
-            "updated",
-            repo,
-            ref=f"refs/heads/{record.base_ref}",
-            before=pull.base_sha,
-            after=merge,
-            pusher=by,
-        )
-        self._emit("change_request", "merged", repo, number=number, merge_commit_sha=merge, merged_by=by)
-        return self._pull(git, done)
+        self._emit_ref(repo, f"refs/heads/{record.base_ref}", pull.base_sha, merge)
+        merged = self._pull(git, done)
+        self._emit_change("closed", merged)  # GitHub's words: closed, with merged true
+        return merged
 
     def set_pull_state(self, repo: str, number: int, state: str, *, by: str) -> PullRequest:
         """Close (``closed``) or reopen (``open``) a change request: its author or a writer."""
@@ -304,10 +320,9 @@ class ChangesMixin(FilesMixin):
             base_sha=pull.base_sha,
             closed_at=self._now() if state == "closed" else None,
         )
-        self._emit(
-            "change_request", "closed" if state == "closed" else "reopened", repo, number=number, by=by
-        )
-        return self._pull(git, done)
+        pull = self._pull(git, done)
+        self._emit_change("closed" if state == "closed" else "reopened", pull)
+        return pull
 
     def submit_review(self, repo: str, number: int, *, by: str, action: str, body: str = "") -> Review:
         """``approve``, ``request_changes`` or ``comment`` on the head as it is now (a local account;
@@ -329,9 +344,7 @@ class ChangesMixin(FilesMixin):
         review = self.records.add_review(
             repo, number, author=by, state=_REVIEW_ACTIONS[action], commit_sha=head, body=body
         )
-        self._emit(
-            "review", "submitted", repo, number=number, review_id=review.id, state=review.state, author=by
-        )
+        # no event: no use case acts on a review yet (bot.forge.events names only what one reads)
         return Review(review.id, review.author, review.state, review.commit_sha, review.submitted_at)
 
     @staticmethod
@@ -375,13 +388,15 @@ class ChangesMixin(FilesMixin):
             repo, int(number), body, author=by, author_type="Bot" if bot else "User"
         )
         self._emit(
-            "comment",
-            "created",
-            repo,
-            number=int(number),
-            comment_id=record.id,
-            author=by,
-            author_type=record.author_type,
+            CommentEvent(
+                self._repository(repo),
+                "created",
+                int(number),
+                record.id,
+                record.body,
+                record.author,
+                author_is_bot=bot,
+            )
         )
         return self._comment(repo, record)
 

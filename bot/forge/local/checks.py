@@ -12,6 +12,7 @@ from bot.domain.forge_records import CheckRecord, DeploymentRecordLocal, Deploym
 from bot.forge.arguments import (
     check_limit,
 )
+from bot.forge.events import DeploymentStatusEvent
 from bot.forge.github.conversions import deployment_request, deployment_status_request
 from bot.forge.github.limits import COMMIT_STATES, check_run_fields, status_description, validate_environment
 from bot.forge.local.base import LocalForgeError
@@ -254,8 +255,11 @@ class ChecksMixin(ChangesMixin):
             )
         except LookupError:
             raise LocalForgeError("create_deployment_status", 404, "Not Found") from None
-        self._emit("deployment_status", "created", repo, deployment_id=int(deployment_id), state=state)
-        return self._deployment_status(record)
+        status = self._deployment_status(record)
+        deployment = self.records.get_deployment(repo, int(deployment_id))
+        if deployment is not None:
+            self._emit(DeploymentStatusEvent(self._repository(repo), self._deployment(deployment), status))
+        return status
 
     def list_deployments(
         self,

@@ -1,53 +1,34 @@
-"""What happens in the local forge, as events for the same durable queue webhook deliveries go into.
+"""What happens in the local forge, as the typed events of `bot.forge.events`, into the same durable
+queue webhook deliveries go into.
 
-Each event is recorded as a delivery (`bot.store.queue`: a delivery row is its job) with a forge-neutral
-event name the worker can route (``change_request``, ``comment``, ``review``, ``push``, ``tag``,
-``deployment_status``, ``run``), an action (``opened``, ``updated``, ``closed``, ``merged`` …) and a
-JSON payload that says which forge it came from. The names are not GitHub's (``pull_request`` …) on
-purpose: a handler that reads GitHub JSON can never be handed one of these by mistake.
-
-Recording happens after the change is made (git and the records first): an event is never announced
-for a change that did not happen. A failure to record is the caller's to see (`EventSink` raises), except
-in the post-receive hook, which must not fail a push that git has already accepted.
+Each event is recorded as a delivery (`bot.store.queue`: a delivery row is its job) named
+``forge:<kind>`` (`job_event_name`) with `event_to_json`'s object: the worker reads it back with
+`event_from_json` and hands it to the same use case a GitHub webhook's event goes to. Recording happens
+after the change is made (git and the records first): an event never announces a change that did not
+happen. A failure to record is the caller's to see (the sink raises), except in the post-receive hook,
+which must not fail a push git has already accepted (bot/forge/local/hook.py).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["EVENT_KINDS", "DeliveryRecorder", "EventSink", "LocalEvent", "QueueSink"]
+from bot.forge.events import ForgeEvent, event_to_json, job_event_name
 
-EVENT_KINDS = frozenset({"change_request", "comment", "review", "push", "tag", "deployment_status", "run"})
+__all__ = ["DeliveryRecorder", "EventSink", "QueueSink", "new_delivery_id"]
 
 
-@dataclass(frozen=True, slots=True)
-class LocalEvent:
-    kind: str  # one of EVENT_KINDS
-    action: str
-    repository: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-    delivery_id: str = field(default_factory=lambda: f"local-{uuid.uuid4().hex}")
-
-    def __post_init__(self) -> None:
-        if self.kind not in EVENT_KINDS:
-            raise ValueError(f"not a local forge event kind: {self.kind!r}")
-
-    def payload(self) -> dict[str, Any]:
-        """The JSON the queue keeps: the forge, the event and its data."""
-        return {
-            "forge": "local",
-            "kind": self.kind,
-            "action": self.action,
-            "repository": self.repository,
-            **dict(self.data),
-        }
+def new_delivery_id() -> str:
+    return f"local-{uuid.uuid4().hex}"
 
 
 class EventSink(Protocol):
-    def emit(self, event: LocalEvent) -> None: ...
+    def emit(self, event: ForgeEvent, delivery_id: str | None = None) -> None:
+        """Record ``event``; ``delivery_id`` when the event has a natural one (a replayed push must be
+        recorded once), else a new one."""
+        ...
 
 
 class DeliveryRecorder(Protocol):
@@ -65,12 +46,17 @@ class DeliveryRecorder(Protocol):
 
 
 class QueueSink:
-    """Events into the durable delivery queue: one delivery (and job) per event."""
+    """Events into the durable delivery queue: one delivery (and job) per event, deduplicated on its id."""
 
     def __init__(self, recorder: DeliveryRecorder) -> None:
         self.recorder = recorder
 
-    def emit(self, event: LocalEvent) -> None:
+    def emit(self, event: ForgeEvent, delivery_id: str | None = None) -> None:
         self.recorder.record_delivery(
-            event.delivery_id, event.kind, event.action, event.repository, None, event.payload()
+            delivery_id or new_delivery_id(),
+            job_event_name(event),
+            getattr(event, "action", None),
+            event.repository.full_name,
+            None,
+            event_to_json(event),
         )

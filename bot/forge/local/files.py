@@ -88,7 +88,7 @@ class FilesMixin(LocalForgeBase):
             raise LocalForgeError("commit_file", 409, f"{branch} moved meanwhile; read it again") from None
         except GitError as exc:
             raise git_failure("commit_file", exc) from None
-        self._emit("push", "updated", repo, ref=ref, before=current[0], after=sha, pusher=self.bot_login)
+        self._emit_ref(repo, ref, current[0], sha)
         return sha
 
     def branch_commits_authors(self, repo: str, base: str, head: str) -> list[CommitInfo]:
@@ -164,12 +164,6 @@ class FilesMixin(LocalForgeBase):
         self._emit_ref(repo, full, current[0], sha)
         return Ref(full, sha, kind)
 
-    def _emit_ref(self, repo: str, ref: str, before: str | None, after: str) -> None:
-        if ref.startswith("refs/tags/") and before is None:
-            self._emit("tag", "created", repo, ref=ref, sha=after)
-        else:
-            self._emit("push", "updated", repo, ref=ref, before=before, after=after, pusher=self.bot_login)
-
     def list_tags(self, repo: str, prefix: str) -> list[Ref]:
         validate_tag_prefix(prefix)
         git = self._git("list_tags", repo)
@@ -208,5 +202,5 @@ class FilesMixin(LocalForgeBase):
             raise LocalForgeError("create_annotated_tag", 422, "Reference already exists") from None
         except GitError as exc:
             raise git_failure("create_annotated_tag", exc) from None
-        self._emit("tag", "created", repo, ref=full, sha=tag_sha, target=target_sha)
+        self._emit_ref(repo, full, None, tag_sha)
         return Ref(full, tag_sha, "tag")

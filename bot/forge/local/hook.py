@@ -4,10 +4,11 @@ modbot does with the ref updates it spools.
 The hook (templates/local/post-receive.py.j2) appends git's ref-update lines to a spool file in the
 repository, under a lock, then runs ``modbot local hook post-receive``; the push never fails because
 of modbot (git has accepted it already). `drain_pushes` takes the spool under the same lock, turns
-each update into events (``push``; ``tag`` for a new tag; ``change_request`` ``updated`` for an open
-change request whose head moved) and empties the spool only after all were recorded. Replaying a
-spool is harmless: a push event's delivery id is derived from the update itself, so the queue keeps one
-per update, and a change request whose head is already recorded is not updated again.
+each update into events (``ref_pushed``; ``ref_created`` for a new branch or tag; ``change_request``
+``synchronize`` for an open change request whose head moved) and empties the spool only after all were
+recorded. Replaying a spool is harmless: a push event's delivery id is derived from the update itself,
+so the queue keeps one per update, and a change request whose head is already recorded is not updated
+again.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.forge.local.events import LocalEvent
 from bot.forge.local.forge import LocalForge
-from bot.forge.local.git import ZERO_SHA, GitRepository, is_sha
+from bot.forge.local.git import GitRepository, is_sha
 from bot.render import render
 
 __all__ = ["SPOOL_NAME", "RefUpdate", "drain_pushes", "install_post_receive", "parse_updates"]
@@ -58,17 +58,7 @@ def install_post_receive(git: GitRepository, command: list[str]) -> Path:
 
 
 def _events_of(forge: LocalForge, repo: str, update: RefUpdate) -> None:
-    if forge.events is not None:
-        kind, action = "push", "updated"
-        if update.new == ZERO_SHA:
-            action = "deleted"
-        elif update.old == ZERO_SHA:
-            kind, action = ("tag" if update.ref.startswith("refs/tags/") else "push"), "created"
-        data = {"ref": update.ref, "before": update.old, "after": update.new, "pusher": None}
-        forge.events.emit(LocalEvent(kind, action, repo.lower(), data, delivery_id=update.delivery_id))
-    branch = update.ref.removeprefix("refs/heads/")
-    if update.ref.startswith("refs/heads/") and update.new != ZERO_SHA:
-        forge.head_pushed(repo, branch, update.new)
+    forge.pushed(repo, update.ref, update.old, update.new, delivery_id=update.delivery_id)
 
 
 def drain_pushes(forge: LocalForge, repo: str) -> int:

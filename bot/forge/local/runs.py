@@ -14,6 +14,7 @@ from bot.forge.arguments import (
     validate_team_slug,
     validate_workflow,
 )
+from bot.forge.events import RunEvent
 from bot.forge.github.limits import check_run_fields
 from bot.forge.local.base import LocalForgeError
 from bot.forge.local.checks import ChecksMixin
@@ -79,7 +80,7 @@ class RunsMixin(ChecksMixin):
         if found is None:
             raise LocalForgeError("rerun_workflow_run", 404, "Not Found")
         try:
-            self.records.update_run(
+            again = self.records.update_run(
                 repo,
                 found.id,
                 only_if_status="completed",
@@ -89,7 +90,7 @@ class RunsMixin(ChecksMixin):
             )
         except ValueError:
             raise LocalForgeError("rerun_workflow_run", 403, "This workflow is already running") from None
-        self._emit("run", "requested", repo, run_id=found.id, path=found.path, head_sha=found.head_sha)
+        self._emit(RunEvent(self._repository(repo), "requested", self._run(again)))
 
     def start_run(
         self, repo: str, *, workflow: str, head_sha: str, head_branch: str | None, event: str
@@ -109,8 +110,9 @@ class RunsMixin(ChecksMixin):
             head_branch=head_branch,
             event=event,
         )
-        self._emit("run", "requested", repo, run_id=record.id, path=record.path, head_sha=head_sha)
-        return self._run(record)
+        run = self._run(record)
+        self._emit(RunEvent(self._repository(repo), "requested", run))
+        return run
 
     def report_run(
         self,
@@ -133,15 +135,7 @@ class RunsMixin(ChecksMixin):
         except LookupError:
             raise LocalForgeError("report_run", 404, "Not Found") from None
         if status == "completed":
-            self._emit(
-                "run",
-                "completed",
-                repo,
-                run_id=record.id,
-                path=record.path,
-                head_sha=record.head_sha,
-                conclusion=conclusion,
-            )
+            self._emit(RunEvent(self._repository(repo), "completed", self._run(record)))
         return self._run(record)
 
     # --- permissions ---------------------------------------------------------------------------
