@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.forge import Capability, CapabilityDeclined, ForgeError, supports
+from bot.forge import Capability, CapabilityDeclined, ForgeError, ForgeProvider, supports
 from bot.forge.events import ChangeRequestEvent, RefCreatedEvent, RefPushedEvent
-from bot.forge.local import LocalForge
+from bot.forge.local import LocalForge, LocalForgeProvider
 from bot.pipeline.release import make_record, parse_record
 from tests.local_forge_world import LocalWorld
 
@@ -282,3 +282,10 @@ def test_untrusted_names_never_reach_git_as_options(world: LocalWorld) -> None:
     with pytest.raises(ForgeError) as info:
         world.local.get_pull("acme/nothing-here", 1)
     assert info.value.status == 404 and "local forge" in str(info.value)
+
+
+def test_the_provider_hands_out_the_one_local_forge(world: LocalWorld) -> None:
+    provider: ForgeProvider = LocalForgeProvider(world.local)
+    assert provider.for_installation(None) is world.local
+    with pytest.raises(ForgeError):
+        provider.for_installation(7)

@@ -10,7 +10,7 @@ store keeps what git cannot (change requests, reviews, comments, checks, deploym
 
 from bot.forge.local.base import DEFAULT_EMAIL_DOMAIN, LocalForgeError, RoleOf
 from bot.forge.local.events import EventSink, QueueSink
-from bot.forge.local.forge import LocalForge
+from bot.forge.local.forge import LocalForge, LocalForgeProvider
 from bot.forge.local.git import GitError, GitRepository, Identity, MergeConflict, RefMoved
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Identity",
     "LocalForge",
     "LocalForgeError",
+    "LocalForgeProvider",
     "MergeConflict",
     "QueueSink",
     "RefMoved",
