@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 from bot.forge import Annotation, Forge, PullRequest
 from bot.forge.events import ForgeEvent
 from bot.forge.local import GitRepository, LocalForge
@@ -32,8 +34,10 @@ class Events:
 class LocalWorld:
     """One local forge hosting ``repo`` with a first commit on ``main`` by alice."""
 
-    def __init__(self, tmp_path: Path, repo: str, *, bot_login: str = "modbot") -> None:
-        engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    def __init__(
+        self, tmp_path: Path, repo: str, *, bot_login: str = "modbot", store_url: str | URL | None = None
+    ) -> None:
+        engine = make_engine(store_url or f"sqlite:///{tmp_path / 'store.sqlite3'}")
         upgrade_to_head(engine)
         self.records = LocalForgeStore(engine)
         self.roles: dict[str, Permission] = {"alice": "write", "bob": "write", "carol": "read"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,24 @@ from bot.forge import Capability, CapabilityDeclined, ForgeError, ForgeProvider,
 from bot.forge.events import ChangeRequestEvent, RefCreatedEvent, RefPushedEvent
 from bot.forge.local import LocalForge, LocalForgeProvider
 from bot.pipeline.release import make_record, parse_record
+from bot.store.testing import postgres_schema
 from tests.local_forge_world import LocalWorld
 
 REPO = "acme/site"
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> LocalWorld:
-    return LocalWorld(tmp_path, REPO)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalWorld]:
+    """The local forge with its records on SQLite and on PostgreSQL (the two stores modbot supports)."""
+    if request.param == "sqlite":
+        yield LocalWorld(tmp_path, REPO)
+        return
+    with postgres_schema() as url:
+        built = LocalWorld(tmp_path, REPO, store_url=url)
+        try:
+            yield built
+        finally:
+            built.records.dispose()
 
 
 def proposal(world: LocalWorld, branch: str, files: dict[str, bytes], *, author: str = "carol") -> int:
@@ -110,6 +121,11 @@ def test_close_and_reopen(world: LocalWorld) -> None:
     assert world.local.find_open_pull_by_branch(REPO, "feature") is None
     assert world.local.set_pull_state(REPO, number, "open", by="alice").state == "open"
     assert world.events.kinds()[-2:] == [("change_request", "closed"), ("change_request", "reopened")]
+    world.local.set_pull_state(REPO, number, "closed", by="alice")
+    second = world.local.open_change_request(REPO, head="feature", base="main", title="again", body="")
+    with pytest.raises(ForgeError) as info:  # one open change request per branch, reopening included
+        world.local.set_pull_state(REPO, number, "open", by="alice")
+    assert info.value.status == 422 and f"#{second.number}" in info.value.message
 
 
 def test_commit_file_loses_a_race_with_a_push_cleanly(world: LocalWorld) -> None:
@@ -289,3 +305,34 @@ def test_the_provider_hands_out_the_one_local_forge(world: LocalWorld) -> None:
     assert provider.for_installation(None) is world.local
     with pytest.raises(ForgeError):
         provider.for_installation(7)
+
+
+def test_concurrent_openings_get_distinct_numbers_and_one_per_branch(world: LocalWorld) -> None:
+    """Numbers are read-then-written, and so is the one-open-per-branch rule: racing openings must still
+    get distinct numbers, and only one of several for the same branch may open."""
+    for n in range(6):
+        world.commit(f"b{n}", {f"f{n}": b"x"})
+    world.commit("same", {"s": b"x"})
+    numbers: list[int] = []
+    refused: list[int | None] = []
+    lock = threading.Lock()
+
+    def open_one(branch: str) -> None:
+        try:
+            pull = world.local.open_change_request(REPO, head=branch, base="main", title=branch, body="")
+        except ForgeError as exc:
+            with lock:
+                refused.append(exc.status)
+            return
+        with lock:
+            numbers.append(pull.number)
+
+    threads = [threading.Thread(target=open_one, args=(f"b{n}",)) for n in range(6)]
+    threads += [threading.Thread(target=open_one, args=("same",)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(numbers) == list(range(1, 8)) and refused == [422, 422, 422]
+    opened = world.records.list_change_requests(REPO, state="open")
+    assert [c.head_ref for c in opened].count("same") == 1

@@ -58,6 +58,7 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
             raise ValueError("a change request needs a title")
         now = self.now()
         with self.write() as conn:
+            self._serialize(conn, repo)
             if self._open_for_branch(conn, repo, head_ref, head_repository) is not None:
                 raise LocalForgeConflict(f"A change request already exists for {head_ref}.")
             number = (
@@ -142,6 +143,15 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
         if expected_head_sha is not None:
             where.append(_CR.head_sha == expected_head_sha)
         with self.write() as conn:
+            if changes.get("state") == "open":  # a reopening: still one open change request per branch
+                self._serialize(conn, repo)
+                current = conn.execute(select(LF_CHANGE_REQUESTS).where(*where[:2])).first()
+                if current is not None and current.state != "open":
+                    other = self._open_for_branch(conn, repo, current.head_ref, current.head_repository)
+                    if other is not None:
+                        raise LocalForgeConflict(
+                            f"change request #{other.number} is open for {other.head_ref}"
+                        )
             done = conn.execute(
                 update(LF_CHANGE_REQUESTS).where(*where).values(**changes, updated_at=self.now())
             )
@@ -151,6 +161,13 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
             if done.rowcount != 1:
                 raise LocalForgeConflict(f"change request #{number} has a new head; read it again")
         return as_record(ChangeRequestRecord, row)
+
+    def _serialize(self, conn: Connection, repo: str) -> None:
+        """PostgreSQL: one opening of a change request per repository at a time (numbers and the one-open-
+        per-branch rule are read-then-write); SQLite's writer lock already does it."""
+        if self.is_postgresql:
+            key = f"modbot:lf:{repo}"
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
     @staticmethod
     def _open_for_branch(

@@ -305,21 +305,18 @@ class ChangesMixin(FilesMixin):
             raise LocalForgeError("set_pull_state", 422, f"change request #{number} is merged")
         if record.state == state:
             return self._pull(git, record)
-        if state == "open" and self.records.find_open_change_request(
-            repo, record.head_ref, record.head_repository
-        ):
-            raise LocalForgeError(
-                "set_pull_state", 422, f"another change request is open for {record.head_ref}"
-            )
         pull = self._pull(git, record)
-        done = self.records.update_change_request(
-            repo,
-            number,
-            state=state,
-            head_sha=pull.head_sha,
-            base_sha=pull.base_sha,
-            closed_at=self._now() if state == "closed" else None,
-        )
+        try:
+            done = self.records.update_change_request(
+                repo,
+                number,
+                state=state,
+                head_sha=pull.head_sha,
+                base_sha=pull.base_sha,
+                closed_at=self._now() if state == "closed" else None,
+            )
+        except ValueError as exc:  # another one is open for the branch now
+            raise LocalForgeError("set_pull_state", 422, str(exc)) from None
         pull = self._pull(git, done)
         self._emit_change("closed" if state == "closed" else "reopened", pull)
         return pull
