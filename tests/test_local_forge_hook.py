@@ -12,7 +12,8 @@ import pytest
 
 from bot.cli import main
 from bot.forge.events import ChangeRequestEvent, RefCreatedEvent, RefPushedEvent, event_from_json
-from bot.store import open_store
+from bot.forge.local import LocalForge, QueueSink
+from bot.store import LocalForgeStore, open_store
 
 REPO = "acme/site"
 
@@ -153,3 +154,54 @@ def test_the_hook_names_no_credentials_and_runs_no_shell(
     assert "s3cret" not in hook and "shell=True" not in hook and "os.system" not in hook
     assert os.access(root / "o" / "x.git" / "hooks" / "post-receive", os.X_OK)
     assert main(["local", "init", "not a repo", "--root", str(root)]) == 2
+
+
+def push_refused(work: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    done = subprocess.run(
+        ["git", "push", "origin", *args], cwd=work, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode != 0, done.stderr
+    return done.stderr
+
+
+def test_refs_only_modbot_writes_are_refused_to_pushers_but_not_to_modbot(
+    site: tuple[Path, Path, str],
+) -> None:
+    root, work, database = site
+    (work / "README.md").write_text("straight to main\n")
+    git(work, "commit", "-qam", "direct")
+    assert "only modbot writes refs/heads/main" in push_refused(work, "HEAD:main")
+    assert "refs/heads/main" in push_refused(work, ":main")  # nor deleted
+    git(work, "tag", "-a", "release/rel_2026_12_07_001", "-m", "{}")
+    assert "refs/tags/release/rel_2026_12_07_001" in push_refused(work, "release/rel_2026_12_07_001")
+    assert "refs/tags/deploy/production" in push_refused(work, "HEAD:refs/tags/deploy/production")
+    git(work, "push", "-q", "origin", "HEAD:refs/heads/feature")  # branches are for everyone
+
+    store = open_store(database)
+    try:
+        forge = LocalForge(
+            root, LocalForgeStore(store.engine), {"alice": "write"}.get, events=QueueSink(store)
+        )
+        main_sha = forge.branch_head(REPO, "main")
+        tag = forge.create_annotated_tag(REPO, "release/rel_2026_12_07_001", main_sha, "{}")  # modbot may
+        assert forge.get_ref(REPO, "tags/release/rel_2026_12_07_001") == tag
+    finally:
+        store.dispose()
+
+
+def test_pushing_to_the_default_branch_can_be_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'modbot.sqlite3'}")
+    root = tmp_path / "repos"
+    assert main(["local", "init", REPO, "--root", str(root), "--allow-push-to-default-branch"]) == 0
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(root / "acme" / "site.git"), str(work)], check=True)
+    for n in range(2):
+        (work / "README.md").write_text(f"{n}\n")
+        git(work, "add", "README.md")
+        git(work, "commit", "-qm", f"{n}")
+        git(work, "push", "-q", "origin", "HEAD:main")
+    git(work, "tag", "-a", "release/rel_2026_12_07_002", "-m", "{}")
+    assert "release/rel_2026_12_07_002" in push_refused(work, "release/rel_2026_12_07_002")

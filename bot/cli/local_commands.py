@@ -1,7 +1,9 @@
 """``modbot local …``: the local forge of single-host mode from the command line.
 
 - ``modbot local init OWNER/NAME``: a bare repository under the forge's root, with the post-receive hook
-  that turns every ``git push`` into events (``git push`` to ``<root>/<owner>/<name>.git``);
+  that turns every ``git push`` into events (``git push`` to ``<root>/<owner>/<name>.git``) and the
+  pre-receive hook that refuses pushes to what only modbot writes (release and deploy tags, and the
+  default branch after its first push, unless ``--allow-push-to-default-branch``);
 - ``modbot local propose OWNER/NAME BRANCH --title …``: open a change request from a pushed branch;
 - ``modbot local hook post-receive OWNER/NAME``: what the hook runs (it can be run by hand to take
   pushes the hook could not record while modbot's store was unreachable).
@@ -38,6 +40,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = local_commands.add_parser("init", help="create a repository and install its post-receive hook")
     p.add_argument("repo", metavar="OWNER/NAME")
     p.add_argument("--default-branch", default="main")
+    p.add_argument(
+        "--allow-push-to-default-branch",
+        action="store_true",
+        help="let people push to the default branch directly (by default it changes by change requests)",
+    )
     _root_option(p)
     p.set_defaults(handler=cmd_init)
 
@@ -112,7 +119,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     def body() -> int:
         from bot.forge.local import GitRepository
         from bot.forge.local.base import repository_path
-        from bot.forge.local.hook import install_post_receive
+        from bot.forge.local.hook import install_post_receive, install_pre_receive
 
         repo = _checked(args)
         settings = _settings()
@@ -139,9 +146,10 @@ def cmd_init(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         hook = install_post_receive(git, command)
+        guard = install_pre_receive(git, protect_default_branch=not args.allow_push_to_default_branch)
         print(f"{repo}: {git.path}")
         print(f"  push to it:  git push {git.path} <branch>")
-        print(f"  hook:        {hook}")
+        print(f"  hooks:       {hook}, {guard}")
         return EXIT_OK
 
     return _run(body)

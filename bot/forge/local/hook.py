@@ -24,9 +24,20 @@ from bot.forge.local.forge import LocalForge
 from bot.forge.local.git import GitRepository, is_sha
 from bot.render import render
 
-__all__ = ["SPOOL_NAME", "RefUpdate", "drain_pushes", "install_post_receive", "parse_updates"]
+__all__ = [
+    "PROTECTED_REFS",
+    "SPOOL_NAME",
+    "RefUpdate",
+    "drain_pushes",
+    "install_post_receive",
+    "install_pre_receive",
+    "parse_updates",
+]
 
 SPOOL_NAME = "modbot-pushes.spool"
+# Refs only modbot writes (with update-ref, which runs no hook): release records the pipeline trusts,
+# deploy markers, and the change requests' fetched heads.
+PROTECTED_REFS = ("refs/tags/release/*", "refs/tags/deploy/*", "refs/pull/*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,18 @@ def install_post_receive(git: GitRepository, command: list[str]) -> Path:
     """Write the hook that runs ``command`` (an argv list: no shell ever parses it) after each push."""
     script = render("local/post-receive.py.j2", python=sys.executable, command=repr(json.dumps(command)))
     return git.install_hook("post-receive", script)
+
+
+def install_pre_receive(git: GitRepository, *, protect_default_branch: bool = True) -> Path:
+    """Write the hook that refuses pushes to `PROTECTED_REFS` and, unless told otherwise, updates or
+    deletions of the default branch (it changes through reviewed change requests)."""
+    script = render(
+        "local/pre-receive.py.j2",
+        python=sys.executable,
+        protected=repr(json.dumps(list(PROTECTED_REFS))),
+        protect_default_branch=repr(json.dumps(protect_default_branch)),
+    )
+    return git.install_hook("pre-receive", script)
 
 
 def _events_of(forge: LocalForge, repo: str, update: RefUpdate) -> None:
