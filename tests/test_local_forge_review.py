@@ -15,7 +15,7 @@ from bot.config import BotSettings
 from bot.forge.local import LocalForge, QueueSink
 from bot.store import LocalForgeStore, Store, open_store
 from bot.worker.wiring import dispatch
-from tests.corpus import LATEST, read
+from tests.corpus import LATEST, ROOT, read
 
 REPO = "acme/site"
 BOT = "modbot"
@@ -78,7 +78,10 @@ def test_a_change_request_is_reviewed_through_the_queue_and_published_on_the_loc
 
     outcomes = run_queued_jobs(forge, store)
 
-    assert [event for event, _ in outcomes].count("forge:change_request") == 1
+    assert [(event, outcome.split(" ")[0]) for event, outcome in outcomes] == [
+        ("forge:change_request", "reviewed"),
+        ("forge:comment", "ignored:"),  # our own sticky comment's event
+    ]
     comment = forge.find_comment(REPO, number, MARKER)
     assert comment is not None and comment.author == BOT and "guestbook" in comment.body
     head = forge.get_pull(REPO, number).head_sha
@@ -105,3 +108,28 @@ def test_a_change_request_is_reviewed_through_the_queue_and_published_on_the_loc
     assert updated is not None and updated.id == comment.id and updated.body != comment.body  # sticky
     again = forge.latest_commit_status(REPO, new, CHECK_NAME)
     assert again is not None and again.state == "success"
+
+
+def test_a_command_in_a_comment_is_answered_by_the_same_rules_with_local_roles(
+    forge_and_store: tuple[LocalForge, Store],
+) -> None:
+    """A reader's `/deploy staging` on a local change request: refused by the `permission` rule, with the
+    role read from the local accounts; a writer's malformed command gets the usage reply."""
+    forge, store = forge_and_store
+    forge.role_of = {"alice": "write", "carol": "read"}.get
+    main = forge.branch_head(REPO, "main")
+    policy = (ROOT / "examples" / "rustok-mini" / ".github" / "modbot.toml").read_bytes()
+    forge.commit_file(REPO, "main", ".github/modbot.toml", policy, message="policy", parent_sha=main)
+    number = propose(forge, "tweak", read(LATEST) + "\n")
+    run_queued_jobs(forge, store)
+
+    forge.add_comment(REPO, number, "/deploy staging", by="carol")
+    forge.add_comment(REPO, number, "/deploy", by="alice")
+    outcomes = [
+        outcome for event, outcome in run_queued_jobs(forge, store) if not outcome.startswith("ignored")
+    ]
+
+    assert outcomes == ["/deploy: refused (permission)", "answered: usage command"]
+    replies = [c.body for c in forge.records.list_comments(REPO, number) if c.author == BOT][-2:]
+    assert "rule `permission`" in replies[0] and "your role is read" in replies[0]
+    assert "`/deploy` needs an environment" in replies[1]
