@@ -298,7 +298,7 @@ def cmd_releases_sync(args: argparse.Namespace) -> int:
 
 
 def _releases_sync(args: argparse.Namespace) -> int:
-    from bot.app.sync import sync_releases
+    from bot.app.sync import sync_releases_audited
     from bot.forge import ForgeError
 
     settings = _settings()
@@ -315,24 +315,16 @@ def _releases_sync(args: argparse.Namespace) -> int:
             return _error(str(error))
     with _store(settings) as store, _forge(settings, args.installation_id) as forge:
         try:
-            report = sync_releases(
+            report = sync_releases_audited(
                 args.repo,
+                actor=cli_actor(),
                 forge=forge,
                 store=store,
                 environments=args.environment,
                 policy_path=settings.policy_path,
             )
-        except ForgeError as error:
-            # what was synced before the failure stays in the store: the attempt goes on the record too
-            store.append_audit(
-                cli_actor(),
-                "releases.sync",
-                args.repo.lower(),
-                {"outcome": "failed", "error": str(error)},
-                None,
-            )
+        except ForgeError as error:  # audited by the use case
             return _error(f"{error} (what was synced before it stays; run it again)")
-        store.append_audit(cli_actor(), "releases.sync", args.repo.lower(), report.to_json(), None)
     if args.format == "json":
         print_json(report.to_json())
         return EXIT_OK
