@@ -13,6 +13,7 @@ import pytest
 from bot.forge import Capability, CapabilityDeclined, ForgeError, ForgeProvider, supports
 from bot.forge.events import ChangeRequestEvent, RefCreatedEvent, RefPushedEvent
 from bot.forge.local import LocalForge, LocalForgeProvider
+from bot.forge.local.hook import catch_up
 from bot.pipeline.release import make_record, parse_record
 from bot.store.testing import postgres_schema
 from tests.local_forge_world import LocalWorld
@@ -336,3 +337,16 @@ def test_concurrent_openings_get_distinct_numbers_and_one_per_branch(world: Loca
     assert sorted(numbers) == list(range(1, 8)) and refused == [422, 422, 422]
     opened = world.records.list_change_requests(REPO, state="open")
     assert [c.head_ref for c in opened].count("same") == 1
+
+
+def test_catching_up_gives_a_moved_branch_its_event_once(world: LocalWorld) -> None:
+    """A branch moved while modbot heard nothing (no hook ran, or it crashed before the event): catching
+    up records the new head and emits its synchronize, once."""
+    number = proposal(world, "feature", {"a": b"1"})
+    moved = world.commit("feature", {"a": b"2"}, author="carol")  # no event: plain update-ref
+    before = len(world.events.events)
+    assert catch_up(world.local, REPO) == 1
+    assert catch_up(world.local, REPO) == 0
+    (event,) = world.events.events[before:]
+    assert isinstance(event, ChangeRequestEvent)
+    assert (event.action, event.number, event.head_sha) == ("synchronize", number, moved)

@@ -6,7 +6,8 @@
   default branch after its first push, unless ``--allow-push-to-default-branch``);
 - ``modbot local propose OWNER/NAME BRANCH --title …``: open a change request from a pushed branch;
 - ``modbot local hook post-receive OWNER/NAME``: what the hook runs (it can be run by hand to take
-  pushes the hook could not record while modbot's store was unreachable).
+  pushes the hook could not record while modbot's store was unreachable, and to catch up change
+  requests whose branch moved without modbot hearing of it).
 
 The forge's root is ``--root``, else ``$MODBOT_LOCAL_ROOT``, else ``./modbot-data/repos``. Events go into
 the store's delivery queue (``MODBOT_DATABASE_URL``, or ``--database`` for the hook). Local accounts
@@ -194,15 +195,15 @@ def cmd_propose(args: argparse.Namespace) -> int:
 def cmd_post_receive(args: argparse.Namespace) -> int:
     def body() -> int:
         from bot.forge import ForgeError
-        from bot.forge.local.hook import drain_pushes
+        from bot.forge.local.hook import catch_up
 
         repo = _checked(args)
         with _forge(args) as forge:
             try:
-                count = drain_pushes(forge, repo)
+                count = catch_up(forge, repo)
             except ForgeError as exc:
                 return _error(f"the pushes stay spooled: {exc}")
-        print(f"modbot: {count} ref update(s) recorded", file=sys.stderr)
+        print(f"modbot: {count} ref update(s) and change request(s) recorded", file=sys.stderr)
         return EXIT_OK
 
     return _run(body)

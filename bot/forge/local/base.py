@@ -95,6 +95,10 @@ class LocalForgeBase:
         """A new bare repository (or the existing one) for ``owner/name``."""
         return GitRepository.init_bare(self.repository_path(repo), default_branch=default_branch)
 
+    def repository(self, repo: str) -> GitRepository:
+        """The git repository of ``owner/name`` (LocalForgeError 404 when there is none)."""
+        return self._git("repository", repo)
+
     def _git(self, operation: str, repo: str) -> GitRepository:
         git = GitRepository(self.repository_path(repo))
         if not git.exists():
