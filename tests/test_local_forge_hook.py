@@ -18,8 +18,13 @@ from bot.store import LocalForgeStore, open_store
 REPO = "acme/site"
 
 
+def pusher_env() -> dict[str, str]:
+    """A pusher's environment: not modbot's (no MODBOT_*), so the hook must know where the store is."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MODBOT_"))}
+
+
 def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = pusher_env()
     env.update(
         GIT_AUTHOR_NAME="alice",
         GIT_AUTHOR_EMAIL="alice@users.modbot.local",
@@ -157,7 +162,7 @@ def test_the_hook_names_no_credentials_and_runs_no_shell(
 
 
 def push_refused(work: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = pusher_env()
     done = subprocess.run(
         ["git", "push", "origin", *args], cwd=work, env=env, capture_output=True, text=True, check=False
     )
