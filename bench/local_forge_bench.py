@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.forge import Annotation
-from bot.forge.local import LocalForge, QueueSink
+from bot.forge.local import LocalForge
 from bot.store import LocalForgeStore, open_store
 from bot.store.bench import describe_machine
 
@@ -104,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
             Path(tmp) / "repos",
             LocalForgeStore(store.engine),
             {"alice": "write"}.get,  # type: ignore[arg-type]
-            events=QueueSink(store),
         )
         git = forge.create_repository(REPO)
         me = forge.identity("alice")

@@ -5,26 +5,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
 
 from bot.forge import Annotation, Forge, PullRequest
-from bot.forge.events import ForgeEvent
+from bot.forge.events import ForgeEvent, event_from_json
 from bot.forge.local import GitRepository, LocalForge
 from bot.forge.values import Permission
 from bot.store import LocalForgeStore, make_engine, upgrade_to_head
+from bot.store.models import DELIVERIES
 
 
 class Events:
-    """The events a forge emitted, in order."""
+    """The events the forge queued (the deliveries table, oldest first), read back as the worker does."""
 
-    def __init__(self) -> None:
-        self.events: list[ForgeEvent] = []
-        self.delivery_ids: list[str | None] = []
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
-    def emit(self, event: ForgeEvent, delivery_id: str | None = None) -> None:
-        self.events.append(event)
-        self.delivery_ids.append(delivery_id)
+    def _rows(self) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(DELIVERIES).order_by(DELIVERIES.c.id)))
+
+    @property
+    def events(self) -> list[ForgeEvent]:
+        return [event_from_json(row.payload) for row in self._rows()]
+
+    @property
+    def delivery_ids(self) -> list[str]:
+        return [row.delivery_id for row in self._rows()]
 
     def kinds(self) -> list[tuple[str, str]]:
         """(kind, action) of each event; "" for kinds that have no action."""
@@ -41,10 +51,8 @@ class LocalWorld:
         upgrade_to_head(engine)
         self.records = LocalForgeStore(engine)
         self.roles: dict[str, Permission] = {"alice": "write", "bob": "write", "carol": "read"}
-        self.events = Events()
-        self.local = LocalForge(
-            tmp_path / "repos", self.records, self.roles.get, bot_login=bot_login, events=self.events
-        )
+        self.events = Events(engine)
+        self.local = LocalForge(tmp_path / "repos", self.records, self.roles.get, bot_login=bot_login)
         self.repo = repo
         self.git = self.local.create_repository(repo)
         self.commit("main", {"README.md": b"hello\n"}, author="alice")

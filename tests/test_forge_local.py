@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.forge import Capability, CapabilityDeclined, ForgeError, ForgeProvider, supports
-from bot.forge.events import ChangeRequestEvent, RefCreatedEvent, RefPushedEvent
+from bot.forge.events import ChangeRequestEvent, CommentEvent, RefCreatedEvent, RefPushedEvent
 from bot.forge.local import LocalForge, LocalForgeProvider
 from bot.forge.local.hook import catch_up
 from bot.pipeline.release import make_record, parse_record
@@ -350,3 +350,42 @@ def test_catching_up_gives_a_moved_branch_its_event_once(world: LocalWorld) -> N
     (event,) = world.events.events[before:]
     assert isinstance(event, ChangeRequestEvent)
     assert (event.action, event.number, event.head_sha) == ("synchronize", number, moved)
+
+
+def test_catching_up_closes_as_merged_a_change_whose_head_the_base_contains(world: LocalWorld) -> None:
+    """The merge landed in git but its record did not (a crash), or the branch was pushed into the base:
+    the change request is closed as merged, and announced."""
+    number = proposal(world, "feature", {"a": b"1"})
+    head = world.local.get_pull(REPO, number).head_sha
+    main = world.git.resolve("main")
+    assert main is not None
+    world.git.update_ref("refs/heads/main", head, main)  # fast-forwarded behind modbot's back
+    assert catch_up(world.local, REPO) == 1
+    pull = world.local.get_pull(REPO, number)
+    assert (pull.state, pull.merged) == ("closed", True)
+    event = world.events.events[-1]
+    assert isinstance(event, ChangeRequestEvent) and (event.action, event.merged) == ("closed", True)
+
+
+def test_a_record_and_its_event_are_stored_together_or_not_at_all(
+    world: LocalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox: the comment's event is written in the comment's own transaction, so when queueing the
+    event fails, the comment is not stored either (and a refused opening queues no event)."""
+    number = proposal(world, "feature", {"a": b"1"})
+    queued = len(world.events.events)
+
+    def broken(*_events: object) -> list[object]:
+        raise RuntimeError("the queue refused it")
+
+    monkeypatch.setattr(world.local, "_announce", broken)
+    with pytest.raises(RuntimeError):
+        world.local.add_comment(REPO, number, "/deploy staging", by="alice")
+    assert world.records.list_comments(REPO, number) == []
+    monkeypatch.undo()
+    with pytest.raises(ForgeError):
+        world.local.open_change_request(REPO, head="feature", base="main", title="again", body="")
+    assert len(world.events.events) == queued
+    world.local.add_comment(REPO, number, "/deploy staging", by="alice")
+    event = world.events.events[-1]
+    assert isinstance(event, CommentEvent) and (event.body, event.author) == ("/deploy staging", "alice")

@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli import main
 from bot.forge.events import ChangeRequestEvent, RefCreatedEvent, RefPushedEvent, event_from_json
-from bot.forge.local import LocalForge, QueueSink
+from bot.forge.local import LocalForge
 from bot.store import LocalForgeStore, open_store
 
 REPO = "acme/site"
@@ -185,9 +185,7 @@ def test_refs_only_modbot_writes_are_refused_to_pushers_but_not_to_modbot(
 
     store = open_store(database)
     try:
-        forge = LocalForge(
-            root, LocalForgeStore(store.engine), {"alice": "write"}.get, events=QueueSink(store)
-        )
+        forge = LocalForge(root, LocalForgeStore(store.engine), {"alice": "write"}.get)
         main_sha = forge.branch_head(REPO, "main")
         tag = forge.create_annotated_tag(REPO, "release/rel_2026_12_07_001", main_sha, "{}")  # modbot may
         assert forge.get_ref(REPO, "tags/release/rel_2026_12_07_001") == tag

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from bot.app.review.report import CHECK_NAME, MARKER
 from bot.config import BotSettings
-from bot.forge.local import LocalForge, QueueSink
+from bot.forge.local import LocalForge
 from bot.store import LocalForgeStore, Store, open_store
 from bot.worker.wiring import dispatch
 from tests.corpus import LATEST, ROOT, read
@@ -29,7 +29,6 @@ def forge_and_store(tmp_path: Path) -> tuple[LocalForge, Store]:
         LocalForgeStore(store.engine),
         {"alice": "write"}.get,
         bot_login=BOT,
-        events=QueueSink(store),
     )
     git = forge.create_repository(REPO)
     me = forge.identity("alice")

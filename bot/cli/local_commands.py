@@ -81,7 +81,7 @@ def _root_option(p: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def _forge(args: argparse.Namespace) -> Iterator[LocalForge]:
-    from bot.forge.local import LocalForge, QueueSink
+    from bot.forge.local import LocalForge
     from bot.store import LocalForgeStore
 
     settings = _settings()
@@ -95,7 +95,6 @@ def _forge(args: argparse.Namespace) -> Iterator[LocalForge]:
             args.root.resolve(),
             LocalForgeStore(store.engine),
             lambda _login: None,  # local accounts come with `modbot users`; until then nobody has a role
-            events=QueueSink(store),
         )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "CHANGE_REQUEST_STATES",
     "REVIEW_STATES",
+    "Announcement",
     "ChangeRequestRecord",
     "CheckRecord",
     "CommentRecord",
@@ -157,3 +158,16 @@ class RunRecord:
     logs_url: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """An event of the local forge on its way into the delivery queue, written in the same transaction
+    as the record it announces (an outbox): the change and its event are stored together or not at all.
+    ``event`` is the job's event name (``forge:<kind>``), ``payload`` its JSON object."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str
+    payload: dict[str, Any]

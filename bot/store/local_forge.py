@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select, update
 
 from bot.domain.forge_records import REVIEW_STATES, ChangeRequestRecord, CommentRecord, ReviewRecord
 from bot.store.base import StoreBase
-from bot.store.local_forge_checks import LocalChecksMixin, as_record
+from bot.store.local_forge_checks import Announcer, LocalChecksMixin, as_record
 from bot.store.local_forge_tables import (
     LF_BOT_COMMITS,
     LF_CHANGE_REQUESTS,
@@ -52,6 +52,7 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
         head_sha: str,
         base_sha: str,
         draft: bool = False,
+        announce: Announcer[ChangeRequestRecord] | None = None,
     ) -> ChangeRequestRecord:
         repo = normalize_repository(repository)
         if not title.strip():
@@ -86,7 +87,10 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
                 "closed_at": None,
             }
             conn.execute(LF_CHANGE_REQUESTS.insert().values(**values))
-        return as_record(ChangeRequestRecord, values)
+            record = as_record(ChangeRequestRecord, values)
+            if announce is not None:
+                self._announce(conn, announce(record))
+        return record
 
     def get_change_request(self, repository: str, number: int) -> ChangeRequestRecord | None:
         repo = normalize_repository(repository)
@@ -119,6 +123,7 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
         number: int,
         *,
         expected_head_sha: str | None = None,
+        announce: Announcer[ChangeRequestRecord] | None = None,
         **changes: Any,
     ) -> ChangeRequestRecord:
         """Change the named fields (title, body, head_sha, base_sha, state, merged, merge_commit_sha,
@@ -160,7 +165,10 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
                 raise RecordNotFoundError(f"no change request #{number} in {repo}")
             if done.rowcount != 1:
                 raise LocalForgeConflict(f"change request #{number} has a new head; read it again")
-        return as_record(ChangeRequestRecord, row)
+            record = as_record(ChangeRequestRecord, row)
+            if announce is not None:
+                self._announce(conn, announce(record))
+        return record
 
     def _serialize(self, conn: Connection, repo: str) -> None:
         """PostgreSQL: one opening of a change request per repository at a time (numbers and the one-open-
@@ -214,7 +222,14 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
 
     # --- comments and reactions ----------------------------------------------------------------
     def add_comment(
-        self, repository: str, number: int, body: str, *, author: str, author_type: str = "User"
+        self,
+        repository: str,
+        number: int,
+        body: str,
+        *,
+        author: str,
+        author_type: str = "User",
+        announce: Announcer[CommentRecord] | None = None,
     ) -> CommentRecord:
         repo = normalize_repository(repository)
         now = self.now()
@@ -229,7 +244,10 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
         }
         with self.write() as conn:
             new_id = conn.execute(LF_COMMENTS.insert().values(**values)).inserted_primary_key
-        return as_record(CommentRecord, {**values, "id": int(new_id[0])})  # type: ignore[index]
+            record = as_record(CommentRecord, {**values, "id": int(new_id[0])})  # type: ignore[index]
+            if announce is not None:
+                self._announce(conn, announce(record))
+        return record
 
     def update_comment(self, repository: str, comment_id: int, body: str) -> CommentRecord:
         repo = normalize_repository(repository)

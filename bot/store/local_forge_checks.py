@@ -3,13 +3,14 @@ their statuses, and the local runner's runs (part of `bot.store.local_forge.Loca
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from bot.domain.forge_records import (
+    Announcement,
     CheckRecord,
     DeploymentRecordLocal,
     DeploymentStatusRecord,
@@ -25,12 +26,14 @@ from bot.store.local_forge_tables import (
     LF_STATUSES,
 )
 from bot.store.prs import normalize_repository
+from bot.store.queue import IncomingDelivery, _insert_new_deliveries
 from bot.store.values import RecordNotFoundError
 
-__all__ = ["LocalChecksMixin", "as_record"]
+__all__ = ["Announcer", "LocalChecksMixin", "as_record"]
 
 
 _R = TypeVar("_R")
+Announcer = Callable[[_R], Sequence[Announcement]]
 
 
 def as_record(cls: type[_R], row: Row[Any] | Mapping[str, Any]) -> _R:
@@ -40,6 +43,24 @@ def as_record(cls: type[_R], row: Row[Any] | Mapping[str, Any]) -> _R:
 
 
 class LocalChecksMixin(StoreBase):
+    # --- the outbox: events into the delivery queue, in the transaction of what they announce ------
+    def announce(self, announcements: Sequence[Announcement]) -> None:
+        """Queue events on their own (a change git made: there is no record to share a transaction)."""
+        if announcements:
+            with self.write() as conn:
+                self._announce(conn, announcements)
+
+    def _announce(self, conn: Connection, announcements: Sequence[Announcement]) -> None:
+        """Insert each as a pending delivery (its job); an id already queued is left as it is (a replay)."""
+        deliveries = [
+            IncomingDelivery(a.delivery_id, a.event, a.action, a.repository, None, a.payload)
+            for a in announcements
+        ]
+        for delivery in deliveries:
+            delivery.check()
+        if deliveries:
+            _insert_new_deliveries(conn, deliveries, self.now())
+
     # --- check runs ----------------------------------------------------------------------------
     def create_check(
         self,
@@ -194,7 +215,14 @@ class LocalChecksMixin(StoreBase):
         return [as_record(DeploymentRecordLocal, row) for row in rows]
 
     def add_deployment_status(
-        self, repository: str, deployment_id: int, *, auto_inactive: bool, creator: str, **values: Any
+        self,
+        repository: str,
+        deployment_id: int,
+        *,
+        auto_inactive: bool,
+        creator: str,
+        announce: Announcer[DeploymentStatusRecord] | None = None,
+        **values: Any,
     ) -> DeploymentStatusRecord:
         """A new status; with ``auto_inactive`` a success marks the environment's earlier deployments
         whose latest status is a success inactive (as GitHub does), in the same transaction."""
@@ -234,7 +262,10 @@ class LocalChecksMixin(StoreBase):
                         )
             row = {**values, "deployment_id": deployment_id, "creator": creator, "created_at": now}
             key = conn.execute(LF_DEPLOYMENT_STATUSES.insert().values(**row)).inserted_primary_key
-        return as_record(DeploymentStatusRecord, {**row, "id": int(key[0])})  # type: ignore[index]
+            record = as_record(DeploymentStatusRecord, {**row, "id": int(key[0])})  # type: ignore[index]
+            if announce is not None:
+                self._announce(conn, announce(record))
+        return record
 
     def list_deployment_statuses(self, deployment_id: int, *, limit: int) -> list[DeploymentStatusRecord]:
         s = LF_DEPLOYMENT_STATUSES.c
@@ -248,7 +279,9 @@ class LocalChecksMixin(StoreBase):
         return [as_record(DeploymentStatusRecord, row) for row in rows]
 
     # --- the local runner's runs ---------------------------------------------------------------
-    def create_run(self, repository: str, **values: Any) -> RunRecord:
+    def create_run(
+        self, repository: str, *, announce: Announcer[RunRecord] | None = None, **values: Any
+    ) -> RunRecord:
         now = self.now()
         values.update(
             repository=normalize_repository(repository), created_at=now, updated_at=now, run_attempt=1
@@ -258,10 +291,19 @@ class LocalChecksMixin(StoreBase):
         values.setdefault("logs_url", None)
         with self.write() as conn:
             key = conn.execute(LF_RUNS.insert().values(**values)).inserted_primary_key
-        return as_record(RunRecord, {**values, "id": int(key[0])})  # type: ignore[index]
+            record = as_record(RunRecord, {**values, "id": int(key[0])})  # type: ignore[index]
+            if announce is not None:
+                self._announce(conn, announce(record))
+        return record
 
     def update_run(
-        self, repository: str, run_id: int, *, only_if_status: str | None = None, **changes: Any
+        self,
+        repository: str,
+        run_id: int,
+        *,
+        only_if_status: str | None = None,
+        announce: Announcer[RunRecord] | None = None,
+        **changes: Any,
     ) -> RunRecord:
         """Change a run's status / conclusion / logs_url / run_attempt; with ``only_if_status`` only
         when it is in that status (RecordNotFoundError: no such run; ValueError: not in that status)."""
@@ -275,8 +317,10 @@ class LocalChecksMixin(StoreBase):
             if only_if_status is not None and row.status != only_if_status:
                 raise ValueError(f"run {run_id} is {row.status}, not {only_if_status}")
             conn.execute(update(LF_RUNS).where(*where).values(**changes, updated_at=self.now()))
-            row = conn.execute(select(LF_RUNS).where(*where)).one()
-        return as_record(RunRecord, row)
+            record = as_record(RunRecord, conn.execute(select(LF_RUNS).where(*where)).one())
+            if announce is not None:
+                self._announce(conn, announce(record))
+        return record
 
     def get_run(self, repository: str, run_id: int) -> RunRecord | None:
         c = LF_RUNS.c

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.domain.forge_records import Announcement
 from bot.domain.ids import is_login
 from bot.forge.arguments import validate_repo
 from bot.forge.calls import check_write_fence, record_call
 from bot.forge.events import ForgeEvent, RefCreatedEvent, RefPushedEvent, Repository
-from bot.forge.local.events import EventSink
+from bot.forge.local.events import announcement
 from bot.forge.local.git import ZERO_SHA, GitError, GitRepository, Identity
 from bot.forge.local.records import LocalRecords
 from bot.forge.ports import Capability, CapabilityDeclined
@@ -56,7 +57,6 @@ class LocalForgeBase:
         role_of: RoleOf,
         *,
         bot_login: str = "modbot",
-        events: EventSink | None = None,
         web_url: str = "http://127.0.0.1:8000",
         email_domain: str = DEFAULT_EMAIL_DOMAIN,
         runs: bool = True,
@@ -67,7 +67,6 @@ class LocalForgeBase:
         self.records = records
         self.role_of = role_of
         self._bot_login = bot_login
-        self.events = events
         self.web_url = web_url.rstrip("/")
         self.email_domain = email_domain
         self.operations = 0  # forge calls made (what a GitHub forge would count as API requests)
@@ -130,26 +129,33 @@ class LocalForgeBase:
         record_call(operation)
         self.operations += 1
 
-    def _emit(self, event: ForgeEvent, delivery_id: str | None = None) -> None:
-        if self.events is not None:
-            self.events.emit(event, delivery_id)
+    def _announce(self, *events: ForgeEvent) -> list[Announcement]:
+        return [announcement(event) for event in events]
 
     def _repository(self, repo: str) -> Repository:
         return Repository(full_name=repo.lower(), web_url=self._url(repo))
 
-    def _emit_ref(
+    def _ref_moved(
         self, repo: str, ref: str, before: str | None, after: str, delivery_id: str | None = None
-    ) -> None:
+    ) -> list[Announcement]:
         """What GitHub says when a ref moves: ``ref_created`` for a new branch or tag (as its ``create``
         event) and ``ref_pushed`` for every move (its ``push``)."""
         where = self._repository(repo)
+        said = []
         if before is None or before == ZERO_SHA:
             kind = "tag" if ref.startswith("refs/tags/") else "branch"
             short = ref.removeprefix("refs/tags/" if kind == "tag" else "refs/heads/")
             created = RefCreatedEvent(where, short, kind)
-            self._emit(created, f"{delivery_id}-created" if delivery_id else None)
+            said.append(announcement(created, f"{delivery_id}-created" if delivery_id else None))
         deleted = after == ZERO_SHA
-        self._emit(RefPushedEvent(where, ref, after, deleted), delivery_id)
+        said.append(announcement(RefPushedEvent(where, ref, after, deleted), delivery_id))
+        return said
+
+    def _emit_ref(
+        self, repo: str, ref: str, before: str | None, after: str, delivery_id: str | None = None
+    ) -> None:
+        """Announce a move git made (there is no record to share a transaction with)."""
+        self.records.announce(self._ref_moved(repo, ref, before, after, delivery_id))
 
     def _url(self, repo: str, *parts: object) -> str:
         return "/".join([self.web_url, "repos", repo.lower(), *(str(p) for p in parts)])

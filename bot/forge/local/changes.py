@@ -9,15 +9,18 @@ fetched into ``refs/pull/<n>/head`` when it is opened, as GitHub keeps it.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
-from bot.domain.forge_records import ChangeRequestRecord, CommentRecord
+from bot.domain.forge_records import Announcement, ChangeRequestRecord, CommentRecord
 from bot.forge.arguments import normalize_ref, validate_login, validate_path, validate_repo
 from bot.forge.events import ChangeRequestEvent, CommentEvent
 from bot.forge.github.limits import REACTIONS, check_comment_body
 from bot.forge.local.base import LocalForgeError, git_failure
+from bot.forge.local.events import announcement
 from bot.forge.local.files import FilesMixin, revision
 from bot.forge.local.git import ZERO_SHA, GitError, GitRepository, MergeConflict, RefMoved
+from bot.forge.local.records import Announcer
 from bot.forge.values import PERMISSIONS, Comment, Permission, PullRequest, Review
 
 __all__ = ["ChangesMixin"]
@@ -144,6 +147,24 @@ class ChangesMixin(FilesMixin):
                 "create_pull", 422, f"Validation Failed (No commits between {base} and {head})"
             )
         fork = head_repo.lower() if source is not git else None
+        incoming = f"refs/modbot/incoming/{uuid.uuid4().hex}"
+        if fork is not None:  # the fork's commits come in first: an announced head is always readable
+            try:
+                git.run(
+                    [
+                        "fetch",
+                        "--quiet",
+                        "--no-tags",
+                        str(source.path),
+                        f"+refs/heads/{head_branch}:{incoming}",
+                    ]
+                )
+            except GitError as exc:
+                raise git_failure("create_pull", exc) from None
+            fetched = git.ref(incoming)
+            if fetched is None:
+                raise LocalForgeError("create_pull", 422, f"Validation Failed (could not fetch {head})")
+            head_sha = fetched  # what was fetched, should the fork's branch have moved meanwhile
         try:
             record = self.records.open_change_request(
                 repo,
@@ -156,25 +177,16 @@ class ChangesMixin(FilesMixin):
                 head_sha=head_sha[0],
                 base_sha=base_sha[0],
                 draft=draft,
+                announce=self._change_said("opened"),
             )
         except ValueError as exc:
             raise LocalForgeError("create_pull", 422, f"Validation Failed ({exc})") from None
+        finally:
+            if fork is not None:
+                git.delete_ref(incoming, head_sha[0])
         if fork is not None:
-            try:
-                git.run(
-                    [
-                        "fetch",
-                        "--quiet",
-                        "--no-tags",
-                        str(source.path),
-                        f"+refs/heads/{head_branch}:refs/pull/{record.number}/head",
-                    ]
-                )
-            except GitError as exc:
-                raise git_failure("create_pull", exc) from None
-        pull = self._pull(git, record)
-        self._emit_change("opened", pull)
-        return pull
+            git.update_ref(f"refs/pull/{record.number}/head", record.head_sha, None)
+        return self._pull(git, record)
 
     def update_pull(
         self, repo: str, number: int, *, title: str | None = None, body: str | None = None
@@ -185,12 +197,10 @@ class ChangesMixin(FilesMixin):
             raise ValueError("a change request needs a title")
         git = self._git("update_pull", repo)
         self._call("update_pull", write=True)
-        self._record("update_pull", repo, number)
+        now = self._pull(git, self._record("update_pull", repo, number))
         changes = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
-        record = self.records.update_change_request(repo, number, **changes)
-        pull = self._pull(git, record)
-        self._emit_change("edited", pull)
-        return pull
+        said = self._change_said("edited", now.head_sha, now.base_sha)
+        return self._pull(git, self.records.update_change_request(repo, number, announce=said, **changes))
 
     def head_pushed(self, repo: str, branch: str, sha: str) -> list[int]:
         """A push moved ``branch`` to ``sha`` (the post-receive hook): the open change requests from it
@@ -201,9 +211,38 @@ class ChangesMixin(FilesMixin):
         found = self.records.find_open_change_request(repo, branch)
         if found is None or found.head_sha == sha:
             return []
-        record = self.records.update_change_request(repo, found.number, head_sha=sha)
-        self._emit_change("synchronize", self._pull(git, record))
+        base = self._pull(git, found).base_sha
+        said = self._change_said("synchronize", sha, base)
+        self.records.update_change_request(repo, found.number, head_sha=sha, announce=said)
         return [found.number]
+
+    def settle(self, repo: str) -> int:
+        """Bring open change requests in line with git, for what modbot did not hear (a push while the
+        hooks were off, a crash between a change in git and its record): a moved head is recorded and
+        announced (``synchronize``); a head the base branch already contains is closed as merged (a crash
+        after a merge landed, or a push of the branch into the base). Returns how many it changed."""
+        git = self._git("settle", repo)
+        self._call("settle", write=True)
+        changed = 0
+        for record in self.records.list_change_requests(repo, state="open"):
+            pull = self._pull(git, record)
+            if pull.head_sha != record.head_sha and record.head_repository is None:
+                said = self._change_said("synchronize", pull.head_sha, pull.base_sha)
+                self.records.update_change_request(repo, record.number, head_sha=pull.head_sha, announce=said)
+                changed += 1
+            if git.is_ancestor(pull.head_sha, pull.base_sha):
+                self.records.update_change_request(
+                    repo,
+                    record.number,
+                    state="closed",
+                    merged=True,
+                    head_sha=pull.head_sha,
+                    base_sha=pull.base_sha,
+                    closed_at=self._now(),
+                    announce=self._change_said("closed"),
+                )
+                changed += 1
+        return changed
 
     def pushed(self, repo: str, ref: str, before: str, after: str, *, delivery_id: str | None = None) -> None:
         """A ``git push`` moved ``ref`` from ``before`` to ``after`` (all-zero: created / deleted): its
@@ -212,20 +251,27 @@ class ChangesMixin(FilesMixin):
         if ref.startswith("refs/heads/") and after != ZERO_SHA:
             self.head_pushed(repo, ref.removeprefix("refs/heads/"), after)
 
-    def _emit_change(self, action: str, pull: PullRequest) -> None:
-        """The change request's event, with GitHub's action words (``synchronize`` for a new head)."""
-        self._emit(
-            ChangeRequestEvent(
-                self._repository(pull.repo),
+    def _change_said(
+        self, action: str, head_sha: str | None = None, base_sha: str | None = None
+    ) -> Announcer[ChangeRequestRecord]:
+        """The change request's event, written with its record, with GitHub's action words
+        (``synchronize`` for a new head); the head and base as the caller saw them in git (an open change
+        request's live branches), else as recorded."""
+
+        def said(record: ChangeRequestRecord) -> list[Announcement]:
+            event = ChangeRequestEvent(
+                self._repository(record.repository),
                 action,
-                pull.number,
-                pull.state,
-                pull.head_sha,
-                pull.base_sha,
-                merged=pull.merged,
-                merge_commit_sha=pull.merge_commit_sha,
+                record.number,
+                record.state,
+                head_sha or record.head_sha,
+                base_sha or record.base_sha,
+                merged=record.merged,
+                merge_commit_sha=record.merge_commit_sha,
             )
-        )
+            return [announcement(event)]
+
+        return said
 
     # --- what local users do -------------------------------------------------------------------
     def _allowed(self, operation: str, login: str, wanted: Permission) -> None:
@@ -286,11 +332,14 @@ class ChangesMixin(FilesMixin):
             head_sha=pull.head_sha,
             base_sha=pull.base_sha,
             closed_at=self._now(),
+            # the base branch's push and the change request's "closed" (merged: GitHub's words), with
+            # the record (the merge is already in git: catch_up finds one whose record was not written)
+            announce=lambda closed: [
+                *self._ref_moved(repo, f"refs/heads/{record.base_ref}", pull.base_sha, merge),
+                *self._change_said("closed")(closed),
+            ],
         )
-        self._emit_ref(repo, f"refs/heads/{record.base_ref}", pull.base_sha, merge)
-        merged = self._pull(git, done)
-        self._emit_change("closed", merged)  # GitHub's words: closed, with merged true
-        return merged
+        return self._pull(git, done)
 
     def set_pull_state(self, repo: str, number: int, state: str, *, by: str) -> PullRequest:
         """Close (``closed``) or reopen (``open``) a change request: its author or a writer."""
@@ -314,12 +363,11 @@ class ChangesMixin(FilesMixin):
                 head_sha=pull.head_sha,
                 base_sha=pull.base_sha,
                 closed_at=self._now() if state == "closed" else None,
+                announce=self._change_said("closed" if state == "closed" else "reopened"),
             )
         except ValueError as exc:  # another one is open for the branch now
             raise LocalForgeError("set_pull_state", 422, str(exc)) from None
-        pull = self._pull(git, done)
-        self._emit_change("closed" if state == "closed" else "reopened", pull)
-        return pull
+        return self._pull(git, done)
 
     def submit_review(self, repo: str, number: int, *, by: str, action: str, body: str = "") -> Review:
         """``approve``, ``request_changes`` or ``comment`` on the head as it is now (a local account;
@@ -382,18 +430,22 @@ class ChangesMixin(FilesMixin):
         self._call("create_comment", write=True)
         self._record("create_comment", repo, number)
         record = self.records.add_comment(
-            repo, int(number), body, author=by, author_type="Bot" if bot else "User"
-        )
-        self._emit(
-            CommentEvent(
-                self._repository(repo),
-                "created",
-                int(number),
-                record.id,
-                record.body,
-                record.author,
-                author_is_bot=bot,
-            )
+            repo,
+            int(number),
+            body,
+            author=by,
+            author_type="Bot" if bot else "User",
+            announce=lambda made: self._announce(
+                CommentEvent(
+                    self._repository(repo),
+                    "created",
+                    made.number,
+                    made.id,
+                    made.body,
+                    made.author,
+                    author_is_bot=bot,
+                )
+            ),
         )
         return self._comment(repo, record)
 

@@ -242,6 +242,10 @@ class ChecksMixin(ChangesMixin):
         body = deployment_status_request(state, description, log_url, environment_url, auto_inactive)
         self._git("create_deployment_status", repo)
         self._call("create_deployment_status", write=True)
+        deployment = self.records.get_deployment(repo, int(deployment_id))
+        if deployment is None:
+            raise LocalForgeError("create_deployment_status", 404, "Not Found")
+        where = self._repository(repo)
         try:
             record = self.records.add_deployment_status(
                 repo,
@@ -252,14 +256,13 @@ class ChecksMixin(ChangesMixin):
                 description=body["description"],
                 log_url=log_url,
                 environment_url=environment_url,
+                announce=lambda made: self._announce(
+                    DeploymentStatusEvent(where, self._deployment(deployment), self._deployment_status(made))
+                ),
             )
         except LookupError:
             raise LocalForgeError("create_deployment_status", 404, "Not Found") from None
-        status = self._deployment_status(record)
-        deployment = self.records.get_deployment(repo, int(deployment_id))
-        if deployment is not None:
-            self._emit(DeploymentStatusEvent(self._repository(repo), self._deployment(deployment), status))
-        return status
+        return self._deployment_status(record)
 
     def list_deployments(
         self,

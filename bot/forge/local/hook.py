@@ -102,16 +102,7 @@ def drain_pushes(forge: LocalForge, repo: str) -> int:
 
 
 def catch_up(forge: LocalForge, repo: str) -> int:
-    """What modbot does when it starts (or when asked): take the spooled pushes, then give every open
-    change request whose branch moved without modbot hearing of it (a push while the hooks were off, a
-    crash between a change and its event) its new head and its ``synchronize`` event. Returns how many
-    ref updates and change requests it caught up."""
-    count = drain_pushes(forge, repo)
-    git = forge.repository(repo)
-    for record in forge.records.list_change_requests(repo, state="open"):
-        if record.head_repository is not None:
-            continue  # a fork's head is fetched when it is opened; its own repository has its own hooks
-        head = git.ref(f"refs/heads/{record.head_ref}")
-        if head is not None and head[0] != record.head_sha:
-            count += len(forge.head_pushed(repo, record.head_ref, head[0]))
-    return count
+    """What modbot does when it starts (or when asked): take the spooled pushes, then settle the open
+    change requests with git (`LocalForge.settle`: heads that moved unheard, merges whose record a crash
+    lost). Returns how many ref updates and change requests it caught up."""
+    return drain_pushes(forge, repo) + forge.settle(repo)

@@ -4,10 +4,11 @@ passes the store in)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from bot.domain.forge_records import (
+    Announcement,
     ChangeRequestRecord,
     CheckRecord,
     CommentRecord,
@@ -18,10 +19,15 @@ from bot.domain.forge_records import (
     StatusRecord,
 )
 
-__all__ = ["LocalRecords"]
+__all__ = ["Announcer", "LocalRecords"]
+
+_R = TypeVar("_R")
+# Given the record a write made (inside its transaction), the events that announce it.
+Announcer = Callable[[_R], Sequence[Announcement]]
 
 
 class LocalRecords(Protocol):
+    def announce(self, announcements: Sequence[Announcement]) -> None: ...
     def open_change_request(
         self,
         repository: str,
@@ -35,6 +41,7 @@ class LocalRecords(Protocol):
         head_sha: str,
         base_sha: str,
         draft: bool = False,
+        announce: Announcer[ChangeRequestRecord] | None = None,
     ) -> ChangeRequestRecord: ...
     def get_change_request(self, repository: str, number: int) -> ChangeRequestRecord | None: ...
     def find_open_change_request(
@@ -44,14 +51,27 @@ class LocalRecords(Protocol):
         self, repository: str, *, state: str | None = None
     ) -> list[ChangeRequestRecord]: ...
     def update_change_request(
-        self, repository: str, number: int, *, expected_head_sha: str | None = None, **changes: Any
+        self,
+        repository: str,
+        number: int,
+        *,
+        expected_head_sha: str | None = None,
+        announce: Announcer[ChangeRequestRecord] | None = None,
+        **changes: Any,
     ) -> ChangeRequestRecord: ...
     def add_review(
         self, repository: str, number: int, *, author: str, state: str, commit_sha: str, body: str = ""
     ) -> ReviewRecord: ...
     def list_reviews(self, repository: str, number: int) -> list[ReviewRecord]: ...
     def add_comment(
-        self, repository: str, number: int, body: str, *, author: str, author_type: str = "User"
+        self,
+        repository: str,
+        number: int,
+        body: str,
+        *,
+        author: str,
+        author_type: str = "User",
+        announce: Announcer[CommentRecord] | None = None,
     ) -> CommentRecord: ...
     def update_comment(self, repository: str, comment_id: int, body: str) -> CommentRecord: ...
     def get_comment(self, repository: str, comment_id: int) -> CommentRecord | None: ...
@@ -108,12 +128,27 @@ class LocalRecords(Protocol):
         self, repository: str, *, filters: Mapping[str, str | None], limit: int
     ) -> list[DeploymentRecordLocal]: ...
     def add_deployment_status(
-        self, repository: str, deployment_id: int, *, auto_inactive: bool, creator: str, **values: Any
+        self,
+        repository: str,
+        deployment_id: int,
+        *,
+        auto_inactive: bool,
+        creator: str,
+        announce: Announcer[DeploymentStatusRecord] | None = None,
+        **values: Any,
     ) -> DeploymentStatusRecord: ...
     def list_deployment_statuses(self, deployment_id: int, *, limit: int) -> list[DeploymentStatusRecord]: ...
-    def create_run(self, repository: str, **values: Any) -> RunRecord: ...
+    def create_run(
+        self, repository: str, *, announce: Announcer[RunRecord] | None = None, **values: Any
+    ) -> RunRecord: ...
     def update_run(
-        self, repository: str, run_id: int, *, only_if_status: str | None = None, **changes: Any
+        self,
+        repository: str,
+        run_id: int,
+        *,
+        only_if_status: str | None = None,
+        announce: Announcer[RunRecord] | None = None,
+        **changes: Any,
     ) -> RunRecord: ...
     def get_run(self, repository: str, run_id: int) -> RunRecord | None: ...
     def list_runs(

@@ -18,6 +18,7 @@ from bot.forge.events import RunEvent
 from bot.forge.github.limits import check_run_fields
 from bot.forge.local.base import LocalForgeError
 from bot.forge.local.checks import ChecksMixin
+from bot.forge.local.records import Announcer
 from bot.forge.ports import Capability
 from bot.forge.values import Permission, WorkflowRun
 
@@ -80,17 +81,17 @@ class RunsMixin(ChecksMixin):
         if found is None:
             raise LocalForgeError("rerun_workflow_run", 404, "Not Found")
         try:
-            again = self.records.update_run(
+            self.records.update_run(
                 repo,
                 found.id,
                 only_if_status="completed",
                 status="queued",
                 conclusion=None,
                 run_attempt=found.run_attempt + 1,
+                announce=self._run_said("requested"),
             )
         except ValueError:
             raise LocalForgeError("rerun_workflow_run", 403, "This workflow is already running") from None
-        self._emit(RunEvent(self._repository(repo), "requested", self._run(again)))
 
     def start_run(
         self, repo: str, *, workflow: str, head_sha: str, head_branch: str | None, event: str
@@ -109,10 +110,9 @@ class RunsMixin(ChecksMixin):
             head_sha=head_sha,
             head_branch=head_branch,
             event=event,
+            announce=self._run_said("requested"),
         )
-        run = self._run(record)
-        self._emit(RunEvent(self._repository(repo), "requested", run))
-        return run
+        return self._run(record)
 
     def report_run(
         self,
@@ -131,12 +131,15 @@ class RunsMixin(ChecksMixin):
         if logs_url is not None:
             changes["logs_url"] = logs_url
         try:
-            record = self.records.update_run(repo, int(run_id), **changes)
+            said = self._run_said("completed") if status == "completed" else None
+            record = self.records.update_run(repo, int(run_id), announce=said, **changes)
         except LookupError:
             raise LocalForgeError("report_run", 404, "Not Found") from None
-        if status == "completed":
-            self._emit(RunEvent(self._repository(repo), "completed", self._run(record)))
         return self._run(record)
+
+    def _run_said(self, action: str) -> Announcer[RunRecord]:
+        """A run's event (``requested``, ``completed``), written with its record."""
+        return lambda run: self._announce(RunEvent(self._repository(run.repository), action, self._run(run)))
 
     # --- permissions ---------------------------------------------------------------------------
     def get_permission(self, repo: str, username: str) -> Permission:
