@@ -1,5 +1,5 @@
-"""Change requests (branches plus records), their reviews, comments and reactions, and the actions
-local users take on them: merge (a real git merge by modbot), close, reopen, review.
+"""Change requests (branches plus records) and their reviews, and the actions local users take on them:
+merge (a real git merge by modbot), close, reopen, review. (Comments are in `comments`.)
 
 The head of an open change request is read from git (the branch as it is now), so a plain ``git push``
 shows at once; the records keep the head and base recorded at the last open / push / merge, which is
@@ -12,16 +12,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from bot.domain.forge_records import Announcement, ChangeRequestRecord, CommentRecord
+from bot.domain.forge_records import Announcement, ChangeRequestRecord
 from bot.forge.arguments import normalize_ref, validate_login, validate_path, validate_repo
-from bot.forge.events import ChangeRequestEvent, CommentEvent
-from bot.forge.github.limits import REACTIONS, check_comment_body
+from bot.forge.events import ChangeRequestEvent
+from bot.forge.github.limits import check_comment_body
 from bot.forge.local.base import LocalForgeError, git_failure
 from bot.forge.local.events import announcement
 from bot.forge.local.files import FilesMixin, revision
 from bot.forge.local.git import ZERO_SHA, GitError, GitRepository, MergeConflict, RefMoved
 from bot.forge.local.records import Announcer
-from bot.forge.values import PERMISSIONS, Comment, Permission, PullRequest, Review
+from bot.forge.values import PERMISSIONS, Permission, PullRequest, Review
 
 __all__ = ["ChangesMixin"]
 
@@ -395,74 +395,3 @@ class ChangesMixin(FilesMixin):
     @staticmethod
     def _now() -> datetime:
         return datetime.now(UTC)
-
-    # --- comments and reactions ----------------------------------------------------------------
-    def _comment(self, repo: str, record: CommentRecord) -> Comment:
-        return Comment(
-            id=record.id,
-            body=record.body,
-            author=record.author,
-            author_type=record.author_type,
-            html_url=self._url(repo, "changes", record.number) + f"#comment-{record.id}",
-        )
-
-    def find_comment(self, repo: str, number: int, marker: str) -> Comment | None:
-        if not marker:
-            raise ValueError("an empty marker would match every comment")
-        self._git("find_comment", repo)
-        self._call("find_comment")
-        me = self.bot_login.lower()
-        for record in self.records.list_comments(repo, int(number)):
-            if record.author.lower() == me and marker in record.body:
-                return self._comment(repo, record)
-        return None
-
-    def create_comment(self, repo: str, number: int, body: str) -> Comment:
-        return self.add_comment(repo, number, body, by=self.bot_login)
-
-    def add_comment(self, repo: str, number: int, body: str, *, by: str) -> Comment:
-        """A comment on change request ``number`` by ``by`` (modbot, or a local account)."""
-        check_comment_body(body)
-        bot = by.lower() == self.bot_login.lower()
-        if not bot:
-            self._allowed("create_comment", by, "read")
-        self._git("create_comment", repo)
-        self._call("create_comment", write=True)
-        self._record("create_comment", repo, number)
-        record = self.records.add_comment(
-            repo,
-            int(number),
-            body,
-            author=by,
-            author_type="Bot" if bot else "User",
-            announce=lambda made: self._announce(
-                CommentEvent(
-                    self._repository(repo),
-                    "created",
-                    made.number,
-                    made.id,
-                    made.body,
-                    made.author,
-                    author_is_bot=bot,
-                )
-            ),
-        )
-        return self._comment(repo, record)
-
-    def update_comment(self, repo: str, comment_id: int, body: str) -> Comment:
-        check_comment_body(body)
-        self._git("update_comment", repo)
-        self._call("update_comment", write=True)
-        found = self.records.get_comment(repo, int(comment_id))
-        if found is None or found.author.lower() != self.bot_login.lower():
-            raise LocalForgeError("update_comment", 404, "Not Found")
-        return self._comment(repo, self.records.update_comment(repo, int(comment_id), body))
-
-    def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
-        if content not in REACTIONS:
-            raise ValueError(f"reaction must be one of {sorted(REACTIONS)}, not {content!r}")
-        self._git("add_reaction", repo)
-        self._call("add_reaction", write=True)
-        if self.records.get_comment(repo, int(comment_id)) is None:
-            raise LocalForgeError("add_reaction", 404, "Not Found")
-        self.records.add_reaction(int(comment_id), author=self.bot_login, content=content)

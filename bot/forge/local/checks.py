@@ -16,7 +16,7 @@ from bot.forge.events import DeploymentStatusEvent
 from bot.forge.github.conversions import deployment_request, deployment_status_request
 from bot.forge.github.limits import COMMIT_STATES, check_run_fields, status_description, validate_environment
 from bot.forge.local.base import LocalForgeError
-from bot.forge.local.changes import ChangesMixin
+from bot.forge.local.comments import CommentsMixin
 from bot.forge.local.files import revision
 from bot.forge.local.git import GitRepository, is_sha
 from bot.forge.values import (
@@ -37,7 +37,7 @@ def _check_output(title: str, summary: str, text: str | None, annotations: Seque
         raise ValueError("a check run output needs a title and a summary")
 
 
-class ChecksMixin(ChangesMixin):
+class ChecksMixin(CommentsMixin):
     def _commit(self, operation: str, git: GitRepository, sha: str) -> None:
         if not is_sha(sha) or git.resolve(sha) != sha:
             raise LocalForgeError(operation, 422, f"No commit found for SHA: {sha}")
