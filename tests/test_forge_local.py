@@ -224,6 +224,17 @@ def test_a_change_request_from_another_hosted_repository_is_a_fork(world: LocalW
     assert world.local.get_file(REPO, "modules.toml", head) == b"evil = true\n"  # fetched in
     assert world.local.pull_touches(REPO, pull.number, "modules.toml")
 
+    newer = world.commit("patch-1", {"modules.toml": b"evil = 2\n"}, repo="mallory/site", author="mallory")
+    world.local.pushed("mallory/site", "refs/heads/patch-1", head, newer)  # the fork's hook
+    assert world.local.get_pull(REPO, pull.number).head_sha == newer
+    assert world.local.get_file(REPO, "modules.toml", newer) == b"evil = 2\n"
+    event = world.events.events[-1]
+    assert isinstance(event, ChangeRequestEvent)
+    assert (event.repository.full_name, event.action, event.head_sha) == (REPO, "synchronize", newer)
+    latest = world.commit("patch-1", {"modules.toml": b"evil = 3\n"}, repo="mallory/site", author="mallory")
+    assert catch_up(world.local, REPO) == 1  # a push the fork's hook did not report
+    assert world.local.get_pull(REPO, pull.number).head_sha == latest
+
 
 def test_a_push_to_the_head_branch_updates_the_change_request(world: LocalWorld) -> None:
     number = proposal(world, "feature", {"a": b"1"})

@@ -108,6 +108,18 @@ class LocalForgeStore(LocalChecksMixin, StoreBase):
         with self.read() as conn:
             return self._open_for_branch(conn, repo, head_ref, head_repository)
 
+    def open_change_requests_from(self, head_repository: str, head_ref: str) -> list[ChangeRequestRecord]:
+        """The open change requests, in any repository, whose head is ``head_ref`` of the (fork)
+        repository ``head_repository``."""
+        fork = normalize_repository(head_repository)
+        with self.read() as conn:
+            rows = conn.execute(
+                select(LF_CHANGE_REQUESTS)
+                .where(_CR.head_repository == fork, _CR.head_ref == head_ref, _CR.state == "open")
+                .order_by(_CR.id)
+            ).all()
+        return [as_record(ChangeRequestRecord, row) for row in rows]
+
     def list_change_requests(self, repository: str, *, state: str | None = None) -> list[ChangeRequestRecord]:
         repo = normalize_repository(repository)
         query = select(LF_CHANGE_REQUESTS).where(_CR.repository == repo)

@@ -19,7 +19,7 @@ from bot.forge.github.limits import check_comment_body
 from bot.forge.local.base import LocalForgeError, git_failure
 from bot.forge.local.events import announcement
 from bot.forge.local.files import FilesMixin, revision
-from bot.forge.local.git import ZERO_SHA, GitError, GitRepository, MergeConflict, RefMoved
+from bot.forge.local.git import GitError, GitRepository, MergeConflict, RefMoved
 from bot.forge.local.records import Announcer
 from bot.forge.values import PERMISSIONS, Permission, PullRequest, Review
 
@@ -201,55 +201,6 @@ class ChangesMixin(FilesMixin):
         changes = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
         said = self._change_said("edited", now.head_sha, now.base_sha)
         return self._pull(git, self.records.update_change_request(repo, number, announce=said, **changes))
-
-    def head_pushed(self, repo: str, branch: str, sha: str) -> list[int]:
-        """A push moved ``branch`` to ``sha`` (the post-receive hook): the open change requests from it
-        record their new head and say so (``updated``). Returns their numbers."""
-        normalize_ref(f"heads/{branch}")
-        git = self._git("head_pushed", repo)
-        self._call("head_pushed", write=True)
-        found = self.records.find_open_change_request(repo, branch)
-        if found is None or found.head_sha == sha:
-            return []
-        base = self._pull(git, found).base_sha
-        said = self._change_said("synchronize", sha, base)
-        self.records.update_change_request(repo, found.number, head_sha=sha, announce=said)
-        return [found.number]
-
-    def settle(self, repo: str) -> int:
-        """Bring open change requests in line with git, for what modbot did not hear (a push while the
-        hooks were off, a crash between a change in git and its record): a moved head is recorded and
-        announced (``synchronize``); a head the base branch already contains is closed as merged (a crash
-        after a merge landed, or a push of the branch into the base). Returns how many it changed."""
-        git = self._git("settle", repo)
-        self._call("settle", write=True)
-        changed = 0
-        for record in self.records.list_change_requests(repo, state="open"):
-            pull = self._pull(git, record)
-            if pull.head_sha != record.head_sha and record.head_repository is None:
-                said = self._change_said("synchronize", pull.head_sha, pull.base_sha)
-                self.records.update_change_request(repo, record.number, head_sha=pull.head_sha, announce=said)
-                changed += 1
-            if git.is_ancestor(pull.head_sha, pull.base_sha):
-                self.records.update_change_request(
-                    repo,
-                    record.number,
-                    state="closed",
-                    merged=True,
-                    head_sha=pull.head_sha,
-                    base_sha=pull.base_sha,
-                    closed_at=self._now(),
-                    announce=self._change_said("closed"),
-                )
-                changed += 1
-        return changed
-
-    def pushed(self, repo: str, ref: str, before: str, after: str, *, delivery_id: str | None = None) -> None:
-        """A ``git push`` moved ``ref`` from ``before`` to ``after`` (all-zero: created / deleted): its
-        events, and the change request from a pushed branch takes its new head."""
-        self._emit_ref(repo, ref, before, after, delivery_id)
-        if ref.startswith("refs/heads/") and after != ZERO_SHA:
-            self.head_pushed(repo, ref.removeprefix("refs/heads/"), after)
 
     def _change_said(
         self, action: str, head_sha: str | None = None, base_sha: str | None = None

@@ -7,13 +7,13 @@ from bot.domain.forge_records import CommentRecord
 from bot.forge.events import CommentEvent
 from bot.forge.github.limits import REACTIONS, check_comment_body
 from bot.forge.local.base import LocalForgeError
-from bot.forge.local.changes import ChangesMixin
+from bot.forge.local.sync import SyncMixin
 from bot.forge.values import Comment
 
 __all__ = ["CommentsMixin"]
 
 
-class CommentsMixin(ChangesMixin):
+class CommentsMixin(SyncMixin):
     # --- comments and reactions ----------------------------------------------------------------
     def _comment(self, repo: str, record: CommentRecord) -> Comment:
         return Comment(
