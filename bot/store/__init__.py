@@ -47,6 +47,7 @@ from bot.domain.records import (
     new_build_id,
 )
 from bot.store.engine import DEFAULT_DATABASE_URL, UnsupportedDatabaseError, describe_url, make_engine
+from bot.store.local_forge import LocalForgeConflict, LocalForgeStore
 from bot.store.migrate import SchemaTooNewError, current_revision, head_revision, upgrade_to_head
 from bot.store.store import Store, open_store
 from bot.store.timings import StoreTimings
@@ -79,6 +80,8 @@ __all__ = [
     "FinalStateError",
     "Job",
     "LeaseLostError",
+    "LocalForgeConflict",
+    "LocalForgeStore",
     "LockHeld",
     "LockLost",
     "LockPurpose",
