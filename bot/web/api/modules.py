@@ -14,10 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.app.module_changes import ChangeFailed, ChangeRefused, request_module_change
 from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError
-from bot.handlers.admin_actions import Action, Intent, ModuleChange, ProposeResult, propose_change
-from bot.manifest.edit import EditRefused
+from bot.handlers.admin_actions import Action, Intent, ModuleChange, ProposeResult
 from bot.web.api.auditing import api_actor, audit_safely
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
@@ -134,34 +134,24 @@ def propose(  # noqa: PLR0917 - FastAPI passes each parameter and dependency
         raise refuse(422, NOT_VALID, describe_errors(error.errors())) from None
     try:
         forge = forges.for_installation(body.installation_id)
-        result = propose_change(forge, repo, intent, manifest_path=settings.manifest_path)
-    except EditRefused as refused:
-        raise refuse(
-            422, f"modbot refused to {action} `{slug}`; nothing was opened", list(refused.reasons)
-        ) from None
     except ForgeError as error:
-        log.warning("admin %s %s on %s: %s", action, slug, repo, error)
         failed = refuse(502, str(error))
         failed.headers.update(retry_after_header(error))
         raise failed from None
     except Exception:
-        log.exception("admin %s %s on %s failed", action, slug, repo)
+        log.exception("admin %s %s on %s: no forge", action, slug, repo)
         raise refuse(500, INTERNAL) from None
-    target = f"{repo}#{result.pull_number}" if result.pull_number else repo
-    audit_safely(
-        store,
-        actor,
-        audit_action,
-        target,
-        details={
-            **details,
-            "outcome": result.status,
-            "branch": result.branch,
-            "base_sha": result.base_sha,
-            "commit_sha": result.commit_sha,
-            "summary": result.summary,
-        },
-        reason=body.reason,
-    )
+    try:
+        result = request_module_change(
+            store, forge, repo, intent, manifest_path=settings.manifest_path, actor=actor, details=details
+        )
+    except ChangeRefused as refused:
+        raise ApiProblem(422, Refusal(detail=refused.detail, reasons=refused.reasons)) from None
+    except ChangeFailed as failed:
+        if failed.forge_error is None:
+            raise ApiProblem(500, Problem(detail=failed.detail)) from None
+        problem = ApiProblem(502, Problem(detail=failed.detail))
+        problem.headers.update(retry_after_header(failed.forge_error))
+        raise problem from None
     response.status_code = 201 if result.status == "opened" else 200
     return result
