@@ -27,6 +27,7 @@ __all__ = [
     "Verdict",
     "location_of",
     "modules_view",
+    "upgrade_fields",
     "verdict",
 ]
 
@@ -44,6 +45,7 @@ class Verdict:
     allowed: bool
     reasons: tuple[str, ...] = ()
     summary: str = ""
+    delta: Mapping[str, Any] | None = None  # the modules_delta as JSON, when allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,7 @@ def verdict(
         return Verdict(
             action, allowed=False, reasons=(f"nothing to change: `{manifest_path}` already says this",)
         )
-    return Verdict(action, allowed=True, summary=plan.delta.summary)
+    return Verdict(action, allowed=True, summary=plan.delta.summary, delta=plan.delta.to_json())
 
 
 def location_of(spec: ModuleSpec | CatalogEntry) -> str:
@@ -174,7 +176,7 @@ def _rows(
                 verdicts[action] = verdict(action, slug, text, manifest_path=manifest_path)
             if upgrade_to is not None:
                 verdicts["upgrade"] = verdict(
-                    "upgrade", slug, text, manifest_path=manifest_path, module=_upgrade_fields(upgrade_to)
+                    "upgrade", slug, text, manifest_path=manifest_path, module=upgrade_fields(upgrade_to)
                 )
         rows.append(
             ModuleRow(
@@ -205,7 +207,7 @@ def _differs(offer: CatalogEntry, spec: ModuleSpec) -> bool:
 _UPGRADE_KEYS = ("crate", "source", "version", "git", "rev", "path")
 
 
-def _upgrade_fields(offer: CatalogEntry) -> dict[str, Any]:
+def upgrade_fields(offer: CatalogEntry) -> dict[str, Any]:
     """What `upgrade` sets to make the module the catalog's: its location and features."""
     fields = offer.module_fields()
     return {key: fields.get(key) for key in (*_UPGRADE_KEYS, "features") if key in fields}

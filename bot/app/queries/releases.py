@@ -13,18 +13,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.chatops.authorize import Decision, authorize
-from bot.chatops.facts import NO_FACTS, gather_actor, load_policy
+from bot.chatops.facts import NO_FACTS, gather_actor, load_policy, rollback_plan
 from bot.chatops.service import RULES_BEFORE_FACTS
 from bot.forge import Forge
-from bot.store import ReleaseInfo, Store
+from bot.store import DeploymentRecord, EnvironmentLock, ReleaseInfo, Store
 
 __all__ = [
     "EnvironmentGate",
+    "EnvironmentNow",
     "Gate",
     "PolicyGates",
     "ReleaseRow",
     "ReleasesPage",
     "command_gates",
+    "environment_now",
     "releases_page",
 ]
 
@@ -121,3 +123,21 @@ def command_gates(forge: Forge, repo: str, *, login: str, kind: ActorKind, polic
 def _gate(decision: Decision) -> Gate:
     enabled = decision.allowed or decision.rule not in RULES_BEFORE_FACTS
     return Gate(enabled, decision.rule, decision.message, decision.next_step)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentNow:
+    """What runs in an environment, since when and by whom; what a rollback would return to (as
+    chat-ops' rollback picks it: `rollback_plan`); who holds its lock."""
+
+    name: str
+    current: DeploymentRecord | None
+    rollback_to: str | None
+    lock: EnvironmentLock | None
+
+
+def environment_now(store: Store, repo: str, name: str) -> EnvironmentNow:
+    current = store.current_deployment(repo, name)
+    history = store.successful_releases(repo, name)
+    previous, _skips = rollback_plan(history, current.release_id if current else None, None)
+    return EnvironmentNow(name, current, previous, store.get_lock(repo, name))
