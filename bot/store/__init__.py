@@ -44,9 +44,11 @@ from bot.store.queue import (
 )
 from bot.store.store import Store, open_store
 from bot.store.tokens import TOKEN_PREFIX, AdminToken
+from bot.store.users import ACCOUNT_ROLES, AccountRole, ConsoleUser, DuplicateUserError
 from bot.store.values import SYSTEM_ACTOR, FinalStateError, RecordNotFoundError, environment_target
 
 __all__ = [
+    "ACCOUNT_ROLES",
     "BUILD_ID_PATTERN",
     "DEFAULT_DATABASE_URL",
     "FINAL_BUILD_STATUSES",
@@ -54,12 +56,14 @@ __all__ = [
     "KEEP",
     "SYSTEM_ACTOR",
     "TOKEN_PREFIX",
+    "AccountRole",
     "AdminToken",
     "AuditEntry",
     "AuditPage",
     "BuildRecord",
     "BuildStage",
     "BuildStatus",
+    "ConsoleUser",
     "DeadLetter",
     "DeadLetterPage",
     "DeliveryInfo",
@@ -69,6 +73,7 @@ __all__ = [
     "DeployStage",
     "DeployStatus",
     "DeploymentRecord",
+    "DuplicateUserError",
     "EnvironmentLock",
     "EnvironmentState",
     "FinalStateError",

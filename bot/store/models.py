@@ -40,6 +40,7 @@ __all__ = [
     "ADMIN_TOKENS",
     "AUDIT_LOG",
     "BUILDS",
+    "CONSOLE_USERS",
     "DELIVERIES",
     "DEPLOYMENTS",
     "ENVIRONMENT_LOCKS",
@@ -50,6 +51,7 @@ __all__ = [
     "Base",
     "BuildRow",
     "CompressedJson",
+    "ConsoleUserRow",
     "DeliveryRow",
     "DeliveryStatus",
     "DeploymentRow",
@@ -343,6 +345,22 @@ class BuildRow(Base):
     )
 
 
+class ConsoleUserRow(Base):
+    """A local account of the web console (single-host mode): login, scrypt hash, role
+    (bot/store/users.py)."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("role IN ('read', 'write', 'maintain', 'admin')", name="role"),)
+
+
 def _table(row: type[Base]) -> Table:
     table = row.__table__
     assert isinstance(table, Table)
@@ -357,3 +375,4 @@ ENVIRONMENT_LOCKS = _table(EnvironmentLockRow)
 DEPLOYMENTS = _table(DeploymentRow)
 RELEASES = _table(ReleaseRow)
 BUILDS = _table(BuildRow)
+CONSOLE_USERS = _table(ConsoleUserRow)

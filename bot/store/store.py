@@ -11,19 +11,21 @@ from bot.store.base import Clock, utc_now
 from bot.store.builds import BuildsMixin
 from bot.store.deploys import DeploysMixin
 from bot.store.engine import DEFAULT_DATABASE_URL, describe_url, make_engine
+from bot.store.installations import InstallationsMixin
 from bot.store.migrate import upgrade_to_head
 from bot.store.prs import PrStateMixin
 from bot.store.queue import DEFAULT_MAX_ATTEMPTS, QueueMixin
 from bot.store.tokens import TokenMixin
+from bot.store.users import UsersMixin
 
 __all__ = ["Store", "open_store"]
 
 log = logging.getLogger(__name__)
 
 
-class Store(QueueMixin, PrStateMixin, TokenMixin, DeploysMixin, BuildsMixin):
+class Store(QueueMixin, PrStateMixin, TokenMixin, DeploysMixin, BuildsMixin, UsersMixin, InstallationsMixin):
     """Delivery queue, PR state, admin tokens, audit log, environment locks, deployment history,
-    releases cache and builds over one SQLAlchemy engine.
+    releases cache, builds and the console's local accounts over one SQLAlchemy engine.
 
     Thread-safe: every method takes its own pooled connection and runs one transaction. Create
     one per process (after any fork) and share it between threads.

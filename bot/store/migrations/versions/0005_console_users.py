@@ -1,0 +1,38 @@
+"""Local accounts of the web console (single-host mode): ``console_users``.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+TIMESTAMP = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "console_users",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("login", sa.String(100), nullable=False),
+        sa.Column("password_hash", sa.String(300), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.Column("password_changed_at", TIMESTAMP, nullable=False),
+        sa.CheckConstraint("role IN ('read', 'write', 'maintain', 'admin')", name="ck_console_users_role"),
+        sa.PrimaryKeyConstraint("id", name="pk_console_users"),
+        sa.UniqueConstraint("login", name="uq_console_users_login"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("console_users")
