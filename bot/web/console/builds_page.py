@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Final
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -34,7 +35,7 @@ RETRY_MILLISECONDS: Final = 3000
 
 
 @router.get("/console/builds", include_in_schema=False)
-def builds(
+def builds(  # noqa: PLR0917 - FastAPI passes each query parameter
     request: Request,
     viewer: PageViewer,
     state: State,
@@ -83,50 +84,62 @@ def build(request: Request, build_id: BuildId, viewer: PageViewer, state: State)
             "detail": detail,
             "build": record,
             "pull": pull_ref(state.settings, record.repository, record.pr_number),
-            "events_url": f"/console/builds/{record.build_id}/events",
+            "events_url": f"/console/builds/{record.build_id}/events?"
+            + urlencode({"since": record.updated_at.isoformat()}),
         },
         viewer=viewer,
     )
 
 
 def build_event(record: BuildRecord) -> str:
-    """One server-sent event: the build's state, as static/builds.js applies it to the page."""
+    """One server-sent event ``changed`` (what static/console.js listens for: the page fetches itself
+    again), with the build's state as its data."""
     data = {
         "build_id": record.build_id,
         "status": record.status,
         "stage": record.stage,
         "progress": record.progress,
         "finished": record.finished,
-        "logs_url": record.logs_url,
-        "release_id": record.release_id,
-        "detail": record.detail,
         "timeline": [{"stage": s.stage, "state": s.state} for s in stage_timeline(record)],
     }
-    return f"event: build\nid: {record.updated_at.isoformat()}\ndata: {json.dumps(data)}\n\n"
+    return f"event: changed\ndata: {json.dumps(data)}\n\n"
 
 
 @router.get("/console/builds/{build_id}/events", include_in_schema=False)
-async def build_events(build_id: BuildId, viewer: PageViewer, state: State) -> Response:
-    """``text/event-stream``: the build now, then each change, until it finishes (or the stream's time
-    is up: the browser reconnects). Reads the store once a second in the thread pool."""
+async def build_events(
+    request: Request,
+    build_id: BuildId,
+    viewer: PageViewer,
+    state: State,
+    since: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """``text/event-stream``: an event each time the build changes after ``since`` (its ``updated_at``
+    as the page showed it), until it finishes (its last event) or the stream's time is up (the browser
+    reconnects). A finished build answers 204, which tells the browser's EventSource to stop."""
     del viewer  # signed in with a role: checked by the dependency
     first = await run_in_threadpool(state.store.get_build, build_id)
     if first is None:
         return Response("there is no such build\n", status_code=404, media_type="text/plain")
+    if first.finished:
+        # once finished, a build never changes again (the store refuses it): nothing to follow. A page
+        # shown just before it finished still says so on its next load (and has a refresh link).
+        return Response(status_code=204)
 
     async def stream() -> AsyncIterator[str]:
         record: BuildRecord | None = first
-        yield f"retry: {RETRY_MILLISECONDS}\n\n"
-        seen = None
+        seen = since
         waited = 0.0
+        yield f"retry: {RETRY_MILLISECONDS}\n\n"
         while record is not None:
-            if record.updated_at != seen:
-                seen = record.updated_at
+            if record.updated_at.isoformat() != seen:
+                seen = record.updated_at.isoformat()
                 yield build_event(record)
-            if record.finished or waited >= EVENTS_STREAM_SECONDS:
+            if record.finished or waited >= EVENTS_STREAM_SECONDS or state.runtime.stop.is_set():
                 return
             await asyncio.sleep(EVENTS_POLL_SECONDS)
             waited += EVENTS_POLL_SECONDS
+            if await request.is_disconnected():
+                return
             record = await run_in_threadpool(state.store.get_build, build_id)
 
     return StreamingResponse(

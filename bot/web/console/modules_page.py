@@ -10,12 +10,9 @@ and shows it. Opening a pull request needs the ``write`` role; the role is asked
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
-from bot.web.console.render import render_page
-from bot.web.console.state import ConsoleState, console_state
-from bot.web.console.viewer import FormViewer, PageViewer, Viewer, audit_console
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -24,18 +21,21 @@ from bot.app.module_changes import ChangeFailed, ChangeRefused, request_module_c
 from bot.app.queries.modules import ModulesView, Verdict, modules_view, upgrade_fields, verdict
 from bot.chatops.authorize import permission_at_least
 from bot.domain.ids import SLUG_PATTERN
-from bot.forge import ForgeError
+from bot.forge import ForgeError, Permission
 from bot.handlers.admin_actions import Action, Intent, ModuleChange
 from bot.manifest.catalog import CATALOG_PATH, CatalogError, parse_catalog
 from bot.manifest.rules.modules import SLUG, slug_problem
+from bot.web.console.render import render_page
 from bot.web.console.repo_files import ManifestAtHead, read_manifest_at_head
+from bot.web.console.state import ConsoleState, console_state
+from bot.web.console.viewer import FormViewer, PageViewer, Viewer, audit_console
 
 __all__ = ["router"]
 
 router = APIRouter()
 State = Annotated[ConsoleState, Depends(console_state)]
 Slug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=48)]
-CHANGE_ROLE = "write"  # opening a pull request on the repository
+CHANGE_ROLE: Final[Permission] = "write"  # opening a pull request on the repository
 SPEC_KEYS = ("crate", "source", "version", "git", "rev", "path")
 
 

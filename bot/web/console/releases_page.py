@@ -54,9 +54,13 @@ def releases(
             state.forge(), repo, login=viewer.login, kind="user", policy_path=state.settings.policy_path
         )
     except ForgeError as error:
-        log.warning("console releases: cannot ask GitHub for the policy or %s's role: %s", viewer.login, error)
+        log.warning(
+            "console releases: cannot ask GitHub for the policy or %s's role: %s", viewer.login, error
+        )
         gates_error = str(error)
-    environments = [environment_now(state.store, repo, g.environment) for g in gates.environments] if gates else []
+    environments = (
+        [environment_now(state.store, repo, g.environment) for g in gates.environments] if gates else []
+    )
     return render_page(
         request,
         "console/releases.html.j2",
@@ -108,10 +112,7 @@ def _run(
             request, "console/github_failed.html.j2", {"error": str(error)}, viewer=viewer, status=502
         )
     decision = result.decision
-    if not decision.allowed:
-        status = REFUSAL_STATUS.get(decision.rule, 409)
-    else:
-        status = 200 if result.ok else 502
+    status = (200 if result.ok else 502) if decision.allowed else REFUSAL_STATUS.get(decision.rule, 409)
     return _answer(request, viewer, request_, result, error=None, status=status)
 
 
@@ -138,7 +139,7 @@ ReasonField = Annotated[str, Form(max_length=2000)]
 
 
 @router.post("/console/releases/deploy", include_in_schema=False)
-def deploy(  # noqa: PLR0913, PLR0917 - one form field each
+def deploy(  # noqa: PLR0917 - one form field each
     request: Request,
     viewer: FormViewer,
     state: State,
@@ -150,7 +151,7 @@ def deploy(  # noqa: PLR0913, PLR0917 - one form field each
 
 
 @router.post("/console/releases/rollback", include_in_schema=False)
-def rollback(  # noqa: PLR0913, PLR0917 - one form field each
+def rollback(  # noqa: PLR0917 - one form field each
     request: Request,
     viewer: FormViewer,
     state: State,
