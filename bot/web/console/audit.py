@@ -211,7 +211,7 @@ def _json_chunks(state: ConsoleState, filters: AuditFilters) -> Iterator[bytes]:
     yield b"\n]\n"
 
 
-@router.get("/console/audit/export.{kind}", include_in_schema=False)
+@router.get("/console/audit/export.{kind}", include_in_schema=False, response_model=None)
 def export_audit(
     request: Request, kind: str, viewer: PageViewer, state: State, filters: Filters
 ) -> StreamingResponse | HTMLResponse:
