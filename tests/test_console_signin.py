@@ -18,7 +18,7 @@ from bot.store import Store
 from bot.store.testing import FakeClock
 from bot.web.console.headers import CONTENT_SECURITY_POLICY
 from bot.web.console.session import SESSION_COOKIE
-from tests.chatops_world import World, clock, store  # noqa: F401 - fixtures
+from tests.chatops_world import World
 from tests.console_world import (
     CLIENT_ID,
     CLIENT_SECRET,
