@@ -85,7 +85,7 @@ bench-edge: $(STAMP) $(NODE_STAMP)
 .PHONY: console-messages
 console-messages: $(STAMP)
 	$(BIN)/pybabel extract -F bot/web/console/babel.cfg --no-location --sort-output -o .console.pot .
-	$(BIN)/pybabel update -i .console.pot -d bot/web/console/locales -D console --no-location --no-fuzzy-matching
+	$(BIN)/pybabel update -i .console.pot -d bot/web/console/locales -D console --no-fuzzy-matching --ignore-obsolete
 	rm -f .console.pot
 
 clean:

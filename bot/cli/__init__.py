@@ -9,7 +9,14 @@ import os
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import bot_commands, manifest_commands, ops_commands, pipeline_commands, workflow_commands
+from bot.cli import (
+    bot_commands,
+    manifest_commands,
+    ops_commands,
+    pipeline_commands,
+    user_commands,
+    workflow_commands,
+)
 from bot.cli.output import UsageError, fail
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -28,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     workflow_commands.register(commands)
     bot_commands.register(commands)
     ops_commands.register(commands)
+    user_commands.register(commands)
     return parser
 
 

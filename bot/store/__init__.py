@@ -5,7 +5,7 @@ SQLite file by default, PostgreSQL for several replicas. No web or GitHub code h
 the worker and the admin API are given a ``Store``. See docs/store.md.
 """
 
-from bot.store.audit import AuditEntry, AuditPage
+from bot.store.audit import AUDIT_OUTCOMES, AuditEntry, AuditOutcome, AuditPage
 from bot.store.builds import (
     BUILD_ID_PATTERN,
     FINAL_BUILD_STATUSES,
@@ -49,6 +49,7 @@ from bot.store.values import SYSTEM_ACTOR, FinalStateError, RecordNotFoundError,
 
 __all__ = [
     "ACCOUNT_ROLES",
+    "AUDIT_OUTCOMES",
     "BUILD_ID_PATTERN",
     "DEFAULT_DATABASE_URL",
     "FINAL_BUILD_STATUSES",
@@ -59,6 +60,7 @@ __all__ = [
     "AccountRole",
     "AdminToken",
     "AuditEntry",
+    "AuditOutcome",
     "AuditPage",
     "BuildRecord",
     "BuildStage",

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
 from bot.web.api.guards import only_repository
-from bot.web.console import builds_page, modules_page, releases_page, signin
+from bot.web.console import audit, builds_page, live, modules_page, overview, releases_page, signin
 from bot.web.console.errors import forbidden_page, not_found_router, redirect_to
 from bot.web.console.headers import ConsoleHeaders
 from bot.web.console.session import SessionCodec
@@ -30,7 +30,15 @@ log = logging.getLogger(__name__)
 
 # every page's router; a new page adds one line
 console_router = APIRouter(include_in_schema=False)
-for _router in (signin.router, modules_page.router, builds_page.router, releases_page.router):
+for _router in (
+    signin.router,
+    overview.router,
+    modules_page.router,
+    builds_page.router,
+    releases_page.router,
+    audit.router,
+    live.router,
+):
     console_router.include_router(_router)
 
 

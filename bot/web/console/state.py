@@ -10,10 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 
 from bot.config import BotSettings
@@ -118,8 +120,17 @@ def make_environments() -> dict[str, jinja2.Environment]:
         )
         env.install_gettext_translations(load_translations(language), newstyle=True)  # type: ignore[attr-defined]
         env.globals["static_url"] = static_url
+        env.filters["when"] = when
         environments[language] = env
     return environments
+
+
+def when(value: datetime | None) -> Markup:
+    """A moment as ``<time>``: UTC minutes for people, the exact ISO time for machines."""
+    if value is None:
+        return Markup("")
+    utc = value.astimezone(UTC)
+    return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 @cache

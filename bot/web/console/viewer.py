@@ -129,7 +129,7 @@ def check_csrf(request: Request, state: ConsoleState, csrf_token: str | None) ->
             {
                 "path": request.url.path[:300],
                 "outcome": "refused",
-                "token": "missing" if not csrf_token else "wrong",
+                "csrf": "missing" if not csrf_token else "wrong",
             },
         )
         raise ConsoleForbidden("csrf")
