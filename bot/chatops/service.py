@@ -114,7 +114,7 @@ class CommandRequest:
     release_id: str | None  # named release (None: the PR's release / previous one)
     actor: str  # GitHub login, or "api:<token name>"
     actor_kind: Literal["user", "bot", "token"]
-    source: Literal["comment", "api", "cli"]
+    source: Literal["comment", "api", "cli", "console"]
     reason: str | None = None
     issue_number: int | None = None  # the PR/issue the command was made on
     comment_id: int | None = None  # the command comment (reactions)
