@@ -512,14 +512,14 @@ def test_0005_adds_console_users_and_the_console_source_and_back(engine: Engine)
         "updated_at": datetime(2026, 3, 1, tzinfo=UTC),
     }
     deployments = Table("deployments", metadata)
-    with pytest.raises(Exception, match="(?i)check"), engine.begin() as conn:
+    with pytest.raises(Exception, match=r"(?i)check"), engine.begin() as conn:
         conn.execute(deployments.insert().values(**deployment, source="console"))
     upgrade_to_head(engine)
     assert "console_users" in user_tables(engine)
     with engine.begin() as conn:
         conn.execute(deployments.insert().values(**deployment, source="comment"))
         conn.execute(deployments.insert().values(**deployment, source="console"))
-    with pytest.raises(Exception, match="(?i)check"), engine.begin() as conn:
+    with pytest.raises(Exception, match=r"(?i)check"), engine.begin() as conn:
         conn.execute(deployments.insert().values(**deployment, source="bogus"))
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deployments WHERE source = 'console'"))
