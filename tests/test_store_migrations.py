@@ -495,3 +495,35 @@ def test_offline_sql_for_a_dba(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     assert "CREATE TRIGGER audit_log_append_only" in sql
     assert f"CREATE TABLE {VERSION_TABLE}" in sql
     assert "s3cret" not in sql
+
+
+def test_0005_adds_console_users_and_the_console_source_and_back(engine: Engine) -> None:
+    upgrade_to(engine, "0004")
+    deployment = {
+        "repository": "acme/site",
+        "environment": "staging",
+        "release_id": "rel_2026_01_01_001",
+        "commit_sha": "a" * 40,
+        "kind": "deploy",
+        "status": "queued",
+        "stage": "queued",
+        "requested_by": "alice",
+        "created_at": datetime(2026, 3, 1, tzinfo=UTC),
+        "updated_at": datetime(2026, 3, 1, tzinfo=UTC),
+    }
+    deployments = Table("deployments", metadata)
+    with pytest.raises(Exception, match=r"(?i)check"), engine.begin() as conn:
+        conn.execute(deployments.insert().values(**deployment, source="console"))
+    upgrade_to_head(engine)
+    assert "console_users" in user_tables(engine)
+    with engine.begin() as conn:
+        conn.execute(deployments.insert().values(**deployment, source="comment"))
+        conn.execute(deployments.insert().values(**deployment, source="console"))
+    with pytest.raises(Exception, match=r"(?i)check"), engine.begin() as conn:
+        conn.execute(deployments.insert().values(**deployment, source="bogus"))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM deployments WHERE source = 'console'"))
+    downgrade_to(engine, "0004")
+    assert "console_users" not in user_tables(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT source FROM deployments")).scalars().all() == ["comment"]

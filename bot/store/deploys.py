@@ -74,7 +74,7 @@ LockPurpose = Literal["deploy", "rollback"]
 DeployKind = Literal["deploy", "rollback", "auto_rollback"]
 DeployStatus = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
 DeployStage = Literal["queued", "deploy", "smoke", "done"]
-DeploySource = Literal["comment", "api", "cli", "console", "github"]
+DeploySource = Literal["comment", "api", "cli", "github", "console"]
 
 FINAL_DEPLOY_STATUSES: Final = frozenset({"success", "failure", "error", "inactive"})
 # Order in which a deployment moves on; an upsert from GitHub never moves one back.
@@ -150,9 +150,7 @@ class DeploymentRecord:
     github_deployment_id: int | None
     previous_release: str | None
     manifest_hash: str | None
-    source: (
-        DeploySource  # "comment" | "api" | "cli" | "console" | "github" (seen on GitHub, not started by us)
-    )
+    source: DeploySource  # "comment" | "api" | "cli" | "github" (seen on GitHub, not started by us)
     issue_number: int | None  # where progress is reported
     reply_comment_id: int | None
     logs_url: str | None

@@ -279,7 +279,7 @@ class DeploymentRow(Base):
             "status IN ('queued', 'in_progress', 'success', 'failure', 'error', 'inactive')", name="status"
         ),
         CheckConstraint("stage IN ('queued', 'deploy', 'smoke', 'done')", name="stage"),
-        CheckConstraint("source IN ('comment', 'api', 'cli', 'console', 'github')", name="source"),
+        CheckConstraint("source IN ('comment', 'api', 'cli', 'github', 'console')", name="source"),
         # history of one environment, newest first; "current" = newest success
         Index(None, "repository", "environment", "created_at", "id"),
         Index(None, "repository", "created_at", "id"),

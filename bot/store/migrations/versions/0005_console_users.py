@@ -1,4 +1,5 @@
-"""Local accounts of the web console (single-host mode): ``console_users``.
+"""Local accounts of the web console (single-host mode): ``console_users``; and ``console`` as a source
+of deployments (a deploy or rollback pressed in the console).
 
 Revision ID: 0005
 Revises: 0004
@@ -34,5 +35,16 @@ def upgrade() -> None:
     )
 
 
+    _sources("'comment', 'api', 'cli', 'github', 'console'")
+
+
 def downgrade() -> None:
+    # a deployment pressed in the console has no older source to become: the check refuses to drop it
+    _sources("'comment', 'api', 'cli', 'github'")
     op.drop_table("console_users")
+
+
+def _sources(values: str) -> None:
+    with op.batch_alter_table("deployments") as batch:
+        batch.drop_constraint("ck_deployments_source", type_="check")
+        batch.create_check_constraint("ck_deployments_source", f"source IN ({values})")
