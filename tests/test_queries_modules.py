@@ -62,7 +62,7 @@ def test_the_buttons_say_what_the_manifest_core_says(view: ModulesView) -> None:
     assert "depend on `outbox`; uninstall them first" in outbox["uninstall"].reasons[1]
     content = _row(view, "content").verdicts
     assert not content["uninstall"].allowed and "depend on `content`" in content["uninstall"].reasons[0]
-    assert content["enable"].reasons == ("`content` is already enabled by default",)
+    assert "enable" not in content  # enabled: the page offers Disable, and only that is planned
     # disabling content would leave enabled modules that need it: the validation of the result refuses
     assert "would make the manifest invalid" in content["disable"].reasons[0]
     seo = _row(view, "seo").verdicts

@@ -60,7 +60,7 @@ class ModuleRow:
     extension: bool  # runtime = "extension"
     depends_on: tuple[str, ...]
     dependents: tuple[str, ...]  # installed modules that depend on this one
-    verdicts: Mapping[str, Verdict]  # uninstall, enable, disable and, with a catalog offer, upgrade
+    verdicts: Mapping[str, Verdict]  # uninstall, enable or disable, and with a catalog offer upgrade
     upgrade_to: CatalogEntry | None  # the catalog's spec, when it differs from the installed one
 
 
@@ -172,7 +172,10 @@ def _rows(
         upgrade_to = offer if offer is not None and _differs(offer, spec) else None
         verdicts: dict[str, Verdict] = {}
         if check:
-            for action in ("uninstall", "enable", "disable"):
+            # the page offers Disable for an enabled module and Enable for another: only that one is planned
+            toggle: Action = "disable" if slug in enabled else "enable"
+            actions: tuple[Action, ...] = ("uninstall", toggle)
+            for action in actions:
                 verdicts[action] = verdict(action, slug, text, manifest_path=manifest_path)
             if upgrade_to is not None:
                 verdicts["upgrade"] = verdict(
