@@ -89,6 +89,10 @@ def test_install_pressed_opens_the_pull_request_once_audited_once(client: TestCl
     assert entry.details is not None
     assert entry.details["outcome"] == "opened" and entry.details["requested_by"] == "wendy"
     assert entry.details["source"] == "console" and entry.reason == "tenants want a forum"
+    # and a build waits on the pull request, for the pipeline's events to move (the Builds page)
+    [build] = world.store.builds_for_pr(REPO, pull.number)
+    assert (build.requested_by, build.status, build.stage) == ("wendy", "queued", "pr")
+    assert build.modules_delta["summary"] == "+forum" and f"/console/builds/{build.build_id}" in answer.text
 
 
 def test_a_form_without_its_csrf_token_is_refused_audited_and_changes_nothing(

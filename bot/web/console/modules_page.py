@@ -116,20 +116,8 @@ def install_form(
 ) -> Response:
     """The "install from crates.io / git / path" forms send the slug as a field: on to its page."""
     if not SLUG.fullmatch(slug):
-        return render_page(
-            request,
-            "console/module_result.html.j2",
-            {
-                "slug": slug,
-                "action": "install",
-                "result": None,
-                "failure": None,
-                "refused_role": None,
-                "change_role": CHANGE_ROLE,
-                "reasons": [slug_problem(slug) or "a slug is needed"],
-            },
-            viewer=viewer,
-            status=422,
+        return _result(
+            request, viewer, slug, "install", reasons=[slug_problem(slug) or "a slug is needed"], status=422
         )
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "slug"])
     return RedirectResponse(f"/console/modules/{slug}/install?{query}", status_code=303)
@@ -269,7 +257,21 @@ def change(  # noqa: PLR0917 - one form field each
         return _result(request, viewer, slug, action, reasons=refused.reasons, status=422)
     except ChangeFailed as failed:
         return _result(request, viewer, slug, action, failure=failed.detail, status=502)
-    return _result(request, viewer, slug, action, result=result.model_dump(), status=200)
+    build_id = None
+    if result.pull_number is not None and result.status != "left-alone":
+        # the seed's flow: the admin watches the change go pull request → build → release on the Builds
+        # page; the pipeline's events move a build found by its pull request (as for POST /admin/builds)
+        build_id = state.store.create_build(
+            repository=repo,
+            requested_by=viewer.login,
+            reason=intent.reason or None,
+            manifest_ref=None,
+            manifest_hash=result.delta.get("head_hash"),
+            modules_delta=result.delta,
+            pr_number=result.pull_number,
+            reuse_unfinished=True,
+        ).build_id
+    return _result(request, viewer, slug, action, result=result.model_dump(), build_id=build_id, status=200)
 
 
 def _result(
@@ -283,6 +285,7 @@ def _result(
     reasons: list[str] | None = None,
     failure: str | None = None,
     refused_role: str | None = None,
+    build_id: str | None = None,
 ) -> HTMLResponse:
     return render_page(
         request,
@@ -295,6 +298,7 @@ def _result(
             "failure": failure,
             "refused_role": refused_role,
             "change_role": CHANGE_ROLE,
+            "build_id": build_id,
         },
         viewer=viewer,
         status=status,
