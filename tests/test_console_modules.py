@@ -4,10 +4,15 @@ the admin API's own path (CSRF, the role asked afresh, one audit entry, requeste
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.app.queries import modules as modules_query
 from bot.store import AuditEntry
+from bot.web.console import modules_page
 from tests.chatops_world import REPO, World
 from tests.console_pages import console_client, csrf_of, sign_in, with_example_repository
 
@@ -163,3 +168,33 @@ def test_install_from_crates_io_goes_through_the_same_checks(client: TestClient,
     assert answer.status_code == 200 and "+gallery@1.2" in answer.text
     assert _pulls(world) == ["modbot/install-gallery"]
     assert csrf_of(client.get("/console/modules").text) == csrf
+
+
+def test_while_verdicts_are_planned_the_page_says_so_and_its_stream_tells_when_ready(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = world.forge.get_file(REPO, "modules.toml", "main")
+    assert manifest is not None
+    world.forge.commit(REPO, "main", {"modules.toml": manifest + b"# a change nobody planned yet\n"})
+    monkeypatch.setattr(modules_page, "PAGE_WAIT_SECONDS", 0.0)
+    planning = threading.Event()  # the planning waits for it: the page is seen while it is pending
+    real_view = modules_query._view
+
+    def slow_view(*args: Any, check: bool) -> Any:
+        if check:
+            planning.wait(timeout=30)
+        return real_view(*args, check=check)
+
+    monkeypatch.setattr(modules_query, "_view", slow_view)
+    sign_in(client, "alice")
+    pending = client.get("/console/modules").text
+    assert "still checking which actions this manifest allows" in pending
+    key = pending.split('data-live="/console/modules/events?key=', 1)[1].split('"', 1)[0]
+    assert 'href="/console/modules/blog/uninstall"' in pending  # a link to the page that checks it
+    threading.Timer(0.3, planning.set).start()  # planned while the stream waits
+    with client.stream("GET", "/console/modules/events", params={"key": key}) as stream:
+        body = "".join(stream.iter_text())
+    assert "event: changed" in body
+    ready = client.get("/console/modules").text
+    assert "still checking" not in ready and "data-live" not in ready.split("<main", 1)[1]
+    assert client.get("/console/modules/events", params={"key": key}).status_code == 204

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.queries.modules import ModulesView, modules_view, verdict
+from bot.app.queries.modules import ModulesView, modules_view, verdict, view_ready
 from bot.handlers.admin_actions import Intent, plan_change
 from bot.manifest.edit import EditRefused
 
@@ -142,3 +142,24 @@ def test_install_from_a_form_goes_through_the_same_checks() -> None:
         module={"crate": "rustok-gallery", "source": "crates-io", "version": "1.2"},
     )
     assert good.allowed and good.summary == "+gallery@1.2"
+
+
+def test_a_large_manifest_answers_at_once_while_its_verdicts_are_planned() -> None:
+    """The page does not wait seconds for every button: a pending view (no verdicts) answers, the
+    planning goes on in the background once, and then the same inputs give the full view."""
+    text = NEWEST.read_text().replace("# Core modules", "# Core modules (a copy: not cached yet)", 1)
+    assert text != NEWEST.read_text()
+    pending = modules_view(text, manifest_path="modules.toml", catalog_raw=CATALOG, wait_seconds=0)
+    assert (
+        pending.pending
+        and pending.valid
+        and len(pending.modules) == len(NEWEST.read_text().split('crate = "')) - 1
+    )
+    assert all(not row.verdicts for row in pending.modules)
+    assert all(offer.install is None for offer in pending.catalog)
+    assert not view_ready(pending.key)
+    full = modules_view(text, manifest_path="modules.toml", catalog_raw=CATALOG)
+    assert not full.pending and full.key == pending.key and view_ready(full.key)
+    assert all(row.verdicts for row in full.modules)
+    again = modules_view(text, manifest_path="modules.toml", catalog_raw=CATALOG, wait_seconds=0)
+    assert again is full  # computed once

@@ -9,9 +9,13 @@ catalog) pair: the text changes only when the default branch does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from bot.handlers.admin_actions import Action, Intent, ModuleChange, plan_change
@@ -29,6 +33,7 @@ __all__ = [
     "modules_view",
     "upgrade_fields",
     "verdict",
+    "view_ready",
 ]
 
 # plan_change writes the base commit into the PR body it plans; the verdict does not depend on it
@@ -69,7 +74,7 @@ class CatalogRow:
     slug: str
     entry: CatalogEntry
     installed: bool
-    install: Verdict
+    install: Verdict | None  # None while the view is pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +86,70 @@ class ModulesView:
     modules: tuple[ModuleRow, ...]
     catalog: tuple[CatalogRow, ...]
     catalog_problems: tuple[str, ...]  # why the catalog could not be read, when it could not
+    key: str  # names the inputs: `view_ready(key)` says whether their verdicts are computed
+    pending: bool = False  # the verdicts are still being computed: no row has any yet
 
 
-def modules_view(manifest_text: str, *, manifest_path: str, catalog_raw: bytes | None) -> ModulesView:
+def modules_view(
+    manifest_text: str, *, manifest_path: str, catalog_raw: bytes | None, wait_seconds: float | None = None
+) -> ModulesView:
     """The page for ``manifest_text`` (the manifest on the default branch) and the catalog file's bytes
-    (None: the repository has no catalog). Cached: same inputs, same (immutable) view."""
-    return _cached_view(manifest_text, manifest_path, catalog_raw)
+    (None: the repository has no catalog). Same inputs, same (immutable) view: the last few are kept.
+
+    Planning every button of a large manifest takes seconds (one edit each), so it runs once per inputs
+    on a background thread; ``wait_seconds`` (None: as long as it takes) bounds the wait for it, after
+    which a `pending` view answers: the modules and the catalog without verdicts (cheap).
+    """
+    key = _key(manifest_text, manifest_path, catalog_raw)
+    future = _VIEWS.computation(
+        key, lambda: _view(manifest_text, manifest_path, catalog_raw, key, check=True)
+    )
+    try:
+        return future.result(timeout=wait_seconds)
+    except FutureTimeout:
+        return _view(manifest_text, manifest_path, catalog_raw, key, check=False)
+
+
+def view_ready(key: str) -> bool:
+    """The verdicts of ``key``'s inputs are computed (or their computation failed: then the page asks
+    again, which starts it anew)."""
+    return _VIEWS.ready(key)
+
+
+class _Computations:
+    """The last `_VIEWS_CACHED` views' computations, one per inputs (asked twice, computed once), on one
+    background thread: the page never plans two manifests at once on a shared CPU."""
+
+    def __init__(self) -> None:
+        self._futures: OrderedDict[str, Future[ModulesView]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modbot-modules-view")
+
+    def computation(self, key: str, compute: Callable[[], ModulesView]) -> Future[ModulesView]:
+        with self._lock:
+            future = self._futures.get(key)
+            if future is None or (future.done() and future.exception() is not None):
+                future = self._executor.submit(compute)
+                self._futures[key] = future
+            self._futures.move_to_end(key)
+            while len(self._futures) > _VIEWS_CACHED:
+                self._futures.popitem(last=False)
+            return future
+
+    def ready(self, key: str) -> bool:
+        with self._lock:
+            future = self._futures.get(key)
+        return future is None or future.done()
+
+
+_VIEWS = _Computations()
+
+
+def _key(text: str, manifest_path: str, catalog_raw: bytes | None) -> str:
+    digest = hashlib.sha256()
+    for part in (text.encode("utf-8"), manifest_path.encode("utf-8"), catalog_raw):
+        digest.update(b"-" if part is None else b"+%d:" % len(part) + part)
+    return digest.hexdigest()[:32]
 
 
 def verdict(
@@ -125,8 +188,8 @@ def location_of(spec: ModuleSpec | CatalogEntry) -> str:
     return str(spec.version)
 
 
-@lru_cache(maxsize=_VIEWS_CACHED)
-def _cached_view(text: str, manifest_path: str, catalog_raw: bytes | None) -> ModulesView:
+def _view(text: str, manifest_path: str, catalog_raw: bytes | None, key: str, *, check: bool) -> ModulesView:
+    """``check``: plan every button (seconds for a large manifest); otherwise the pending view."""
     manifest_dir = manifest_path.rpartition("/")[0]
     catalog, catalog_problems = _catalog(catalog_raw, manifest_dir)
     validation = validate_text(text, manifest_dir=manifest_dir)
@@ -134,18 +197,30 @@ def _cached_view(text: str, manifest_path: str, catalog_raw: bytes | None) -> Mo
     if manifest is None or not validation.valid:
         errors = tuple(f"{p.path}: {p.message}" if p.path else p.message for p in validation.errors)
         rows = () if manifest is None else _rows(manifest, text, manifest_path, None, check=False)
-        return ModulesView(manifest_path, False, None, errors, rows, (), catalog_problems)
-    rows = _rows(manifest, text, manifest_path, catalog, check=True)
+        return ModulesView(manifest_path, False, None, errors, rows, (), catalog_problems, key)
+    rows = _rows(manifest, text, manifest_path, catalog, check=check)
     offers = tuple(
         CatalogRow(
             slug,
             entry,
             installed=slug in manifest.modules,
-            install=verdict("install", slug, text, manifest_path=manifest_path, module=entry.module_fields()),
+            install=verdict("install", slug, text, manifest_path=manifest_path, module=entry.module_fields())
+            if check
+            else None,
         )
         for slug, entry in (catalog.entries.items() if catalog else ())
     )
-    return ModulesView(manifest_path, True, validation.manifest_hash, (), rows, offers, catalog_problems)
+    return ModulesView(
+        manifest_path,
+        True,
+        validation.manifest_hash,
+        (),
+        rows,
+        offers,
+        catalog_problems,
+        key,
+        pending=not check,
+    )
 
 
 def _catalog(raw: bytes | None, manifest_dir: str) -> tuple[Catalog | None, tuple[str, ...]]:

@@ -10,15 +10,17 @@ and shows it. Opening a pull request needs the ``write`` role; the role is asked
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from bot.app.module_changes import ChangeFailed, ChangeRefused, request_module_change
-from bot.app.queries.modules import ModulesView, Verdict, modules_view, upgrade_fields, verdict
+from bot.app.queries.modules import ModulesView, Verdict, modules_view, upgrade_fields, verdict, view_ready
 from bot.chatops.authorize import permission_at_least
 from bot.domain.ids import SLUG_PATTERN
 from bot.forge import ForgeError, Permission
@@ -36,7 +38,11 @@ router = APIRouter()
 State = Annotated[ConsoleState, Depends(console_state)]
 Slug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=48)]
 CHANGE_ROLE: Final[Permission] = "write"  # opening a pull request on the repository
-SPEC_KEYS = ("crate", "source", "version", "git", "rev", "path")
+# how long the page waits for its buttons' verdicts before it shows the modules without them (a large
+# manifest's verdicts take seconds the first time; docs/performance.md)
+PAGE_WAIT_SECONDS: Final = 2.0
+READY_POLL_SECONDS: Final = 0.5
+READY_STREAM_SECONDS: Final = 120.0
 
 
 def _may_change(viewer: Viewer) -> bool:
@@ -64,7 +70,12 @@ def modules(request: Request, viewer: PageViewer, state: State) -> HTMLResponse:
         return _github_failed(request, viewer, error)
     view: ModulesView | None = None
     if head.text is not None:
-        view = modules_view(head.text, manifest_path=state.settings.manifest_path, catalog_raw=head.catalog)
+        view = modules_view(
+            head.text,
+            manifest_path=state.settings.manifest_path,
+            catalog_raw=head.catalog,
+            wait_seconds=PAGE_WAIT_SECONDS,
+        )
     return render_page(
         request,
         "console/modules.html.j2",
@@ -77,6 +88,36 @@ def modules(request: Request, viewer: PageViewer, state: State) -> HTMLResponse:
             "change_role": CHANGE_ROLE,
         },
         viewer=viewer,
+    )
+
+
+@router.get("/console/modules/events", include_in_schema=False)
+async def verdicts_ready(
+    request: Request, viewer: PageViewer, key: Annotated[str, Query(pattern=r"^[0-9a-f]{32}$")]
+) -> Response:
+    """``text/event-stream``: one event ``changed`` when the verdicts of the page's manifest are computed
+    (static/console.js then fetches the page again); 204 when they already are, which stops the browser's
+    EventSource."""
+    del viewer  # signed in with a role: checked by the dependency
+    if view_ready(key):
+        return Response(status_code=204)
+
+    async def stream() -> AsyncIterator[str]:
+        yield "retry: 3000\n\n"
+        waited = 0.0
+        while waited < READY_STREAM_SECONDS:
+            await asyncio.sleep(READY_POLL_SECONDS)
+            waited += READY_POLL_SECONDS
+            if view_ready(key):
+                yield "event: changed\ndata: ready\n\n"
+                return
+            if await request.is_disconnected():
+                return
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
