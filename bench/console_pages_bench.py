@@ -21,15 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from bot.app.queries.modules import view_ready  # noqa: E402
-from bot.store import ReleaseInfo, Store  # noqa: E402
-from bot.store.bench import describe_machine  # noqa: E402
-from bot.store.testing import FakeClock, temporary_store  # noqa: E402
-from bot.web.console.modules_page import PAGE_WAIT_SECONDS  # noqa: E402
-from tests.chatops_world import REPO, World  # noqa: E402
-from tests.console_pages import console_client, sign_in  # noqa: E402
+from bot.app.queries.modules import view_ready
+from bot.store import ReleaseInfo, Store
+from bot.store.bench import describe_machine
+from bot.store.testing import FakeClock, temporary_store
+from bot.web.console.modules_page import PAGE_WAIT_SECONDS
+from tests.chatops_world import REPO, World
+from tests.console_pages import console_client, sign_in
 
 HISTORY = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "rustok-history"
 TARGET_MS = 50.0
