@@ -34,7 +34,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("login", name="uq_console_users_login"),
     )
 
-
     _sources("'comment', 'api', 'cli', 'github', 'console'")
 
 
