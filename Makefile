@@ -97,5 +97,9 @@ console-messages: $(STAMP)
 	$(BIN)/pybabel update -i .console.pot -d bot/web/console/locales -D console --no-fuzzy-matching --ignore-obsolete
 	rm -f .console.pot
 
+# console page render p50/p95 with 1,000 releases, 10,000 audit entries, 200 modules (docs/performance.md)
+bench-console: $(STAMP)
+	$(BIN)/python bench/console_bench.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
