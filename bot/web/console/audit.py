@@ -138,7 +138,7 @@ def audit_page(request: Request, viewer: PageViewer, state: State, filters: Filt
         request,
         "console/audit.html.j2",
         {
-            "entries": [(entry, _details_text(entry)) for entry in entries],
+            "entries": [(entry, _details_pairs(entry)) for entry in entries],
             "filters": filters,
             "actions": state.store.audit_actions(),
             "environments": environments,
@@ -151,6 +151,15 @@ def audit_page(request: Request, viewer: PageViewer, state: State, filters: Filt
         },
         viewer=viewer,
     )
+
+
+def _details_pairs(entry: AuditEntry) -> list[tuple[str, str]]:
+    """The details as key and value text, for reading (nested values as compact JSON)."""
+    pairs = []
+    for key, value in sorted((entry.details or {}).items()):
+        text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        pairs.append((str(key), text))
+    return pairs
 
 
 def _details_text(entry: AuditEntry) -> str:

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.web.console.render import render_public
 from bot.web.console.state import console_state
-from bot.web.console.viewer import ConsoleForbidden, ConsoleRedirect, session_of
+from bot.web.console.viewer import ConsoleForbidden, ConsoleRedirect, Viewer, session_of
 
 __all__ = ["forbidden_page", "not_found_router", "redirect_to"]
 
@@ -37,4 +37,6 @@ def not_found(request: Request, rest: str) -> HTMLResponse:
     """Any other path under /console (registered after every page)."""
     del rest
     session = session_of(request, console_state(request))
-    return render_public(request, "console/not_found.html.j2", {}, session=session, status=404)
+    # a signed-in person keeps the menu (their role is not asked for a page that does not exist)
+    viewer = Viewer(session.login, session.kind, None) if session and session.login and session.kind else None
+    return render_public(request, "console/not_found.html.j2", {}, session=session, viewer=viewer, status=404)
