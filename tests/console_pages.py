@@ -1,49 +1,23 @@
-"""A console for the page tests: the real app (create_app) on the chat-ops world (FakeForge with the
-policy, a real store), the example repository's manifest and catalog on its default branch, and people
-signed in through a real session cookie (the console's own codec and key)."""
+"""The Modules, Builds and Releases page tests' console: C1's (tests/console_world.py: the real app on the
+chat-ops world, GitHub sign-in settings) with the example repository's manifest and catalog on the
+default branch, and a client signed in as a GitHub user by a session cookie signed with the console's
+key, as the OAuth flow leaves it."""
 
 from __future__ import annotations
 
-import re
-
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.config import BotSettings
-from bot.forge import Forge
-from bot.runtime import Runtime
-from bot.web.app import create_app
 from bot.web.console.session import SESSION_COOKIE, Session, SessionCodec
-from tests.chatops_world import BOT, REPO, World
+from tests.chatops_world import REPO, World
+from tests.console_world import CONSOLE_SECRET, Console, console_settings, csrf_of
 from tests.corpus import MINI_MANIFEST, ROOT
 
-SECRET = "0123456789abcdef" * 4
+__all__ = ["MINI_CATALOG", "console_client", "csrf_of", "sign_in", "with_example_repository"]
+
 MINI_CATALOG = ROOT / "examples" / "rustok-mini" / ".github" / "modbot-catalog.toml"
-
-
-class OneForge:
-    """The forge provider: the world's FakeForge for every installation."""
-
-    def __init__(self, forge: Forge) -> None:
-        self.forge = forge
-
-    def for_installation(self, installation_id: int | None) -> Forge:
-        del installation_id
-        return self.forge
-
-
-def console_settings() -> BotSettings:
-    return BotSettings(
-        github_token=SecretStr("test-token"),
-        webhook_secrets=(SecretStr("s3cret"),),
-        repositories=frozenset({REPO.lower()}),
-        bot_login=BOT,
-        console_secret=SecretStr(SECRET),
-        github_client_id="Iv1.0123456789abcdef",
-        github_client_secret=SecretStr("client-secret"),
-    )
 
 
 def with_example_repository(world: World) -> None:
@@ -59,34 +33,19 @@ def with_example_repository(world: World) -> None:
 
 
 def console_client(world: World) -> TestClient:
-    app = create_app(Runtime(console_settings(), world.store, OneForge(world.forge)), workers=0)
-    return TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    """A client of the console on ``world`` (redirects are not followed: the tests look at them)."""
+    console = Console.start(world, console_settings("github"))
+    console.client.follow_redirects = False
+    return console.client
 
 
 def sign_in(client: TestClient, login: str) -> str:
-    """Sign ``login`` in (a GitHub session, as the OAuth flow leaves it); returns the form's CSRF token."""
+    """Sign ``login`` in (a GitHub session; their role is the world's); returns the form's CSRF token."""
     session = Session.fresh().signed_in(login, "github")
     response = Response()
-    SessionCodec(SECRET).write(
-        response,
-        Request(
-            {
-                "type": "http",
-                "scheme": "http",
-                "path": "/console",
-                "query_string": b"",
-                "headers": [],
-                "server": ("testserver", 80),
-            }
-        ),
-        session,
+    scope = {"type": "http", "scheme": "http", "path": "/", "headers": [], "server": ("testserver", 80)}
+    SessionCodec(CONSOLE_SECRET).write(response, Request(scope), session)
+    client.cookies.set(
+        SESSION_COOKIE, response.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1], path="/console"
     )
-    cookie = response.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
-    client.cookies.set(SESSION_COOKIE, cookie, path="/console")
     return session.csrf
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
