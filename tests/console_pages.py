@@ -6,7 +6,6 @@ key, as the OAuth flow leaves it."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
 from starlette.requests import Request
 from starlette.responses import Response
 
