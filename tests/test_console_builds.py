@@ -75,9 +75,13 @@ def test_the_event_stream_says_what_changed_and_a_finished_build_has_none(
         assert stream.headers["content-type"].startswith("text/event-stream")
         body = "".join(stream.iter_text())
     assert "event: changed" in body and '"stage": "release"' in body and '"progress": 70' in body
-    since = world.store.get_build(build_id).updated_at.isoformat()  # type: ignore[union-attr]
+    page = client.get(f"/console/builds/{build_id}").text
+    since = page.split(f"/console/builds/{build_id}/events?since=", 1)[1].split('"', 1)[0]
     with client.stream("GET", f"/console/builds/{build_id}/events", params={"since": since}) as stream:
         assert "event: changed" not in "".join(stream.iter_text())  # nothing new since the page
+    world.store.update_build(build_id, progress=75)  # within the same clock tick: still a change
+    with client.stream("GET", f"/console/builds/{build_id}/events", params={"since": since}) as stream:
+        assert '"progress": 75' in "".join(stream.iter_text())
     world.store.update_build(build_id, status="succeeded")
     assert client.get(f"/console/builds/{build_id}/events").status_code == 204
     finished = client.get(f"/console/builds/{build_id}").text
