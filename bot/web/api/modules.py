@@ -14,11 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.app.admin_requests import request_module_change
+from bot.app.audit import audit_safely
+from bot.app.proposals import Action, Intent, ModuleChange, ProposeResult
 from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError
-from bot.handlers.admin_actions import Action, Intent, ModuleChange, ProposeResult, propose_change
 from bot.manifest.edit import EditRefused
-from bot.web.api.auditing import api_actor, audit_safely
+from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID
@@ -134,11 +136,6 @@ def propose(  # noqa: PLR0917 - FastAPI passes each parameter and dependency
         raise refuse(422, NOT_VALID, describe_errors(error.errors())) from None
     try:
         forge = forges.for_installation(body.installation_id)
-        result = propose_change(forge, repo, intent, manifest_path=settings.manifest_path)
-    except EditRefused as refused:
-        raise refuse(
-            422, f"modbot refused to {action} `{slug}`; nothing was opened", list(refused.reasons)
-        ) from None
     except ForgeError as error:
         log.warning("admin %s %s on %s: %s", action, slug, repo, error)
         failed = refuse(502, str(error))
@@ -147,21 +144,29 @@ def propose(  # noqa: PLR0917 - FastAPI passes each parameter and dependency
     except Exception:
         log.exception("admin %s %s on %s failed", action, slug, repo)
         raise refuse(500, INTERNAL) from None
-    target = f"{repo}#{result.pull_number}" if result.pull_number else repo
-    audit_safely(
-        store,
-        actor,
-        audit_action,
-        target,
-        details={
-            **details,
-            "outcome": result.status,
-            "branch": result.branch,
-            "base_sha": result.base_sha,
-            "commit_sha": result.commit_sha,
-            "summary": result.summary,
-        },
-        reason=body.reason,
-    )
+    try:
+        result = request_module_change(
+            forge,
+            store,
+            repo,
+            intent,
+            manifest_path=settings.manifest_path,
+            actor=actor,
+            details=details,
+        )
+    except EditRefused as refused:  # audited by the use case
+        raise ApiProblem(
+            422,
+            Refusal(
+                detail=f"modbot refused to {action} `{slug}`; nothing was opened",
+                reasons=list(refused.reasons),
+            ),
+        ) from None
+    except ForgeError as error:  # audited by the use case
+        log.warning("admin %s %s on %s: %s", action, slug, repo, error)
+        raise ApiProblem(502, Problem(detail=str(error)), headers=retry_after_header(error)) from None
+    except Exception:
+        log.exception("admin %s %s on %s failed", action, slug, repo)
+        raise refuse(500, INTERNAL) from None
     response.status_code = 201 if result.status == "opened" else 200
     return result

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Form, Request
 
+from bot.app.audit import audit_safely
 from bot.forge import Permission
 from bot.web.console.session import Session
 from bot.web.console.state import ConsoleState, console_state
@@ -139,11 +140,9 @@ def check_csrf(request: Request, state: ConsoleState, csrf_token: str | None) ->
 def audit_console(
     state: ConsoleState, actor: str, action: str, target: str | None, details: dict[str, object]
 ) -> None:
-    """An audit entry of the console; the store's failure is logged, never shown as a traceback."""
-    try:
-        state.store.append_audit(actor, action, target, details, None)
-    except Exception:
-        log.exception("console: could not write the audit entry for %s", action)
+    """An audit entry of what the console alone sees (sign-in, a refused form, an export); the store's
+    failure is logged, never shown as a traceback. Actions audit themselves in the use cases."""
+    audit_safely(state.store, actor, action, target, details=dict(details), reason="")
 
 
 PageViewer = Annotated[Viewer, Depends(page_viewer)]
