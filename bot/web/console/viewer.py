@@ -17,6 +17,7 @@ from urllib.parse import quote
 from fastapi import Depends, Form, Request
 
 from bot.app.audit import audit_safely
+from bot.app.chatops.authorize import permission_at_least
 from bot.forge import Permission
 from bot.web.console.session import Session
 from bot.web.console.state import ConsoleState, console_state
@@ -49,6 +50,11 @@ class Viewer:
     @property
     def may_read(self) -> bool:
         return self.role is not None and self.role != "none"
+
+    def at_least(self, role: Permission) -> bool:
+        """Whether the shown role reaches ``role`` (for enabling buttons; the action itself is decided
+        by `authorize` with the role asked afresh)."""
+        return self.role is not None and permission_at_least(self.role, role)
 
 
 class ConsoleRedirect(Exception):
