@@ -223,3 +223,13 @@ def test_the_action_button_macro_disables_with_the_reason_and_carries_the_token(
     writer = Viewer("alice", "github", "write")
     assert writer.at_least("read") and writer.at_least("write") and not writer.at_least("maintain")
     assert not Viewer("bob", "github", None).at_least("read")
+
+
+def test_the_installation_of_a_repository_is_its_newest_deliverys(store: Store) -> None:
+    assert store.installation_of(REPO) is None
+    store.record_delivery("d-1", "push", None, "Acme/Shop", 11, {"ref": "refs/heads/main"})
+    store.record_delivery("d-2", "ping", None, "acme/shop", None, {})
+    store.record_delivery("d-3", "push", None, "other/repo", 99, {"ref": "refs/heads/main"})
+    assert store.installation_of(REPO) == 11
+    store.record_delivery("d-4", "push", None, "acme/shop", 12, {"ref": "refs/heads/main"})
+    assert store.installation_of("ACME/shop") == 12
