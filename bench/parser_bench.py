@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.chatops.parse import parse_comment  # noqa: E402
+from bot.app.chatops.parse import parse_comment  # noqa: E402
 from tests.test_command_parser import LARGE_BODIES  # noqa: E402
 
 _WORD = re.compile(r" {0,3}/([A-Za-z][A-Za-z-]*)")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.chatops.service import CommandRequest, CommandResult, execute
+from bot.app.commands.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
 from bot.forge import Deployment, DeploymentStatus, PullRequest
 from bot.pipeline.release import make_record

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.handlers.admin_actions import Intent, ModuleChange, plan_change, read_intent_marker
+from bot.app.proposals import Intent, ModuleChange, plan_change, read_intent_marker
 from bot.manifest import validate_text
 from bot.manifest.edit import EditRefused
 from tests.corpus import LATEST, read

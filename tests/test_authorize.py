@@ -1,4 +1,4 @@
-"""The one authorization function of chat-ops (bot/chatops/authorize.py): a permission matrix checked
+"""The one authorization function of chat-ops (bot/app/chatops/authorize.py): a permission matrix checked
 against an expectation written out by hand, then each rule on its own."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Literal
 
 import pytest
 
-from bot.chatops.authorize import (
+from bot.app.chatops.authorize import (
     ACTIONS,
     RULES,
     Action,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.chatops.authorize import RULES
+from bot.app.chatops.authorize import RULES
 from bot.forge import ForgeError
 from bot.manifest import validate_text
 from bot.pipeline.release import make_record

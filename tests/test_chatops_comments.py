@@ -14,10 +14,10 @@ from typing import Literal
 import pytest
 
 from bot.forge import ForgeError
-from bot.handlers.issue_comment import handle_issue_comment
 from bot.store import Store
 from bot.store.testing import FakeClock, temporary_store
 from tests.chatops_world import REPO, World, audit_actions, settings, tag_sha
+from tests.webhook_handlers import handle_issue_comment
 
 RECEIVED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

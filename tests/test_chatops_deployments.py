@@ -8,18 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.app.contract import DeploymentContract, deploy_stage, read_contract
 from bot.forge import ForgeError
-from bot.handlers.deployments import (
-    DeploymentContract,
-    deploy_stage,
-    handle_create,
-    handle_deployment_status,
-    handle_pull_request_closed,
-    handle_push,
-    handle_workflow_run,
-    read_contract,
-)
-from bot.handlers.issue_comment import handle_issue_comment
 from bot.store import DeploymentRecord, ReleaseInfo
 from tests.chatops_world import (
     BUILD_WORKFLOW,
@@ -29,6 +19,14 @@ from tests.chatops_world import (
     audit_actions,
     settings,
     tag_sha,
+)
+from tests.webhook_handlers import (
+    handle_create,
+    handle_deployment_status,
+    handle_issue_comment,
+    handle_pull_request_closed,
+    handle_push,
+    handle_workflow_run,
 )
 
 RECEIVED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

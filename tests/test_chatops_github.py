@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 
 from bot.forge.github import GitHubForge
-from bot.handlers.deployments import handle_deployment_status
-from bot.handlers.issue_comment import handle_issue_comment
 from bot.pipeline.release import make_record
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import Store
@@ -23,6 +21,7 @@ from tests.chatops_world import POLICY, settings
 from tests.github_conformance import GitHubMock, validate_webhook, webhook_example
 from tests.test_forge_deploys import deployment_json, status_json, tag_object_json
 from tests.test_forge_github import BOT, REPO, TOKEN, comment_json, content_json, error_json, ref_json
+from tests.webhook_handlers import handle_deployment_status, handle_issue_comment
 
 R = f"/repos/{REPO}"
 RELEASE = "rel_2026_03_04_002"

@@ -1,10 +1,10 @@
-"""The chat-ops replies (bot/chatops/replies.py): text that is not modbot's own cannot add Markdown."""
+"""The chat-ops replies (bot/app/chatops/replies.py): text that is not modbot's own cannot add Markdown."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.chatops.replies import link_target, render_deployment
+from bot.app.chatops.replies import link_target, render_deployment
 from bot.domain.text import markdown_plain as plain
 from bot.store import DeploymentRecord
 

@@ -15,13 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.chatops.releases import reused_release
-from bot.handlers.deployments import (
-    handle_deployment_status,
-    handle_pull_request_closed,
-    handle_workflow_run,
-)
-from bot.handlers.issue_comment import handle_issue_comment
+from bot.app.releases import reused_release
 from bot.manifest.validate import validate_bytes
 from bot.pipeline.release import RELEASE_STATUS_CONTEXT, reuse_status_description
 from bot.runtime import Runtime
@@ -30,6 +24,12 @@ from bot.web.app import create_app
 from tests.chatops_world import BUILD_WORKFLOW, REPO, World, settings, tag_sha
 from tests.corpus import MINI_MANIFEST
 from tests.test_admin_api import Provider, auth, token_settings
+from tests.webhook_handlers import (
+    handle_deployment_status,
+    handle_issue_comment,
+    handle_pull_request_closed,
+    handle_workflow_run,
+)
 
 RECEIVED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 MANIFEST = MINI_MANIFEST.read_bytes()

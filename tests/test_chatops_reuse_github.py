@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from bot.forge.github import GitHubForge
-from bot.handlers.issue_comment import handle_issue_comment
 from bot.pipeline.release import make_record, reuse_status_description
 from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import Store
@@ -35,6 +34,7 @@ from tests.test_forge_github import (
     pull_json,
     ref_json,
 )
+from tests.webhook_handlers import handle_issue_comment
 
 R = f"/repos/{REPO}"
 REUSED = "rel_2026_03_01_001"  # released before the install, from the same build key

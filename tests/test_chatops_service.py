@@ -1,4 +1,4 @@
-"""The chat-ops service (bot/chatops/service.py): what each command does on GitHub and in the store, in
+"""The chat-ops service (bot/app/commands/service.py): what each command does on GitHub and in the store, in
 what order, what it answers, and what it audits. FakeForge and a real SQLite store."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from bot.chatops.facts import approved_by_others, build_state, rollback_plan
-from bot.chatops.progress import automatic_rollback_of, rolled_back_deployment
-from bot.chatops.service import CommandResult, contract_payload
+from bot.app.chatops.progress import automatic_rollback_of, rolled_back_deployment
+from bot.app.commands.facts import approved_by_others, build_state, rollback_plan
+from bot.app.commands.service import CommandResult
+from bot.app.contract import contract_payload
 from bot.forge import ForgeError, Review, WorkflowRun
 from bot.store import DeploymentRecord, Store
 from bot.store.testing import FakeClock
@@ -17,7 +18,7 @@ from tests.chatops_world import REPO, World, audit_actions, tag_sha
 
 
 def finish(world: World, result: CommandResult, status: str = "success") -> DeploymentRecord:
-    """What the deploy workflow's final status does (bot.handlers.deployments, tested on its own)."""
+    """What the deploy workflow's final status does (bot.app.followups, tested on its own)."""
     assert result.deployment is not None
     record = world.store.update_deployment(result.deployment.id, status=status)  # type: ignore[arg-type]
     world.store.release_lock(

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 
 from bot.forge import Forge, ForgeError
+from bot.forge.github.webhooks import event_from_webhook
 from bot.runtime import Runtime
 from bot.store.testing import FakeClock
 from bot.web.webhook import HANDLED_EVENTS
 from bot.worker import Worker
 from bot.worker.wiring import EVENT_HANDLERS, build_worker
 from tests.chatops_world import REPO, World, settings, tag_sha
+from tests.github_conformance import webhook_example
 
 
 class OneForge:
@@ -42,10 +44,16 @@ def deliver(world: World, worker: Worker, event: str, payload: dict[str, Any]) -
 
 
 def test_every_handled_event_has_a_handler_and_the_webhook_accepts_it() -> None:
-    assert set(EVENT_HANDLERS) <= HANDLED_EVENTS
-    assert {"pull_request", "issue_comment", "deployment_status", "workflow_run", "create", "push"} <= set(
-        EVENT_HANDLERS
-    )
+    webhooks = {"pull_request", "issue_comment", "deployment_status", "workflow_run", "create", "push"}
+    assert webhooks <= HANDLED_EVENTS
+    # each converts (a real example payload) into a typed event whose kind has a use case, and every
+    # use case is reached from some webhook
+    kinds = set()
+    for name in sorted(webhooks):
+        event = event_from_webhook(name, webhook_example(name))
+        assert event is not None
+        kinds.add(event.kind)
+    assert kinds == set(EVENT_HANDLERS)
 
 
 def test_a_deploy_from_delivery_to_done_through_the_worker(world: World, worker: Worker) -> None:

@@ -1,4 +1,4 @@
-"""The chat-ops command parser: table-driven cases for each rule of bot/chatops/parse.py, and property
+"""The chat-ops command parser: table-driven cases for each rule of bot/app/chatops/parse.py, and property
 tests against an independent model of which lines are command attempts."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chatops import (
+from bot.app.chatops import (
     COMMANDS,
     Command,
     CommandName,

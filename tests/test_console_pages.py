@@ -200,3 +200,36 @@ def test_live_updates_say_changed_when_the_log_grows(
                 break
     newest = store.query_audit(limit=1).entries[0].id
     assert lines[-2:] == ["event: changed", f"data: {newest}"]
+
+
+def test_the_action_button_macro_disables_with_the_reason_and_carries_the_token() -> None:
+    from markupsafe import Markup
+
+    from bot.web.console.state import make_environments
+    from bot.web.console.viewer import Viewer
+
+    env = make_environments()["en"]
+    page = env.from_string(
+        '{% from "console/_macros.html.j2" import action_button with context %}'
+        "{{ action_button('/console/x', 'Deploy', 'deploy-prod', {'environment': 'production'}, why_not=why) }}"
+    )
+    token = lambda: Markup('<input type="hidden" name="csrf_token" value="t0k">')  # noqa: E731
+    allowed = page.render(csrf_input=token, why=None)
+    assert 'name="csrf_token" value="t0k"' in allowed and 'value="production"' in allowed
+    assert "disabled" not in allowed
+    refused = page.render(csrf_input=token, why="needs maintain <b>")
+    assert 'disabled aria-describedby="deploy-prod-why"' in refused
+    assert '<span id="deploy-prod-why" class="why-not">needs maintain &lt;b&gt;</span>' in refused
+    writer = Viewer("alice", "github", "write")
+    assert writer.at_least("read") and writer.at_least("write") and not writer.at_least("maintain")
+    assert not Viewer("bob", "github", None).at_least("read")
+
+
+def test_the_installation_of_a_repository_is_its_newest_deliverys(store: Store) -> None:
+    assert store.installation_of(REPO) is None
+    store.record_delivery("d-1", "push", None, "Acme/Shop", 11, {"ref": "refs/heads/main"})
+    store.record_delivery("d-2", "ping", None, "acme/shop", None, {})
+    store.record_delivery("d-3", "push", None, "other/repo", 99, {"ref": "refs/heads/main"})
+    assert store.installation_of(REPO) == 11
+    store.record_delivery("d-4", "push", None, "acme/shop", 12, {"ref": "refs/heads/main"})
+    assert store.installation_of("ACME/shop") == 12

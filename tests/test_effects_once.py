@@ -23,11 +23,10 @@ import pytest
 import requests
 from pydantic import SecretStr
 
+from bot.app.review.report import CHECK_NAME, MARKER
 from bot.config import BotSettings
 from bot.forge import ForgeError
 from bot.forge.github import GitHubForge
-from bot.handlers.manifest_review import CHECK_NAME, MARKER
-from bot.handlers.pull_request import handle_pull_request
 from bot.runtime import Runtime
 from bot.store import Store
 from bot.store.testing import temporary_store
@@ -35,6 +34,7 @@ from bot.worker.wiring import build_worker
 from tests.github_conformance import Call, GitHubMock, Match, webhook_example
 from tests.test_forge_github import comment_json, content_json, error_json, file_entry
 from tests.test_webhook_e2e import OneForge, app_settings, history
+from tests.webhook_handlers import handle_pull_request
 
 REPO = "octo/modules"
 BOT = "modbot[bot]"

@@ -13,12 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.forge.github import ForgeStats, GitHubForge
 from bot.forge.github.routes import route_template
-from bot.handlers.pull_request import handle_pull_request
 from bot.metrics import Metrics
 from bot.store import Store
 from bot.store.testing import temporary_store
 from tests.github_conformance import GitHubMock
 from tests.test_effects_once import APP, BOT, HEAD, TOKEN, R, StandIn, history, payload, run_job
+from tests.webhook_handlers import handle_pull_request
 
 PATHS = [
     ("/repos/o/r/git/ref/tags/deploy/prod", "/repos/{owner}/{repo}/git/ref/{ref}"),

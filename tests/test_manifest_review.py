@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handlers.manifest_review import (
+from bot.app.review.report import (
     COMMENT_LIMIT,
     MARKER,
     check_run_output,

@@ -1,5 +1,5 @@
 """Malformed webhook payloads fail permanently at once (issue #11): each handler checks what it needs at its
-edge (bot/handlers/payloads.py); a payload without it is one permanent failure naming the field, not five
+edge (bot/forge/github/webhooks.py); a payload without it is one permanent failure naming the field, not five
 retries with a KeyError and a traceback each. The models accept every real payload GitHub published for
 the events modbot handles (@octokit/webhooks-examples, as published and completed to today's schema).
 """
@@ -16,7 +16,8 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from bot.config import BotSettings
-from bot.handlers.payloads import (
+from bot.forge.github.webhooks import (
+    WEBHOOK_EVENTS,
     CreateEvent,
     DeploymentStatusEvent,
     IssueCommentEvent,
@@ -31,7 +32,7 @@ from bot.runtime import Runtime
 from bot.store import Store
 from bot.store.testing import temporary_store
 from bot.worker import PermanentError
-from bot.worker.wiring import EVENT_HANDLERS, build_worker
+from bot.worker.wiring import build_worker, dispatch
 from tests.fakes import FakeForge
 from tests.github_conformance import webhook_example
 from tests.github_conformance.webhooks import _examples
@@ -48,7 +49,7 @@ MODELS: dict[str, type[BaseModel]] = {
 
 
 def test_every_handled_event_has_a_model() -> None:
-    assert set(MODELS) == set(EVENT_HANDLERS)
+    assert set(MODELS) == set(WEBHOOK_EVENTS)
 
 
 def real_examples() -> Iterator[Any]:
@@ -107,7 +108,7 @@ def test_a_missing_field_is_named(
         parent = parent[key]
     del parent[change[-1]]
     with pytest.raises(MalformedPayload) as caught:
-        EVENT_HANDLERS[event](payload, datetime.now(UTC), forge=FakeForge(), store=None, settings=SETTINGS)  # type: ignore[arg-type]
+        dispatch(event, payload, datetime.now(UTC), forge=FakeForge(), store=None, settings=SETTINGS)  # type: ignore[arg-type]
     assert str(caught.value) == f"malformed {event} payload: {reason}"
     assert isinstance(caught.value, PermanentError)
 

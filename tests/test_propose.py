@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from bot.app.proposals import BuildIntent, Intent, propose_change, read_intent_marker
 from bot.cli import main
 from bot.forge import ForgeError, count_calls
 from bot.forge.github import GitHubForge
-from bot.handlers.admin_actions import BuildIntent, Intent, propose_change, read_intent_marker
 from bot.manifest import validate_text
 from bot.manifest.edit import EditRefused
 from bot.store import open_store

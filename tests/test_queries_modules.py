@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.proposals import Intent, plan_change
 from bot.app.queries.modules import ModulesView, modules_view, verdict, view_ready
-from bot.handlers.admin_actions import Intent, plan_change
 from bot.manifest.edit import EditRefused
 
 HISTORY = Path(__file__).resolve().parent / "fixtures" / "rustok-history"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.chatops.sync import sync_releases
+from bot.app.sync import sync_releases
 from bot.forge import DeploymentStatus
 from bot.forge.github import GitHubForge
 from bot.pipeline.release import make_record

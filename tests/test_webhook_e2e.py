@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
+from bot.app.review.report import MARKER
 from bot.config import BotSettings, load_settings
 from bot.forge import Forge
-from bot.handlers.manifest_review import MARKER
 from bot.runtime import Runtime
 from bot.store import Store
 from bot.store.testing import temporary_store
@@ -220,7 +220,7 @@ def test_a_superseded_head_is_not_published(store: Store, forge: FakeForge) -> N
     assert job_new is not None
     store_state = store.get_pr_state(REPO, 7)
     assert store_state is None
-    from bot.handlers.pull_request import handle_pull_request
+    from tests.webhook_handlers import handle_pull_request
 
     assert handle_pull_request(
         new, job_new.received_at, forge=forge, store=store, settings=runtime.settings

@@ -284,9 +284,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
 def _propose(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from bot.app.admin_requests import request_module_change
+    from bot.app.audit import audit_safely
+    from bot.app.proposals import Intent
     from bot.forge import ForgeError
     from bot.forge.github import GitHubForgeProvider
-    from bot.handlers.admin_actions import Intent, propose_change
     from bot.manifest.edit import EditRefused
 
     settings = _settings()
@@ -320,51 +322,39 @@ def _propose(args: argparse.Namespace) -> int:
     actor = f"cli:{_me()}" + (f" ({requested_by})" if requested_by != _me() else "")
     with _store(settings) as store:
         provider = GitHubForgeProvider.from_settings(settings)
-        details: dict[str, Any] = {"slug": args.slug, "requested_by": requested_by}
+        details = {"slug": args.slug, "requested_by": requested_by}
         try:
-            result = propose_change(
-                provider.for_installation(args.installation_id),
-                args.repo,
-                intent,
-                manifest_path=settings.manifest_path,
-            )
-        except EditRefused as refused:
-            store.append_audit(
+            forge = provider.for_installation(args.installation_id)
+        except ForgeError as error:
+            provider.close()
+            audit_safely(
+                store,
                 actor,
                 f"module.{args.action}",
                 args.repo,
-                {**details, "outcome": "refused", "reasons": refused.reasons},
-                args.reason or None,
+                details={**details, "outcome": "failed", "detail": str(error)},
+                reason=args.reason or "",
             )
+            return _error(str(error))
+        try:
+            result = request_module_change(
+                forge,
+                store,
+                args.repo,
+                intent,
+                manifest_path=settings.manifest_path,
+                actor=actor,
+                details=details,
+            )
+        except EditRefused as refused:  # audited by the use case
             print(f"{paint('refused:', 'red')} nothing was opened")
             for reason in refused.reasons:
                 print(f"  - {reason}")
             return EXIT_REFUSED
         except ForgeError as error:
-            store.append_audit(
-                actor,
-                f"module.{args.action}",
-                args.repo,
-                {**details, "outcome": "failed", "detail": str(error)},
-                args.reason or None,
-            )
             return _error(str(error))
         finally:
             provider.close()
-        target = f"{args.repo}#{result.pull_number}" if result.pull_number else args.repo
-        store.append_audit(
-            actor,
-            f"module.{args.action}",
-            target,
-            {
-                **details,
-                "outcome": result.status,
-                "branch": result.branch,
-                "commit_sha": result.commit_sha,
-                "summary": result.summary,
-            },
-            args.reason or None,
-        )
     if args.format == "json":
         print_json(result.model_dump(mode="json"))
     else:

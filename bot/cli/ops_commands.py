@@ -4,7 +4,7 @@ history from GitHub) and ``dead-letters list|retry`` (deliveries whose job gave 
 
 The CLI runs with the bot's own settings (``MODBOT_*``): the GitHub App key or token and the database. Whoever
 can run it already holds the bot's credentials, so it acts like an admin-API token: actor ``cli:<os
-user>``, kind ``token``, source ``cli``; the chat-ops rules (`bot.chatops.authorize`) still decide, as for
+user>``, kind ``token``, source ``cli``; the chat-ops rules (`bot.app.chatops.authorize`) still decide, as for
 every other caller (a frozen environment, a lock, a missing release refuse). Exit codes: 0 done, 1 refused
 by a rule (or a command that could not be carried out), 2 usage, configuration, store or GitHub error.
 """
@@ -24,7 +24,7 @@ from bot.cli.output import paint, print_json
 from bot.forge import ForgeProvider
 
 if TYPE_CHECKING:
-    from bot.chatops.service import CommandResult
+    from bot.app.commands.service import CommandResult
     from bot.config import BotSettings
     from bot.forge import Forge
 
@@ -153,7 +153,7 @@ def cmd_command(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
-    from bot.chatops.service import CommandRequest, execute
+    from bot.app.commands.service import CommandRequest, execute
     from bot.forge import ForgeError
 
     settings = _settings()
@@ -298,7 +298,7 @@ def cmd_releases_sync(args: argparse.Namespace) -> int:
 
 
 def _releases_sync(args: argparse.Namespace) -> int:
-    from bot.chatops.sync import sync_releases
+    from bot.app.sync import sync_releases_audited
     from bot.forge import ForgeError
 
     settings = _settings()
@@ -315,24 +315,16 @@ def _releases_sync(args: argparse.Namespace) -> int:
             return _error(str(error))
     with _store(settings) as store, _forge(settings, args.installation_id) as forge:
         try:
-            report = sync_releases(
+            report = sync_releases_audited(
                 args.repo,
+                actor=cli_actor(),
                 forge=forge,
                 store=store,
                 environments=args.environment,
                 policy_path=settings.policy_path,
             )
-        except ForgeError as error:
-            # what was synced before the failure stays in the store: the attempt goes on the record too
-            store.append_audit(
-                cli_actor(),
-                "releases.sync",
-                args.repo.lower(),
-                {"outcome": "failed", "error": str(error)},
-                None,
-            )
+        except ForgeError as error:  # audited by the use case
             return _error(f"{error} (what was synced before it stays; run it again)")
-        store.append_audit(cli_actor(), "releases.sync", args.repo.lower(), report.to_json(), None)
     if args.format == "json":
         print_json(report.to_json())
         return EXIT_OK

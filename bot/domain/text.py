@@ -22,6 +22,7 @@ __all__ = [
     "redact_value",
     "shorten",
     "truncate",
+    "truncate_markdown",
 ]
 
 REDACTED = "[redacted]"
@@ -55,6 +56,13 @@ def truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 # --- text that is not modbot's own, made safe for Markdown --------------------------------------------
+def truncate_markdown(text: str, limit: int, note: str) -> str:
+    """Markdown for a forge's field of `limit` characters (a comment, a check run's report): cut at a line
+    boundary with a visible note saying so, so that text + note fits."""
+    tail = f"\n\n> ✂️ **Truncated** to stay under GitHub's {limit:,}-character limit. {note}\n"
+    return cut_at_line(text, limit, tail)
+
+
 def markdown_cell(value: Any) -> str:
     """A value from a manifest or a PR for a Markdown table cell (the templates' `cell` filter): one
     line, no HTML, `|` and backticks escaped."""

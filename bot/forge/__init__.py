@@ -32,7 +32,9 @@ from bot.forge.arguments import (
 from bot.forge.calls import CallCounter, check_write_fence, count_calls, record_call, write_fence
 from bot.forge.ports import (
     CAPABILITY_PROTOCOLS,
+    CHECK_OUTPUT_LIMIT,
     COMMENT_LIMIT,
+    STATUS_DESCRIPTION_LIMIT,
     Capability,
     CapabilityDeclined,
     ChangeRequests,
@@ -70,8 +72,10 @@ from bot.forge.values import (
 
 __all__ = [
     "CAPABILITY_PROTOCOLS",
+    "CHECK_OUTPUT_LIMIT",
     "COMMENT_LIMIT",
     "PERMISSIONS",
+    "STATUS_DESCRIPTION_LIMIT",
     "Annotation",
     "AnnotationLevel",
     "CallCounter",

@@ -41,7 +41,9 @@ from bot.forge.values import (
 
 __all__ = [
     "CAPABILITY_PROTOCOLS",
+    "CHECK_OUTPUT_LIMIT",
     "COMMENT_LIMIT",
+    "STATUS_DESCRIPTION_LIMIT",
     "Capability",
     "CapabilityDeclined",
     "ChangeRequests",
@@ -62,6 +64,9 @@ __all__ = [
 # The longest comment body modbot posts (GitHub's maximum, the smallest of any forge's): the sticky
 # comment and chat-ops replies are cut to it, and every forge must accept a comment of this length.
 COMMENT_LIMIT = 65_536
+# Likewise the longest check run report (summary, text) and commit status description modbot writes.
+CHECK_OUTPUT_LIMIT = 65_535
+STATUS_DESCRIPTION_LIMIT = 140
 
 
 class Capability(StrEnum):

@@ -15,14 +15,14 @@ from typing import Any
 import msgspec
 
 from bot import jsoncodec
+from bot.forge.github.webhooks import WEBHOOK_EVENTS
 from bot.store.queue import IncomingDelivery
 from bot.store.values import check_id
-from bot.worker.wiring import EVENT_HANDLERS
 
 __all__ = ["HANDLED_EVENTS", "Intake", "RawDelivery", "classify"]
 
-# Events a handler exists for (the worker's registry); anything else is acknowledged and dropped.
-HANDLED_EVENTS = frozenset(EVENT_HANDLERS)
+# The GitHub events modbot acts on (the GitHub forge converts them); others are acknowledged and dropped.
+HANDLED_EVENTS = WEBHOOK_EVENTS
 
 
 @dataclass(frozen=True, slots=True)

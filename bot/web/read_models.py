@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.chatops.facts import load_policy, rollback_plan
+from bot.app.commands.facts import rollback_plan
+from bot.app.policy import load_policy
 from bot.forge import Forge, ForgeError
 from bot.pipeline.config import RepositoryPolicy
 from bot.store import DeploymentRecord, EnvironmentLock, Store

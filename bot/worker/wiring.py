@@ -1,9 +1,11 @@
 """Which handler runs for which event, with what it needs (the forge of the delivery's installation).
 
-One registry, `EVENT_HANDLERS`: the webhook event name to the handler of its payload. Every handler has
-the same shape, `handler(payload, received_at, *, forge, store, settings) -> outcome`, and is pure
-apart from what it asks of the forge and the store. `pull_request` has two: a closed PR moves the
-builds waiting on it, every other action reviews the manifest.
+A job's payload becomes a typed event (bot.forge.events) first: a GitHub webhook through the GitHub
+forge's conversion (bot.forge.github.webhooks), a forge's own event as it was queued. One registry,
+`EVENT_HANDLERS`: the event's kind to its use case. Every use case has the same shape,
+`handler(event, received_at, *, forge, store, settings) -> outcome`, and is pure apart from what it asks
+of the forge and the store. A change request has two: a closed one moves the builds waiting on it, every
+other action reviews the manifest.
 
 GitHub call and error metrics are fed by the forge provider's `ForgeStats` hooks (`modbot serve`),
 which see every request, retries and admin API calls included, so nothing here counts them again."""
@@ -16,30 +18,40 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.config import BotSettings
-from bot.forge import Forge
-from bot.handlers.deployments import (
+from bot.app.commands.comment import handle_issue_comment
+from bot.app.followups import (
     handle_create,
     handle_deployment_status,
     handle_pull_request_closed,
     handle_push,
     handle_workflow_run,
 )
-from bot.handlers.issue_comment import handle_issue_comment
-from bot.handlers.pull_request import handle_pull_request
+from bot.app.review.pull_request import handle_pull_request
+from bot.config import BotSettings
+from bot.forge import Forge
+from bot.forge.events import FORGE_EVENT_PREFIX, ChangeRequestEvent, ForgeEvent, event_from_json
+from bot.forge.github.webhooks import WEBHOOK_EVENTS, event_from_webhook
 from bot.runtime import Runtime
 from bot.store import Job, Store
 from bot.worker import Handler, Worker
 from bot.worker.leases import expire_abandoned
 from bot.worker.pool import WorkerPool
 
-__all__ = ["EVENT_HANDLERS", "EventHandler", "build_handlers", "build_worker", "start_workers"]
+__all__ = [
+    "EVENT_HANDLERS",
+    "EventHandler",
+    "build_handlers",
+    "build_worker",
+    "dispatch",
+    "read_job_event",
+    "start_workers",
+]
 
 
 class EventHandler(Protocol):
     def __call__(
         self,
-        payload: dict[str, Any],
+        event: Any,
         received_at: datetime,
         *,
         forge: Forge,
@@ -48,37 +60,70 @@ class EventHandler(Protocol):
     ) -> str: ...
 
 
-def handle_pull_request_event(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+def handle_change_request_event(
+    event: ChangeRequestEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    if payload.get("action") == "closed":
-        return handle_pull_request_closed(payload, received_at, forge=forge, store=store, settings=settings)
-    return handle_pull_request(payload, received_at, forge=forge, store=store, settings=settings)
+    if event.action == "closed":
+        return handle_pull_request_closed(event, received_at, forge=forge, store=store, settings=settings)
+    return handle_pull_request(event, received_at, forge=forge, store=store, settings=settings)
 
 
+# One use case per kind of typed event (bot.forge.events), whichever forge sent it.
 EVENT_HANDLERS: Mapping[str, EventHandler] = {
-    "pull_request": handle_pull_request_event,
-    "issue_comment": handle_issue_comment,
+    "change_request": handle_change_request_event,
+    "comment": handle_issue_comment,
     "deployment_status": handle_deployment_status,
-    "workflow_run": handle_workflow_run,
-    "create": handle_create,
-    "push": handle_push,
+    "run": handle_workflow_run,
+    "ref_created": handle_create,
+    "ref_pushed": handle_push,
 }
 
 
-def build_handlers(runtime: Runtime) -> dict[str, Handler]:
-    """The worker's handlers: each event's handler, given the forge of the job's installation."""
+def read_job_event(event_name: str, payload: Any) -> ForgeEvent | None:
+    """A job's typed event: a forge's own event (``forge:<kind>``) or a GitHub webhook converted by the
+    GitHub forge. None: an event modbot does not act on. A payload that can never be read raises a
+    `PermanentError`."""
+    if event_name.startswith(FORGE_EVENT_PREFIX):
+        return event_from_json(payload)
+    return event_from_webhook(event_name, payload)
 
-    def bind(handler: EventHandler) -> Handler:
+
+def dispatch(
+    event_name: str,
+    payload: Any,
+    received_at: datetime,
+    *,
+    forge: Forge,
+    store: Store,
+    settings: BotSettings,
+) -> str:
+    """Run the use case of one queued event."""
+    event = read_job_event(event_name, payload)
+    if event is None:
+        return f"ignored: no handler for {event_name!r}"
+    handler = EVENT_HANDLERS[event.kind]
+    return handler(event, received_at, forge=forge, store=store, settings=settings)
+
+
+def build_handlers(runtime: Runtime) -> dict[str, Handler]:
+    """The worker's handlers: each queued event name's, given the forge of the job's installation."""
+
+    def bind(event_name: str) -> Handler:
         def run(job: Job) -> str:
             forge = runtime.forges.for_installation(job.installation_id)
-            return handler(
-                job.payload, job.received_at, forge=forge, store=runtime.store, settings=runtime.settings
+            return dispatch(
+                event_name,
+                job.payload,
+                job.received_at,
+                forge=forge,
+                store=runtime.store,
+                settings=runtime.settings,
             )
 
         return run
 
-    return {event: bind(handler) for event, handler in EVENT_HANDLERS.items()}
+    names = [*WEBHOOK_EVENTS, *(f"{FORGE_EVENT_PREFIX}{kind}" for kind in EVENT_HANDLERS)]
+    return {name: bind(name) for name in names}
 
 
 def build_worker(runtime: Runtime, index: int) -> Worker:

@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from bot.handlers.deployments import (
-    handle_create,
-    handle_deployment_status,
-    handle_pull_request_closed,
-    handle_workflow_run,
-)
 from bot.store import ReleaseInfo
 from bot.web.console.session import SESSION_COOKIE, Session, SessionCodec
 from tests.browser.conftest import LiveConsole, axe_violations, screenshot
 from tests.chatops_world import BUILD_WORKFLOW, REPO, World, settings, tag_sha
 from tests.console_pages import with_example_repository
 from tests.console_world import CONSOLE_SECRET
+from tests.webhook_handlers import (
+    handle_create,
+    handle_deployment_status,
+    handle_pull_request_closed,
+    handle_workflow_run,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -18,7 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from bot.handlers.admin_actions import Action, Intent, ModuleChange, plan_change
+from bot.app.proposals import Action, Intent, ModuleChange, plan_change
 from bot.manifest.catalog import Catalog, CatalogEntry, CatalogError, parse_catalog
 from bot.manifest.edit import EditRefused
 from bot.manifest.model import Manifest, ModuleSpec

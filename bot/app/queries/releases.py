@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.chatops.authorize import Decision, authorize
-from bot.chatops.facts import NO_FACTS, gather_actor, load_policy, rollback_plan
-from bot.chatops.service import RULES_BEFORE_FACTS
+from bot.app.chatops.authorize import Decision, authorize
+from bot.app.commands.facts import NO_FACTS, gather_actor, rollback_plan
+from bot.app.commands.service import RULES_BEFORE_FACTS
+from bot.app.policy import load_policy
 from bot.forge import Forge
 from bot.store import DeploymentRecord, EnvironmentLock, ReleaseInfo, Store
 

@@ -4,7 +4,7 @@ GitHub of the tests) so a request GitHub would refuse is never sent."""
 from __future__ import annotations
 
 from bot.domain.text import cut, shorten
-from bot.forge.ports import COMMENT_LIMIT
+from bot.forge.ports import CHECK_OUTPUT_LIMIT, COMMENT_LIMIT, STATUS_DESCRIPTION_LIMIT
 
 __all__ = [
     "CHECK_CONCLUSIONS",
@@ -25,9 +25,7 @@ __all__ = [
     "validate_environment",
 ]
 
-CHECK_OUTPUT_LIMIT = 65_535  # characters in a check run's output.summary / output.text
 MAX_ANNOTATIONS_PER_REQUEST = 50  # check run annotations per create/update request
-STATUS_DESCRIPTION_LIMIT = 140  # characters in a commit status description
 MAX_PULL_FILES = 3_000  # GET /pulls/{n}/files lists at most this many files
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 CHECK_STATUSES = frozenset({"queued", "in_progress", "completed"})

@@ -4,15 +4,15 @@ own failure is logged); a token the store cannot check authenticates nobody (fai
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from bot.app.audit import audit_safely
 from bot.store import AdminToken, Store
 from bot.web.api.context import runtime_of
 
-__all__ = ["api_actor", "audit_safely", "audit_unreadable_request", "verify_token"]
+__all__ = ["api_actor", "audit_unreadable_request", "verify_token"]
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,6 @@ def verify_token(store: Store, secret: str | None) -> AdminToken | None:
     except Exception:  # the store is down: nobody is authenticated (fail closed), and we say why in the log
         log.exception("admin API: cannot verify a token (store unavailable)")
         return None
-
-
-def audit_safely(
-    store: Store, actor: str, action: str, target: str | None, *, details: dict[str, Any], reason: str
-) -> None:
-    try:
-        store.append_audit(actor, action, target, details, reason or None)
-    except Exception:
-        log.exception("admin API: could not write the audit entry for %s on %s", action, target)
 
 
 async def audit_unreadable_request(request: Request, reasons: list[str]) -> bool:

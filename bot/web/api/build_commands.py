@@ -1,6 +1,6 @@
 """Deploy and rollback of a build's release: ``POST /admin/builds/{build_id}/deploy`` and ``…/rollback``
-run the chat-ops service's command (``bot.chatops.service.execute``), which alone decides who may do
-what (`bot.chatops.authorize`); an admin token acts as actor ``api:<token name>``, kind ``token``.
+run the chat-ops service's command (``bot.app.commands.service.execute``), which alone decides who may do
+what (`bot.app.chatops.authorize`); an admin token acts as actor ``api:<token name>``, kind ``token``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.chatops.service import CommandRequest, execute
+from bot.app.audit import audit_safely
+from bot.app.commands.service import CommandRequest, execute
 from bot.config import BotSettings
 from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, RELEASE_ID_PATTERN
 from bot.forge import Forge, ForgeError
 from bot.store import AdminToken, BuildRecord, Store
-from bot.web.api.auditing import api_actor, audit_safely
+from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID
@@ -98,7 +99,8 @@ def run_command(
         audit({"outcome": "refused", "error": "invalid_request"})
         raise Dialect.CODED.invalid_request([str(error)]) from None
     except ForgeError as error:
-        github_failed(error, audit)
+        audit({"outcome": "failed", "detail": str(error)})
+        github_failed(error)
     decision = result.decision
     if not decision.allowed:
         audit({"outcome": "refused", "rule": decision.rule})
@@ -232,7 +234,8 @@ def rollback_build(
         try:
             policy, policy_error = read_policy(forge, build.repository, settings.policy_path)
         except ForgeError as error:
-            github_failed(error, audit)
+            audit({"outcome": "failed", "detail": str(error)})
+            github_failed(error)
         names = [env.name for env in policy.environments] if policy is not None else []
         if len(names) != 1:
             audit({"outcome": "refused", "error": "invalid_request"})

@@ -13,13 +13,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.app.admin_requests import request_build
+from bot.app.audit import audit_safely
+from bot.app.proposals import BuildIntent, NothingToChange
 from bot.config import BotSettings
 from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError, normalize_ref
-from bot.handlers.admin_actions import BuildIntent, NothingToChange, propose_build
 from bot.manifest.edit import EditRefused
 from bot.store import BuildRecord, BuildStage, BuildStatus, Store
-from bot.web.api.auditing import api_actor, audit_safely
+from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID, MAX_PAGE
@@ -187,9 +189,17 @@ def create_build(
         raise Dialect.CODED.invalid_request(reasons) from None
     forge = forge_for(store, settings, forges, token, body.installation_id, "build.request", repo)
     try:
-        proposal = propose_build(forge, repo, intent, manifest_path=settings.manifest_path)
-    except NothingToChange as nothing:
-        audit({"outcome": "refused", "error": "nothing_to_build"})
+        requested = request_build(
+            forge,
+            store,
+            repo,
+            intent,
+            manifest_path=settings.manifest_path,
+            actor=actor,
+            requested_by=api_actor(token, body.requested_by),
+            details=details,
+        )
+    except NothingToChange as nothing:  # each refusal and failure is audited by the use case
         raise coded_problem(
             422,
             "nothing_to_build",
@@ -197,7 +207,6 @@ def create_build(
             _existing_release_hint(store, repo, nothing.manifest_hash),
         ) from None
     except EditRefused as refused:
-        audit({"outcome": "refused", "error": "edit_refused", "reasons": list(refused.reasons)})
         raise coded_problem(
             422,
             "edit_refused",
@@ -207,38 +216,15 @@ def create_build(
         ) from None
     except ForgeError as error:
         log.warning("build request on %s: %s", repo, error)
-        github_failed(error, audit)
-    target = f"{repo}#{proposal.pull_number}" if proposal.pull_number else repo
-    if proposal.status == "left-alone":
-        audit({"outcome": "left-alone", "branch": proposal.branch}, target)
+        github_failed(error)
+    proposal, build = requested.proposal, requested.build
+    if build is None:
         raise coded_problem(
             409,
             "branch_taken",
             proposal.message,
             f"merge or close it, or delete the branch `{proposal.branch}`, and ask again",
         )
-    # one build per PR and target: asking again while it is unfinished answers the same build
-    build = store.create_build(
-        repository=proposal.repository,
-        requested_by=api_actor(token, body.requested_by),
-        reason=body.reason,
-        manifest_ref=body.manifest_ref,
-        manifest_hash=proposal.manifest_hash,
-        modules_delta=proposal.delta,
-        pr_number=proposal.pull_number,
-        reuse_unfinished=True,
-    )
-    audit(
-        {
-            "outcome": proposal.status,
-            "build_id": build.build_id,
-            "branch": proposal.branch,
-            "commit_sha": proposal.commit_sha,
-            "summary": proposal.summary,
-            "manifest_hash": proposal.manifest_hash,
-        },
-        target,
-    )
     return BuildAccepted(
         build_id=build.build_id,
         status=build.status,

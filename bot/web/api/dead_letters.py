@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.app.audit import audit_safely
 from bot.store import DeadLetter
-from bot.web.api.auditing import api_actor, audit_safely
+from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import RuntimeDep, StoreDep
 from bot.web.api.fields import MAX_ID, MAX_PAGE

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from bot.app.audit import audit_safely
 from bot.domain.ids import REPO_PATTERN
-from bot.web.api.auditing import api_actor, audit_safely
+from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID

@@ -4,13 +4,13 @@ audited for the caller, then raised as an `ApiProblem` (the CODED dialect: the b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, NoReturn
 
+from bot.app.audit import audit_safely
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError, ForgeProvider
 from bot.store import AdminToken, Store
-from bot.web.api.auditing import api_actor, audit_safely
+from bot.web.api.auditing import api_actor
 from bot.web.api.problems import Dialect, coded_problem
 
 __all__ = [
@@ -75,8 +75,8 @@ def forge_for(  # noqa: PLR0917 - what it checks and what it audits
     return forges.for_installation(installation_id)
 
 
-def github_failed(error: ForgeError, audit: Callable[[dict[str, Any]], None]) -> NoReturn:
-    audit({"outcome": "failed", "detail": str(error)})
+def github_failed(error: ForgeError) -> NoReturn:
+    """GitHub failed or refused: 502 with GitHub's wait as Retry-After (audited by the caller)."""
     raise coded_problem(
         502, "github_error", str(error), "try again; asking twice is safe", headers=retry_after_header(error)
     )

@@ -14,11 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.app.module_changes import ChangeFailed, ChangeRefused, request_module_change
+from bot.app.admin_requests import request_module_change
+from bot.app.audit import audit_safely
+from bot.app.proposals import Action, Intent, ModuleChange, ProposeResult
 from bot.domain.ids import REPO_PATTERN, SLUG_PATTERN
 from bot.forge import ForgeError
-from bot.handlers.admin_actions import Action, Intent, ModuleChange, ProposeResult
-from bot.web.api.auditing import api_actor, audit_safely
+from bot.manifest.edit import EditRefused
+from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID
@@ -135,23 +137,36 @@ def propose(  # noqa: PLR0917 - FastAPI passes each parameter and dependency
     try:
         forge = forges.for_installation(body.installation_id)
     except ForgeError as error:
+        log.warning("admin %s %s on %s: %s", action, slug, repo, error)
         failed = refuse(502, str(error))
         failed.headers.update(retry_after_header(error))
         raise failed from None
     except Exception:
-        log.exception("admin %s %s on %s: no forge", action, slug, repo)
+        log.exception("admin %s %s on %s failed", action, slug, repo)
         raise refuse(500, INTERNAL) from None
     try:
         result = request_module_change(
-            store, forge, repo, intent, manifest_path=settings.manifest_path, actor=actor, details=details
+            forge,
+            store,
+            repo,
+            intent,
+            manifest_path=settings.manifest_path,
+            actor=actor,
+            details=details,
         )
-    except ChangeRefused as refused:
-        raise ApiProblem(422, Refusal(detail=refused.detail, reasons=refused.reasons)) from None
-    except ChangeFailed as failed:
-        if failed.forge_error is None:
-            raise ApiProblem(500, Problem(detail=failed.detail)) from None
-        problem = ApiProblem(502, Problem(detail=failed.detail))
-        problem.headers.update(retry_after_header(failed.forge_error))
-        raise problem from None
+    except EditRefused as refused:  # audited by the use case
+        raise ApiProblem(
+            422,
+            Refusal(
+                detail=f"modbot refused to {action} `{slug}`; nothing was opened",
+                reasons=list(refused.reasons),
+            ),
+        ) from None
+    except ForgeError as error:  # audited by the use case
+        log.warning("admin %s %s on %s: %s", action, slug, repo, error)
+        raise ApiProblem(502, Problem(detail=str(error)), headers=retry_after_header(error)) from None
+    except Exception:
+        log.exception("admin %s %s on %s failed", action, slug, repo)
+        raise refuse(500, INTERNAL) from None
     response.status_code = 201 if result.status == "opened" else 200
     return result

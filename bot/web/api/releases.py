@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from bot.app.audit import audit_safely
 from bot.domain.ids import RELEASE_ID_PATTERN, REPO_PATTERN, is_release_id
 from bot.store import ReleaseInfo
-from bot.web.api.auditing import api_actor, audit_safely
+from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import SettingsDep, StoreDep
 from bot.web.api.fields import MAX_PAGE

@@ -19,13 +19,14 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from bot.app.module_changes import ChangeFailed, ChangeRefused, request_module_change
+from bot.app.admin_requests import request_module_change
+from bot.app.chatops.authorize import permission_at_least
+from bot.app.proposals import Action, Intent, ModuleChange
 from bot.app.queries.modules import ModulesView, Verdict, modules_view, upgrade_fields, verdict, view_ready
-from bot.chatops.authorize import permission_at_least
 from bot.domain.ids import SLUG_PATTERN
 from bot.forge import ForgeError, Permission
-from bot.handlers.admin_actions import Action, Intent, ModuleChange
 from bot.manifest.catalog import CATALOG_PATH, CatalogError, parse_catalog
+from bot.manifest.edit import EditRefused
 from bot.manifest.rules.modules import SLUG, slug_problem
 from bot.web.console.render import render_page
 from bot.web.console.repo_files import ManifestAtHead, read_manifest_at_head
@@ -46,7 +47,7 @@ READY_STREAM_SECONDS: Final = 120.0
 
 
 def _may_change(viewer: Viewer) -> bool:
-    return viewer.role is not None and permission_at_least(viewer.role, CHANGE_ROLE)
+    return viewer.at_least(CHANGE_ROLE)
 
 
 def _read(state: ConsoleState) -> tuple[str, ManifestAtHead]:
@@ -286,18 +287,18 @@ def change(  # noqa: PLR0917 - one form field each
         return _result(request, viewer, slug, action, reasons=[_plain(error)], status=422)
     try:
         result = request_module_change(
-            state.store,
             state.forge(),
+            state.store,
             repo,
             intent,
             manifest_path=state.settings.manifest_path,
             actor=viewer.login,
             details={"slug": slug, "source": "console", "requested_by": viewer.login},
         )
-    except ChangeRefused as refused:
-        return _result(request, viewer, slug, action, reasons=refused.reasons, status=422)
-    except ChangeFailed as failed:
-        return _result(request, viewer, slug, action, failure=failed.detail, status=502)
+    except EditRefused as refused:
+        return _result(request, viewer, slug, action, reasons=list(refused.reasons), status=422)
+    except ForgeError as error:
+        return _result(request, viewer, slug, action, failure=str(error), status=502)
     build_id = None
     if result.pull_number is not None and result.status != "left-alone":
         # the seed's flow: the admin watches the change go pull request → build → release on the Builds

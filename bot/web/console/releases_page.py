@@ -16,8 +16,8 @@ from typing import Annotated, Final, Literal
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
+from bot.app.commands.service import CommandRequest, CommandResult, execute
 from bot.app.queries.releases import PolicyGates, command_gates, environment_now, releases_page
-from bot.chatops.service import CommandRequest, CommandResult, execute
 from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, RELEASE_ID_PATTERN
 from bot.forge import ForgeError
 from bot.web.api.problems import REFUSAL_STATUS

@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 from starlette.requests import Request
 
-from bot.config import BotSettings
+from bot.config import BotSettings, SettingsError
 from bot.forge import Forge, ForgeError, Permission
 from bot.render import templates_dir
 from bot.runtime import Runtime
@@ -60,7 +60,11 @@ class ConsoleState:
         if self.repository is None:
             raise ForgeError("console", None, "no repository: set MODBOT_REPOSITORIES to exactly one")
         installation = None
-        if self.settings.auth_mode == "app":
+        try:
+            app_mode = self.settings.auth_mode == "app"
+        except SettingsError as error:  # no forge credentials: nothing to ask (fail closed)
+            raise ForgeError("console", None, "; ".join(error.problems)) from None
+        if app_mode:
             installation = self.store.installation_of(self.repository)
             if installation is None:
                 raise ForgeError(

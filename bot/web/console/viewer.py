@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from fastapi import Depends, Form, Request
 
+from bot.app.audit import audit_safely
+from bot.app.chatops.authorize import permission_at_least
 from bot.forge import Permission
 from bot.web.console.session import Session
 from bot.web.console.state import ConsoleState, console_state
@@ -48,6 +50,11 @@ class Viewer:
     @property
     def may_read(self) -> bool:
         return self.role is not None and self.role != "none"
+
+    def at_least(self, role: Permission) -> bool:
+        """Whether the shown role reaches ``role`` (for enabling buttons; the action itself is decided
+        by `authorize` with the role asked afresh)."""
+        return self.role is not None and permission_at_least(self.role, role)
 
 
 class ConsoleRedirect(Exception):
@@ -139,11 +146,9 @@ def check_csrf(request: Request, state: ConsoleState, csrf_token: str | None) ->
 def audit_console(
     state: ConsoleState, actor: str, action: str, target: str | None, details: dict[str, object]
 ) -> None:
-    """An audit entry of the console; the store's failure is logged, never shown as a traceback."""
-    try:
-        state.store.append_audit(actor, action, target, details, None)
-    except Exception:
-        log.exception("console: could not write the audit entry for %s", action)
+    """An audit entry of what the console alone sees (sign-in, a refused form, an export); the store's
+    failure is logged, never shown as a traceback. Actions audit themselves in the use cases."""
+    audit_safely(state.store, actor, action, target, details=dict(details), reason="")
 
 
 PageViewer = Annotated[Viewer, Depends(page_viewer)]

@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 from typing import Literal, get_args
 from urllib.parse import quote
 
-from bot.chatops.authorize import Decision
-from bot.chatops.parse import CommandProblem
-from bot.domain.text import markdown_plain
+from bot.app.chatops.authorize import Decision
+from bot.app.chatops.parse import CommandProblem
+from bot.domain.text import markdown_plain, truncate_markdown
 from bot.forge import COMMENT_LIMIT
-from bot.handlers.manifest_review import truncate
 from bot.render import render
 from bot.store import DeploymentRecord, DeployStage, EnvironmentLock
 
@@ -82,7 +81,9 @@ def command_text(action: str, environment: str | None, release_id: str | None) -
 
 def _finish(body: str) -> str:
     # without a marker (an API or CLI answer) the body would start with an empty line
-    return truncate(body.lstrip("\n"), COMMENT_LIMIT, "See `/status` and the audit log for the rest.")
+    return truncate_markdown(
+        body.lstrip("\n"), COMMENT_LIMIT, "See `/status` and the audit log for the rest."
+    )
 
 
 def _sentence(text: str) -> str:

@@ -12,7 +12,7 @@ decides), audit the command and the decision, and then act:
   installation's (App) token, which starts the deploy workflow. If the tag cannot be moved, the
   Deployment gets an `error` status at once (so no later tag move adopts it), the lock is released
   and the answer quotes GitHub's error. The deployment_status and workflow_run handlers follow it
-  from there (bot.handlers.deployments).
+  from there (bot.app.followups).
 - **unlock**: release the environment's lock, whoever holds it.
 - **status**: what runs where, what is in flight, who holds which lock, what is frozen (the store and
   the policy; no other GitHub call).
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal
 
-from bot.chatops.authorize import (
+from bot.app.chatops.authorize import (
     ACTIONS,
     ENVIRONMENT_ACTIONS,
     Action,
@@ -45,19 +45,9 @@ from bot.chatops.authorize import (
     authorize,
     required_permission,
 )
-from bot.chatops.facts import (
-    NO_FACTS,
-    Gathered,
-    PolicyOnBranch,
-    gather_actor,
-    gather_facts,
-    get_pull_or_none,
-    load_policy,
-)
-from bot.chatops.parse import COMMANDS, code_span
-from bot.chatops.progress import START_ACTIONS
-from bot.chatops.releases import release_at_commit
-from bot.chatops.replies import (
+from bot.app.chatops.parse import COMMANDS, code_span
+from bot.app.chatops.progress import START_ACTIONS
+from bot.app.chatops.replies import (
     EnvironmentView,
     HelpEntry,
     command_text,
@@ -70,36 +60,40 @@ from bot.chatops.replies import (
     render_unlock,
     render_validate,
 )
+from bot.app.commands.facts import (
+    NO_FACTS,
+    Gathered,
+    gather_actor,
+    gather_facts,
+    get_pull_or_none,
+)
+from bot.app.contract import contract_payload
+from bot.app.policy import PolicyOnBranch, load_policy
+from bot.app.releases import release_at_commit
+from bot.app.review.pull_request import review_pull_request
 from bot.config import BotSettings
 from bot.domain.ids import is_environment_name, is_release_id
 from bot.forge import Forge, ForgeError, Ref
-from bot.handlers.pull_request import review_pull_request
 from bot.pipeline.config import EnvironmentConfig
-from bot.pipeline.release import DEPLOY_TAG_PREFIX
-from bot.pipeline.version import TEMPLATE_VERSION
 from bot.store import (
     DeploymentRecord,
     EnvironmentLock,
     LockHeld,
     LockLost,
-    ReleaseInfo,
     Store,
     environment_target,
 )
 
 __all__ = [
-    "CONTRACT_VERSION",
     "RULES_BEFORE_FACTS",
     "CommandRequest",
     "CommandResult",
-    "contract_payload",
     "execute",
     "move_deploy_tag",
 ]
 
 log = logging.getLogger(__name__)
 
-CONTRACT_VERSION = 1  # the Deployment payload's `modbot` key (docs/workflows.md#the-deployment-contract)
 
 # Rules `authorize` checks before it looks at any fact: when one of them refuses, no fact is needed.
 RULES_BEFORE_FACTS: frozenset[Rule] = frozenset(
@@ -611,34 +605,6 @@ def _rebuild(
 
 
 # --- deploy and rollback ----------------------------------------------------------------------------------
-
-
-def contract_payload(
-    *,
-    kind: Literal["deploy", "rollback"],
-    release: ReleaseInfo,
-    environment: str,
-    requested_by: str,
-    reason: str | None,
-    previous_release: str | None,
-    rollback_of: str | None,
-) -> dict[str, Any]:
-    """The payload of a GitHub Deployment modbot creates: every key of the Deployment contract
-    (docs/workflows.md#the-deployment-contract), always present."""
-    return {
-        "modbot": CONTRACT_VERSION,
-        "kind": kind,
-        "release_id": release.release_id,
-        "manifest_hash": release.manifest_hash,
-        "image": release.image,
-        "deploy_tag": f"{DEPLOY_TAG_PREFIX}{environment}",
-        "requested_by": requested_by,
-        "reason": reason or "",
-        "previous_release": previous_release,
-        "rollback_of": rollback_of,
-        "trigger": "modbot",
-        "modbot_template_version": TEMPLATE_VERSION,
-    }
 
 
 def move_deploy_tag(forge: Forge, repo: str, tag: str, commit_sha: str) -> Ref:

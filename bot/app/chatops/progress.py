@@ -8,10 +8,14 @@ failed deploy) has no reply of its own: it is shown in the reply of the deploy i
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from bot.chatops.replies import render_deployment
+from bot.app.chatops.replies import render_deployment
+from bot.forge import Forge, ForgeError
 from bot.store import AuditEntry, DeploymentRecord, Store, environment_target
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "START_ACTIONS",
@@ -92,3 +96,16 @@ def render_progress(store: Store, record: DeploymentRecord) -> str:
         warnings=[str(warning) for warning in warnings],
         comment_id=comment_id if isinstance(comment_id, int) else None,
     )
+
+
+def update_reply(forge: Forge, store: Store, record: DeploymentRecord) -> None:
+    """Edit the reply of the command behind `record` (for an automatic rollback: the deploy it undoes)."""
+    shown = rolled_back_deployment(store, record) if record.kind == "auto_rollback" else record
+    if shown is None or shown.reply_comment_id is None:
+        return
+    try:
+        forge.update_comment(shown.repository, shown.reply_comment_id, render_progress(store, shown))
+    except ForgeError as exc:
+        # the store and the lock are right already; a retried job would find nothing changed and
+        # skip the edit, so failing the job would only repeat work (the next status edits it again)
+        log.warning("reply %s of deployment %s not updated: %s", shown.reply_comment_id, shown.id, exc)

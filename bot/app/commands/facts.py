@@ -10,7 +10,7 @@ which release a rollback goes back to and what it skips over); `load_policy`, `g
   when the role does not reach the environment's level;
 - the pull request (deploy without a named release, rebuild): the PR, and for a deploy its reviews;
 - the release: named → the store, else its tag; from a PR → the release made from its merge commit,
-  or the one that commit's build reused (bot.chatops.releases.built_release);
+  or the one that commit's build reused (bot.app.releases.built_release);
 - the build: a release exists → succeeded, else the newest build run of the merge commit;
 - the lock, and for a rollback the environment's history: the store.
 """
@@ -20,14 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from pydantic import ValidationError
-
-from bot.chatops.authorize import Action, Actor, BuildState, Facts, PullFacts, permission_at_least
-from bot.chatops.releases import built_release, find_release, release_at_commit
-from bot.config import PolicyFileError, read_policy_file
+from bot.app.chatops.authorize import Action, Actor, BuildState, Facts, PullFacts, permission_at_least
+from bot.app.policy import PolicyOnBranch, load_policy
+from bot.app.releases import built_release, find_release, release_at_commit
 from bot.domain.ids import is_app_login
 from bot.forge import Forge, ForgeError, PullRequest, Review, WorkflowRun
-from bot.pipeline.config import ChatopsConfig, EnvironmentConfig, RepositoryPolicy, problems_from
+from bot.pipeline.config import ChatopsConfig, EnvironmentConfig
 from bot.pipeline.release import release_sort_key
 from bot.store import EnvironmentLock, ReleaseInfo, Store
 
@@ -58,40 +56,6 @@ NO_FACTS = Facts(
     lock_since=None,
     previous_release=None,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyOnBranch:
-    """The repository's chat-ops policy as read from its default branch."""
-
-    config: RepositoryPolicy | None  # None: no file, or it could not be used (`error` says why)
-    error: str | None
-    branch: str  # the default branch it was read from
-
-    def environment(self, name: str | None) -> EnvironmentConfig | None:
-        if self.config is None or name is None:
-            return None
-        return next((env for env in self.config.environments if env.name == name), None)
-
-
-def load_policy(forge: Forge, repo: str, *, path: str, default_branch: str | None) -> PolicyOnBranch:
-    """The policy file from the default branch (`default_branch` from a webhook saves a call). A file
-    that is not TOML or not a valid pipeline config is an `error` for authorize (fail closed)."""
-    branch = default_branch or forge.default_branch(repo)  # here, so that an unreadable file names it too
-    try:
-        found = read_policy_file(forge, repo, path=path, default_branch=branch)
-    except PolicyFileError as exc:
-        return PolicyOnBranch(None, str(exc), branch)
-    if not found.found:
-        return PolicyOnBranch(None, None, found.ref)
-    try:
-        config = RepositoryPolicy.model_validate(found.data)
-    except ValidationError as exc:
-        problems = [str(problem) for problem in problems_from(exc)]
-        shown = "; ".join(problems[:_MAX_POLICY_PROBLEMS])
-        more = len(problems) - _MAX_POLICY_PROBLEMS
-        return PolicyOnBranch(None, shown + (f" (and {more} more)" if more > 0 else ""), found.ref)
-    return PolicyOnBranch(config, None, found.ref)
 
 
 # --- the pure rules ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Only a new comment (`created`) can run a command: an edit or a deletion never ru
 command cannot be re-run or changed after the fact by editing its comment. Comments from bots,
 modbot's own included, are ignored without a word. A comment that gives no command is ignored; one
 that tries and gets it wrong is answered with what is wrong (and a 😕 reaction). A command is
-acknowledged at once with 👀, run through the chat-ops service (`bot.chatops.service.execute`, the path
+acknowledged at once with 👀, run through the chat-ops service (`bot.app.commands.service.execute`, the path
 the admin API and the CLI take too), and answered in a new comment of its own, which a deploy's
 progress later edits in place; then 🚀 when it did what was asked, 😕 when it did not. Reactions only
 acknowledge: one GitHub refuses is logged, and the command goes on.
@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
-from bot.chatops.parse import Command, CommandProblem, code_span, parse_comment
-from bot.chatops.progress import START_ACTIONS
-from bot.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
-from bot.chatops.service import CommandRequest, CommandResult, execute
+from bot.app.chatops.parse import Command, CommandProblem, code_span, parse_comment
+from bot.app.chatops.progress import START_ACTIONS, update_reply
+from bot.app.chatops.replies import render_failure, render_problem, render_repeated, reply_marker
+from bot.app.commands.service import CommandRequest, CommandResult, execute
 from bot.config import BotSettings
 from bot.domain.ids import is_app_login
 from bot.forge import Forge, ForgeError
-from bot.handlers.deployments import update_reply
-from bot.handlers.payloads import IssueCommentEvent, User, read_payload
+from bot.forge.events import CommentEvent
 from bot.store import AuditEntry, Store, environment_target
 
 __all__ = ["handle_issue_comment", "handled_entry"]
@@ -44,22 +42,19 @@ _PROBLEM_ACTION = "command.invalid"
 
 
 def handle_issue_comment(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: CommentEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(IssueCommentEvent, payload, "issue_comment")
     if event.action != "created":
         return f"ignored: action {event.action!r} (only a new comment runs a command)"
-    comment = event.comment
-    user = comment.user or User()
-    login = user.login or ""
-    if _from_a_bot(login, user.type, forge):
+    login = event.author
+    if _from_a_bot(login, event.author_is_bot, forge):
         return "ignored: a comment by a bot"
-    parsed = parse_comment(comment.body or "")
+    parsed = parse_comment(event.body)
     if parsed is None:
         return "ignored: no command"
     repo = event.repository.full_name
-    number = event.issue.number
-    comment_id = comment.id
+    number = event.issue_number
+    comment_id = event.comment_id
     if isinstance(parsed, CommandProblem):
         return _answer_problem(
             forge, store, parsed, repo=repo, number=number, comment_id=comment_id, login=login
@@ -77,8 +72,8 @@ def handle_issue_comment(
     )
 
 
-def _from_a_bot(login: str, user_type: str | None, forge: Forge) -> bool:
-    if user_type == "Bot" or not login or is_app_login(login):
+def _from_a_bot(login: str, is_bot: bool, forge: Forge) -> bool:
+    if is_bot or not login or is_app_login(login):
         return True
     # a token-mode bot is a user account: its own comments carry its login
     return login.lower() == forge.bot_login.lower()

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.domain.text import cut_at_line, shorten
+from bot.domain.text import shorten, truncate_markdown
 from bot.forge import COMMENT_LIMIT, Annotation
-from bot.forge.github.limits import CHECK_OUTPUT_LIMIT, STATUS_DESCRIPTION_LIMIT
+from bot.forge.ports import CHECK_OUTPUT_LIMIT, STATUS_DESCRIPTION_LIMIT
 from bot.manifest.delta import ModulesDelta, compute_delta
 from bot.manifest.problems import Problem
 from bot.manifest.validate import ValidationResult, validate_bytes
@@ -90,13 +90,13 @@ def review_manifest(
     return ManifestReview(manifest_path, base_sha, head_sha, head, base, delta)
 
 
-def problem_link(repo_html_url: str, review: ManifestReview, problem: Problem) -> str | None:
-    if problem.line is None:
+def problem_link(repo_html_url: str | None, review: ManifestReview, problem: Problem) -> str | None:
+    if problem.line is None or repo_html_url is None:  # a forge without web pages: no link
         return None
     return f"{repo_html_url}/blob/{review.head_sha}/{review.manifest_path}#L{problem.line}"
 
 
-def render_comment(review: ManifestReview, *, repo_html_url: str, commands: list[str]) -> str:
+def render_comment(review: ManifestReview, *, repo_html_url: str | None, commands: list[str]) -> str:
     """The sticky comment, under GitHub's 65,536-character limit."""
     body = render(
         "comments/manifest_review.md.j2",
@@ -106,7 +106,7 @@ def render_comment(review: ManifestReview, *, repo_html_url: str, commands: list
         link=lambda problem: problem_link(repo_html_url, review, problem),
         commands=commands,
     )
-    return truncate(body, COMMENT_LIMIT, f"The full report is in the `{CHECK_NAME}` check run.")
+    return truncate_markdown(body, COMMENT_LIMIT, f"The full report is in the `{CHECK_NAME}` check run.")
 
 
 def check_run_output(review: ManifestReview) -> dict[str, str]:
@@ -115,19 +115,13 @@ def check_run_output(review: ManifestReview) -> dict[str, str]:
     text = render("comments/modules_delta.md.j2", delta=review.delta) if review.delta else ""
     return {
         "title": review.headline[:255],
-        "summary": truncate(summary, CHECK_OUTPUT_LIMIT, "Truncated: see the annotations."),
-        "text": truncate(text, CHECK_OUTPUT_LIMIT, "Truncated."),
+        "summary": truncate_markdown(summary, CHECK_OUTPUT_LIMIT, "Truncated: see the annotations."),
+        "text": truncate_markdown(text, CHECK_OUTPUT_LIMIT, "Truncated."),
     }
 
 
 def status_description(review: ManifestReview) -> str:
     return shorten(review.headline, STATUS_DESCRIPTION_LIMIT)
-
-
-def truncate(text: str, limit: int, note: str) -> str:
-    """Cut at a line boundary so that text + note fits in `limit` characters."""
-    tail = f"\n\n> ✂️ **Truncated** to stay under GitHub's {limit:,}-character limit. {note}\n"
-    return cut_at_line(text, limit, tail)
 
 
 def _count(number: int, noun: str) -> str:

@@ -1,4 +1,6 @@
-"""What each handler needs of its webhook payload, as typed models checked at the handler's edge.
+"""GitHub's webhook payloads into typed forge events (bot.forge.events): `event_from_webhook`.
+
+What each use case needs of a payload is named by a model here, checked at the GitHub forge's edge.
 
 GitHub's payloads are large; a model names only the fields a handler reads (everything else is ignored)
 and their types, strictly (a number sent as a string is wrong, not converted). A payload that lacks one
@@ -13,6 +15,7 @@ modbot handles is accepted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -20,8 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.errors import PermanentError
 from bot.domain.ids import GIT_SHA_PATTERN
+from bot.forge import events
+from bot.forge.github.conversions import (
+    deployment_from_json,
+    deployment_status_from_json,
+    workflow_run_from_json,
+)
 
 __all__ = [
+    "WEBHOOK_EVENTS",
     "CreateEvent",
     "DeploymentStatusEvent",
     "IssueCommentEvent",
@@ -29,6 +39,7 @@ __all__ = [
     "PullRequestEvent",
     "PushEvent",
     "WorkflowRunEvent",
+    "event_from_webhook",
     "read_payload",
 ]
 
@@ -206,3 +217,88 @@ def _reason(error: Any) -> str:
         return f"{path}: {error['msg']}"
     got = "null" if error.get("input") is None else type(error.get("input")).__name__
     return f"{path} is not {expected} (got {got})"
+
+
+# --- into typed events -------------------------------------------------------------------------------------
+
+
+def _repository(repository: Repository) -> events.Repository:
+    web_url = repository.html_url if isinstance(repository, PullRequestRepository) else None
+    return events.Repository(repository.full_name, repository.default_branch, web_url)
+
+
+def _pull_request(payload: Any) -> events.ChangeRequestEvent:
+    event = read_payload(PullRequestEvent, payload, "pull_request")
+    pr = event.pull_request
+    return events.ChangeRequestEvent(
+        repository=_repository(event.repository),
+        action=event.action,
+        number=pr.number,
+        state=pr.state,
+        head_sha=pr.head.sha,
+        base_sha=pr.base.sha,
+        base_changed="base" in (event.changes or {}),
+        merged=pr.merged,
+        merge_commit_sha=pr.merge_commit_sha,
+    )
+
+
+def _issue_comment(payload: Any) -> events.CommentEvent:
+    event = read_payload(IssueCommentEvent, payload, "issue_comment")
+    comment = event.comment
+    user = comment.user or User()
+    return events.CommentEvent(
+        repository=_repository(event.repository),
+        action=event.action,
+        issue_number=event.issue.number,
+        comment_id=comment.id,
+        body=comment.body or "",
+        author=user.login or "",
+        author_is_bot=user.type == "Bot",
+    )
+
+
+def _deployment_status(payload: Any) -> events.DeploymentStatusEvent:
+    event = read_payload(DeploymentStatusEvent, payload, "deployment_status")
+    return events.DeploymentStatusEvent(
+        repository=_repository(event.repository),
+        deployment=deployment_from_json(payload["deployment"]),  # the fields it reads are checked
+        status=deployment_status_from_json(payload["deployment_status"]),
+    )
+
+
+def _workflow_run(payload: Any) -> events.RunEvent:
+    event = read_payload(WorkflowRunEvent, payload, "workflow_run")
+    return events.RunEvent(
+        repository=_repository(event.repository),
+        action=event.action,
+        run=workflow_run_from_json(payload["workflow_run"]),  # the fields it reads are checked
+    )
+
+
+def _create(payload: Any) -> events.RefCreatedEvent:
+    event = read_payload(CreateEvent, payload, "create")
+    return events.RefCreatedEvent(_repository(event.repository), event.ref, event.ref_type)
+
+
+def _push(payload: Any) -> events.RefPushedEvent:
+    event = read_payload(PushEvent, payload, "push")
+    return events.RefPushedEvent(_repository(event.repository), event.ref, event.after, event.deleted)
+
+
+_CONVERSIONS: dict[str, Callable[[Any], events.ForgeEvent]] = {
+    "pull_request": _pull_request,
+    "issue_comment": _issue_comment,
+    "deployment_status": _deployment_status,
+    "workflow_run": _workflow_run,
+    "create": _create,
+    "push": _push,
+}
+WEBHOOK_EVENTS: frozenset[str] = frozenset(_CONVERSIONS)  # the GitHub events modbot acts on
+
+
+def event_from_webhook(name: str, payload: Any) -> events.ForgeEvent | None:
+    """The typed event of a GitHub webhook delivery (None: an event modbot does not act on);
+    `MalformedPayload` (permanent) when the payload lacks what its use case needs."""
+    conversion = _CONVERSIONS.get(name)
+    return conversion(payload) if conversion is not None else None

@@ -28,11 +28,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from bot.chatops.facts import load_policy
-from bot.chatops.releases import release_in_tag_object
+from bot.app.audit import audit_safely
+from bot.app.contract import deploy_stage, read_contract, record_contract_deployment
+from bot.app.policy import load_policy
+from bot.app.releases import release_in_tag_object
 from bot.domain.ids import is_release_id
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
-from bot.handlers.deployments import deploy_stage, read_contract, record_contract_deployment
 from bot.pipeline.config import DEFAULT_CONFIG_PATH
 from bot.pipeline.release import RELEASE_TAG_PREFIX
 from bot.store import (
@@ -44,7 +45,7 @@ from bot.store import (
     Store,
 )
 
-__all__ = ["DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT", "SyncReport", "sync_releases"]
+__all__ = ["DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT", "SyncReport", "sync_releases", "sync_releases_audited"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,36 @@ class SyncReport:
             "warnings": list(self.warnings),
             "changed": self.changed,
         }
+
+
+def sync_releases_audited(
+    repo: str,
+    *,
+    actor: str,
+    forge: Forge,
+    store: Store,
+    environments: list[str] | None,
+    policy_path: str = DEFAULT_CONFIG_PATH,
+) -> SyncReport:
+    """`sync_releases` as an operator asks for it: audited as ``releases.sync`` with its report, or with
+    the failure (what was synced before it stays in the store; the `ForgeError` is re-raised)."""
+    target = repo.lower()
+    try:
+        report = sync_releases(
+            repo, forge=forge, store=store, environments=environments, policy_path=policy_path
+        )
+    except ForgeError as error:
+        audit_safely(
+            store,
+            actor,
+            "releases.sync",
+            target,
+            details={"outcome": "failed", "error": str(error)},
+            reason="",
+        )
+        raise
+    audit_safely(store, actor, "releases.sync", target, details=report.to_json(), reason="")
+    return report
 
 
 def sync_releases(

@@ -28,14 +28,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import posixpath
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast, get_args
+from typing import Any, cast
 
-from bot.chatops.facts import PolicyOnBranch, load_policy
-from bot.chatops.progress import render_progress, rolled_back_deployment
-from bot.chatops.releases import (
+from bot.app.chatops.progress import update_reply
+from bot.app.contract import (
+    deploy_stage,
+    read_contract,
+    record_contract_deployment,
+    recorded_status,
+    stored_url,
+)
+from bot.app.policy import PolicyOnBranch, load_policy
+from bot.app.releases import (
     built_release,
     finish_builds,
     read_release_tag,
@@ -44,19 +49,13 @@ from bot.chatops.releases import (
 )
 from bot.config import BotSettings
 from bot.domain.ids import is_environment_name, is_git_sha, is_release_id
-from bot.forge import Deployment, Forge, ForgeError, WorkflowRun
-from bot.forge.github.conversions import (
-    deployment_from_json,
-    deployment_status_from_json,
-    workflow_run_from_json,
-)
-from bot.handlers.payloads import (
-    CreateEvent,
+from bot.forge import Forge, ForgeError, WorkflowRun
+from bot.forge.events import (
+    ChangeRequestEvent,
     DeploymentStatusEvent,
-    PullRequestEvent,
-    PushEvent,
-    WorkflowRunEvent,
-    read_payload,
+    RefCreatedEvent,
+    RefPushedEvent,
+    RunEvent,
 )
 from bot.pipeline.config import BuildConfig, ChatopsConfig
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX
@@ -66,7 +65,6 @@ from bot.store import (
     BuildRecord,
     BuildStage,
     BuildStatus,
-    DeployKind,
     DeploymentRecord,
     DeployStage,
     DeployStatus,
@@ -75,116 +73,32 @@ from bot.store import (
     Store,
     environment_target,
 )
-from bot.store.values import check_actor, check_short_text, check_url
 
 __all__ = [
-    "CONTRACT_KINDS",
-    "DeploymentContract",
-    "deploy_stage",
     "handle_create",
     "handle_deployment_status",
     "handle_pull_request_closed",
     "handle_push",
     "handle_workflow_run",
-    "read_contract",
-    "record_contract_deployment",
-    "update_reply",
 ]
 
 log = logging.getLogger(__name__)
 
-CONTRACT_KINDS: frozenset[str] = frozenset(get_args(DeployKind))
 _OUTCOME_WORD = {"success": "succeeded", "failure": "failed", "error": "failed", "inactive": "inactive"}
 
 
 # --- deployment_status -----------------------------------------------------------------------------------
 
 
-def deploy_stage(state: str, description: str) -> DeployStage | None:
-    """The stage a status says a deployment reached (None: the status does not say)."""
-    if state in ("queued", "pending"):
-        return "queued"
-    if state == "success":
-        return "done"
-    if state == "in_progress":
-        if description.startswith("smoke testing "):
-            return "smoke"
-        if description.startswith("deploying "):
-            return "deploy"
-    return None  # a failure stays at the stage where it stopped
-
-
-def _store_status(state: str) -> DeployStatus | None:
-    if state == "pending":
-        return "queued"
-    if state in get_args(DeployStatus):
-        return cast(DeployStatus, state)
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentContract:
-    """What a modbot Deployment's payload says (docs/workflows.md#the-deployment-contract), checked."""
-
-    kind: DeployKind
-    release_id: str
-    previous_release: str | None
-    manifest_hash: str | None
-    requested_by: str
-    reason: str | None
-
-
-def read_contract(payload: Mapping[str, Any], creator: str | None) -> DeploymentContract | str:
-    """A Deployment's payload (as the forge reads it: a JSON object, {} for anything else) as the
-    contract, or why it is not a modbot Deployment's. Only `kind` and `release_id` must be right: an
-    optional value that is wrong or that the store would refuse is left out (a refused upsert would
-    fail the job on every retry and keep the lock), a missing requester is the Deployment's creator."""
-    modbot = payload.get("modbot")
-    if modbot != 1 or isinstance(modbot, bool):
-        return "not a modbot Deployment (no payload.modbot == 1)"
-    kind, release_id = payload.get("kind"), payload.get("release_id")
-    if kind not in CONTRACT_KINDS:
-        return f"unknown kind {str(kind)[:40]!r}"
-    if not isinstance(release_id, str) or not is_release_id(release_id):
-        return "payload.release_id is not a release id"
-    previous = payload.get("previous_release")
-    if previous is not None and (not isinstance(previous, str) or not is_release_id(previous)):
-        previous = None
-    asked = payload.get("requested_by")
-    one_line = " ".join(asked.split())[:200] if isinstance(asked, str) else ""
-    requested_by = _acceptable(lambda: check_actor("requested_by", one_line))
-    reason = payload.get("reason")
-    return DeploymentContract(
-        kind=cast(DeployKind, kind),
-        release_id=release_id,
-        previous_release=previous,
-        manifest_hash=_acceptable(
-            lambda: check_short_text("manifest_hash", payload.get("manifest_hash"), 100, required=False)
-        ),
-        requested_by=requested_by or creator or "github",
-        reason=reason if isinstance(reason, str) and reason.strip() else None,
-    )
-
-
-def _acceptable(check: Callable[[], str | None]) -> str | None:
-    """The value `check` (a store validator) returns, or None when it refuses it."""
-    try:
-        return check()
-    except ValueError:
-        return None
-
-
 def handle_deployment_status(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: DeploymentStatusEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(DeploymentStatusEvent, payload, "deployment_status")
-    deployment = deployment_from_json(payload["deployment"])  # the fields it reads are checked
-    status = deployment_status_from_json(payload["deployment_status"])
+    deployment, status = event.deployment, event.status
     contract = read_contract(deployment.payload, deployment.creator)
     if isinstance(contract, str):
         return f"ignored: {contract}"
     repo = event.repository.full_name
-    store_status = _store_status(status.state)
+    store_status = recorded_status(status.state)
     if store_status is None:
         return f"ignored: unknown deployment state {status.state[:40]!r}"
     if not is_environment_name(deployment.environment) or not is_git_sha(deployment.sha):
@@ -204,45 +118,6 @@ def handle_deployment_status(
         logs_url=status.log_url,
     )
     return _after_change(forge, store, before, after, description=status.description)
-
-
-def record_contract_deployment(
-    store: Store,
-    repo: str,
-    deployment: Deployment,
-    contract: DeploymentContract,
-    *,
-    status: DeployStatus,
-    stage: DeployStage | None,
-    logs_url: str | None,
-    finished_at: datetime | None = None,
-) -> DeploymentRecord:
-    """A modbot Deployment seen on GitHub, into the store: the one way the live handler and `modbot
-    releases sync` record one, so a store rebuilt from GitHub holds what a store fed live holds (a log
-    URL the store refuses is left out, not the whole deployment)."""
-    return store.upsert_github_deployment(
-        repository=repo,
-        github_deployment_id=deployment.id,
-        environment=deployment.environment,
-        release_id=contract.release_id,
-        commit_sha=deployment.sha,
-        kind=contract.kind,
-        requested_by=contract.requested_by,
-        reason=contract.reason,
-        status=status,
-        created_at=deployment.created_at,
-        stage=stage,
-        previous_release=contract.previous_release,
-        manifest_hash=contract.manifest_hash,
-        logs_url=_url(logs_url),
-        finished_at=finished_at,
-        actor="github",
-    )
-
-
-def _url(value: Any) -> str | None:
-    """An http(s) URL as the store keeps it (a password redacted), else None."""
-    return _acceptable(lambda: check_url("logs_url", value)) if isinstance(value, str) and value else None
 
 
 def _after_change(
@@ -294,19 +169,6 @@ def _details(record: DeploymentRecord) -> dict[str, Any]:
     }
 
 
-def update_reply(forge: Forge, store: Store, record: DeploymentRecord) -> None:
-    """Edit the reply of the command behind `record` (for an automatic rollback: the deploy it undoes)."""
-    shown = rolled_back_deployment(store, record) if record.kind == "auto_rollback" else record
-    if shown is None or shown.reply_comment_id is None:
-        return
-    try:
-        forge.update_comment(shown.repository, shown.reply_comment_id, render_progress(store, shown))
-    except ForgeError as exc:
-        # the store and the lock are right already; a retried job would find nothing changed and
-        # skip the edit, so failing the job would only repeat work (the next status edits it again)
-        log.warning("reply %s of deployment %s not updated: %s", shown.reply_comment_id, shown.id, exc)
-
-
 # --- workflow_run ------------------------------------------------------------------------------------------
 
 
@@ -333,11 +195,10 @@ def _policy_parts(
 
 
 def handle_workflow_run(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: RunEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(WorkflowRunEvent, payload, "workflow_run")
     action = event.action
-    run = workflow_run_from_json(payload["workflow_run"])  # the fields it reads are checked
+    run = event.run
     repo = event.repository.full_name
     default_branch = event.repository.default_branch
     if run.head_branch is not None and run.head_branch.startswith(DEPLOY_TAG_PREFIX):
@@ -399,7 +260,7 @@ def _deploy_run_ended(
         after = _progress(
             store,
             record,
-            _store_status(status.state) or "error",
+            recorded_status(status.state) or "error",
             deploy_stage(status.state, ""),
             status.log_url,
         )
@@ -438,7 +299,7 @@ def _progress(
         stage=stage,
         previous_release=record.previous_release,
         manifest_hash=record.manifest_hash,
-        logs_url=_url(logs_url),
+        logs_url=stored_url(logs_url),
     )
 
 
@@ -500,9 +361,8 @@ def _release_tag(name: str) -> str | None:
 
 
 def handle_create(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: RefCreatedEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(CreateEvent, payload, "create")
     if event.ref_type != "tag":
         return "ignored: not a tag"
     tag = _release_tag(event.ref)
@@ -517,9 +377,8 @@ def handle_create(
 
 
 def handle_push(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: RefPushedEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(PushEvent, payload, "push")
     if not event.ref.startswith("refs/tags/"):
         return "ignored: not a tag push"
     tag = _release_tag(event.ref.removeprefix("refs/tags/"))
@@ -548,18 +407,16 @@ def _recorded(store: Store, tag: str, info: ReleaseInfo | None) -> str:
 
 
 def handle_pull_request_closed(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: ChangeRequestEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(PullRequestEvent, payload, "pull_request")
     if event.action != "closed":
         return f"ignored: action {event.action!r}"
-    pr = event.pull_request
     repo = event.repository.full_name
-    builds = [build for build in store.builds_for_pr(repo, pr.number) if not build.finished]
+    builds = [build for build in store.builds_for_pr(repo, event.number) if not build.finished]
     if not builds:
         return "ignored: no build waits on this pull request"
-    merge_sha = pr.merge_commit_sha
-    if not pr.merged or merge_sha is None or not is_git_sha(merge_sha):
+    merge_sha = event.merge_commit_sha
+    if not event.merged or merge_sha is None or not is_git_sha(merge_sha):
         for build in builds:
             _cancel(store, build)
         return f"cancelled {len(builds)} build(s): the pull request was closed without merging"

@@ -3,7 +3,7 @@
 `parse` turns a comment body into the one command it gives (pure); the rules are in its docstring.
 """
 
-from bot.chatops.parse import (
+from bot.app.chatops.parse import (
     COMMANDS,
     Command,
     CommandName,

@@ -12,12 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
-from bot.chatops.parse import COMMANDS as CHATOPS_COMMANDS
-from bot.config import BotSettings
-from bot.forge import CheckRun, Forge, ForgeError
-from bot.handlers.manifest_review import (
+from bot.app.chatops.parse import COMMANDS as CHATOPS_COMMANDS
+from bot.app.review.report import (
     CHECK_NAME,
     MARKER,
     ManifestReview,
@@ -26,13 +24,15 @@ from bot.handlers.manifest_review import (
     review_manifest,
     status_description,
 )
-from bot.handlers.payloads import PullRequestEvent, read_payload
+from bot.config import BotSettings
+from bot.forge import CheckRun, Forge, ForgeError
+from bot.forge.events import ChangeRequestEvent
 from bot.store import KEEP, Store
 
 log = logging.getLogger(__name__)
 
 REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review", "edited"})
-# the sticky comment lists every chat-ops command by its usage (bot.chatops.parse.COMMANDS)
+# the sticky comment lists every chat-ops command by its usage (bot.app.chatops.parse.COMMANDS)
 COMMANDS = [spec.usage for spec in CHATOPS_COMMANDS.values()]
 
 
@@ -47,26 +47,24 @@ class ReviewOutcome:
 
 
 def handle_pull_request(
-    payload: dict[str, Any], received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
+    event: ChangeRequestEvent, received_at: datetime, *, forge: Forge, store: Store, settings: BotSettings
 ) -> str:
-    event = read_payload(PullRequestEvent, payload, "pull_request")
     action = event.action
     if action not in REVIEW_ACTIONS:
         return f"ignored: action {action!r}"
-    if action == "edited" and "base" not in (event.changes or {}):
+    if action == "edited" and not event.base_changed:
         return "ignored: edited without a base change"
-    pr = event.pull_request
-    if pr.state != "open":
+    if event.state != "open":
         return "ignored: the pull request is not open"
     outcome = review_pull_request(
         forge,
         store,
         settings,
         repo=event.repository.full_name,
-        repo_html_url=event.repository.html_url,
-        number=pr.number,
-        head_sha=pr.head.sha,
-        base_sha=pr.base.sha,
+        repo_html_url=event.repository.web_url,
+        number=event.number,
+        head_sha=event.head_sha,
+        base_sha=event.base_sha,
         received_at=received_at,
         new_pull=action == "opened",
     )
@@ -79,7 +77,7 @@ def review_pull_request(
     settings: BotSettings,
     *,
     repo: str,
-    repo_html_url: str,
+    repo_html_url: str | None,
     number: int,
     head_sha: str,
     base_sha: str,
