@@ -198,3 +198,18 @@ def test_while_verdicts_are_planned_the_page_says_so_and_its_stream_tells_when_r
     ready = client.get("/console/modules").text
     assert "still checking" not in ready and "data-live" not in ready.split("<main", 1)[1]
     assert client.get("/console/modules/events", params={"key": key}).status_code == 204
+
+
+def test_a_malformed_address_gets_the_consoles_page_not_json(client: TestClient) -> None:
+    sign_in(client, "alice")
+    for path in (
+        "/console/modules/Not-A-Slug/install",
+        "/console/modules/forum/explode",
+        "/console/builds?status=bogus",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html"), path
+        assert "Not a valid request" in answer.text
+    assert "slug: String should match pattern" in client.get("/console/modules/Not-A-Slug/install").text
+    # the admin API keeps its own answers
+    assert client.post("/admin/modules/forum/explode", json={}).headers["content-type"] == "application/json"

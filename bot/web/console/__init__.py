@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -20,6 +21,7 @@ from bot.web.api.guards import only_repository
 from bot.web.console import audit, builds_page, live, modules_page, overview, releases_page, signin
 from bot.web.console.errors import forbidden_page, not_found_router, redirect_to
 from bot.web.console.headers import ConsoleHeaders
+from bot.web.console.invalid import invalid_request_page
 from bot.web.console.session import SessionCodec
 from bot.web.console.state import STATIC_DIR, ConsoleState, make_environments, session_secret
 from bot.web.console.viewer import ConsoleForbidden, ConsoleRedirect
@@ -60,6 +62,7 @@ def include_console(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(not_found_router)  # last: any other /console path
     app.add_exception_handler(ConsoleRedirect, redirect_to)
     app.add_exception_handler(ConsoleForbidden, forbidden_page)
+    app.add_exception_handler(RequestValidationError, invalid_request_page)  # under /console only
 
 
 def _console_off(app: FastAPI, problems: list[str]) -> None:
