@@ -66,6 +66,10 @@ def test_the_confirmation_page_shows_the_planned_delta_or_the_refusal(client: Te
     planned = client.get("/console/modules/forum/install?catalog=true")
     assert planned.status_code == 200
     assert "+forum" in planned.text and 'action="/console/modules/forum/install"' in planned.text
+    assert 'href="/console/modules/forum/install?catalog=true&amp;enable=true"' in planned.text
+    enabled = client.get("/console/modules/forum/install?catalog=true&enable=true")
+    assert '<span class="delta-added">+forum</span>' in enabled.text  # default_enabled gains it
+    assert '<input type="hidden" name="enable" value="true">' in enabled.text
     refused = client.get("/console/modules/outbox/uninstall")
     assert refused.status_code == 200
     assert "`outbox` is a required module and cannot be uninstalled" in refused.text

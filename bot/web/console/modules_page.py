@@ -223,10 +223,17 @@ def confirm(  # noqa: PLR0917 - the form's fields arrive as query parameters
             "may_change": _may_change(viewer),
             "change_role": CHANGE_ROLE,
             "head": head,
+            "toggle_enable_url": _with_enable(request, not enable),
         },
         viewer=viewer,
         status=200 if planned is not None else 422,
     )
+
+
+def _with_enable(request: Request, enable: bool) -> str:
+    """This confirmation page's address with ``enable`` set (install: also add to default_enabled)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "enable"]
+    return f"{request.url.path}?{urlencode([*kept, *([('enable', 'true')] if enable else [])])}"
 
 
 def _plain(error: ValidationError) -> str:
