@@ -429,9 +429,13 @@ class BotSettings(BaseModel):
     def console_problems(self) -> list[str]:
         """Why the web console cannot start (empty: it can). GitHub sign-in needs the session key and
         the OAuth client; local accounts (single-host mode) may run on a key made at start-up."""
-        if self.console_sign_in == "local":
-            return []
         problems = []
+        if self.repositories is None or len(self.repositories) != 1:
+            problems.append(
+                f"{_ENV_OF['repositories']} must name exactly one repository: the one the console shows"
+            )
+        if self.console_sign_in == "local":
+            return problems
         if self.console_secret is None:
             problems.append(
                 f"{_ENV_OF['console_secret']} is not set: the console signs its session cookies with it "

@@ -361,7 +361,7 @@ def test_without_its_key_the_console_stays_off_and_says_why(store: Store, clock:
 
 
 def test_console_settings_are_checked_at_load() -> None:
-    base = {"MODBOT_GITHUB_TOKEN": "t"}
+    base = {"MODBOT_GITHUB_TOKEN": "t", "MODBOT_REPOSITORIES": "acme/shop"}
     with pytest.raises(SettingsError, match="at least 32"):
         load_settings({**base, "MODBOT_CONSOLE_SECRET": "short"})
     with pytest.raises(SettingsError, match="go together"):
@@ -376,4 +376,14 @@ def test_console_settings_are_checked_at_load() -> None:
     )
     assert settings.console_problems() == []
     assert CONSOLE_SECRET not in repr(settings) and CLIENT_SECRET not in repr(settings)
-    assert BotSettings(github_token=SecretStr("t"), console_sign_in="local").console_problems() == []
+    local = BotSettings(github_token=SecretStr("t"), console_sign_in="local", repositories=frozenset({"a/b"}))
+    assert local.console_problems() == []  # no key: local accounts make one at start-up
+
+
+def test_the_console_needs_exactly_one_repository(store: Store, clock: FakeClock) -> None:
+    for repositories in (None, frozenset({"acme/shop", "acme/other"})):
+        settings = console_settings().model_copy(update={"repositories": repositories})
+        console = Console.start(World.create(store, clock), settings)
+        answer = console.client.get("/console/")
+        assert answer.status_code == 503
+        assert "MODBOT_REPOSITORIES must name exactly one repository" in answer.text

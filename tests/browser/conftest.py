@@ -109,8 +109,10 @@ def live_github(live_store: Store) -> Iterator[LiveConsole]:
     yield from serve(live_store, FakeClock(), "github")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for tests/browser. Package scope, not session: Playwright's sync API keeps an event
+    loop running in this thread while it is open, and later tests that call asyncio.run() must not see it."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: `make pytest` installs it (apt-get install chromium)")
     with sync_playwright() as playwright:
