@@ -81,7 +81,14 @@ def test_the_event_stream_says_what_changed_and_a_finished_build_has_none(
         assert "event: changed" not in "".join(stream.iter_text())  # nothing new since the page
     world.store.update_build(build_id, progress=75)  # within the same clock tick: still a change
     with client.stream("GET", f"/console/builds/{build_id}/events", params={"since": since}) as stream:
-        assert '"progress": 75' in "".join(stream.iter_text())
+        body = "".join(stream.iter_text())
+    assert '"progress": 75' in body
+    seen = body.split("\nid: ", 1)[1].split("\n", 1)[0]
+    # the browser reconnects with the id it saw last: nothing new, no event (the page is not fetched again)
+    with client.stream(
+        "GET", f"/console/builds/{build_id}/events", params={"since": since}, headers={"Last-Event-ID": seen}
+    ) as stream:
+        assert "event: changed" not in "".join(stream.iter_text())
     world.store.update_build(build_id, status="succeeded")
     assert client.get(f"/console/builds/{build_id}/events").status_code == 204
     finished = client.get(f"/console/builds/{build_id}").text

@@ -31,7 +31,9 @@ State = Annotated[ConsoleState, Depends(console_state)]
 BuildId = Annotated[str, Path(max_length=64)]
 PAGE_SIZE: Final = 25
 EVENTS_POLL_SECONDS: Final = 1.0  # how often the stream reads the build (one indexed row)
-EVENTS_STREAM_SECONDS: Final = 300.0  # then the stream ends and the browser's EventSource reconnects
+EVENTS_STREAM_SECONDS: Final = (
+    15.0  # then the stream ends (shutdown never waits on an open tab); the browser reconnects
+)
 RETRY_MILLISECONDS: Final = 3000
 
 
@@ -117,7 +119,8 @@ def build_event(record: BuildRecord) -> str:
         "finished": record.finished,
         "timeline": [{"stage": s.stage, "state": s.state} for s in stage_timeline(record)],
     }
-    return f"event: changed\ndata: {json.dumps(data)}\n\n"
+    # the id comes back as Last-Event-ID when the browser reconnects: what it has already seen
+    return f"event: changed\nid: {_fingerprint(record)}\ndata: {json.dumps(data)}\n\n"
 
 
 @router.get("/console/builds/{build_id}/events", include_in_schema=False)
@@ -142,7 +145,7 @@ async def build_events(
 
     async def stream() -> AsyncIterator[str]:
         record: BuildRecord | None = first
-        seen = since
+        seen = request.headers.get("last-event-id", "")[:64] or since
         waited = 0.0
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         while record is not None:

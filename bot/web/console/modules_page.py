@@ -43,7 +43,7 @@ CHANGE_ROLE: Final[Permission] = "write"  # opening a pull request on the reposi
 # manifest's verdicts take seconds the first time; docs/performance.md)
 PAGE_WAIT_SECONDS: Final = 2.0
 READY_POLL_SECONDS: Final = 0.5
-READY_STREAM_SECONDS: Final = 120.0
+READY_STREAM_SECONDS: Final = 15.0  # as the console's other streams: shutdown never waits on an open tab
 
 
 def _may_change(viewer: Viewer) -> bool:
@@ -94,7 +94,7 @@ def modules(request: Request, viewer: PageViewer, state: State) -> HTMLResponse:
 
 @router.get("/console/modules/events", include_in_schema=False)
 async def verdicts_ready(
-    request: Request, viewer: PageViewer, key: Annotated[str, Query(pattern=r"^[0-9a-f]{32}$")]
+    request: Request, viewer: PageViewer, state: State, key: Annotated[str, Query(pattern=r"^[0-9a-f]{32}$")]
 ) -> Response:
     """``text/event-stream``: one event ``changed`` when the verdicts of the page's manifest are computed
     (static/console.js then fetches the page again); 204 when they already are, which stops the browser's
@@ -106,7 +106,7 @@ async def verdicts_ready(
     async def stream() -> AsyncIterator[str]:
         yield "retry: 3000\n\n"
         waited = 0.0
-        while waited < READY_STREAM_SECONDS:
+        while waited < READY_STREAM_SECONDS and not state.runtime.stop.is_set():
             await asyncio.sleep(READY_POLL_SECONDS)
             waited += READY_POLL_SECONDS
             if view_ready(key):
