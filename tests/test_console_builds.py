@@ -39,6 +39,7 @@ def test_the_list_filters_by_status_and_pages(client: TestClient, world: World) 
     world.store.update_build(ids[0], status="running", stage="build")
     first = client.get("/console/builds")
     assert first.status_code == 200
+    assert 'id="builds-live" data-live="/console/events"' in first.text  # the list follows the audit log
     assert ids[-1] in first.text and ids[5] in first.text and ids[4] not in first.text  # 25 a page
     assert f"/console/builds?before={ids[5]}" in first.text
     older = client.get(f"/console/builds?before={ids[5]}")
