@@ -411,3 +411,20 @@ def test_the_console_needs_exactly_one_repository(store: Store, clock: FakeClock
         answer = console.client.get("/console/")
         assert answer.status_code == 503
         assert "MODBOT_REPOSITORIES must name exactly one repository" in answer.text
+
+
+def test_a_role_that_cannot_be_asked_closes_the_pages_and_is_asked_again(console: Console) -> None:
+    from bot.forge import ForgeError
+
+    console.sign_in_github("alice", "write")
+    console.world.forge.fail_next("get_permission", ForgeError("get_permission", 502, "Bad Gateway"))
+    answer = console.client.get("/console/")
+    assert answer.status_code == 403 and "could not be asked" in answer.text
+    assert console.client.get("/console/").status_code == 200  # not cached: asked again, and answered
+
+
+def test_a_shown_role_is_asked_once_a_minute_not_on_every_page(console: Console) -> None:
+    console.sign_in_github("alice", "write")
+    for path in ("/console/", "/console/audit", "/console/audit?outcome=failed"):
+        assert console.client.get(path).status_code == 200
+    assert console.world.forge.operations().count("get_permission") == 1
