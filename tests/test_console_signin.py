@@ -256,6 +256,7 @@ def mock_github_sign_in(github_api: GitHubMock, login: str) -> None:
     user = github_api.example("GET", "/user")
     user["login"] = login
     github_api.add("GET", "/user", json=user)
+    github_api.add("DELETE", f"/applications/{CLIENT_ID}/token", status=204)
 
 
 def test_github_sign_in_keeps_the_login_and_never_the_token(console: Console, github_api: GitHubMock) -> None:
@@ -273,6 +274,9 @@ def test_github_sign_in_keeps_the_login_and_never_the_token(console: Console, gi
     )
     [user_call] = github_api.calls_to("GET", "/user")
     assert user_call.headers["Authorization"] == f"Bearer {OAUTH_TOKEN}"
+    [revoked] = github_api.calls_to("DELETE", f"/applications/{CLIENT_ID}/token")
+    assert revoked.json == {"access_token": OAUTH_TOKEN}  # revoked at GitHub, not only forgotten
+    assert revoked.headers["Authorization"].startswith("Basic ")
     payload = cookie_payload(console.client.cookies[SESSION_COOKIE])
     assert payload["login"] == "alice" and payload["kind"] == "github" and payload["oauth_state"] is None
     assert OAUTH_TOKEN not in json.dumps(payload)
@@ -318,6 +322,26 @@ def test_github_refusing_the_code_is_said_plainly(console: Console, github_api: 
     answer = console.client.get(f"/console/oauth/callback?code=old&state={state}", follow_redirects=False)
     assert answer.headers["location"] == "/console/login?error=code_refused"
     assert github_api.calls_to("GET", "/user") == []
+
+
+def test_a_failed_revocation_does_not_fail_the_sign_in(console: Console, github_api: GitHubMock) -> None:
+    console.world.role("alice", "write")
+    state = start_oauth(console)
+    github_api.responses.add(
+        responses.POST,
+        "https://github.com/login/oauth/access_token",
+        json={"access_token": OAUTH_TOKEN, "token_type": "bearer", "scope": ""},
+    )
+    user = github_api.example("GET", "/user")
+    user["login"] = "alice"
+    github_api.add("GET", "/user", json=user)
+    github_api.add(
+        "DELETE", f"/applications/{CLIENT_ID}/token", status=422,
+        json={"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest", "errors": []},
+    )  # fmt: skip
+    answer = console.client.get(f"/console/oauth/callback?code=abc&state={state}", follow_redirects=False)
+    assert answer.headers["location"] == "/console/audit"
+    assert cookie_payload(console.client.cookies[SESSION_COOKIE])["login"] == "alice"
 
 
 def test_a_role_of_none_sees_the_reason_not_the_page(console: Console) -> None:
@@ -387,3 +411,20 @@ def test_the_console_needs_exactly_one_repository(store: Store, clock: FakeClock
         answer = console.client.get("/console/")
         assert answer.status_code == 503
         assert "MODBOT_REPOSITORIES must name exactly one repository" in answer.text
+
+
+def test_a_role_that_cannot_be_asked_closes_the_pages_and_is_asked_again(console: Console) -> None:
+    from bot.forge import ForgeError
+
+    console.sign_in_github("alice", "write")
+    console.world.forge.fail_next("get_permission", ForgeError("get_permission", 502, "Bad Gateway"))
+    answer = console.client.get("/console/")
+    assert answer.status_code == 403 and "could not be asked" in answer.text
+    assert console.client.get("/console/").status_code == 200  # not cached: asked again, and answered
+
+
+def test_a_shown_role_is_asked_once_a_minute_not_on_every_page(console: Console) -> None:
+    console.sign_in_github("alice", "write")
+    for path in ("/console/", "/console/audit", "/console/audit?outcome=failed"):
+        assert console.client.get(path).status_code == 200
+    assert console.world.forge.operations().count("get_permission") == 1

@@ -1,5 +1,6 @@
-"""One contract, two forges: every check here runs against `FakeForge` and against `GitHubForge` behind
-GitHub's published API description. The fake is what handler tests trust, so it must answer what GitHub
+"""One contract, three forges: every check here runs against `FakeForge`, against `GitHubForge` behind
+GitHub's published API description, and against `LocalForge` on real git (single-host mode; its call
+counts are one per operation: it has no pages or size limits, ``calls_for``). The fake is what handler tests trust, so it must answer what GitHub
 answers, refuse what GitHub refuses, and cost the same number of API calls.
 
 A backend seeds the same world into either forge. The GitHub side serves mocks per endpoint in the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -27,6 +29,7 @@ from bot.forge import (
 from bot.forge.github import GitHubForge
 from tests.fakes import FakeCheckRun, FakeForge
 from tests.github_conformance import GitHubMock
+from tests.local_forge_world import LocalBackend
 from tests.test_forge_github import (
     BOT,
     REPO,
@@ -53,9 +56,9 @@ class Backend(Protocol):
     def file(self, path: str, ref: str, content: bytes | None) -> None: ...
     def pull(self, number: int, *, head_ref: str, author: str, fork: bool) -> PullRequest: ...
     def no_pull(self, number: int) -> None: ...
-    def pull_files(self, number: int, names: Sequence[str]) -> None: ...
-    def comments(self, number: int, comments: Sequence[tuple[str, str, str]]) -> None: ...
-    def expect_comment(self, number: int, body: str) -> None: ...
+    def pull_files(self, number: int, names: Sequence[str]) -> int: ...
+    def comments(self, number: int, comments: Sequence[tuple[str, str, str]]) -> int: ...
+    def expect_comment(self, number: int, body: str) -> int: ...
     def expect_comment_update(self, body: str) -> None: ...
     def permission(self, user: str, permission: str | None, role: str | None) -> None: ...
     def default_branch(self, name: str) -> None: ...
@@ -67,7 +70,10 @@ class Backend(Protocol):
     def expect_commit_file(self, branch: str, parent: str) -> None: ...
     def commit_statuses(self, sha: str, statuses: Sequence[tuple[str, str, str]]) -> None: ...
     def status_answer_lost(self, sha: str, status: tuple[str, str, str]) -> None: ...
-    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None: ...
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> list[int]: ...
+    def commit_sha(self, fill: str) -> str: ...
+    def moved_forward(self, ref: str) -> str: ...
+    def calls_for(self, github_calls: int) -> int: ...
 
 
 class FakeBackend:
@@ -89,17 +95,24 @@ class FakeBackend:
     def no_pull(self, number: int) -> None:
         pass
 
-    def pull_files(self, number: int, names: Sequence[str]) -> None:
+    @staticmethod
+    def calls_for(github_calls: int) -> int:
+        return github_calls  # the fake counts calls as GitHubForge makes them
+
+    def pull_files(self, number: int, names: Sequence[str]) -> int:
         self.fake.commit(REPO, f"pr-{number}", {"x": b"x"})
         self.fake.add_pull(REPO, f"pr-{number}", number=number, files=names)
+        return number
 
-    def comments(self, number: int, comments: Sequence[tuple[str, str, str]]) -> None:
+    def comments(self, number: int, comments: Sequence[tuple[str, str, str]]) -> int:
         self.fake.repos[REPO.lower()].comments.setdefault(number, [])
         for login, kind, body in comments:
             self.fake.add_comment(REPO, number, body, author=login, author_type=kind)
+        return number
 
-    def expect_comment(self, number: int, body: str) -> None:
+    def expect_comment(self, number: int, body: str) -> int:
         self.fake.repos[REPO.lower()].comments.setdefault(number, [])
+        return number
 
     def expect_comment_update(self, body: str) -> None:
         pass
@@ -145,13 +158,24 @@ class FakeBackend:
         state.commits.setdefault(sha, state.commits[state.refs["heads/main"]])
         self.fake.fail_after_next("set_commit_status", ForgeError("set_commit_status", 502, "Bad Gateway"))
 
-    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None:
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> list[int]:
         state = self.fake.repos[REPO.lower()]
         for run_id, name, count in runs:
             notes = [Annotation("modules.toml", 1, 1, "warning", "w")] * count
             state.check_runs[run_id] = FakeCheckRun(
                 run_id, name, sha, "completed", "success", annotations=notes
             )
+        return [run_id for run_id, _, _ in runs]
+
+    @staticmethod
+    def commit_sha(fill: str) -> str:
+        return fill * 40
+
+    def moved_forward(self, ref: str) -> str:
+        old = self.fake.branch_head(REPO, "main")
+        new = self.fake.commit(REPO, "main", {"z": b"z"})
+        self.fake.create_ref(REPO, ref, new)
+        return old
 
     @property
     def api_calls(self) -> int:
@@ -215,14 +239,19 @@ class GitHubBackend:
     def no_pull(self, number: int) -> None:
         self.api.add("GET", f"{R}/pulls/{number}", json=error_json("Not Found"), status=404)
 
-    def pull_files(self, number: int, names: Sequence[str]) -> None:
+    @staticmethod
+    def calls_for(github_calls: int) -> int:
+        return github_calls
+
+    def pull_files(self, number: int, names: Sequence[str]) -> int:
         path = f"{R}/pulls/{number}/files"
         pages = [names[i : i + 100] for i in range(0, len(names), 100)] or [[]]
         for i, page in enumerate(pages, 1):
             headers = link_next(path, i + 1) if i < len(pages) else None
             self.api.add("GET", path, json=[file_entry(self.api, n) for n in page], headers=headers)
+        return number
 
-    def comments(self, number: int, comments: Sequence[tuple[str, str, str]]) -> None:
+    def comments(self, number: int, comments: Sequence[tuple[str, str, str]]) -> int:
         path = f"{R}/issues/{number}/comments"
         pages = [comments[i : i + 100] for i in range(0, len(comments), 100)] or [[]]
         for i, page in enumerate(pages, 1):
@@ -232,11 +261,13 @@ class GitHubBackend:
                 for j, (login, kind, body) in enumerate(page)
             ]
             self.api.add("GET", path, json=items, headers=headers)
+        return number
 
-    def expect_comment(self, number: int, body: str) -> None:
+    def expect_comment(self, number: int, body: str) -> int:
         self.api.add(
             "POST", f"{R}/issues/{number}/comments", json=comment_json(self.api, 77, body, BOT, "Bot")
         )
+        return number
 
     def expect_comment_update(self, body: str) -> None:
         self.api.add("PATCH", f"{R}/issues/comments/77", json=comment_json(self.api, 77, body, BOT, "Bot"))
@@ -317,7 +348,18 @@ class GitHubBackend:
         inject_fault(self.api, "POST", f"{R}/statuses/{sha}", 502)  # GitHub set it, then its edge failed
         self.commit_statuses(sha, [status])
 
-    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> None:
+    @staticmethod
+    def commit_sha(fill: str) -> str:
+        return fill * 40
+
+    def moved_forward(self, ref: str) -> str:
+        old = "1" * 40
+        answer = {**error_json("Update is not a fast forward"), "errors": []}
+        self.api.add("PATCH", f"{R}/git/refs/{ref}", status=422, json=answer)
+        self.api.add("PATCH", f"{R}/git/refs/{ref}", json=ref_json(self.api, f"refs/{ref}", old))
+        return old
+
+    def check_runs(self, sha: str, runs: Sequence[tuple[int, str, int]]) -> list[int]:
         items = []
         for run_id, name, count in runs:
             data = check_run_json(self.api, run_id)
@@ -327,23 +369,26 @@ class GitHubBackend:
             items.append(data)
         body = {"total_count": len(items), "check_runs": items}
         self.api.add("GET", f"{R}/commits/{sha}/check-runs", json=body)
+        return [run_id for run_id, _, _ in runs]
 
     @property
     def api_calls(self) -> int:
         return len(self.api.calls)
 
 
-@pytest.fixture(params=["fake", "github"])
-def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
+@pytest.fixture(params=["fake", "github", "local"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "fake":
         yield FakeBackend()
+    elif request.param == "local":
+        yield LocalBackend(tmp_path, REPO, BOT)
     else:
         yield GitHubBackend(request.getfixturevalue("github_api"))
 
 
 def calls_of(backend: Any, action: Any) -> tuple[Any, int]:
     """The action's result and how many API calls it cost (the forge's own count and the backend's must
-    agree: the fake's bookkeeping, or the requests the GitHub mock saw)."""
+    agree: the fake's bookkeeping, the requests the GitHub mock saw, the local forge's operations)."""
     before = backend.api_calls
     with count_calls() as counter:
         result = action()
@@ -363,15 +408,18 @@ def test_get_file(backend: Any) -> None:
 def test_get_file_large(backend: Any) -> None:
     big = b"0123456789abcdef" * 70_000  # 1.1 MB
     backend.file("big.toml", "main", big)
-    assert calls_of(backend, lambda: backend.forge.get_file(REPO, "big.toml", "main")) == (big, 2)
+    assert calls_of(backend, lambda: backend.forge.get_file(REPO, "big.toml", "main")) == (
+        big,
+        backend.calls_for(2),
+    )
 
 
 def test_get_pull(backend: Any) -> None:
     own = backend.pull(5, head_ref="feature", author="alice", fork=False)
     fork = backend.pull(6, head_ref="patch-1", author="mallory", fork=True)
     backend.no_pull(99)
-    assert calls_of(backend, lambda: backend.forge.get_pull(REPO, 5)) == (own, 1)
-    got = backend.forge.get_pull(REPO, 6)
+    assert calls_of(backend, lambda: backend.forge.get_pull(REPO, own.number)) == (own, 1)
+    got = backend.forge.get_pull(REPO, fork.number)
     assert got == fork and got.from_fork
     with pytest.raises(ForgeError) as info:
         backend.forge.get_pull(REPO, 99)
@@ -383,28 +431,35 @@ def test_pull_touches(backend: Any, target_at: int | None, expected: bool, calls
     names = [f"src/f{i:03}.rs" for i in range(150)]
     if target_at is not None:
         names[target_at] = "modules.toml"
-    backend.pull_files(8, names)
-    assert calls_of(backend, lambda: backend.forge.pull_touches(REPO, 8, "modules.toml")) == (expected, calls)
+    number = backend.pull_files(8, names)
+    assert calls_of(backend, lambda: backend.forge.pull_touches(REPO, number, "modules.toml")) == (
+        expected,
+        backend.calls_for(calls),
+    )
 
 
 def test_find_comment_counts_only_ours(backend: Any) -> None:
     comments = [("alice", "User", f"c{i}") for i in range(250)]
     comments[10] = ("mallory", "User", f"fake {MARKER}")
     comments[230] = (BOT, "Bot", f"{MARKER}\nreal")
-    backend.comments(9, comments)
-    found, calls = calls_of(backend, lambda: backend.forge.find_comment(REPO, 9, MARKER))
-    assert isinstance(found, Comment) and (found.author, found.body, calls) == (BOT, f"{MARKER}\nreal", 3)
+    number = backend.comments(9, comments)
+    found, calls = calls_of(backend, lambda: backend.forge.find_comment(REPO, number, MARKER))
+    assert isinstance(found, Comment)
+    assert (found.author, found.body, calls) == (BOT, f"{MARKER}\nreal", backend.calls_for(3))
 
 
 def test_find_comment_none(backend: Any) -> None:
-    backend.comments(9, [("alice", "User", MARKER)] * 120)
-    assert calls_of(backend, lambda: backend.forge.find_comment(REPO, 9, MARKER)) == (None, 2)
+    number = backend.comments(9, [("alice", "User", MARKER)] * 120)
+    assert calls_of(backend, lambda: backend.forge.find_comment(REPO, number, MARKER)) == (
+        None,
+        backend.calls_for(2),
+    )
 
 
 def test_create_then_update_comment(backend: Any) -> None:
-    backend.expect_comment(4, f"{MARKER} v1")
+    number = backend.expect_comment(4, f"{MARKER} v1")
     backend.expect_comment_update(f"{MARKER} v2")
-    created, calls = calls_of(backend, lambda: backend.forge.create_comment(REPO, 4, f"{MARKER} v1"))
+    created, calls = calls_of(backend, lambda: backend.forge.create_comment(REPO, number, f"{MARKER} v1"))
     assert (created.body, created.author, created.author_type, calls) == (f"{MARKER} v1", BOT, "Bot", 1)
     updated, calls = calls_of(backend, lambda: backend.forge.update_comment(REPO, created.id, f"{MARKER} v2"))
     assert (updated.id, updated.body, calls) == (created.id, f"{MARKER} v2", 1)
@@ -425,15 +480,16 @@ def test_branches(backend: Any) -> None:
 
 
 def test_check_run_annotations_cost_one_call_per_fifty(backend: Any) -> None:
+    sha = backend.commit_sha("a")
     backend.expect_check_run(120)
     notes = [Annotation("modules.toml", i, i, "failure", "bad") for i in range(1, 121)]
     run, calls = calls_of(
         backend,
         lambda: backend.forge.create_check_run(
-            REPO, "a" * 40, "modbot/manifest", conclusion="failure", title="t", summary="s", annotations=notes
+            REPO, sha, "modbot/manifest", conclusion="failure", title="t", summary="s", annotations=notes
         ),
     )
-    assert (run.conclusion, calls) == ("failure", 3)
+    assert (run.conclusion, calls) == ("failure", backend.calls_for(3))
 
 
 def test_tags(backend: Any) -> None:
@@ -471,11 +527,11 @@ def test_commit_file_costs_five_calls(backend: Any) -> None:
             REPO, "modbot/install-forum", "modules.toml", b"new\n", message="m", parent_sha=parent, force=True
         ),
     )
-    assert len(sha) == 40 and calls == 5
+    assert len(sha) == 40 and calls == backend.calls_for(5)
 
 
 def test_commit_status_is_the_latest_of_its_context(backend: Any) -> None:
-    sha = "9" * 40
+    sha = backend.commit_sha("9")
     backend.commit_statuses(
         sha,
         [
@@ -492,7 +548,7 @@ def test_commit_status_is_the_latest_of_its_context(backend: Any) -> None:
         "success",
         "rel_2026_01_02_001: reused",
     )
-    other = "8" * 40
+    other = backend.commit_sha("8")
     backend.commit_statuses(other, [("ci/test", "success", "green")])
     assert calls_of(backend, lambda: backend.forge.latest_commit_status(REPO, other, "modbot/release")) == (
         None,
@@ -518,19 +574,7 @@ def test_refusals_before_any_call(backend: Any) -> None:
 
 
 def test_moving_a_ref_backwards_needs_force(backend: Any) -> None:
-    if isinstance(backend, FakeBackend):
-        old = backend.fake.branch_head(REPO, "main")
-        new = backend.fake.commit(REPO, "main", {"z": b"z"})
-        backend.fake.create_ref(REPO, "tags/deploy/prod", new)
-    else:
-        old = "1" * 40
-        answer = {**error_json("Update is not a fast forward"), "errors": []}
-        backend.api.add("PATCH", f"{R}/git/refs/tags/deploy/prod", status=422, json=answer)
-        backend.api.add(
-            "PATCH",
-            f"{R}/git/refs/tags/deploy/prod",
-            json=ref_json(backend.api, "refs/tags/deploy/prod", old),
-        )
+    old = backend.moved_forward("tags/deploy/prod")
     with pytest.raises(ForgeError) as info:
         backend.forge.update_ref(REPO, "tags/deploy/prod", old)
     assert info.value.status == 422 and "not a fast forward" in info.value.message
@@ -541,25 +585,28 @@ def test_moving_a_ref_backwards_needs_force(backend: Any) -> None:
 
 
 def test_find_check_run_by_name_and_head(backend: Any) -> None:
-    sha = "d" * 40
-    backend.check_runs(sha, [(11, "modbot/manifest", 2), (12, "other/check", 0), (13, "modbot/manifest", 3)])
+    sha = backend.commit_sha("d")
+    ids = backend.check_runs(
+        sha, [(11, "modbot/manifest", 2), (12, "other/check", 0), (13, "modbot/manifest", 3)]
+    )
     run, calls = calls_of(backend, lambda: backend.forge.find_check_run(REPO, sha, "modbot/manifest"))
     assert (run.id, run.name, run.head_sha, run.annotations_count, calls) == (
-        13,
+        ids[2],
         "modbot/manifest",
         sha,
         3,
         1,
     )
-    backend.check_runs("e" * 40, [])
-    assert calls_of(backend, lambda: backend.forge.find_check_run(REPO, "e" * 40, "modbot/manifest")) == (
+    other = backend.commit_sha("e")
+    backend.check_runs(other, [])
+    assert calls_of(backend, lambda: backend.forge.find_check_run(REPO, other, "modbot/manifest")) == (
         None,
         1,
     )
 
 
 def test_latest_commit_status_of_a_context(backend: Any) -> None:
-    sha = "d" * 40
+    sha = backend.commit_sha("d")
     backend.commit_statuses(
         sha,
         [
@@ -572,23 +619,29 @@ def test_latest_commit_status_of_a_context(backend: Any) -> None:
         backend, lambda: backend.forge.latest_commit_status(REPO, sha, "modbot/manifest")
     )
     assert (status, calls) == (CommitStatus("success", "modbot/manifest", "new", None), 1)
-    backend.commit_statuses("e" * 40, [("ci", "success", "x")])
-    assert calls_of(
-        backend, lambda: backend.forge.latest_commit_status(REPO, "e" * 40, "modbot/manifest")
-    ) == (None, 1)
+    other = backend.commit_sha("e")
+    backend.commit_statuses(other, [("ci", "success", "x")])
+    assert calls_of(backend, lambda: backend.forge.latest_commit_status(REPO, other, "modbot/manifest")) == (
+        None,
+        1,
+    )
 
 
 def test_a_commit_status_whose_answer_is_lost_is_read_back_not_sent_again(backend: Any) -> None:
     """Each POST adds a status: one set before its answer was lost (502) is read back and, found, not sent
     again; the call returns as if answered (the fake's fail_after_next must not raise what GitHubForge
     does not)."""
-    sha = "7" * 40
+    sha = backend.commit_sha("7")
     backend.status_answer_lost(sha, ("modbot/manifest", "success", "ok"))
 
     def set_status() -> None:
         backend.forge.set_commit_status(REPO, sha, "success", context="modbot/manifest", description="ok")
 
-    assert calls_of(backend, set_status) == (None, 2)  # the POST and the read of the combined status
+    # GitHub: the POST and the read of the combined status; the local forge: one insert
+    assert calls_of(backend, set_status) == (None, backend.calls_for(2))
+    assert backend.forge.latest_commit_status(REPO, sha, "modbot/manifest") == CommitStatus(
+        "success", "modbot/manifest", "ok", None
+    )
 
 
 class LeaseLost(Exception):
@@ -603,9 +656,9 @@ def test_the_write_fence_refuses_writes_before_they_are_sent(backend: Any) -> No
         refused.append(operation)
         raise LeaseLost(f"the lease was lost before {operation}")
 
-    backend.comments(7, [])
+    number = backend.comments(7, [])
     with write_fence(lost):
-        assert calls_of(backend, lambda: backend.forge.find_comment(REPO, 7, MARKER)) == (None, 1)
+        assert calls_of(backend, lambda: backend.forge.find_comment(REPO, number, MARKER)) == (None, 1)
         with count_calls() as counter, pytest.raises(LeaseLost):
-            backend.forge.create_comment(REPO, 7, "hello")
+            backend.forge.create_comment(REPO, number, "hello")
     assert refused == ["create_comment"] and counter.calls == 0

@@ -8,6 +8,7 @@ import inspect
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,9 @@ from bot.forge import (
     supports,
 )
 from bot.forge.github import GitHubForge
+from bot.forge.local import LocalForge
 from tests.fakes import FakeForge
+from tests.local_forge_world import LocalWorld
 
 BOT = "modbot[bot]"
 
@@ -59,9 +62,9 @@ def test_every_capability_has_its_protocol_and_no_operation_belongs_to_two() -> 
     assert all(issubclass(Forge, protocol) for protocol in CAPABILITY_PROTOCOLS.values())
 
 
-@pytest.mark.parametrize("implementation", [GitHubForge, FakeForge])
+@pytest.mark.parametrize("implementation", [GitHubForge, FakeForge, LocalForge])
 def test_every_forge_operation_of_an_implementation_is_in_a_capability(implementation: type) -> None:
-    """Each operation GitHubForge and FakeForge share with the interface is placed in one capability,
+    """Each operation GitHubForge, FakeForge and LocalForge share with the interface is placed in one capability,
     with the same parameter names in the same order (the capability is what callers will type against)."""
     for protocol in CAPABILITY_PROTOCOLS.values():
         for name in _operations(protocol):
@@ -87,11 +90,18 @@ def test_the_fake_offers_what_github_offers_in_app_mode(app_forge: GitHubForge) 
     assert fake.capabilities == app_forge.capabilities
 
 
-@pytest.mark.parametrize("which", ["fake", "token", "app"])
+@pytest.mark.parametrize("which", ["fake", "token", "app", "local", "local without a runner"])
 def test_a_forge_implements_each_capability_it_offers(
-    which: str, token_forge: GitHubForge, app_forge: GitHubForge
+    which: str, token_forge: GitHubForge, app_forge: GitHubForge, tmp_path: Path
 ) -> None:
-    forges: dict[str, Forge] = {"fake": FakeForge(bot_login=BOT), "token": token_forge, "app": app_forge}
+    world = LocalWorld(tmp_path, "acme/site")
+    forges: dict[str, Forge] = {
+        "fake": FakeForge(bot_login=BOT),
+        "token": token_forge,
+        "app": app_forge,
+        "local": world.local,
+        "local without a runner": LocalForge(tmp_path / "repos", world.records, world.roles.get, runs=False),
+    }
     forge = forges[which]
     assert isinstance(forge, Forge)
     for capability in forge.capabilities:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from bot import __version__
 from bot.cli import (
     bot_commands,
+    local_commands,
     manifest_commands,
     ops_commands,
     pipeline_commands,
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     bot_commands.register(commands)
     ops_commands.register(commands)
     user_commands.register(commands)
+    local_commands.register(commands)
     return parser
 
 

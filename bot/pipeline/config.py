@@ -442,7 +442,67 @@ class ComposeBackend(_Strict):
     project_name: ServiceName | None = Field(None, description="docker compose -p NAME")
 
 
-Backend = Literal["kubernetes", "compose", "command"]
+SERVER_ARG_PLACEHOLDERS = ("port", "bind")
+
+
+def _server_arg_problem(value: str) -> str | None:
+    if not value or any(not ch.isprintable() for ch in value):
+        return "a server argument must be one non-empty line"
+    for name in _PLACEHOLDER_RE.findall(value):
+        if name not in SERVER_ARG_PLACEHOLDERS:
+            return f'unknown placeholder "{{{name}}}" in a server argument; known: {{port}}, {{bind}}'
+    return None
+
+
+ServerArg = Annotated[str, _checked(_server_arg_problem)]
+
+
+def _workdir_problem(value: str) -> str | None:
+    if not value.startswith("/") or any(not ch.isprintable() for ch in value):
+        return "an absolute path on the host, one line"
+    if ".." in value.split("/"):
+        return 'an absolute path without ".." components'
+    return None
+
+
+Workdir = Annotated[str, _checked(_workdir_problem)]
+
+
+class HostBackend(_Strict):
+    """Single-host mode (bot.host): the release's binary runs on this machine, from
+    releases/<id>/, under modbot's supervisor or a restart command of the operator's."""
+
+    port: int = Field(ge=1, le=65535, description="The port the server listens on (env PORT).")
+    bind: str = Field(
+        "127.0.0.1",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$",
+        description="The address the server binds (env HOST).",
+    )
+    args: list[ServerArg] = Field(
+        default_factory=list,
+        description="Arguments for the server binary; {port} and {bind} are replaced. RusToK-shaped "
+        "servers read PORT and HOST from the environment, so none are needed.",
+    )
+    restart_command: CommandTemplate | None = Field(
+        None,
+        description="Run this (argv, no shell; e.g. `systemctl restart rustok@{environment}`) after "
+        "switching releases/current instead of modbot's own supervisor.",
+    )
+    stop_timeout: Duration = Field("10s", description="SIGTERM, then SIGKILL after this long.")
+    workdir: Workdir | None = Field(
+        None,
+        description="The server's working folder (where a RusToK server finds its config/); default: "
+        "the release's folder.",
+    )
+    pass_env: list[EnvVarName] = Field(
+        default_factory=list,
+        description="Variables of modbot's environment the supervised server gets too (DATABASE_URL, ...): "
+        "names only, so no secret is written in the repository. Nothing else of modbot's environment "
+        "reaches the server.",
+    )
+
+
+Backend = Literal["kubernetes", "compose", "command", "host"]
 
 
 class EnvironmentConfig(_Strict):
@@ -463,6 +523,7 @@ class EnvironmentConfig(_Strict):
     kubernetes: KubernetesBackend | None = None
     compose: ComposeBackend | None = None
     command: CommandTemplate | None = None
+    host: HostBackend | None = None
     # the chat-ops policy (docs/pipeline.md#the-chat-ops-policy); the rendered workflows do not read it
     deploy_permission: PolicyRole | None = Field(
         None,
@@ -486,7 +547,8 @@ class EnvironmentConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_backend(self) -> EnvironmentConfig:
-        given = {name for name in ("kubernetes", "compose", "command") if getattr(self, name) is not None}
+        names = ("kubernetes", "compose", "command", "host")
+        given = {name for name in names if getattr(self, name) is not None}
         if self.backend not in given:
             raise ValueError(f'backend is "{self.backend}" but there is no `{self.backend}` setting')
         others = sorted(given - {self.backend})
@@ -721,9 +783,17 @@ def manifest_problems(config: RepositoryPolicy, manifest: Manifest) -> list[Conf
 ENVIRONMENT_POLICY_KEYS = frozenset({"deploy_permission", "deployers", "frozen", "freeze_reason"})
 
 
+# Single-host settings: no workflow runs in that mode, so they are not workflow inputs either (and
+# adding them left every existing config's inputs hash, hence its committed workflows, unchanged).
+HOST_ONLY_KEYS = frozenset({"host"})
+
+
 def workflow_render_inputs(config: RepositoryPolicy) -> dict[str, Any]:
     """The config as JSON without the chat-ops policy: what the workflow renderer depends on."""
-    exclude: dict[str, Any] = {"chatops": True, "environments": {"__all__": set(ENVIRONMENT_POLICY_KEYS)}}
+    exclude: dict[str, Any] = {
+        "chatops": True,
+        "environments": {"__all__": set(ENVIRONMENT_POLICY_KEYS | HOST_ONLY_KEYS)},
+    }
     return config.model_dump(mode="json", exclude=exclude)
 
 

@@ -7,6 +7,7 @@
   `kubectl ... rollout status deployment/D --timeout=T` (waits for the rollout, fails if it stalls).
 - compose: `docker compose -f FILE [-p NAME] up -d --no-deps SERVICE` with `IMAGE=<image>` in the
   environment (the compose file says `image: ${IMAGE}`).
+- host: single-host mode; `bot.host.deployer` deploys (a release is a directory, not an image).
 - command: the template split once with shlex, then `{image}`, `{release_id}`, `{environment}` and
   `{service}` replaced inside the words; values are never split again and never reach a shell.
 """
@@ -60,6 +61,12 @@ def deploy_steps(
     if problem is not None:
         raise DeployError(problem)
     service = ui.name if ui is not None else SERVER_SERVICE
+    if env.backend == "host":
+        # not a command a workflow step can run: the release's binary lives in modbot's data folder
+        raise DeployError(
+            f"environment {env.name} uses the host backend: modbot's single-host deployer (bot.host) "
+            "switches releases/<id> and restarts the server itself; deploy with /deploy or the console"
+        )
     if env.backend == "kubernetes":
         k8s = env.kubernetes
         assert k8s is not None

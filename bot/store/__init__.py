@@ -30,6 +30,7 @@ from bot.store.deploys import (
     ReleaseInfo,
 )
 from bot.store.engine import DEFAULT_DATABASE_URL, UnsupportedDatabaseError, describe_url, make_engine
+from bot.store.local_forge import LocalForgeConflict, LocalForgeStore
 from bot.store.migrate import SchemaTooNewError, current_revision, head_revision, upgrade_to_head
 from bot.store.models import DeliveryStatus
 from bot.store.prs import KEEP, PrState
@@ -81,6 +82,8 @@ __all__ = [
     "FinalStateError",
     "Job",
     "LeaseLostError",
+    "LocalForgeConflict",
+    "LocalForgeStore",
     "LockHeld",
     "LockLost",
     "LockPurpose",

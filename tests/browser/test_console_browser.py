@@ -174,6 +174,7 @@ def test_github_sign_in_in_the_browser(page: Page, live_github: LiveConsole, git
     user = github_api.example("GET", "/user")
     user["login"] = "rachel"
     github_api.add("GET", "/user", json=user)
+    github_api.add("DELETE", "/applications/Iv1.0123456789abcdef/token", status=204)
 
     def github_authorizes(route: Route) -> None:
         query = parse_qs(urlsplit(route.request.url).query)
@@ -188,3 +189,4 @@ def test_github_sign_in_in_the_browser(page: Page, live_github: LiveConsole, git
     expect(page.locator(".whoami .login")).to_have_text("rachel")
     expect(page.locator(".whoami .badge-role")).to_have_text("role: maintain")
     assert [c.path for c in github_api.calls_to("GET", "/user")] == ["/user"]
+    assert len(github_api.calls_to("DELETE", "/applications/Iv1.0123456789abcdef/token")) == 1

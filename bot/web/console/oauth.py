@@ -1,6 +1,7 @@
 """GitHub's OAuth web flow for the App's users (docs/console.md): the authorize URL with a ``state``
 bound to the session, the code exchanged for a user token, the token used once to ask ``GET /user``
-who signed in, then dropped: the console keeps the login only, never the token."""
+who signed in, then revoked at GitHub (``DELETE /applications/{client_id}/token``) and dropped: the
+console keeps the login only, and no usable token of the person outlives the sign-in."""
 
 from __future__ import annotations
 
@@ -83,8 +84,9 @@ def signed_in_login(settings: BotSettings, *, code: str, redirect_uri: str) -> s
             },
             timeout=timeout,
         )
-        del token  # used once; never stored
         profile: Any = user.json() if user.ok else None
+        _revoke(settings, client, token)
+        del token  # used once; never stored
     except (requests.RequestException, ValueError):
         log.warning("console sign-in: GitHub could not be reached", exc_info=True)
         raise OAuthError("github_unreachable") from None
@@ -93,6 +95,23 @@ def signed_in_login(settings: BotSettings, *, code: str, redirect_uri: str) -> s
         log.warning("console sign-in: GET /user answered %s without a login", user.status_code)
         raise OAuthError("github_unreachable")
     return login
+
+
+def _revoke(settings: BotSettings, client: _Client, token: str) -> None:
+    """Best effort: a failure is logged (the token then expires on its own), the sign-in goes on."""
+    try:
+        answer = requests.delete(
+            f"{settings.github_api_url}/applications/{client.client_id}/token",
+            auth=(client.client_id, client.client_secret),
+            json={"access_token": token},
+            headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
+            timeout=settings.github_timeout_seconds,
+        )
+    except requests.RequestException:
+        log.warning("console sign-in: the user token could not be revoked (GitHub unreachable)")
+        return
+    if answer.status_code != 204:
+        log.warning("console sign-in: revoking the user token answered HTTP %s", answer.status_code)
 
 
 def _error_of(body: Any, status: int) -> str:
