@@ -79,6 +79,7 @@ DEFAULT_SQLITE_CHECKPOINT_BUSY_TIMEOUT_SECONDS = 5.0  # and waits this long for 
 DEFAULT_SQLITE_WAL_AUTOCHECKPOINT_PAGES = 16_384  # past 64 MB of log a commit checkpoints by itself
 
 AuthMode = Literal["app", "token"]
+ConsoleSignIn = Literal["github", "local"]
 
 # environment variable (without prefix) -> BotSettings field; the file uses the same names lower-cased
 _FIELDS: dict[str, str] = {
@@ -114,11 +115,26 @@ _FIELDS: dict[str, str] = {
     "SQLITE_CHECKPOINT_INTERVAL_SECONDS": "sqlite_checkpoint_interval_seconds",
     "SQLITE_CHECKPOINT_BUSY_TIMEOUT_SECONDS": "sqlite_checkpoint_busy_timeout_seconds",
     "SQLITE_WAL_AUTOCHECKPOINT_PAGES": "sqlite_wal_autocheckpoint_pages",
+    "CONSOLE_SECRET": "console_secret",
+    "CONSOLE_SIGN_IN": "console_sign_in",
+    "GITHUB_CLIENT_ID": "github_client_id",
+    "GITHUB_CLIENT_SECRET": "github_client_secret",
 }
 _ENV_OF = {field_name: ENV_PREFIX + env for env, field_name in _FIELDS.items()}
 _LISTS = frozenset({"webhook_secrets", "repositories"})
 _PATHS = frozenset({"github_private_key_path"})
-_SECRETS = frozenset({"github_private_key", "github_token", "webhook_secrets", "database_url"})
+_SECRETS = frozenset(
+    {
+        "github_private_key",
+        "github_token",
+        "webhook_secrets",
+        "database_url",
+        "console_secret",
+        "github_client_secret",
+    }
+)
+# the console's session signing key: at least this many characters (`openssl rand -hex 32` gives 64)
+MIN_CONSOLE_SECRET_CHARS = 32
 
 
 class SettingsError(ValueError):
@@ -198,6 +214,11 @@ class BotSettings(BaseModel):
     sqlite_checkpoint_interval_seconds: float = DEFAULT_SQLITE_CHECKPOINT_INTERVAL_SECONDS
     sqlite_checkpoint_busy_timeout_seconds: float = DEFAULT_SQLITE_CHECKPOINT_BUSY_TIMEOUT_SECONDS
     sqlite_wal_autocheckpoint_pages: int = DEFAULT_SQLITE_WAL_AUTOCHECKPOINT_PAGES
+    # the web console (docs/console.md): its session signing key, how people sign in, the OAuth App
+    console_secret: SecretStr | None = None
+    console_sign_in: ConsoleSignIn = "github"
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
 
     @field_validator(
         "lease_seconds",
@@ -318,6 +339,22 @@ class BotSettings(BaseModel):
             raise ValueError("must be a positive number of bytes")
         return value
 
+    @field_validator("console_secret")
+    @classmethod
+    def _console_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_CONSOLE_SECRET_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_CONSOLE_SECRET_CHARS} random characters (e.g. `openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("github_client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", value.strip()):
+            raise ValueError("must be the OAuth client id of the GitHub App (letters, digits, . _ -)")
+        return value.strip() if value is not None else None
+
     @field_validator("bot_login")
     @classmethod
     def _bot_login(cls, value: str | None) -> str | None:
@@ -355,6 +392,15 @@ class BotSettings(BaseModel):
             raise ValueError(
                 f"{_ENV_OF['github_retry_base_seconds']} must not exceed "
                 f"{_ENV_OF['github_retry_cap_seconds']}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _console_consistent(self) -> BotSettings:
+        if (self.github_client_id is None) != (self.github_client_secret is None):
+            raise ValueError(
+                f"{_ENV_OF['github_client_id']} and {_ENV_OF['github_client_secret']} go together: "
+                "set both (the GitHub App's OAuth client) or neither"
             )
         return self
 
@@ -399,6 +445,28 @@ class BotSettings(BaseModel):
             problems.extend(exc.problems)
         if problems:
             raise SettingsError(problems)
+
+    def console_problems(self) -> list[str]:
+        """Why the web console cannot start (empty: it can). GitHub sign-in needs the session key and
+        the OAuth client; local accounts (single-host mode) may run on a key made at start-up."""
+        problems = []
+        if self.repositories is None or len(self.repositories) != 1:
+            problems.append(
+                f"{_ENV_OF['repositories']} must name exactly one repository: the one the console shows"
+            )
+        if self.console_sign_in == "local":
+            return problems
+        if self.console_secret is None:
+            problems.append(
+                f"{_ENV_OF['console_secret']} is not set: the console signs its session cookies with it "
+                "and has no built-in key, so it stays off (set it to `openssl rand -hex 32`)"
+            )
+        if self.github_client_id is None:
+            problems.append(
+                f"{_ENV_OF['github_client_id']} and {_ENV_OF['github_client_secret']} are not set: "
+                "people sign in to the console with the GitHub App's OAuth client"
+            )
+        return problems
 
     def webhook_secret_values(self) -> tuple[str, ...]:
         return tuple(s.get_secret_value() for s in self.webhook_secrets)

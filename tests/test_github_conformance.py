@@ -43,6 +43,7 @@ def test_packages_are_pinned_exactly_and_installed_from_the_lock() -> None:
         _files.OPENAPI_PACKAGE,
         _files.OPENAPI_WEBHOOKS_PACKAGE,
         _files.WEBHOOKS_EXAMPLES_PACKAGE,
+        "axe-core",  # the console's accessibility scan (tests/browser), pinned the same way
     }
     for package, version in pinned.items():
         assert version[0].isdigit(), f"{package} must be pinned exactly, not {version!r}"

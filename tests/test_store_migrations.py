@@ -64,6 +64,7 @@ TABLES = {
     "releases",
     "builds",
     *LOCAL_FORGE_TABLES,
+    "console_users",
 }
 
 
@@ -115,11 +116,15 @@ def readable(column: str, value: Any) -> Any:
 
 
 def only_local_forge_tables_missing(diff: list[Any]) -> bool:
-    """The schema at 0004 differs from the models by the tables 0005 adds, and by nothing else."""
+    """The schema at 0004 differs from the models by the tables 0005 and 0006 add, and by nothing else."""
     added = {d[1].name for d in diff if d[0] == "add_table"}
     indexed = {d[1].table.name for d in diff if d[0] == "add_index"}
     kinds = {d[0] for d in diff}
-    return kinds <= {"add_table", "add_index"} and added == LOCAL_FORGE_TABLES and indexed <= added
+    return (
+        kinds <= {"add_table", "add_index"}
+        and added == LOCAL_FORGE_TABLES | {"console_users"}
+        and indexed <= added
+    )
 
 
 def test_the_revision_history_is_one_line() -> None:
@@ -352,7 +357,7 @@ def test_0004_compresses_every_stored_payload_and_back(engine: Engine) -> None:
 
     upgrade_to(engine, "0004")
 
-    assert only_local_forge_tables_missing(schema_diff(engine))  # 0005 adds them
+    assert only_local_forge_tables_missing(schema_diff(engine))  # 0005 and 0006 add them
     with engine.connect() as conn:
         assert snapshot(conn, {"deliveries"}) == before
         stored = conn.execute(text("SELECT payload FROM deliveries WHERE id = 1")).scalar_one()
@@ -514,3 +519,35 @@ def test_offline_sql_for_a_dba(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     assert "CREATE TRIGGER audit_log_append_only" in sql
     assert f"CREATE TABLE {VERSION_TABLE}" in sql
     assert "s3cret" not in sql
+
+
+def test_0006_adds_console_users_and_the_console_source_and_back(engine: Engine) -> None:
+    upgrade_to(engine, "0005")
+    deployment = {
+        "repository": "acme/site",
+        "environment": "staging",
+        "release_id": "rel_2026_01_01_001",
+        "commit_sha": "a" * 40,
+        "kind": "deploy",
+        "status": "queued",
+        "stage": "queued",
+        "requested_by": "alice",
+        "created_at": datetime(2026, 3, 1, tzinfo=UTC),
+        "updated_at": datetime(2026, 3, 1, tzinfo=UTC),
+    }
+    deployments = Table("deployments", metadata)
+    with pytest.raises(Exception, match=r"(?i)check"), engine.begin() as conn:
+        conn.execute(deployments.insert().values(**deployment, source="console"))
+    upgrade_to_head(engine)
+    assert "console_users" in user_tables(engine)
+    with engine.begin() as conn:
+        conn.execute(deployments.insert().values(**deployment, source="comment"))
+        conn.execute(deployments.insert().values(**deployment, source="console"))
+    with pytest.raises(Exception, match=r"(?i)check"), engine.begin() as conn:
+        conn.execute(deployments.insert().values(**deployment, source="bogus"))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM deployments WHERE source = 'console'"))
+    downgrade_to(engine, "0005")
+    assert "console_users" not in user_tables(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT source FROM deployments")).scalars().all() == ["comment"]

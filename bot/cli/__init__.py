@@ -15,6 +15,7 @@ from bot.cli import (
     manifest_commands,
     ops_commands,
     pipeline_commands,
+    user_commands,
     workflow_commands,
 )
 from bot.cli.output import UsageError, fail
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     workflow_commands.register(commands)
     bot_commands.register(commands)
     ops_commands.register(commands)
+    user_commands.register(commands)
     local_commands.register(commands)
     return parser
 

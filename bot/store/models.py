@@ -40,6 +40,7 @@ __all__ = [
     "ADMIN_TOKENS",
     "AUDIT_LOG",
     "BUILDS",
+    "CONSOLE_USERS",
     "DELIVERIES",
     "DEPLOYMENTS",
     "ENVIRONMENT_LOCKS",
@@ -51,6 +52,7 @@ __all__ = [
     "Base",
     "BuildRow",
     "CompressedJson",
+    "ConsoleUserRow",
     "DeliveryRow",
     "DeliveryStatus",
     "DeploymentRow",
@@ -265,7 +267,7 @@ class DeploymentRow(Base):
             "status IN ('queued', 'in_progress', 'success', 'failure', 'error', 'inactive')", name="status"
         ),
         CheckConstraint("stage IN ('queued', 'deploy', 'smoke', 'done')", name="stage"),
-        CheckConstraint("source IN ('comment', 'api', 'cli', 'github')", name="source"),
+        CheckConstraint("source IN ('comment', 'api', 'cli', 'github', 'console')", name="source"),
         # history of one environment, newest first; "current" = newest success
         Index(None, "repository", "environment", "created_at", "id"),
         Index(None, "repository", "created_at", "id"),
@@ -331,6 +333,22 @@ class BuildRow(Base):
     )
 
 
+class ConsoleUserRow(Base):
+    """A local account of the web console (single-host mode): login, scrypt hash, role
+    (bot/store/users.py)."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("role IN ('read', 'write', 'maintain', 'admin')", name="role"),)
+
+
 def _table(row: type[Base]) -> Table:
     table = row.__table__
     assert isinstance(table, Table)
@@ -345,3 +363,4 @@ ENVIRONMENT_LOCKS = _table(EnvironmentLockRow)
 DEPLOYMENTS = _table(DeploymentRow)
 RELEASES = _table(ReleaseRow)
 BUILDS = _table(BuildRow)
+CONSOLE_USERS = _table(ConsoleUserRow)

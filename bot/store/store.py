@@ -11,6 +11,7 @@ from bot.store.base import Clock, utc_now
 from bot.store.builds import BuildsMixin
 from bot.store.deployments import DeploymentsMixin
 from bot.store.engine import DEFAULT_DATABASE_URL, describe_url, make_engine
+from bot.store.installations import InstallationsMixin
 from bot.store.locks import LocksMixin
 from bot.store.migrate import upgrade_to_head
 from bot.store.prs import PrStateMixin
@@ -19,6 +20,7 @@ from bot.store.queue_operations import QueueOperationsMixin
 from bot.store.releases import ReleasesMixin
 from bot.store.timings import StoreTimings, milliseconds
 from bot.store.tokens import TokenMixin
+from bot.store.users import UsersMixin
 
 __all__ = ["Store", "open_store"]
 
@@ -34,9 +36,11 @@ class Store(
     DeploymentsMixin,
     ReleasesMixin,
     BuildsMixin,
+    UsersMixin,
+    InstallationsMixin,
 ):
     """Delivery queue, PR state, admin tokens, audit log, environment locks, deployment history,
-    releases cache and builds over one SQLAlchemy engine.
+    releases cache, builds and the console's local accounts over one SQLAlchemy engine.
 
     Thread-safe: every method takes its own pooled connection and runs one transaction. Create
     one per process (after any fork) and share it between threads.

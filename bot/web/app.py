@@ -1,4 +1,5 @@
-"""The FastAPI app: POST /webhook, GET /healthz, GET /metrics and the admin API (bot/web/api/).
+"""The FastAPI app: POST /webhook, GET /healthz, GET /metrics, the admin API (bot/web/api/) and the web
+console (bot/web/console/).
 
 The app only verifies, records and answers; worker threads started with the app do the work.
 """
@@ -18,6 +19,7 @@ from bot import __version__
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.runtime import Runtime
 from bot.web.api import include_admin_api
+from bot.web.console import include_console
 from bot.web.edge import EdgeLimits, UnverifiedBytes
 from bot.web.recorder import DeliveryBatcher
 from bot.web.webhook import WEBHOOK_PATH, WebhookConfig, WebhookEndpoint
@@ -74,6 +76,7 @@ def create_app(runtime: Runtime, *, workers: int = 1, limits: EdgeLimits = DEFAU
         return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     include_admin_api(app, runtime)
+    include_console(app, runtime)
     return app
 
 

@@ -79,6 +79,7 @@ from bot.forge import Forge, ForgeError, Ref
 from bot.pipeline.config import EnvironmentConfig
 
 __all__ = [
+    "RULES_BEFORE_FACTS",
     "CommandRequest",
     "CommandResult",
     "execute",
@@ -89,7 +90,7 @@ log = logging.getLogger(__name__)
 
 
 # Rules `authorize` checks before it looks at any fact: when one of them refuses, no fact is needed.
-_RULES_BEFORE_FACTS: frozenset[Rule] = frozenset(
+RULES_BEFORE_FACTS: frozenset[Rule] = frozenset(
     {"bot_ignored", "policy_invalid", "no_policy", "unknown_environment", "permission", "frozen"}
 )
 
@@ -102,7 +103,7 @@ class CommandRequest:
     release_id: str | None  # named release (None: the PR's release / previous one)
     actor: str  # GitHub login, or "api:<token name>"
     actor_kind: Literal["user", "bot", "token"]
-    source: Literal["comment", "api", "cli"]
+    source: Literal["comment", "api", "cli", "console"]
     reason: str | None = None
     issue_number: int | None = None  # the PR/issue the command was made on
     comment_id: int | None = None  # the command comment (reactions)
@@ -203,7 +204,7 @@ def _decide(
     if request.action not in ("deploy", "rollback", "rebuild"):
         return _ask(request.action, actor, request.environment, policy, facts=None), Gathered(facts=None)
     early = _ask(request.action, actor, request.environment, policy)
-    if not early.allowed and early.rule in _RULES_BEFORE_FACTS:
+    if not early.allowed and early.rule in RULES_BEFORE_FACTS:
         return early, Gathered(facts=None)
     gathered = gather_facts(
         forge,
@@ -348,7 +349,7 @@ def _help(request: CommandRequest, actor: Actor, policy: PolicyOnBranch, decisio
         if spec.name in ("validate", "rebuild"):
             answer = _ask(spec.name, actor, None, policy)
             need = required_permission(spec.name, None, policy.config)
-            may = answer.allowed or answer.rule not in _RULES_BEFORE_FACTS
+            may = answer.allowed or answer.rule not in RULES_BEFORE_FACTS
             entries.append(
                 HelpEntry(spec.usage, spec.summary, may_run=may, note="" if may else f"needs {need}")
             )
@@ -360,7 +361,7 @@ def _help(request: CommandRequest, actor: Actor, policy: PolicyOnBranch, decisio
         per_environment: list[tuple[str, bool]] = []
         for env in policy.config.environments:
             answer = _ask(spec.name, actor, env.name, policy)
-            may = answer.allowed or answer.rule not in _RULES_BEFORE_FACTS
+            may = answer.allowed or answer.rule not in RULES_BEFORE_FACTS
             label = f"{env.name} (frozen)" if answer.rule == "frozen" else env.name
             per_environment.append((label, may))
         entries.append(

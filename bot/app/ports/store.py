@@ -11,19 +11,22 @@ what each call does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.domain.records import (
     KEEP,
     SYSTEM_ACTOR,
+    AccountRole,
     AdminToken,
     AuditEntry,
+    AuditOutcome,
     AuditPage,
     BuildRecord,
     BuildStage,
     BuildStatus,
+    ConsoleUser,
     DeadLetterPage,
     DeliveryInfo,
     DeliveryStatus,
@@ -48,8 +51,10 @@ __all__ = [
     "AdminTokenStore",
     "AuditLog",
     "BuildStore",
+    "ConsoleUsers",
     "DeliveryQueue",
     "DeploymentStore",
+    "Installations",
     "PrStateStore",
     "ReleaseCache",
     "StoreClock",
@@ -165,7 +170,11 @@ class AuditLog(Protocol):
         since: datetime | None = None,
         limit: int = 100,
         cursor: int | None = None,
+        until: datetime | None = None,
+        outcome: AuditOutcome | None = None,
     ) -> AuditPage: ...
+
+    def audit_actions(self, limit: int = 200) -> list[str]: ...
 
 
 class DeploymentStore(Protocol):
@@ -339,7 +348,40 @@ class BuildStore(Protocol):
 
     def builds_for_merge_sha(self, repository: str, merge_sha: str) -> list[BuildRecord]: ...
 
-    def builds(self, repository: str | None = None, *, limit: int = 50) -> list[BuildRecord]: ...
+    def builds(
+        self,
+        repository: str | None = None,
+        *,
+        limit: int = 50,
+        statuses: Collection[str] | None = None,
+        before: str | None = None,
+    ) -> list[BuildRecord]: ...
+
+
+class ConsoleUsers(Protocol):
+    """The console's local accounts (single-host mode): a login, a password hash, a role."""
+
+    def add_user(self, login: str, password: str, role: str, *, actor: str) -> ConsoleUser: ...
+
+    def list_users(self) -> list[ConsoleUser]: ...
+
+    def get_user(self, login: str) -> ConsoleUser | None: ...
+
+    def role_of(self, login: str) -> AccountRole | None: ...
+
+    def remove_user(self, login: str, *, actor: str) -> None: ...
+
+    def set_password(self, login: str, password: str, *, actor: str) -> None: ...
+
+    def set_role(self, login: str, role: str, *, actor: str) -> ConsoleUser: ...
+
+    def verify_password(self, login: str, password: str) -> ConsoleUser | None: ...
+
+
+class Installations(Protocol):
+    """Which GitHub App installation serves a repository (as its deliveries said)."""
+
+    def installation_of(self, repository: str) -> int | None: ...
 
 
 class WholeStore(
@@ -351,6 +393,8 @@ class WholeStore(
     DeploymentStore,
     ReleaseCache,
     BuildStore,
+    ConsoleUsers,
+    Installations,
     Protocol,
 ):
     """Every aggregate at once: for a component that still takes the whole store (it should name the
@@ -366,5 +410,7 @@ STORE_PORTS: tuple[type[Any], ...] = (
     DeploymentStore,
     ReleaseCache,
     BuildStore,
+    ConsoleUsers,
+    Installations,
 )
 """The protocols, one per aggregate (and the clock)."""

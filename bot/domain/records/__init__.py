@@ -6,7 +6,7 @@ store protocols (``bot/app/ports/store.py``) without importing the database adap
 implements those protocols and re-exports these names for its other callers. docs/store.md.
 """
 
-from bot.domain.records.audit import AuditEntry, AuditPage
+from bot.domain.records.audit import AUDIT_OUTCOMES, AuditEntry, AuditOutcome, AuditPage
 from bot.domain.records.builds import (
     BUILD_ID_PATTERN,
     FINAL_BUILD_STATUSES,
@@ -55,8 +55,11 @@ from bot.domain.records.queue import (
 )
 from bot.domain.records.releases import ReleaseInfo, ReleaseTagRecord
 from bot.domain.records.tokens import TOKEN_PREFIX, AdminToken
+from bot.domain.records.users import ACCOUNT_ROLES, AccountRole, ConsoleUser, DuplicateUserError
 
 __all__ = [
+    "ACCOUNT_ROLES",
+    "AUDIT_OUTCOMES",
     "BUILD_ID_PATTERN",
     "DEFAULT_MAX_ATTEMPTS",
     "FINAL_BUILD_STATUSES",
@@ -67,12 +70,15 @@ __all__ = [
     "MAX_REASON_CHARS",
     "SYSTEM_ACTOR",
     "TOKEN_PREFIX",
+    "AccountRole",
     "AdminToken",
     "AuditEntry",
+    "AuditOutcome",
     "AuditPage",
     "BuildRecord",
     "BuildStage",
     "BuildStatus",
+    "ConsoleUser",
     "DeadLetter",
     "DeadLetterPage",
     "DeliveryInfo",
@@ -82,6 +88,7 @@ __all__ = [
     "DeployStage",
     "DeployStatus",
     "DeploymentRecord",
+    "DuplicateUserError",
     "EnvironmentLock",
     "EnvironmentState",
     "FinalStateError",

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["AuditEntry", "AuditPage"]
+__all__ = ["AUDIT_OUTCOMES", "AuditEntry", "AuditOutcome", "AuditPage"]
+
+# What a filter of the log by outcome may ask for (an entry's details say it: bot.store.audit).
+AuditOutcome = Literal["refused", "failed"]
+AUDIT_OUTCOMES: tuple[AuditOutcome, ...] = ("refused", "failed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ LockPurpose = Literal["deploy", "rollback"]
 DeployKind = Literal["deploy", "rollback", "auto_rollback"]
 DeployStatus = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
 DeployStage = Literal["queued", "deploy", "smoke", "done"]
-DeploySource = Literal["comment", "api", "cli", "github"]
+DeploySource = Literal["comment", "api", "cli", "github", "console"]
 
 FINAL_DEPLOY_STATUSES: Final = frozenset({"success", "failure", "error", "inactive"})
 

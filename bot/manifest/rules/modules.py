@@ -47,10 +47,11 @@ def check(ctx: RuleContext) -> Iterator[Problem]:
         if problem:
             yield error("slug", join_path("modules", slug), problem)
     for slug, spec in ctx.modules.items():
-        yield from _check_spec(slug, spec, ctx.manifest_dir)
+        yield from check_spec(slug, spec, ctx.manifest_dir)
 
 
-def _check_spec(slug: str, spec: ModuleSpec, manifest_dir: str) -> Iterator[Problem]:
+def check_spec(slug: str, spec: ModuleSpec, manifest_dir: str) -> Iterator[Problem]:
+    """One module's own problems (the catalog checks its entries with it too: bot/manifest/catalog.py)."""
     base = ("modules", slug)
     crate_problem = check_crate_name(spec.crate)
     if crate_problem:

@@ -21,9 +21,10 @@ from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID
-from bot.web.api.guards import audit_refusal, forge_for, github_failed, read_policy, repository_for
+from bot.web.api.guards import audit_refusal, forge_for, github_failed, repository_for
 from bot.web.api.problems import REFUSAL_STATUS, ApiRoute, Dialect, coded_problem, responses
 from bot.web.api.views import DeploymentView, LockView, deployment_view, lock_view
+from bot.web.read_models import read_policy
 
 __all__ = ["CommandAccepted", "DeployRequest", "RollbackRequest", "deploy_build", "rollback_build", "router"]
 

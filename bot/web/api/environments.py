@@ -10,14 +10,14 @@ from pydantic import BaseModel, Field
 
 from bot.app.audit import audit_safely
 from bot.domain.ids import REPO_PATTERN
-from bot.forge import ForgeError
 from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
 from bot.web.api.context import ForgesDep, SettingsDep, StoreDep
 from bot.web.api.fields import MAX_ID
-from bot.web.api.guards import forge_for, read_policy, repository_for
+from bot.web.api.guards import forge_for, repository_for
 from bot.web.api.problems import ApiRoute, responses
 from bot.web.api.views import DeploymentView, LockView, deployment_view, lock_view
+from bot.web.read_models import environments_overview
 
 __all__ = ["EnvironmentList", "EnvironmentView", "list_environments", "router"]
 
@@ -60,31 +60,22 @@ def list_environments(  # noqa: PLR0917 - FastAPI passes each parameter and depe
 ) -> EnvironmentList:
     repo = repository_for(store, settings, token, repository, "environment.list")
     forge = forge_for(store, settings, forges, token, installation_id, "environment.list", repo)
-    try:
-        policy, policy_error = read_policy(forge, repo, settings.policy_path)
-    except ForgeError as error:  # the store's view is still worth answering
-        policy, policy_error = None, f"the policy could not be read: {error}"
-    states = {state.environment: state for state in store.environments(repo)}
-    configured = {env.name: env for env in policy.environments} if policy is not None else {}
-    views = []
-    for name in [*configured, *sorted(set(states) - set(configured))]:
-        state = states.get(name)
-        env = configured.get(name)
-        current = state.current if state else None
-        latest = state.latest if state else None
-        views.append(
-            EnvironmentView(
-                environment=name,
-                in_policy=env is not None,
-                frozen=env.frozen if env is not None else (False if policy is not None else None),
-                freeze_reason=env.freeze_reason if env is not None else None,
-                required_permission=env.required_permission if env is not None else None,
-                current_release=current.release_id if current else None,
-                current=deployment_view(current) if current else None,
-                in_flight=deployment_view(latest) if latest is not None and not latest.finished else None,
-                lock=lock_view(state.lock) if state and state.lock else None,
-            )
+    overview = environments_overview(store, forge, repo, settings.policy_path)
+    views = [
+        EnvironmentView(
+            environment=status.name,
+            in_policy=status.in_policy,
+            frozen=status.frozen,
+            freeze_reason=status.freeze_reason,
+            required_permission=status.required_permission,
+            current_release=status.current.release_id if status.current else None,
+            current=deployment_view(status.current) if status.current else None,
+            in_flight=deployment_view(status.in_flight) if status.in_flight else None,
+            lock=lock_view(status.lock) if status.lock else None,
         )
+        for status in overview.environments
+    ]
+    policy_error = overview.policy_error
     audit_safely(
         store,
         api_actor(token),

@@ -7,10 +7,8 @@ import math
 from typing import Any, NoReturn
 
 from bot.app.audit import audit_safely
-from bot.app.policy import load_policy
 from bot.config import BotSettings
 from bot.forge import Forge, ForgeError, ForgeProvider
-from bot.pipeline.config import RepositoryPolicy
 from bot.store import AdminToken, Store
 from bot.web.api.auditing import api_actor
 from bot.web.api.problems import Dialect, coded_problem
@@ -20,7 +18,6 @@ __all__ = [
     "forge_for",
     "github_failed",
     "only_repository",
-    "read_policy",
     "refuse_invalid",
     "repository_for",
     "repository_needed",
@@ -104,11 +101,3 @@ def repository_needed(repositories: frozenset[str] | None) -> str:
     return (
         f"`repository` is required (owner/name): MODBOT_REPOSITORIES names {len(repositories)} repositories"
     )
-
-
-def read_policy(forge: Forge, repo: str, path: str) -> tuple[RepositoryPolicy | None, str | None]:
-    """The policy on the default branch, or None and why not; ForgeError when GitHub cannot be asked."""
-    policy = load_policy(forge, repo, path=path, default_branch=None)
-    if policy.config is None and policy.error is None:
-        return None, f"there is no {path} on {policy.branch}"
-    return policy.config, policy.error
