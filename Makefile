@@ -19,12 +19,22 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $(NODE_STAMP)
 
-# The main job, for now: the modbot CLI on the bundled example (examples/rustok-mini) and on
-# RusToK's real history: validate, propose an install (dry run), show a real modules_delta.
+# The main job: single-host mode (docs/single-host.md). The first start seeds a managed repository in
+# .modbot-data/ from examples/rustok-mini and prints a one-time admin password; later starts resume.
+# The console is on 127.0.0.1:$(MODBOT_PORT); Ctrl-C stops everything, the staging and production servers
+# included. Builds use cargo offline (rustok-mini has no registry dependency).
+MODBOT_PORT ?= 8000
+MODBOT_DATA ?= .modbot-data
+
+run: $(STAMP)
+	$(BIN)/modbot local serve --data $(MODBOT_DATA) --seed examples/rustok-mini --port $(MODBOT_PORT)
+
+# What `make run` showed before single-host mode: the CLI on the bundled example and RusToK's history.
 EXAMPLE := examples/rustok-mini/modules.toml
 HISTORY := tests/fixtures/rustok-history
 
-run: $(STAMP)
+.PHONY: demo-cli
+demo-cli: $(STAMP)
 	$(BIN)/modbot validate $(EXAMPLE)
 	$(BIN)/modbot install forum --crate rustok-forum --source path --path crates/rustok-forum \
 		--depends-on content --enable --manifest $(EXAMPLE) --dry-run

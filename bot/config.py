@@ -78,7 +78,8 @@ DEFAULT_SQLITE_CHECKPOINT_INTERVAL_SECONDS = 0.05  # the background WAL checkpoi
 DEFAULT_SQLITE_CHECKPOINT_BUSY_TIMEOUT_SECONDS = 5.0  # and waits this long for a lock
 DEFAULT_SQLITE_WAL_AUTOCHECKPOINT_PAGES = 16_384  # past 64 MB of log a commit checkpoints by itself
 
-AuthMode = Literal["app", "token"]
+AuthMode = Literal["app", "token", "local"]
+ForgeKind = Literal["github", "local"]
 ConsoleSignIn = Literal["github", "local"]
 
 # environment variable (without prefix) -> BotSettings field; the file uses the same names lower-cased
@@ -117,6 +118,7 @@ _FIELDS: dict[str, str] = {
     "SQLITE_WAL_AUTOCHECKPOINT_PAGES": "sqlite_wal_autocheckpoint_pages",
     "CONSOLE_SECRET": "console_secret",
     "CONSOLE_SIGN_IN": "console_sign_in",
+    "FORGE": "forge",
     "GITHUB_CLIENT_ID": "github_client_id",
     "GITHUB_CLIENT_SECRET": "github_client_secret",
 }
@@ -217,6 +219,8 @@ class BotSettings(BaseModel):
     # the web console (docs/console.md): its session signing key, how people sign in, the OAuth App
     console_secret: SecretStr | None = None
     console_sign_in: ConsoleSignIn = "github"
+    # which forge modbot works with: GitHub, or the local forge of single-host mode (docs/single-host.md)
+    forge: ForgeKind = "github"
     github_client_id: str | None = None
     github_client_secret: SecretStr | None = None
 
@@ -419,7 +423,10 @@ class BotSettings(BaseModel):
     # --- what the rest of the bot asks ------------------------------------------------------------------
     @property
     def auth_mode(self) -> AuthMode:
-        """``app`` or ``token``; `SettingsError` when no GitHub credentials are configured."""
+        """``app`` or ``token``; `SettingsError` when no GitHub credentials are configured. ``local``: the
+        local forge of single-host mode, which needs none."""
+        if self.forge == "local":
+            return "local"
         if self.github_app_id is not None and self.github_private_key is not None:
             return "app"
         if self.github_token is not None:
@@ -433,6 +440,8 @@ class BotSettings(BaseModel):
 
     def require_serve(self) -> None:
         """Fail closed before serving webhooks: a secret to verify deliveries and credentials to answer."""
+        if self.forge == "local":
+            return  # no webhook: the local forge queues its events itself
         problems = []
         if not self.webhook_secrets:
             problems.append(

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli import single_host_commands
 from bot.cli.bot_commands import EXIT_OK, _error, _me, _run, _settings, _Stop, _store
 from bot.cli.output import paint, print_json
 
@@ -69,6 +70,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _root_option(p)
     p.set_defaults(handler=cmd_post_receive)
 
+    single_host_commands.register(local_commands)
+
 
 def _root_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -94,7 +97,7 @@ def _forge(args: argparse.Namespace) -> Iterator[LocalForge]:
         yield LocalForge(
             args.root.resolve(),
             LocalForgeStore(store.engine),
-            lambda _login: None,  # local accounts come with `modbot users`; until then nobody has a role
+            store.role_of,  # the local accounts' roles (`modbot users`)
         )
 
 

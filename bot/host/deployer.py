@@ -26,7 +26,7 @@ from bot.host.reporting import DeployKind, DeploymentPayload, DeploymentState, D
 from bot.host.restart import Restarter, RestartError
 from bot.host.runs import utc_now
 from bot.pipeline.config import EnvironmentConfig, RepositoryPolicy, duration_seconds
-from bot.pipeline.git import Git, GitError
+from bot.pipeline.git import Git
 from bot.pipeline.health import RunResult, run_smoke
 from bot.pipeline.release import release_sort_key
 from bot.pipeline.version import TEMPLATE_VERSION
@@ -79,12 +79,16 @@ class Deployer:
         repository: Path | None = None,
         keep_releases: int = 5,
         smoke_interval: float = 0.25,
+        tag_mover: Callable[[str, str], None] | None = None,
     ) -> None:
         self.layout, self.releases, self.config = layout, releases, config
         self.restarter, self.reporter = restarter, reporter
         self.repository = repository  # where deploy/<env> is moved back after an automatic rollback
         self.keep_releases = keep_releases
         self.smoke_interval = smoke_interval
+        # how deploy/<env> moves back: `git tag -f` in `repository`, or the forge's own ref update (so
+        # the forge announces it, single-host mode); (tag, commit)
+        self.tag_mover = tag_mover
 
     # --- entry points ------------------------------------------------------------------------------
 
@@ -370,8 +374,11 @@ class Deployer:
             git = Git(self.repository)
             if git.commit_of(f"refs/tags/{env.deploy_tag}") in (None, release.record.git_sha):
                 return "skipped"
-            git.force_tag(env.deploy_tag, release.record.git_sha)
-        except GitError as exc:
+            if self.tag_mover is not None:
+                self.tag_mover(env.deploy_tag, release.record.git_sha)
+            else:
+                git.force_tag(env.deploy_tag, release.record.git_sha)
+        except Exception as exc:  # GitError, or the forge's refusal: the rollback itself stands
             self._log(env, f"could not move {env.deploy_tag} back: {exc}")
             return "failure"
         return "success"

@@ -55,12 +55,13 @@ def create_app(runtime: Runtime, *, workers: int = 1, limits: EdgeLimits = DEFAU
     )
     batcher = DeliveryBatcher(runtime.store)
     app = _ModbotApp(title="modbot", version=__version__, lifespan=lifespan)
-    app.webhook = WebhookEndpoint(
-        config=config,
-        recorder=batcher,
-        metrics=runtime.metrics,
-        on_recorded=runtime.wake.set,
-    )
+    if settings.forge != "local":  # the local forge queues its events itself: no webhook to receive
+        app.webhook = WebhookEndpoint(
+            config=config,
+            recorder=batcher,
+            metrics=runtime.metrics,
+            on_recorded=runtime.wake.set,
+        )
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

@@ -111,14 +111,16 @@ def build_handlers(runtime: Runtime) -> dict[str, Handler]:
     def bind(event_name: str) -> Handler:
         def run(job: Job) -> str:
             forge = runtime.forges.for_installation(job.installation_id)
-            return dispatch(
-                event_name,
-                job.payload,
-                job.received_at,
-                forge=forge,
-                store=runtime.store,
-                settings=runtime.settings,
+            event = read_job_event(event_name, job.payload)
+            if event is None:
+                return f"ignored: no handler for {event_name!r}"
+            handler = EVENT_HANDLERS[event.kind]
+            outcome = handler(
+                event, job.received_at, forge=forge, store=runtime.store, settings=runtime.settings
             )
+            for observe in runtime.observers:  # after the use case: a retry runs both again
+                observe(event)
+            return outcome
 
         return run
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from bot.render import render
 
 __all__ = [
     "PROTECTED_REFS",
+    "RUNNER_TOKEN_ENV",
     "SPOOL_NAME",
     "RefUpdate",
     "catch_up",
@@ -33,6 +36,7 @@ __all__ = [
     "install_post_receive",
     "install_pre_receive",
     "parse_updates",
+    "runner_push_token",
 ]
 
 SPOOL_NAME = "modbot-pushes.spool"
@@ -79,6 +83,25 @@ def install_pre_receive(git: GitRepository, *, protect_default_branch: bool = Tr
         protect_default_branch=repr(json.dumps(protect_default_branch)),
     )
     return git.install_hook("pre-receive", script)
+
+
+RUNNER_TOKEN_NAME = "modbot-runner.token"  # noqa: S105 - a file name
+RUNNER_TOKEN_ENV = "MODBOT_RUNNER_PUSH_TOKEN"  # noqa: S105 - a variable name
+
+
+def runner_push_token(git: GitRepository) -> str:
+    """The token the pre-receive hook takes from modbot's local runner (made once, mode 0600): its
+    pushes of release and deploy tags are the build workflow's, which only modbot may make."""
+    path = git.path / RUNNER_TOKEN_NAME
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    token = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token
 
 
 def _events_of(forge: LocalForge, repo: str, update: RefUpdate) -> None:

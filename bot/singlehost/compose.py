@@ -1,0 +1,152 @@
+"""`SingleHost`: everything single-host mode runs, built once (the composition root of the mode).
+
+The store, the local forge over the repositories in the data folder (permissions = the local accounts'
+roles), a `Runtime` whose forge provider is the local forge's and whose observers are the runner's and
+deployer's triggers; the local runner reporting to the forge's workflow runs, the deployer reporting to
+its Deployments and moving `deploy/<env>` back through the forge (so the forge announces it), and the
+supervisor running each environment's server. `start()` catches up with git and recovers the runner and
+the environments; `close()` stops what it started, the servers included.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import BotSettings
+from bot.forge.local import GitRepository, LocalForge, LocalForgeProvider
+from bot.forge.local.base import repository_path
+from bot.forge.local.hook import RUNNER_TOKEN_ENV, catch_up, runner_push_token
+from bot.host.deployer import Deployer
+from bot.host.layout import Layout
+from bot.host.releases import Releases
+from bot.host.restart import restarter_for
+from bot.host.runner import Runner, RunnerSettings
+from bot.host.supervisor import Supervisor
+from bot.pipeline.config import EnvironmentConfig, RepositoryPolicy, parse_pipeline_config
+from bot.runtime import Runtime
+from bot.singlehost.reporters import ForgeDeployReporter, ForgeRunReporter
+from bot.singlehost.triggers import Triggers
+from bot.store import LocalForgeStore, Store
+
+log = logging.getLogger(__name__)
+
+POLICY = ".github/modbot.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class SingleHostOptions:
+    data: Path  # the data folder: repos/, host/ (runs, releases, environments), the store
+    repo: str  # owner/name of the managed repository
+    web_url: str  # where the console is, for links the forge shows
+    keep_releases: int = 5
+    offline: bool = True  # cargo from the local registry cache only (CARGO_NET_OFFLINE)
+    timeout: float = 90 * 60.0
+
+    @property
+    def forge_root(self) -> Path:
+        return self.data / "repos"
+
+    @property
+    def host_dir(self) -> Path:
+        return self.data / "host"
+
+
+class SingleHost:
+    def __init__(self, settings: BotSettings, store: Store, options: SingleHostOptions) -> None:
+        self.options = options
+        repo = options.repo
+        self.repo = repo
+        self.forge = LocalForge(
+            options.forge_root.resolve(),
+            LocalForgeStore(store.engine),
+            store.role_of,  # the users aggregate's roles are the forge's permissions
+            web_url=options.web_url,
+        )
+        self.git = GitRepository(repository_path(options.forge_root.resolve(), repo))
+        policy = self.policy()
+        layout = Layout(options.host_dir)
+        self.layout = layout
+        self.releases = Releases(layout, binary_name=policy.build.package)
+        self.supervisor = Supervisor(layout)
+        self.run_reporter = ForgeRunReporter(
+            self.forge,
+            repo,
+            layout.root / "runs",
+            web_url=options.web_url,
+            releases=self.releases,
+            keep=options.keep_releases,
+        )
+        self.deploy_reporter = ForgeDeployReporter(self.forge, repo, web_url=options.web_url)
+        runner_settings = RunnerSettings(
+            data_dir=options.host_dir,
+            repository=self.git.path,
+            offline=options.offline,
+            timeout=options.timeout,
+            extra_env={RUNNER_TOKEN_ENV: runner_push_token(self.git)},  # its tag pushes pass pre-receive
+        )
+        self.runner = Runner(runner_settings, reporter=self.run_reporter, releases=self.releases)
+        self.triggers = Triggers(
+            forge=self.forge,
+            repo=repo,
+            runner=self.runner,
+            run_reporter=self.run_reporter,
+            releases=self.releases,
+            policy=self.policy,
+            deployer_for=self.deployer,
+        )
+        self.runtime = Runtime(settings, store, LocalForgeProvider(self.forge), observers=[self.triggers])
+
+    def policy(self) -> RepositoryPolicy:
+        """The policy on the default branch now (a merged change to it applies to the next deploy)."""
+        text = self.git.read_file(self.git.default_branch(), POLICY)
+        if text is None:
+            raise RuntimeError(f"{self.repo} has no {POLICY} on its default branch")
+        return parse_pipeline_config(text.decode("utf-8"), source=POLICY)
+
+    def deployer(self, policy: RepositoryPolicy) -> Deployer:
+        def move_tag(tag: str, commit: str) -> None:
+            self.forge.update_ref(self.repo, f"tags/{tag}", commit, force=True)  # announced: the forge knows
+
+        def restarter(env: EnvironmentConfig):  # type: ignore[no-untyped-def]
+            return restarter_for(self.layout, self.supervisor, env)
+
+        return Deployer(
+            layout=self.layout,
+            releases=self.releases,
+            config=policy,
+            restarter=restarter,
+            reporter=self.deploy_reporter,
+            repository=self.git.path,
+            keep_releases=self.options.keep_releases,
+            tag_mover=move_tag,
+        )
+
+    def start(self) -> list[str]:
+        """Catch up with git (pushes spooled while modbot was down, change requests moved unheard),
+        recover the runner (a build a crash interrupted fails cleanly), bring each environment's current
+        release back up. Returns what it says about each environment."""
+        caught = catch_up(self.forge, self.repo)
+        if caught:
+            log.info("caught up %d ref update(s) and change request(s)", caught)
+        self.runner.start()
+        said = []
+        policy = self.policy()
+        deployer = self.deployer(policy)
+        for env in policy.environments:
+            if env.backend != "host":
+                continue
+            result = deployer.resume(env.name)
+            if result is None:
+                said.append(f"{env.name}: nothing deployed yet ({env.url})")
+            elif result.ok:
+                said.append(f"{env.name}: {result.release_id} runs at {env.url}")
+            else:
+                said.append(f"{env.name}: {result.release_id} is not healthy ({'; '.join(result.problems)})")
+        return said
+
+    def close(self) -> None:
+        self.triggers.close()
+        self.runner.close()
+        self.supervisor.stop_all()
