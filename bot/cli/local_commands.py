@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli import single_host_commands
+from bot.cli import change_commands, single_host_commands
 from bot.cli.bot_commands import EXIT_OK, _error, _me, _run, _settings, _Stop, _store
 from bot.cli.output import paint, print_json
 
@@ -71,6 +71,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.set_defaults(handler=cmd_post_receive)
 
     single_host_commands.register(local_commands)
+    change_commands.register(local_commands)
 
 
 def _root_option(p: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ as they follow the deploy workflow's)."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from bot.forge.local import LocalForge
@@ -31,27 +32,34 @@ class ForgeRunReporter:
         self.forge, self.repo, self.runs_dir = forge, repo, runs_dir
         self.web_url = web_url.rstrip("/")
         self.releases, self.keep = releases, keep
+        self._lock = threading.Lock()
 
     def requested(self, run: Run, *, branch: str) -> None:
         """The run is queued: the forge shows it (and says so with a `run` `requested` event)."""
-        made = self.forge.start_run(
-            self.repo, workflow=BUILD_WORKFLOW, head_sha=run.commit, head_branch=branch, event="push"
-        )
-        path = self.runs_dir / run.id / FORGE_RUN_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{made.id}\n", encoding="utf-8")
+        self._forge_id(run, branch=branch)
 
-    def _forge_id(self, run: Run) -> int | None:
-        try:
-            return int((self.runs_dir / run.id / FORGE_RUN_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+    def _forge_id(self, run: Run, *, branch: str | None = None) -> int:
+        """The forge's run of the runner's `run`, made the first time either side asks (the runner may
+        start the run before `requested` is through); kept next to the run, so a restart finds it."""
+        path = self.runs_dir / run.id / FORGE_RUN_FILE
+        with self._lock:
+            try:
+                return int(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                pass
+            made = self.forge.start_run(
+                self.repo,
+                workflow=BUILD_WORKFLOW,
+                head_sha=run.commit,
+                head_branch=branch or run.ref.removeprefix("refs/heads/"),
+                event="push",
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{made.id}\n", encoding="utf-8")
+            return made.id
 
     def _report(self, run: Run, status: str, conclusion: str | None = None) -> None:
         forge_id = self._forge_id(run)
-        if forge_id is None:
-            log.warning("run %s has no workflow run on the forge; its progress is not shown there", run.id)
-            return
         logs_url = f"{self.web_url}{run.logs_url}" if run.logs_url else None
         self.forge.report_run(self.repo, forge_id, status=status, conclusion=conclusion, logs_url=logs_url)
 
