@@ -30,6 +30,8 @@ def register(local_commands: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--port", default=os.environ.get("MODBOT_PORT") or "8000", help="$MODBOT_PORT or 8000")
     p.add_argument("--staging-port", default=os.environ.get("MODBOT_STAGING_PORT") or "8101")
     p.add_argument("--production-port", default=os.environ.get("MODBOT_PRODUCTION_PORT") or "8102")
+    p.add_argument("--cargo-target", type=Path, default=os.environ.get("MODBOT_CARGO_TARGET") or None,
+                   help="CARGO_TARGET_DIR (default: $MODBOT_CARGO_TARGET, else in --data)")  # fmt: skip
     p.add_argument("--online", action="store_true", help="let cargo use the network (default: offline)")
     p.set_defaults(handler=cmd_serve)
 
@@ -78,7 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         with _store(settings) as store:
             password = seed_admin(store)
             host = SingleHost(settings, store, SingleHostOptions(data=data, repo=repo, web_url=web_url,
-                                                                 offline=not args.online))  # fmt: skip
+                                                                 offline=not args.online,
+                                                                 cargo_target=args.cargo_target))  # fmt: skip
             try:
                 said = host.start()
                 app = create_app(host.runtime, workers=1)

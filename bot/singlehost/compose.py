@@ -43,6 +43,7 @@ class SingleHostOptions:
     keep_releases: int = 5
     offline: bool = True  # cargo from the local registry cache only (CARGO_NET_OFFLINE)
     timeout: float = 90 * 60.0
+    cargo_target: Path | None = None  # default: host/cargo-target in the data folder
 
     @property
     def forge_root(self) -> Path:
@@ -84,6 +85,7 @@ class SingleHost:
             repository=self.git.path,
             offline=options.offline,
             timeout=options.timeout,
+            cargo_target=options.cargo_target.resolve() if options.cargo_target else None,
             extra_env={RUNNER_TOKEN_ENV: runner_push_token(self.git)},  # its tag pushes pass pre-receive
         )
         self.runner = Runner(runner_settings, reporter=self.run_reporter, releases=self.releases)
