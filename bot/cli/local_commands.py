@@ -86,6 +86,7 @@ def _root_option(p: argparse.ArgumentParser) -> None:
 @contextmanager
 def _forge(args: argparse.Namespace) -> Iterator[LocalForge]:
     from bot.forge.local import LocalForge
+    from bot.forge.local.base import web_url_of
     from bot.store import LocalForgeStore
 
     settings = _settings()
@@ -99,6 +100,7 @@ def _forge(args: argparse.Namespace) -> Iterator[LocalForge]:
             args.root.resolve(),
             LocalForgeStore(store.engine),
             store.role_of,  # the local accounts' roles (`modbot users`)
+            web_url=web_url_of(args.root.resolve()),
         )
 
 

@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         from bot import logs
         from bot.forge import validate_repo
-        from bot.forge.local.base import repository_path
+        from bot.forge.local.base import WEB_URL_FILE, repository_path
         from bot.singlehost.compose import SingleHost, SingleHostOptions
         from bot.singlehost.seed import Ports, hook_command, port_from, seed_admin, seed_repository
         from bot.web.app import create_app
@@ -77,6 +77,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             print(f"seeded {repo} from {args.seed} in {path}")
         web_url = f"http://{args.host}:{port}"
+        (data / "repos").mkdir(exist_ok=True)
+        (data / "repos" / WEB_URL_FILE).write_text(web_url + "\n", encoding="utf-8")  # for `modbot local …`
         with _store(settings) as store:
             password = seed_admin(store)
             host = SingleHost(settings, store, SingleHostOptions(data=data, repo=repo, web_url=web_url,

@@ -9,6 +9,10 @@
   deploy reports on (the Deployment contract's adoption); without one, the deployer records its own.
   A tag that already names what the environment runs (the automatic rollback moving it back, a replay)
   deploys nothing.
+- a Deployment `queued` by chat-ops → the same deploy. Needed because `/deploy` of the commit the tag
+  names already (a redeploy) moves nothing, so no tag event comes, and the Deployment would wait, the
+  environment locked, until the lock expires. When the tag did move as well, whichever of the two
+  comes second finds the Deployment taken and the environment running that commit: nothing happens.
 
 Deploys run on their own thread, one at a time, so the worker keeps taking events meanwhile (the
 deployer's own statuses among them).
@@ -20,7 +24,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from bot.forge.events import ForgeEvent, RefPushedEvent
+from bot.forge.events import DeploymentStatusEvent, ForgeEvent, RefPushedEvent
 from bot.forge.local import LocalForge
 from bot.host.deployer import DeployBusy, DeployFailed
 from bot.host.releases import Releases
@@ -64,9 +68,12 @@ class Triggers:
         self._deploys.shutdown(wait=True)
 
     def __call__(self, event: ForgeEvent) -> None:
-        if not isinstance(event, RefPushedEvent) or event.deleted:
-            return
         if event.repository.full_name.lower() != self.repo.lower():
+            return
+        if isinstance(event, DeploymentStatusEvent) and event.status.state == "queued":
+            self._deploys.submit(self._queued_logged, event.deployment.environment, event.deployment.sha)
+            return
+        if not isinstance(event, RefPushedEvent) or event.deleted:
             return
         default = event.repository.default_branch or self.forge.default_branch(self.repo)
         if event.ref == f"refs/heads/{default}":
@@ -95,9 +102,17 @@ class Triggers:
 
     def _deploy_logged(self, tag: str, commit: str) -> None:
         try:
-            self.deploy(tag, commit)
+            log.info("%s moved to %s: %s", tag, commit[:12], self.deploy(tag, commit))
         except Exception:
             log.exception("the deploy of %s at %s failed", tag, commit)
+
+    def _queued_logged(self, environment: str, commit: str) -> None:
+        try:
+            env = next((e for e in self.policy().environments if e.name == environment), None)
+            if env is not None:
+                log.info("%s queued at %s: %s", environment, commit[:12], self.deploy(env.deploy_tag, commit))
+        except Exception:
+            log.exception("the queued deploy to %s at %s failed", environment, commit)
 
     def deploy(self, tag: str, commit: str) -> str:
         """Deploy what `tag` now names; what happened, in words (for the log and tests)."""

@@ -24,10 +24,22 @@ __all__ = [
     "RoleOf",
     "git_failure",
     "repository_path",
+    "web_url_of",
 ]
 
 RoleOf = Callable[[str], Permission | None]
 DEFAULT_EMAIL_DOMAIN = "users.modbot.local"
+DEFAULT_WEB_URL = "http://127.0.0.1:8000"
+WEB_URL_FILE = "web-url"  # under the forge's root: where `modbot local serve` shows the forge
+
+
+def web_url_of(root: Path) -> str:
+    """The forge's web address as the running modbot wrote it (events name it, and comments link to
+    it, whichever process makes them: `modbot local propose` as much as the server)."""
+    try:
+        return (root / WEB_URL_FILE).read_text(encoding="utf-8").strip() or DEFAULT_WEB_URL
+    except OSError:
+        return DEFAULT_WEB_URL
 
 
 def repository_path(root: Path, repo: str) -> Path:
@@ -57,7 +69,7 @@ class LocalForgeBase:
         role_of: RoleOf,
         *,
         bot_login: str = "modbot",
-        web_url: str = "http://127.0.0.1:8000",
+        web_url: str = DEFAULT_WEB_URL,
         email_domain: str = DEFAULT_EMAIL_DOMAIN,
         runs: bool = True,
     ) -> None:
