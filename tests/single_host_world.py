@@ -54,6 +54,7 @@ class Served:
     process: subprocess.Popen[bytes] | None = None
     output: Path = field(init=False)
     password: str | None = None
+    baseline: bool = False  # `make run` builds and deploys the seed at first start; most tests start empty
     _store: Store | None = None
 
     def __post_init__(self) -> None:
@@ -79,7 +80,7 @@ class Served:
         argv = [sys.executable, "-m", "bot", "local", "serve", "--data", str(self.data),
                 "--seed", str(ROOT / "examples" / "rustok-mini"), "--port", str(self.port),
                 "--staging-port", str(self.ports["staging"]), "--production-port", str(self.ports["production"]),
-                "--cargo-target", str(self.cargo_target)]  # fmt: skip
+                "--cargo-target", str(self.cargo_target), *([] if self.baseline else ["--no-baseline"])]  # fmt: skip
         with self.output.open("ab") as out:
             self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env())
         wait_for("modbot to serve", self._serving, deadline=120)
@@ -179,6 +180,14 @@ class Served:
             return None
         return sorted(m["slug"] for m in body.get("modules", []))
 
+    def recorded_on(self, environment: str) -> str | None:
+        """The release the store says `environment` runs (what the console shows): the newest finished
+        deployment's, once the deployer's statuses have been through the queue."""
+        for record in self.store.deployments(REPO, environment=environment):
+            if record.status == "success":
+                return record.release_id
+        return None
+
     def release_on(self, environment: str) -> str | None:
         current = self.data / "host" / "environments" / environment / "current"
         return Path(os.readlink(current)).name if current.is_symlink() else None
@@ -197,12 +206,14 @@ class Console:
 
     def install(self, slug: str) -> str:
         """Press Install on the Modules page (from the catalog, enabled): the result page's text."""
-        form = self.client.get(
-            f"/console/modules/{slug}/install", params={"catalog": "true", "enable": "true"}
-        )
+        return self.change("install", slug, {"catalog": "true", "enable": "true"})
+
+    def change(self, action: str, slug: str, fields: dict[str, str]) -> str:
+        """Confirm `action` of `slug` on its form page: the result page's text."""
+        form = self.client.get(f"/console/modules/{slug}/{action}", params=fields)
         assert form.status_code == 200, form.text
-        data = {"csrf_token": csrf(form.text), "catalog": "true", "enable": "true", "reason": "try it"}
-        answer = self.client.post(f"/console/modules/{slug}/install", data=data)
+        data = {"csrf_token": csrf(form.text), "reason": "try it", **fields}
+        answer = self.client.post(f"/console/modules/{slug}/{action}", data=data)
         assert answer.status_code == 200, answer.text
         return answer.text
 

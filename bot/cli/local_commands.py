@@ -9,10 +9,10 @@
   pushes the hook could not record while modbot's store was unreachable, and to catch up change
   requests whose branch moved without modbot hearing of it).
 
-The forge's root is ``--root``, else ``$MODBOT_LOCAL_ROOT``, else ``./modbot-data/repos``. Events go into
-the store's delivery queue (``MODBOT_DATABASE_URL``, or ``--database`` for the hook). Local accounts
-and their roles are not wired here yet: nobody has a role, so nothing that needs one (merging,
-approving) is possible from these commands (fail closed).
+The forge's root is ``--root``, else ``$MODBOT_LOCAL_ROOT``, else ``.modbot-data/repos`` (`make run`'s).
+Events go into the store's delivery queue (``--database`` for the hook, else ``MODBOT_DATABASE_URL``, else
+the ``modbot.db`` that ``modbot local serve`` keeps next to the root). Permissions are the local accounts'
+roles (``modbot users``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from bot.cli.output import paint, print_json
 if TYPE_CHECKING:
     from bot.forge.local import LocalForge
 
-DEFAULT_ROOT = "modbot-data/repos"
+DEFAULT_ROOT = ".modbot-data/repos"  # `make run`'s data folder (`modbot local serve --data .modbot-data`)
+SERVE_DATABASE = "modbot.db"  # where `modbot local serve` keeps the store: next to repos/
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,6 +92,9 @@ def _forge(args: argparse.Namespace) -> Iterator[LocalForge]:
 
     settings = _settings()
     database = getattr(args, "database", None)
+    served = args.root.resolve().parent / SERVE_DATABASE
+    if not database and "MODBOT_DATABASE_URL" not in os.environ and served.exists():
+        database = f"sqlite:///{served}"  # the store of the `modbot local serve` that owns this root
     if database:
         from pydantic import SecretStr
 

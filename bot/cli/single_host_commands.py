@@ -32,6 +32,8 @@ def register(local_commands: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--production-port", default=os.environ.get("MODBOT_PRODUCTION_PORT") or "8102")
     p.add_argument("--cargo-target", type=Path, default=os.environ.get("MODBOT_CARGO_TARGET") or None,
                    help="CARGO_TARGET_DIR (default: $MODBOT_CARGO_TARGET, else in --data)")  # fmt: skip
+    p.add_argument("--no-baseline", action="store_true",
+                   help="first start: do not build and deploy the seeded repository")  # fmt: skip
     p.add_argument("--online", action="store_true", help="let cargo use the network (default: offline)")
     p.set_defaults(handler=cmd_serve)
 
@@ -69,6 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             }
         )
         path = repository_path(data / "repos", repo)
+        seeded = False
         if not (path / "HEAD").exists():
             if args.seed is None:
                 return _error(f"{path} does not exist: give --seed WORKSPACE for the first start")
@@ -76,6 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 path, args.seed.resolve(), ports, hook_command=hook_command(data / "repos", repo, database)
             )
             print(f"seeded {repo} from {args.seed} in {path}")
+            seeded = True
         web_url = f"http://{args.host}:{port}"
         (data / "repos").mkdir(exist_ok=True)
         (data / "repos" / WEB_URL_FILE).write_text(web_url + "\n", encoding="utf-8")  # for `modbot local …`
@@ -86,6 +90,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                                                  cargo_target=args.cargo_target))  # fmt: skip
             try:
                 said = host.start()
+                if seeded and not args.no_baseline:
+                    host.baseline()
+                    said.append("building the seeded repository for staging and production (Builds page)")
                 app = create_app(host.runtime, workers=1)
                 print(f"\n{paint('modbot', 'green')} single-host mode: open {web_url}/console/")
                 if password is not None:

@@ -11,6 +11,7 @@ the environments; `close()` stops what it started, the servers included.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,40 @@ class SingleHost:
             else:
                 said.append(f"{env.name}: {result.release_id} is not healthy ({'; '.join(result.problems)})")
         return said
+
+    def baseline(self) -> threading.Thread:
+        """The first start of a seeded repository: build its default branch and put that release on every
+        host environment, so the site runs before anyone changes anything (and `/rollback production`
+        after the first change has somewhere to go back to). Staging gets it the usual way (the run's
+        promote step); the others are deployed here once the build is done, by "modbot (first start)".
+        In the background: the console is up meanwhile."""
+
+        def work() -> None:
+            head = self.git.resolve(f"refs/heads/{self.git.default_branch()}")
+            run = self.triggers.build(head, self.git.default_branch()) if head else None
+            if run is None:
+                return
+            done = self.runner.wait(run.id, self.options.timeout)
+            release = done.release_id or done.reused_release
+            if done.conclusion != "success" or release is None:
+                log.warning("the first build did not make a release (%s): nothing deployed", done.reason)
+                return
+            policy = self.policy()
+            deployer = self.deployer(policy)
+            for env in policy.environments:
+                if (
+                    env.backend == "host"
+                    and not env.auto_deploy
+                    and self.releases.pointers(env.name).current is None
+                ):
+                    result = deployer.deploy(env.name, release, requested_by="modbot (first start)")
+                    log.info(
+                        "first start: %s on %s: %s", release, env.name, "ok" if result.ok else result.stage
+                    )
+
+        thread = threading.Thread(target=work, name="modbot-baseline", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         self.triggers.close()

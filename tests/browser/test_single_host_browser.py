@@ -3,7 +3,8 @@ offline, the staging and production servers), the console driven as a person wou
 admin with the password `make run` printed → Modules → Install forum → the change request and its
 validation → (merge: `modbot local merge`, the console has no merge button yet) → the build page
 following the real build → the release on staging → Deploy to production → Roll back production.
-Screenshots in artifacts/screenshots/single-host-*.png."""
+It starts as `make run` does: the seeded repository built and deployed to both environments at the
+first start. Screenshots in artifacts/screenshots/single-host-*.png."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
-from tests.single_host_world import REPO, Console, Served, wait_for
+from tests.single_host_world import REPO, Served, wait_for
 from tests.test_single_host_e2e import built, merge, review_comment
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,21 +27,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def served(tmp_path: Path) -> Iterator[Served]:
     if shutil.which("cargo") is None:
         pytest.skip("cargo is not installed")
-    world = Served(tmp_path / "data", tmp_path / "target")
-    world.start()
+    world = Served(tmp_path / "data", tmp_path / "target", baseline=True)  # as `make run` starts
+    said = world.start()
+    assert "building the seeded repository for staging and production" in said
     yield world
     world.close()
 
 
 def test_install_forum_build_deploy_and_roll_back_in_the_browser(page: Page, served: Served) -> None:
-    # an earlier release (seo), on staging and production: what production rolls back to
-    console = Console(served, "admin", str(served.password))
-    console.install("seo")
-    review_comment(served, 1)
-    earlier = built(served, merge(served, 1))
-    served.ok("local", "comment", REPO, "1", "/deploy production", "--as", "admin")
-    wait_for("production to run the earlier release", lambda: served.release_on("production") == earlier)
-    console.close()
+    # the first start builds the seeded repository and runs it on staging and production
+    earlier = wait_for("production to run the seeded release", lambda: served.release_on("production"))
+    assert served.release_on("staging") == earlier
+    assert "forum" not in (served.served_modules("production") or [])
 
     page.set_default_timeout(120_000)
     page.goto(f"{served.url}/console/")
@@ -58,21 +56,21 @@ def test_install_forum_build_deploy_and_roll_back_in_the_browser(page: Page, ser
     page.get_by_label("Why (shown in the pull request and the audit log)").fill("tenants want a forum")
     page.get_by_role("button", name="Open the pull request").click()
     expect(page.get_by_text("A pull request was opened.")).to_be_visible()
-    expect(page.get_by_role("link", name="Pull request #2")).to_be_visible()
+    expect(page.get_by_role("link", name="Pull request #1")).to_be_visible()
     screenshot(page, "single-host-install")
-    comment = review_comment(served, 2)
+    comment = review_comment(served, 1)
     assert "✅ modbot: `modules.toml` is valid" in comment.body
 
     page.get_by_role("link", name=re.compile("Follow build")).click()
     expect(page.locator('[data-field="stage"]')).to_have_text("pull request")
     screenshot(page, "single-host-build-queued")
-    second = built(served, merge(served, 2))
+    second = built(served, merge(served, 1))
     expect(page.locator('[data-field="status"]')).to_contain_text("succeeded")
     expect(page.locator('[data-field="release"]')).to_contain_text(second)
     screenshot(page, "single-host-build-succeeded")
 
     wait_for("staging to serve forum", lambda: "forum" in (served.served_modules("staging") or []))
-    wait_for("the staging deploy to be recorded", lambda: served.store.get_lock(REPO, "staging") is None)
+    wait_for("the staging deploy to be recorded", lambda: served.recorded_on("staging") == second)
     page.goto(f"{served.url}/console/releases")
     expect(page.locator("#env-staging")).to_contain_text(second)
     page.locator(f'[id="{second}"]').get_by_role("button", name="Deploy to production").click()
