@@ -151,11 +151,15 @@ def rollbacks(world: Served, count: int) -> list[dict[str, Any]]:
         wait_for("staging to switch", lambda t=target: world.release_on("staging") == t, every=0.02)
         switched = time.perf_counter()
         wait_for("the lock to go", lambda: world.store.get_lock(REPO, "staging") is None, every=0.02)
+        comment = world.comments(1)[-1] if world.comments(1)[-1].author == "admin" else None
+        comment = comment or next(c for c in reversed(world.comments(1)) if c.author == "admin")
+        final = world.deployments("staging")[0][1][0]
         done.append(
             {
                 "command": words,
                 "deployer": deploy_log_seconds(world, target),
-                "after_comment": switched - posted,
+                "after_comment": (final.created_at - comment.created_at).total_seconds(),
+                "switched_after_cli": switched - posted,
                 "person": posted - start,
             }
         )
@@ -208,7 +212,9 @@ def main() -> int:
     print(f"median modbot {statistics.median(r['modbot'] for r in rounds):.2f} s")
     for r in rounds:
         print(r["action"], {k: round(v, 3) for k, v in r["steps"].items()})
-    print("| rollback | command | deployer (switch + restart + smoke) | comment → done |")
+    print(
+        "| rollback | command | deployer (switch + restart + smoke) | comment recorded → success status recorded |"
+    )
     print("| ---: | --- | ---: | ---: |")
     for number, b in enumerate(backs, 1):
         print(f"| {number} | `{b['command']}` | {b['deployer']:.3f} s | {b['after_comment']:.2f} s |")

@@ -10,7 +10,9 @@ the environments; `close()` stops what it started, the servers included.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,14 @@ from pathlib import Path
 from bot.config import BotSettings
 from bot.forge.local import GitRepository, LocalForge, LocalForgeProvider
 from bot.forge.local.base import repository_path
-from bot.forge.local.hook import RUNNER_TOKEN_ENV, catch_up, runner_push_token
+from bot.forge.local.hook import (
+    RUNNER_TOKEN_ENV,
+    SERVE_LOCK_NAME,
+    SPOOL_NAME,
+    catch_up,
+    drain_pushes,
+    runner_push_token,
+)
 from bot.host.deployer import Deployer
 from bot.host.layout import Layout
 from bot.host.releases import Releases
@@ -34,6 +43,7 @@ from bot.store import LocalForgeStore, Store
 log = logging.getLogger(__name__)
 
 POLICY = ".github/modbot.toml"
+SPOOL_POLL_SECONDS = 0.02  # a stat() of the spool: pushes reach the queue within this
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,9 @@ class SingleHost:
             deployer_for=self.deployer,
         )
         self.runtime = Runtime(settings, store, LocalForgeProvider(self.forge), observers=[self.triggers])
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch_spool, name="modbot-spool", daemon=True)
+        self._serve_lock: int | None = None
 
     def policy(self) -> RepositoryPolicy:
         """The policy on the default branch now (a merged change to it applies to the next deploy)."""
@@ -130,10 +143,12 @@ class SingleHost:
         """Catch up with git (pushes spooled while modbot was down, change requests moved unheard),
         recover the runner (a build a crash interrupted fails cleanly), bring each environment's current
         release back up. Returns what it says about each environment."""
+        self._hold_serve_lock()
         caught = catch_up(self.forge, self.repo)
         if caught:
             log.info("caught up %d ref update(s) and change request(s)", caught)
         self.runner.start()
+        self._watcher.start()
         said = []
         policy = self.policy()
         deployer = self.deployer(policy)
@@ -183,7 +198,35 @@ class SingleHost:
         thread.start()
         return thread
 
+    # --- pushes: the running modbot takes the post-receive spool itself ---------------------------
+
+    def _hold_serve_lock(self) -> None:
+        """Tell the post-receive hook a modbot runs here (it then only spools: starting a second modbot
+        process per push cost about a second, twice per build, for the release and deploy tags)."""
+        descriptor = os.open(self.git.path / SERVE_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise RuntimeError(f"another modbot serves {self.repo} ({SERVE_LOCK_NAME} is held)") from None
+        self._serve_lock = descriptor
+
+    def _watch_spool(self) -> None:
+        spool = self.git.path / SPOOL_NAME
+        while not self._stopping.wait(SPOOL_POLL_SECONDS):
+            try:
+                if spool.exists() and spool.stat().st_size > 0 and drain_pushes(self.forge, self.repo):
+                    self.runtime.wake.set()  # the worker takes the events now, not at its next poll
+            except Exception:  # the spool stays whole; the next round (or the next start) takes it
+                log.warning("could not take the spooled pushes of %s", self.repo, exc_info=True)
+
     def close(self) -> None:
+        self._stopping.set()
+        if self._watcher.is_alive():
+            self._watcher.join()
+        if self._serve_lock is not None:
+            os.close(self._serve_lock)  # the kernel drops the lock; a crash drops it too
+            self._serve_lock = None
         self.triggers.close()
         self.runner.close()
         self.supervisor.stop_all()

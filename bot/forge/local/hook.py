@@ -29,6 +29,7 @@ from bot.render import render
 __all__ = [
     "PROTECTED_REFS",
     "RUNNER_TOKEN_ENV",
+    "SERVE_LOCK_NAME",
     "SPOOL_NAME",
     "RefUpdate",
     "catch_up",
@@ -85,6 +86,7 @@ def install_pre_receive(git: GitRepository, *, protect_default_branch: bool = Tr
     return git.install_hook("pre-receive", script)
 
 
+SERVE_LOCK_NAME = "modbot-serve.lock"  # held by a running `modbot local serve` (the post-receive hook asks)
 RUNNER_TOKEN_NAME = "modbot-runner.token"  # noqa: S105 - a file name
 RUNNER_TOKEN_ENV = "MODBOT_RUNNER_PUSH_TOKEN"  # noqa: S105 - a variable name
 
