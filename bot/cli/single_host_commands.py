@@ -46,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from bot import logs
         from bot.forge import validate_repo
         from bot.forge.local.base import WEB_URL_FILE, repository_path
+        from bot.host.runner import RunnerError
         from bot.singlehost.compose import SingleHost, SingleHostOptions
         from bot.singlehost.seed import Ports, hook_command, port_from, seed_admin, seed_repository
         from bot.web.app import create_app
@@ -81,15 +82,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"seeded {repo} from {args.seed} in {path}")
             seeded = True
         web_url = f"http://{args.host}:{port}"
-        (data / "repos").mkdir(exist_ok=True)
-        (data / "repos" / WEB_URL_FILE).write_text(web_url + "\n", encoding="utf-8")  # for `modbot local …`
         with _store(settings) as store:
             password = seed_admin(store)
             host = SingleHost(settings, store, SingleHostOptions(data=data, repo=repo, web_url=web_url,
                                                                  offline=not args.online,
                                                                  cargo_target=args.cargo_target))  # fmt: skip
             try:
-                said = host.start()
+                try:
+                    said = host.start()
+                except (RuntimeError, RunnerError) as exc:  # another modbot serves this data folder
+                    return _error(str(exc))
+                # where the console is, for the links the `modbot local …` commands' events carry
+                (data / "repos" / WEB_URL_FILE).write_text(web_url + "\n", encoding="utf-8")
                 if seeded and not args.no_baseline:
                     host.baseline()
                     said.append("building the seeded repository for staging and production (Builds page)")
