@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.app.contract import DeploymentContract, deploy_stage, read_contract
 from bot.forge import ForgeError
+from bot.pipeline.contract import DeploymentContract, deploy_stage, read_contract
 from bot.store import DeploymentRecord, ReleaseInfo
 from tests.chatops_world import (
     BUILD_WORKFLOW,

@@ -10,8 +10,8 @@ import pytest
 from bot.app.chatops.progress import automatic_rollback_of, rolled_back_deployment
 from bot.app.commands.facts import approved_by_others, build_state, rollback_plan
 from bot.app.commands.service import CommandResult
-from bot.app.contract import contract_payload
 from bot.forge import ForgeError, Review, WorkflowRun
+from bot.pipeline.contract import contract_payload
 from bot.store import DeploymentRecord, Store
 from tests.chatops_world import REPO, World, audit_actions, tag_sha
 from tests.store_helpers import FakeClock

@@ -19,13 +19,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.records import DeployKind
 from bot.host.fsutil import locked, write_atomic
 from bot.host.layout import Layout
 from bot.host.releases import Pointers, ReleaseDir, Releases
-from bot.host.reporting import DeployKind, DeploymentPayload, DeploymentState, DeployReporter, safely
+from bot.host.reporting import DeploymentState, DeployReporter, safely
 from bot.host.restart import Restarter, RestartError
 from bot.host.runs import utc_now
 from bot.pipeline.config import EnvironmentConfig, RepositoryPolicy, duration_seconds
+from bot.pipeline.contract import DeploymentPayload
 from bot.pipeline.git import Git, GitError
 from bot.pipeline.health import RunResult, run_smoke
 from bot.pipeline.release import release_sort_key
