@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from bot.app.commands.facts import rollback_plan
 from bot.app.policy import load_policy
+from bot.app.ports.store import WholeStore
+from bot.domain.records import DeploymentRecord, EnvironmentLock
 from bot.forge import Forge, ForgeError
 from bot.pipeline.config import RepositoryPolicy
-from bot.store import DeploymentRecord, EnvironmentLock, Store
 
 __all__ = [
     "EnvironmentStatus",
@@ -51,7 +52,7 @@ def read_policy(forge: Forge, repo: str, path: str) -> tuple[RepositoryPolicy | 
 
 
 def environments_overview(
-    store: Store, forge: Forge | None, repo: str, policy_path: str
+    store: WholeStore, forge: Forge | None, repo: str, policy_path: str
 ) -> EnvironmentsOverview:
     """Each environment of the policy, then any other the store has seen. ``forge`` None (or failing):
     the store's view alone, with why the policy is missing."""
@@ -86,7 +87,9 @@ def environments_overview(
     return EnvironmentsOverview(repository=repo, environments=result, policy_error=policy_error)
 
 
-def rollback_target(store: Store, repo: str, environment: str, current_release: str | None) -> str | None:
+def rollback_target(
+    store: WholeStore, repo: str, environment: str, current_release: str | None
+) -> str | None:
     """The release ``/rollback <environment>`` would return to (chat-ops' own rule: `rollback_plan`)."""
     previous, _ = rollback_plan(store.successful_releases(repo, environment), current_release, None)
     return previous
