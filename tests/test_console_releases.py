@@ -150,3 +150,22 @@ def test_a_reader_sees_no_button_enabled_and_a_forged_form_is_refused(
     )
     assert no_token.status_code == 403 and world.store.deployments(REPO) == []
     assert any(e.action == "console.csrf_refused" for e in world.store.query_audit(limit=50).entries)
+
+
+def test_a_rollback_with_nowhere_to_go_is_disabled_in_chatops_words(
+    client: TestClient, world: World, releases: list[ReleaseInfo]
+) -> None:
+    _history(world, "staging", releases[1].release_id)  # one release ran: nothing before it
+    _history(world, "production", releases[0].release_id, releases[1].release_id)
+    sign_in(client, "alice")
+    page = client.get("/console/releases").text
+
+    def article(name: str) -> str:
+        start = page.index(f'id="env-{name}"')
+        return page[start : page.index("</article>", start)]
+
+    staging, production = article("staging"), article("production")
+    assert 'disabled aria-describedby="why-rollback-staging"' in staging
+    assert "<code>no_previous_release</code>" in staging
+    assert markup.escape("nothing to roll back to: staging has no previous successful release") in staging
+    assert "why-rollback-production" not in production  # an earlier release ran there: enabled
