@@ -8,7 +8,7 @@ modbot shares with whatever deploys (the generated deploy workflow, single-host 
   (a forge's deployment state as the store keeps it), `stored_url`.
 
 Pure: the use cases record a contract deployment (bot/app/contract.py); the deploy workflow template and
-bot/host write the statuses with these prefixes; tests/test_chatops_deployments.py and the workflow
+bot/host write the statuses with these prefixes; tests/unit/test_chatops_deployments.py and the workflow
 drift tests hold both sides to the same words."""
 
 from __future__ import annotations
