@@ -49,7 +49,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The console's browser tests (tests/browser) drive Debian's Chromium with Playwright (PyPI), never
+# The console's browser tests (tests/e2e/browser) drive Debian's Chromium with Playwright (PyPI), never
 # Playwright's own browser download (`playwright install` fetches from a CDN: offline it cannot).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -58,8 +58,8 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-# The whole suite, schemathesis and the browser tests included: tests/test_api_schemathesis.py fuzzes every
-# /admin endpoint of the served OpenAPI document in-process (no 5xx, documented status codes and schemas only).
+# The whole suite, schemathesis and the browser tests included: tests/contract/test_api_schemathesis.py
+# fuzzes every /admin endpoint of the served OpenAPI document in-process (no 5xx, documented status codes and schemas only).
 pytest: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
@@ -67,7 +67,7 @@ test: lint typecheck pytest
 
 # schemathesis alone, with more examples per operation (MODBOT_FUZZ_EXAMPLES, default 200)
 api-fuzz: $(STAMP)
-	MODBOT_FUZZ_EXAMPLES=$${MODBOT_FUZZ_EXAMPLES:-200} $(BIN)/pytest -p no:cacheprovider tests/test_api_schemathesis.py
+	MODBOT_FUZZ_EXAMPLES=$${MODBOT_FUZZ_EXAMPLES:-200} $(BIN)/pytest -p no:cacheprovider tests/contract/test_api_schemathesis.py
 
 # zizmor + actionlint + check-jsonschema on our own CI, offline (also part of `make pytest`).
 audit-workflows: $(STAMP)
@@ -100,7 +100,7 @@ bench-edge: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python bench/edge_abuse.py
 
 # The console's Russian catalogue: new msgids from templates/console/ are added (untranslated) to
-# bot/web/console/locales/ru/LC_MESSAGES/console.po; tests/test_console_i18n.py fails until each is translated.
+# bot/web/console/locales/ru/LC_MESSAGES/console.po; tests/unit/test_console_i18n.py fails until each is translated.
 .PHONY: console-messages
 console-messages: $(STAMP)
 	$(BIN)/pybabel extract -F bot/web/console/babel.cfg --no-location --sort-output -o .console.pot .

@@ -1,6 +1,6 @@
 """Issue #11's fault-injection table, at the issue's sizes: real `modbot serve` processes against the
 stand-in GitHub that fails on purpose (tests/github_standin.py; the harness and the scenarios are
-tests/fault_injection.py, the same code tests/test_faults.py runs small). Figures: docs/reliability.md.
+tests/fault_injection.py, the same code tests/e2e/test_faults.py runs small). Figures: docs/reliability.md.
 
     python bench/faults.py [--only after_write_failures,kill9_during_drain,...] [--backend sqlite|postgresql]
         [--json results.json]

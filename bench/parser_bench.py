@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.app.chatops.parse import parse_comment  # noqa: E402
-from tests.test_command_parser import LARGE_BODIES  # noqa: E402
+from tests.unit.test_command_parser import LARGE_BODIES  # noqa: E402
 
 _WORD = re.compile(r" {0,3}/([A-Za-z][A-Za-z-]*)")
 

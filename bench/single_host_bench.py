@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.rebuild_bench import machine  # noqa: E402
+from tests.e2e.test_single_host_e2e import built, review_comment  # noqa: E402
 from tests.single_host_world import REPO, Console, Served, wait_for  # noqa: E402
-from tests.test_single_host_e2e import built, review_comment  # noqa: E402
 
 FINISHED = re.compile(r"Finished .* in (?:(\d+)m )?([\d.]+)s")
 STAMP = re.compile(r"^(\S+) \[(\w+)\] (.*)$")

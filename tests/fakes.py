@@ -9,7 +9,7 @@ unknown ref → 422, re-running a run that is still running → 403 …) and cou
 `GitHubForge` makes them (a listing costs one call per page up to the answer or its ``limit``;
 ``commit_file`` costs 5; a check run costs one call per 50 annotations), so call budgets measured against
 the fake hold against GitHub.
-tests/test_forge_contract.py runs the same checks against this fake and against `GitHubForge` behind
+tests/contract/test_forge_contract.py runs the same checks against this fake and against `GitHubForge` behind
 GitHub's published API description: when one changes, the other must follow.
 
 Seed it with ``add_repo``, ``commit`` / ``put_file``, ``add_pull`` / ``merge_pull``, ``add_comment``,

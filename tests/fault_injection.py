@@ -6,7 +6,7 @@ history at base and head), a store (a SQLite file, or a fresh PostgreSQL schema)
 subprocesses on free ports (token mode, verdicts as commit statuses; or App mode, verdicts as check
 runs and installation tokens from the stand-in), signed deliveries built from
 @octokit/webhooks-examples `pull_request.opened` payloads with the repository, PR number and SHAs
-rewritten. The scenario functions at the bottom are the rows of issue #11's table; tests/test_faults.py
+rewritten. The scenario functions at the bottom are the rows of issue #11's table; tests/e2e/test_faults.py
 runs them small, bench/faults.py large (figures in docs/reliability.md).
 
 What a scenario counts (`Tally`): deliveries acknowledged (202), handled (done in the store), failed

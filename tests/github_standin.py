@@ -1,5 +1,5 @@
 """A stand-in GitHub on loopback that fails on purpose: the fault-injection suite's GitHub
-(tests/test_faults.py, bench/faults.py, docs/reliability.md).
+(tests/e2e/test_faults.py, bench/faults.py, docs/reliability.md).
 
 A real HTTP/1.1 server (the standard library's threading server, in a thread of the test process)
 serving the part of GitHub's REST API that `modbot serve` uses to review a manifest PR: the PR and its

@@ -90,7 +90,7 @@ class LocalWorld:
 
 
 class LocalBackend:
-    """The contract suite's backend for `LocalForge` (tests/test_forge_contract.py)."""
+    """The contract suite's backend for `LocalForge` (tests/contract/test_forge_contract.py)."""
 
     def __init__(self, tmp_path: Path, repo: str, bot: str) -> None:
         self.world = LocalWorld(tmp_path, repo, bot_login=bot)

@@ -1,7 +1,7 @@
 """Single-host mode as people run it: a real `modbot local serve` process on a data folder seeded from
 examples/rustok-mini, the console over real HTTP, the forge's records read from the same store, git
 pushes to the managed repository, the `modbot local …` commands, the staging and production servers on
-their own ports. Shared by tests/test_single_host_e2e.py and bench/single_host_bench.py."""
+their own ports. Shared by tests/e2e/test_single_host_e2e.py and bench/single_host_bench.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checked by mypy (tests/test_store_ports.py runs it): the SQL store is each store protocol.
+"""Checked by mypy (tests/contract/test_store_ports.py runs it): the SQL store is each store protocol.
 
 Not imported by the tests themselves; an assignment below fails type checking the moment ``Store``
 and a protocol disagree on a method's name, parameters or types.

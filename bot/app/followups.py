@@ -32,13 +32,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from bot.app.chatops.progress import update_reply
-from bot.app.contract import (
-    deploy_stage,
-    read_contract,
-    record_contract_deployment,
-    recorded_status,
-    stored_url,
-)
+from bot.app.contract import record_contract_deployment
 from bot.app.policy import PolicyOnBranch, load_policy
 from bot.app.ports.store import WholeStore
 from bot.app.releases import (
@@ -72,6 +66,7 @@ from bot.forge.events import (
     RunEvent,
 )
 from bot.pipeline.config import BuildConfig, ChatopsConfig
+from bot.pipeline.contract import deploy_stage, read_contract, recorded_status, stored_url
 from bot.pipeline.release import DEPLOY_TAG_PREFIX, RELEASE_TAG_PREFIX
 
 __all__ = [

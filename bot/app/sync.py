@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from bot.app.audit import audit_safely
-from bot.app.contract import deploy_stage, read_contract, record_contract_deployment
+from bot.app.contract import record_contract_deployment
 from bot.app.policy import load_policy
 from bot.app.ports.store import DeploymentStore, ReleaseCache, WholeStore
 from bot.app.releases import release_in_tag_object
@@ -37,6 +37,7 @@ from bot.domain.ids import is_release_id
 from bot.domain.records import FINAL_DEPLOY_STATUSES, DeploymentRecord, DeployStage, DeployStatus, ReleaseInfo
 from bot.forge import Deployment, DeploymentStatus, Forge, ForgeError
 from bot.pipeline.config import DEFAULT_CONFIG_PATH
+from bot.pipeline.contract import deploy_stage, read_contract
 from bot.pipeline.release import RELEASE_TAG_PREFIX
 
 __all__ = ["DEFAULT_DEPLOYMENTS_PER_ENVIRONMENT", "SyncReport", "sync_releases", "sync_releases_audited"]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")  # = bot.logs.LEVELS (tests/test_logs.py)
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")  # = bot.logs.LEVELS (tests/unit/test_logs.py)
 ACTIONS = ("install", "uninstall", "upgrade", "enable", "disable")
 
 

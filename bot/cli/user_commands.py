@@ -13,7 +13,7 @@ import sys
 from bot.cli.bot_commands import EXIT_OK, _error, _me, _run, _settings, _store
 from bot.cli.output import paint, print_json
 
-ROLES = ("read", "write", "maintain", "admin")  # = bot.store.ACCOUNT_ROLES (tests/test_console_users.py)
+ROLES = ("read", "write", "maintain", "admin")  # = bot.store.ACCOUNT_ROLES (tests/unit/test_console_users.py)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,9 +1,10 @@
 """The forge: what handlers may ask of the place the repository lives, as a small typed interface of our own.
 
-Handlers take a `Forge` and never see PyGithub (only the `bot.forge.github` package imports it), so they
-stay pure and are tested against `tests.fakes.FakeForge`; a contract suite (tests/test_forge_contract.py)
-runs the same checks against the fake and against `GitHubForge` behind GitHub's published API
-description, so the fake cannot drift from the real thing.
+The use cases take a `Forge` and never see PyGithub (only the `bot.forge.github` package imports it),
+so they stay pure and are tested against `tests.fakes.FakeForge`; a contract suite
+(tests/contract/test_forge_contract.py) runs the same checks against the fake, against `GitHubForge`
+behind GitHub's published API description and against `LocalForge` on real git, so the fake cannot
+drift from the real things.
 
 - `bot.forge.ports`: the capabilities (files and refs, change requests and reviews, comments,
   reactions, check runs, commit statuses, deployments, workflow runs, permissions) as small protocols,

@@ -19,13 +19,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.records import DeployKind
 from bot.host.fsutil import locked, write_atomic
 from bot.host.layout import Layout
 from bot.host.releases import Pointers, ReleaseDir, Releases
-from bot.host.reporting import DeployKind, DeploymentPayload, DeploymentState, DeployReporter, safely
+from bot.host.reporting import DeploymentState, DeployReporter, safely
 from bot.host.restart import Restarter, RestartError
 from bot.host.runs import utc_now
 from bot.pipeline.config import EnvironmentConfig, RepositoryPolicy, duration_seconds
+from bot.pipeline.contract import DeploymentPayload
 from bot.pipeline.git import Git
 from bot.pipeline.health import RunResult, run_smoke
 from bot.pipeline.release import release_sort_key
@@ -308,13 +310,17 @@ class Deployer:
     def _hold(self, env: EnvironmentConfig, release_id: str, requested_by: str) -> Iterator[None]:
         folder = self.layout.environment_dir(env.name)
         holder = folder / "deploying.json"
-        with locked(folder / "deploy.lock", blocking=False) as held:
-            if not held:
-                raise DeployBusy(
-                    f"{env.name} is being deployed ({_holder(holder)}); try again when it is done"
-                )
-            info = {"release_id": release_id, "requested_by": requested_by, "since": utc_now()}
-            write_atomic(holder, json.dumps(info).encode(), durable=False)  # a note, not a record
+        with contextlib.ExitStack() as stack:
+            # Taking the deploy lock and writing who holds it happen under one short mutex, so a deploy
+            # that finds the lock taken reads a note that is complete (never a half-taken lock's).
+            with locked(folder / "deploy-note.lock", blocking=True):
+                held = stack.enter_context(locked(folder / "deploy.lock", blocking=False))
+                if not held:
+                    raise DeployBusy(
+                        f"{env.name} is being deployed ({_holder(holder)}); try again when it is done"
+                    )
+                info = {"release_id": release_id, "requested_by": requested_by, "since": utc_now()}
+                write_atomic(holder, json.dumps(info).encode(), durable=False)  # a note, not a record
             try:
                 yield
             finally:
@@ -394,11 +400,9 @@ class Deployer:
 
 
 def _holder(path: Path) -> str:
-    """Who holds an environment; the holder writes it just after it takes the lock, so wait a moment."""
-    for _ in range(20):
-        try:
-            who = json.loads(path.read_text())
-            return f"{who['release_id']} by {who['requested_by']} since {who['since']}"
-        except (OSError, ValueError, KeyError, TypeError):
-            time.sleep(0.05)
-    return "another deploy"
+    """Who holds an environment (read under the note's mutex: the holder wrote it before letting go)."""
+    try:
+        who = json.loads(path.read_text())
+        return f"{who['release_id']} by {who['requested_by']} since {who['since']}"
+    except (OSError, ValueError, KeyError, TypeError):  # a holder that crashed left no readable note
+        return "another deploy"

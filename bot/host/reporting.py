@@ -12,16 +12,15 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from bot.host.runs import Run, StepRecord, utc_now
+from bot.pipeline.contract import DeploymentPayload
 
 log = logging.getLogger(__name__)
 
 DeploymentState = Literal["queued", "in_progress", "success", "failure", "error"]
-DeployKind = Literal["deploy", "rollback", "auto_rollback"]
 
 
 class RunReporter(Protocol):
@@ -29,27 +28,6 @@ class RunReporter(Protocol):
     def step_started(self, run: Run, step: StepRecord) -> None: ...
     def step_finished(self, run: Run, step: StepRecord) -> None: ...
     def run_finished(self, run: Run) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentPayload:
-    """The Deployment contract's payload (docs/workflows.md), every key always present."""
-
-    kind: DeployKind
-    release_id: str
-    manifest_hash: str | None
-    image: str
-    deploy_tag: str
-    requested_by: str
-    reason: str
-    previous_release: str | None
-    rollback_of: str | None
-    trigger: Literal["modbot", "tag"]
-    modbot_template_version: str
-    modbot: int = 1
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class DeployReporter(Protocol):

@@ -2,7 +2,7 @@
 
 Each `modbot pipeline` step carries the words of its `run:` line in the rendered build workflow
 (templates/workflows/build.yml.j2), `$VARIABLES` unexpanded, and where that line is (job and step
-name); tests/test_host_steps.py reads the rendered workflow and fails if the two ever differ. The
+name); tests/unit/test_host_steps.py reads the rendered workflow and fails if the two ever differ. The
 runner expands each `$VARIABLE` word into one argv word (never a shell, never split again).
 
 The steps GitHub provides (check out, set up Python and Rust, the cargo cache, the artifact and

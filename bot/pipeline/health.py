@@ -6,7 +6,7 @@ redirects refused (a redirect would carry the bearer token to wherever it points
 in a header and never appears in a report.
 
 The contract is RusToK's (`apps/server/src/controllers/health.rs` and the `metrics_auth` middleware,
-copied under tests/fixtures/rustok-head/ and checked by tests/test_health_conformance.py):
+copied under tests/fixtures/rustok-head/ and checked by tests/contract/test_health_conformance.py):
 - `GET /health` (public): `{"status": "ok", "app": "rustok", "version": …}`. RusToK at 4ea8a036
   registers it as `/health/` (trailing slash) while its docs and CI call `/health`: smoke asks
   `/health` and, on a 404, `/health/`, and says which answered.

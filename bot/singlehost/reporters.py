@@ -11,8 +11,9 @@ from pathlib import Path
 
 from bot.forge.local import LocalForge
 from bot.host.releases import Releases
-from bot.host.reporting import DeploymentPayload, DeploymentState
+from bot.host.reporting import DeploymentState
 from bot.host.runs import Run, StepRecord
+from bot.pipeline.contract import DeploymentPayload
 
 log = logging.getLogger(__name__)
 

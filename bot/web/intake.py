@@ -113,7 +113,7 @@ def _read_envelope(body: bytes) -> _Fields | None:
     ~3× faster than parsing all of a 25 KB payload and without the hundreds of objects that keep the
     garbage collector busy (docs/performance.md). None when the typed read refuses the body for any
     reason (malformed, not an object, a field of another type, a lone surrogate escape…): then
-    `_read_any` decides, so both paths answer exactly alike (tests/test_webhook_intake.py)."""
+    `_read_any` decides, so both paths answer exactly alike (tests/unit/test_webhook_intake.py)."""
     try:
         envelope = _ENVELOPE.decode(body)
         text = jsoncodec.RawJson(body.decode("utf-8"))

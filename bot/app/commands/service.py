@@ -67,7 +67,6 @@ from bot.app.commands.facts import (
     gather_facts,
     get_pull_or_none,
 )
-from bot.app.contract import contract_payload
 from bot.app.policy import PolicyOnBranch, load_policy
 from bot.app.ports.store import WholeStore
 from bot.app.releases import release_at_commit
@@ -77,6 +76,7 @@ from bot.domain.ids import is_environment_name, is_release_id
 from bot.domain.records import DeploymentRecord, EnvironmentLock, LockHeld, LockLost, environment_target
 from bot.forge import Forge, ForgeError, Ref
 from bot.pipeline.config import EnvironmentConfig
+from bot.pipeline.contract import contract_payload
 
 __all__ = [
     "RULES_BEFORE_FACTS",

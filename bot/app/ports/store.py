@@ -3,7 +3,7 @@
 A use case names the aggregate it needs (``deployments: DeploymentStore``) instead of the SQL
 ``bot.store.Store``, so it imports no SQLAlchemy and can be given any implementation. The values these
 take and return are ``bot.domain.records``'. ``bot.store.Store`` implements every protocol here
-(tests/test_store_ports.py checks it with mypy and at run time: names, parameters, kinds, defaults).
+(tests/contract/test_store_ports.py checks it with mypy and at run time: names, parameters, kinds, defaults).
 
 Every method is one transaction of its own; invalid input raises ``ValueError``. docs/store.md has
 what each call does.

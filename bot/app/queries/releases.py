@@ -9,7 +9,9 @@ with chat-ops' own words; the rules that need facts (not merged, locked…) deci
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.app.chatops.authorize import Decision, authorize
@@ -92,24 +94,38 @@ def _row(release: ReleaseInfo, older: ReleaseInfo | None) -> ReleaseRow:
     return ReleaseRow(release, older.release_id, tuple(sorted(now - then)), tuple(sorted(then - now)))
 
 
-def command_gates(forge: Forge, repo: str, *, login: str, kind: ActorKind, policy_path: str) -> PolicyGates:
+def command_gates(
+    forge: Forge,
+    repo: str,
+    *,
+    login: str,
+    kind: ActorKind,
+    policy_path: str,
+    rollback_target: Callable[[str], str | None] | None = None,
+) -> PolicyGates:
     """Deploy and rollback, for each environment of the policy on the default branch, as `authorize`
-    answers before facts. Asks GitHub for the policy file and the viewer's role (ForgeError if it
+    answers before facts. With `rollback_target` (what a rollback of an environment would return to, as
+    the page shows it), a rollback with nowhere to go is refused as chat-ops refuses it
+    (``no_previous_release``). Asks the forge for the policy file and the viewer's role (ForgeError if it
     cannot)."""
     policy = load_policy(forge, repo, path=policy_path, default_branch=None)
     environments = policy.config.environments if policy.config is not None else []
     actor = gather_actor(forge, repo, login=login, kind=kind, environments=environments, ask_role=True)
 
     def gate(action: GatedAction, environment: str | None) -> Gate:
+        facts, definitive = NO_FACTS, RULES_BEFORE_FACTS
+        if action == "rollback" and environment is not None and rollback_target is not None:
+            facts = replace(NO_FACTS, previous_release=rollback_target(environment))
+            definitive = RULES_BEFORE_FACTS | {"no_previous_release"}
         decision = authorize(
             action,
             actor,
             environment=environment,
-            facts=NO_FACTS,
+            facts=facts,
             policy=policy.config,
             policy_error=policy.error,
         )
-        return _gate(decision)
+        return _gate(decision, definitive)
 
     if policy.config is None:
         return PolicyGates((), gate("deploy", None))
@@ -122,8 +138,8 @@ def command_gates(forge: Forge, repo: str, *, login: str, kind: ActorKind, polic
     )
 
 
-def _gate(decision: Decision) -> Gate:
-    enabled = decision.allowed or decision.rule not in RULES_BEFORE_FACTS
+def _gate(decision: Decision, definitive: AbstractSet[str]) -> Gate:
+    enabled = decision.allowed or decision.rule not in definitive
     return Gate(enabled, decision.rule, decision.message, decision.next_step)
 
 

@@ -9,7 +9,7 @@ PATCHes ``/git/ref/…`` (GitHub only has ``PATCH /git/refs/…``; the conforman
 permission and role name are two GETs (one answer holds both), and its paginated lists hide the page
 requests we must retry, count and stop early. Paths are built from the repository's full name, so no
 object is ever fetched just to learn its URL. Every request shape is checked against GitHub's OpenAPI
-description in tests (tests/test_forge_github.py).
+description in tests (tests/unit/test_forge_github.py).
 
 Retries are ours (PyGithub's are switched off) so that every attempt is counted and every wait is
 injectable: 5xx and network errors are retried for idempotent requests (GET, PUT, PATCH, DELETE and the

@@ -23,14 +23,14 @@ from bot.forge import (
     TagObject,
     WorkflowRun,
 )
-from bot.forge.github.limits import (
-    DEPLOYMENT_STATES,
-    MAX_ANNOTATIONS_PER_REQUEST,
+from bot.forge.github.limits import MAX_ANNOTATIONS_PER_REQUEST, truncate_output
+from bot.forge.values import PERMISSIONS, Permission
+from bot.forge.vocabulary import (
+    check_deployment_state,
+    deployment_payload,
     status_description,
-    truncate_output,
     validate_environment,
 )
-from bot.forge.values import PERMISSIONS, Permission
 
 
 # --- JSON → our types ---------------------------------------------------------------------------------
@@ -236,17 +236,6 @@ def annotation_json(a: Annotation) -> dict[str, Any]:
     return data
 
 
-def deployment_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The payload as GitHub will store and return it (a JSON object); ValueError when it is not one."""
-    if not isinstance(payload, Mapping):
-        raise ValueError(f"a deployment payload is a JSON object, not {type(payload).__name__}")
-    try:
-        decoded = json.loads(json.dumps(dict(payload), allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"a deployment payload must be plain JSON: {exc}") from None
-    return cast(dict[str, Any], decoded)
-
-
 def deployment_request(
     *,
     ref: str,
@@ -280,8 +269,7 @@ def deployment_status_request(
     state: str, description: str, log_url: str | None, environment_url: str | None, auto_inactive: bool
 ) -> dict[str, Any]:
     """The exact ``POST /deployments/{id}/statuses`` body (ValueError on bad input)."""
-    if state not in DEPLOYMENT_STATES:
-        raise ValueError(f"deployment state must be one of {sorted(DEPLOYMENT_STATES)}, not {state!r}")
+    check_deployment_state(state)
     body: dict[str, Any] = {
         "state": state,
         "description": status_description(description),

@@ -9,7 +9,7 @@ or has it of the wrong type can never be handled, however often it is retried: `
 ("pull_request.head.sha is missing"), so the job fails once, at once, without a traceback.
 
 pydantic (already the settings' and the manifest's library) rather than a second one for the same job;
-tests/test_payloads.py checks every real example payload of @octokit/webhooks-examples for the events
+tests/contract/test_payloads.py checks every real example payload of @octokit/webhooks-examples for the events
 modbot handles is accepted.
 """
 

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from bot.domain.forge_records import Announcement, ChangeRequestRecord
 from bot.forge.arguments import normalize_ref, validate_login, validate_path, validate_repo
 from bot.forge.events import ChangeRequestEvent
-from bot.forge.github.limits import check_comment_body
 from bot.forge.local.base import LocalForgeError, git_failure
 from bot.forge.local.events import announcement
 from bot.forge.local.files import FilesMixin, revision
 from bot.forge.local.git import GitError, GitRepository, MergeConflict, RefMoved
 from bot.forge.local.records import Announcer
 from bot.forge.values import PERMISSIONS, Permission, PullRequest, Review
+from bot.forge.vocabulary import check_comment_body
 
 __all__ = ["ChangesMixin"]
 

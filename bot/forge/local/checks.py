@@ -13,8 +13,6 @@ from bot.forge.arguments import (
     check_limit,
 )
 from bot.forge.events import DeploymentStatusEvent
-from bot.forge.github.conversions import deployment_request, deployment_status_request
-from bot.forge.github.limits import COMMIT_STATES, check_run_fields, status_description, validate_environment
 from bot.forge.local.base import LocalForgeError
 from bot.forge.local.comments import CommentsMixin
 from bot.forge.local.files import revision
@@ -25,6 +23,14 @@ from bot.forge.values import (
     CommitStatus,
     Deployment,
     DeploymentStatus,
+)
+from bot.forge.vocabulary import (
+    COMMIT_STATES,
+    check_deployment_state,
+    check_run_fields,
+    deployment_payload,
+    status_description,
+    validate_environment,
 )
 
 __all__ = ["ChecksMixin"]
@@ -202,13 +208,8 @@ class ChecksMixin(CommentsMixin):
         task: str = "deploy",
         production_environment: bool | None = None,
     ) -> Deployment:
-        body = deployment_request(
-            ref=ref,
-            environment=environment,
-            description=description,
-            payload=payload,
-            task=task,
-            production_environment=production_environment,
+        body = _deployment_fields(
+            ref=ref, environment=environment, description=description, payload=payload, task=task
         )
         revision(ref)
         git = self._git("create_deployment", repo)
@@ -239,7 +240,8 @@ class ChecksMixin(CommentsMixin):
         environment_url: str | None = None,
         auto_inactive: bool = True,
     ) -> DeploymentStatus:
-        body = deployment_status_request(state, description, log_url, environment_url, auto_inactive)
+        check_deployment_state(state)
+        body = {"description": status_description(description)}
         self._git("create_deployment_status", repo)
         self._call("create_deployment_status", write=True)
         deployment = self.records.get_deployment(repo, int(deployment_id))
@@ -294,3 +296,15 @@ class ChecksMixin(CommentsMixin):
             raise LocalForgeError("list_deployment_statuses", 404, "Not Found")
         records = self.records.list_deployment_statuses(int(deployment_id), limit=limit)
         return [self._deployment_status(r) for r in records]
+
+
+def _deployment_fields(
+    *, ref: str, environment: str, description: str, payload: Mapping[str, Any], task: str
+) -> dict[str, Any]:
+    """A deployment request's fields as every forge checks them (ValueError on bad input)."""
+    if not ref:
+        raise ValueError("a deployment needs a ref (branch, tag or SHA)")
+    if not task:
+        raise ValueError("a deployment needs a task, e.g. 'deploy'")
+    validate_environment(environment)
+    return {"description": status_description(description), "payload": deployment_payload(payload)}

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from bot.domain.forge_records import CommentRecord
 from bot.forge.events import CommentEvent
-from bot.forge.github.limits import REACTIONS, check_comment_body
 from bot.forge.local.base import LocalForgeError
 from bot.forge.local.sync import SyncMixin
 from bot.forge.values import Comment
+from bot.forge.vocabulary import REACTIONS, check_comment_body
 
 __all__ = ["CommentsMixin"]
 

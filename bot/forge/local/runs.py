@@ -15,12 +15,12 @@ from bot.forge.arguments import (
     validate_workflow,
 )
 from bot.forge.events import RunEvent
-from bot.forge.github.limits import check_run_fields
 from bot.forge.local.base import LocalForgeError
 from bot.forge.local.checks import ChecksMixin
 from bot.forge.local.records import Announcer
 from bot.forge.ports import Capability
 from bot.forge.values import Permission, WorkflowRun
+from bot.forge.vocabulary import check_run_fields
 
 __all__ = ["RunsMixin"]
 

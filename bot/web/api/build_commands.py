@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.app.audit import audit_safely
 from bot.app.commands.service import CommandRequest, execute
+from bot.app.queries.environments import read_policy
 from bot.config import BotSettings
 from bot.domain.ids import ENVIRONMENT_NAME_PATTERN, RELEASE_ID_PATTERN
 from bot.forge import Forge, ForgeError
@@ -24,7 +25,6 @@ from bot.web.api.fields import MAX_ID
 from bot.web.api.guards import audit_refusal, forge_for, github_failed, repository_for
 from bot.web.api.problems import REFUSAL_STATUS, ApiRoute, Dialect, coded_problem, responses
 from bot.web.api.views import DeploymentView, LockView, deployment_view, lock_view
-from bot.web.read_models import read_policy
 
 __all__ = ["CommandAccepted", "DeployRequest", "RollbackRequest", "deploy_build", "rollback_build", "router"]
 

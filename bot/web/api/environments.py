@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from bot.app.audit import audit_safely
+from bot.app.queries.environments import environments_overview
 from bot.domain.ids import REPO_PATTERN
 from bot.web.api.auditing import api_actor
 from bot.web.api.auth import Caller
@@ -17,7 +18,6 @@ from bot.web.api.fields import MAX_ID
 from bot.web.api.guards import forge_for, repository_for
 from bot.web.api.problems import ApiRoute, responses
 from bot.web.api.views import DeploymentView, LockView, deployment_view, lock_view
-from bot.web.read_models import environments_overview
 
 __all__ = ["EnvironmentList", "EnvironmentView", "list_environments", "router"]
 

@@ -111,7 +111,7 @@ class ApiError(Problem):
     """Every answer that is not a success: a stable code, what happened, and what to do next."""
 
     # `message` says it on the wire: these answers have never had a `detail` key, and their keys are
-    # part of the contract (tests/test_builds_api.py pins them)
+    # part of the contract (tests/unit/test_builds_api.py pins them)
     detail: str = Field(exclude=True)
     error: str = Field(
         description=f"stable code: {', '.join(API_ERRORS)}, "

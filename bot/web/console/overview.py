@@ -1,6 +1,6 @@
 """Overview (``/console/``): per environment, the release it runs (id, modules, since when, by whom,
 health from its last smoke), the deployment in flight, lock and freeze, and the release a rollback
-would return to. The query is the admin API's (bot/web/read_models.py)."""
+would return to. The query is the admin API's (bot/app/queries/environments.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from bot.app.queries.environments import EnvironmentStatus, environments_overview, rollback_target
 from bot.forge import Forge, ForgeError
 from bot.store import ReleaseInfo
 from bot.web.console.render import render_page
 from bot.web.console.state import ConsoleState, console_state
 from bot.web.console.viewer import PageViewer
-from bot.web.read_models import EnvironmentStatus, environments_overview, rollback_target
 
 __all__ = ["router"]
 

@@ -51,7 +51,12 @@ def releases(
     gates_error: str | None = None
     try:
         gates = command_gates(
-            state.forge(), repo, login=viewer.login, kind="user", policy_path=state.settings.policy_path
+            state.forge(),
+            repo,
+            login=viewer.login,
+            kind="user",
+            policy_path=state.settings.policy_path,
+            rollback_target=lambda name: environment_now(state.store, repo, name).rollback_to,
         )
     except ForgeError as error:
         log.warning(

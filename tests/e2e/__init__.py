@@ -1,0 +1,1 @@
+"""End-to-end tests: real processes, servers, git, cargo and a browser, the whole way through."""

@@ -1,0 +1,1 @@
+"""Unit tests: one module or use case at a time, with fakes; fast."""
