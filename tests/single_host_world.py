@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from bot.domain.forge_records import CommentRecord, RunRecord
+from bot.forge.local import LocalForge
 from bot.store import LocalForgeStore, Store, open_store
 from tests.corpus import ROOT
 from tests.host_world import GIT_ENV, free_port
@@ -153,6 +154,10 @@ class Served:
     @property
     def records(self) -> LocalForgeStore:
         return LocalForgeStore(self.store.engine)
+
+    def forge(self) -> LocalForge:
+        """The same forge the server runs (its records in the same store), in this process."""
+        return LocalForge(self.data / "repos", self.records, self.store.role_of, web_url=self.url)
 
     def comments(self, number: int) -> list[CommentRecord]:
         return self.records.list_comments(REPO, number)
