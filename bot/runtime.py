@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.config import BotSettings
 from bot.forge import ForgeProvider
@@ -28,6 +29,9 @@ class Runtime:
     # and deployer (a push to the default branch builds, a moved deploy tag deploys), as GitHub Actions
     # reacts to GitHub's. Empty in GitHub mode.
     observers: list[Callable[[ForgeEvent], None]] = field(default_factory=list)
+    # single-host mode: the runner's and deployer's data folder (runs/<id>/ logs, environments/<env>/
+    # deploy.log), which the console's log pages read; None in GitHub mode (the logs are GitHub's)
+    host_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.metrics.queue_depth.set_function(lambda: float(self.store.queue_depth()))

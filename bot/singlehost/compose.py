@@ -109,7 +109,13 @@ class SingleHost:
             policy=self.policy,
             deployer_for=self.deployer,
         )
-        self.runtime = Runtime(settings, store, LocalForgeProvider(self.forge), observers=[self.triggers])
+        self.runtime = Runtime(
+            settings,
+            store,
+            LocalForgeProvider(self.forge),
+            observers=[self.triggers],
+            host_dir=options.host_dir,
+        )
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch_spool, name="modbot-spool", daemon=True)
         self._serve_lock: int | None = None

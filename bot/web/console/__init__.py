@@ -18,7 +18,17 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
 from bot.web.api.guards import only_repository
-from bot.web.console import audit, builds_page, live, modules_page, overview, releases_page, signin
+from bot.web.console import (
+    audit,
+    builds_page,
+    changes_page,
+    live,
+    modules_page,
+    overview,
+    releases_page,
+    runs_page,
+    signin,
+)
 from bot.web.console.errors import forbidden_page, not_found_router, redirect_to
 from bot.web.console.headers import ConsoleHeaders
 from bot.web.console.invalid import invalid_request_page
@@ -38,6 +48,8 @@ for _router in (
     modules_page.router,
     builds_page.router,
     releases_page.router,
+    changes_page.router,
+    runs_page.router,
     audit.router,
     live.router,
 ):

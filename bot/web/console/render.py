@@ -32,6 +32,7 @@ NAV: Final = (
     NavItem("modules", "/console/modules"),
     NavItem("builds", "/console/builds"),
     NavItem("releases", "/console/releases"),
+    NavItem("changes", "/console/changes"),
     NavItem("audit", "/console/audit"),
 )
 
