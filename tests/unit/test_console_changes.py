@@ -18,7 +18,8 @@ from bot.host.runs import RunStore, StepRecord
 from bot.runtime import Runtime
 from bot.store import Store, open_store
 from bot.web.app import create_app
-from tests.console_world import PASSWORD, REPO, console_settings, csrf_of
+from tests.chatops_world import World
+from tests.console_world import PASSWORD, REPO, Console, console_settings, csrf_of
 from tests.local_forge_world import LocalWorld
 
 SCRIPT = "<script>alert(1)</script>"
@@ -226,3 +227,28 @@ def test_the_environment_deploy_log(console: LocalConsole) -> None:
         and SCRIPT in text.text
         and text.headers["content-type"].startswith("text/plain")
     )
+
+
+def test_the_pages_are_in_russian_too(console: LocalConsole) -> None:
+    number = console.open_change("alice")
+    run_id = _a_run(console.host)
+    console.sign_in("bob")
+    console.client.cookies.set("modbot_lang", "ru", path="/console")
+    page = console.client.get(f"/console/changes/{number}")
+    assert page.headers["content-language"] == "ru"
+    for words in ("Одобрить", "Запросить изменения", "Слить", "Закрыть", "Запросы на изменение"):
+        assert words in page.text
+    assert ">Approve<" not in page.text and ">Merge<" not in page.text
+    log = console.client.get(f"/console/runs/{run_id}/log")
+    assert "Шаги" in log.text and "Весь журнал текстом" in log.text and ">Steps<" not in log.text
+
+
+def test_with_github_as_the_forge_the_pages_link_to_github(world: World) -> None:
+    github = Console.start(world)
+    github.sign_in_github("alice", "write")
+    listing = github.client.get("/console/changes")
+    assert listing.status_code == 200 and f"https://github.com/{REPO}/pulls" in listing.text
+    assert "/console/changes/1/approve" not in github.client.get("/console/changes/1").text
+    csrf = github.csrf()
+    refused = github.client.post("/console/changes/1/approve", data={"csrf_token": csrf})
+    assert refused.status_code == 404

@@ -28,6 +28,7 @@ from bot.forge import ForgeError, Permission
 from bot.manifest.catalog import CATALOG_PATH, CatalogError, parse_catalog
 from bot.manifest.edit import EditRefused
 from bot.manifest.rules.modules import SLUG, slug_problem
+from bot.web.console.changes_page import local_forge
 from bot.web.console.render import render_page
 from bot.web.console.repo_files import ManifestAtHead, read_manifest_at_head
 from bot.web.console.state import ConsoleState, console_state
@@ -348,6 +349,8 @@ def _result(
             "refused_role": refused_role,
             "change_role": CHANGE_ROLE,
             "build_id": build_id,
+            # single-host mode: the change request is reviewed and merged on the console's own page
+            "changes_here": local_forge(console_state(request)) is not None,
         },
         viewer=viewer,
         status=status,
