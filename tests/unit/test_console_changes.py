@@ -18,7 +18,7 @@ from bot.host.runs import RunStore, StepRecord
 from bot.runtime import Runtime
 from bot.store import Store, open_store
 from bot.web.app import create_app
-from tests.chatops_world import World
+from tests.chatops_world import POLICY, World
 from tests.console_world import PASSWORD, REPO, Console, console_settings, csrf_of
 from tests.local_forge_world import LocalWorld
 
@@ -252,3 +252,11 @@ def test_with_github_as_the_forge_the_pages_link_to_github(world: World) -> None
     csrf = github.csrf()
     refused = github.client.post("/console/changes/1/approve", data={"csrf_token": csrf})
     assert refused.status_code == 404
+
+
+def test_the_releases_page_links_each_environments_deploy_log(console: LocalConsole) -> None:
+    console.world.commit("main", {".github/modbot.toml": POLICY})  # its environments
+    console.sign_in("carol")
+    page = console.client.get("/console/releases")
+    assert page.status_code == 200, page.text
+    assert 'href="/console/environments/production/log"' in page.text

@@ -77,6 +77,7 @@ def releases(
             "gate_of": {g.environment: g for g in gates.environments} if gates else {},
             "gates_error": gates_error,
             "environments": environments,
+            "deploy_logs": state.runtime.host_dir is not None,  # single-host: the deployer keeps one
         },
         viewer=viewer,
     )
