@@ -77,7 +77,9 @@ def console(tmp_path: Path) -> Iterator[LocalConsole]:
 
 def test_the_list_and_the_page_show_the_change_with_its_text_escaped(console: LocalConsole) -> None:
     number = console.open_change("alice")
-    console.world.local.add_comment(REPO, number, f"**modules_delta** +forum {SCRIPT}", by="modbot")
+    console.world.local.add_comment(
+        REPO, number, f"<!-- modbot:manifest-report -->\n**modules_delta** +forum {SCRIPT}", by="modbot"
+    )
     console.sign_in("carol")
     listing = console.client.get("/console/changes")
     assert listing.status_code == 200
@@ -86,6 +88,7 @@ def test_the_list_and_the_page_show_the_change_with_its_text_escaped(console: Lo
     assert page.status_code == 200
     assert SCRIPT not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "modules_delta" in page.text and "alice" in page.text
+    assert "modbot:manifest-report" not in page.text  # modbot's hidden marker stays hidden
     assert console.client.get("/console/changes/999").status_code == 404
 
 

@@ -12,6 +12,7 @@ With GitHub as the forge these pages are not offered: they link to the pull requ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Final, Literal
 
@@ -46,6 +47,15 @@ def local_forge(state: ConsoleState) -> LocalForge | None:
     except ForgeError:
         return None
     return forge if isinstance(forge, LocalForge) else None
+
+
+_MARKER = re.compile(r"^<!--[^\n]*?-->[ \t]*\n?", re.MULTILINE)
+
+
+def _without_markers(body: str) -> str:
+    """A comment as a person reads it on GitHub: modbot's hidden markers (``<!-- modbot:... -->``, how it
+    finds its sticky comment again) are not shown."""
+    return _MARKER.sub("", body).strip("\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +125,7 @@ def _detail(
         {
             "change": record,
             "pull": pull,
-            "comments": forge.records.list_comments(repo, number),
+            "comments": [(c, _without_markers(c.body)) for c in forge.records.list_comments(repo, number)],
             "reviews": forge.records.list_reviews(repo, number),
             "checks": checks,
             "statuses": statuses,
