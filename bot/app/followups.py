@@ -351,8 +351,10 @@ def _update_builds(
         changes: dict[str, Any] = {"status": status, "stage": stage, "run_id": run.id}
         if progress is not None:
             changes["progress"] = max(progress, build.progress)  # an old event never moves it back
-        if run.html_url.startswith("https://"):
-            changes["logs_url"] = run.html_url
+        # GitHub's run page, or in single-host mode the console's run log (http on 127.0.0.1 is
+        # usual there): any http(s) URL the store accepts
+        if (logs_url := stored_url(run.html_url)) is not None:
+            changes["logs_url"] = logs_url
         if detail is not None:
             changes["detail"] = detail
         try:
