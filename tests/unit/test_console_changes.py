@@ -51,8 +51,9 @@ class LocalConsole:
 
     def open_change(self, author: str, branch: str = "topic") -> int:
         self.world.commit(branch, {"modules.toml": b"x = 1\n"}, author=author)
+        body = f'<!-- modbot:intent {{"slug": "forum"}} -->\nplease {SCRIPT}'
         return self.world.local.open_change_request(
-            REPO, head=branch, base="main", title="Install forum", body=f"please {SCRIPT}", author=author
+            REPO, head=branch, base="main", title="Install forum", body=body, author=author
         ).number
 
     def audit(self, action: str) -> list[tuple[str, str | None, object]]:
@@ -88,7 +89,7 @@ def test_the_list_and_the_page_show_the_change_with_its_text_escaped(console: Lo
     assert page.status_code == 200
     assert SCRIPT not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "modules_delta" in page.text and "alice" in page.text
-    assert "modbot:manifest-report" not in page.text  # modbot's hidden marker stays hidden
+    assert "modbot:manifest-report" not in page.text and "modbot:intent" not in page.text  # markers hidden
     assert console.client.get("/console/changes/999").status_code == 404
 
 

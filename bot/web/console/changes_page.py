@@ -124,6 +124,7 @@ def _detail(
         "console/change.html.j2",
         {
             "change": record,
+            "body": _without_markers(record.body),
             "pull": pull,
             "comments": [(c, _without_markers(c.body)) for c in forge.records.list_comments(repo, number)],
             "reviews": forge.records.list_reviews(repo, number),
