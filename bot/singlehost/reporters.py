@@ -54,6 +54,8 @@ class ForgeRunReporter:
                 head_sha=run.commit,
                 head_branch=branch or run.ref.removeprefix("refs/heads/"),
                 event="push",
+                # the build follows the run from its first event: link it to the console's log at once
+                logs_url=f"{self.web_url}{run.logs_url}" if run.logs_url else None,
             )
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"{made.id}\n", encoding="utf-8")

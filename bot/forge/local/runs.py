@@ -94,9 +94,17 @@ class RunsMixin(ChecksMixin):
             raise LocalForgeError("rerun_workflow_run", 403, "This workflow is already running") from None
 
     def start_run(
-        self, repo: str, *, workflow: str, head_sha: str, head_branch: str | None, event: str
+        self,
+        repo: str,
+        *,
+        workflow: str,
+        head_sha: str,
+        head_branch: str | None,
+        event: str,
+        logs_url: str | None = None,
     ) -> WorkflowRun:
-        """The local runner starts a run of ``workflow`` (its file name) on ``head_sha``: queued."""
+        """The local runner starts a run of ``workflow`` (its file name) on ``head_sha``: queued. With
+        ``logs_url`` (where the console shows the run's log) its first event already links there."""
         validate_workflow(workflow)
         if head_branch is not None:
             normalize_ref(f"heads/{head_branch}")
@@ -110,6 +118,7 @@ class RunsMixin(ChecksMixin):
             head_sha=head_sha,
             head_branch=head_branch,
             event=event,
+            logs_url=logs_url,
             announce=self._run_said("requested"),
         )
         return self._run(record)
