@@ -264,3 +264,15 @@ def test_the_releases_page_links_each_environments_deploy_log(console: LocalCons
     page = console.client.get("/console/releases")
     assert page.status_code == 200, page.text
     assert 'href="/console/environments/production/log"' in page.text
+
+
+def test_modbots_manifest_status_on_the_head_is_shown(console: LocalConsole) -> None:
+    number = console.open_change("alice")
+    head = console.world.local.get_pull(REPO, number).head_sha
+    console.sign_in("carol")
+    assert "modbot/manifest" not in console.client.get(f"/console/changes/{number}").text
+    console.world.local.set_commit_status(
+        REPO, head, "success", context="modbot/manifest", description="valid: +forum"
+    )
+    page = console.client.get(f"/console/changes/{number}")
+    assert "modbot/manifest" in page.text and "valid: +forum" in page.text

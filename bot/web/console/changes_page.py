@@ -35,7 +35,9 @@ State = Annotated[ConsoleState, Depends(console_state)]
 Number = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ChangeAction = Literal["approve", "request_changes", "merge", "close"]
 PAGE_SIZE: Final = 25
-STATUS_CONTEXTS: Final = (RELEASE_STATUS_CONTEXT,)
+# modbot's verdicts on a head: the manifest review is a check run in App mode and a commit status with
+# the same name otherwise (single-host mode among them); the release status is always a commit status
+STATUS_CONTEXTS: Final = (CHECK_NAME, RELEASE_STATUS_CONTEXT)
 CHECK_NAMES: Final = (CHECK_NAME,)
 
 
