@@ -213,6 +213,9 @@ def configure(*, level: str, json: bool) -> None:
         uvicorn_logger.setLevel(logging.NOTSET)
     _replace_filter(logging.getLogger(ACCESS_LOGGER), _AccessLogRedaction())
     _replace_filter(logging.getLogger("uvicorn.error"), _ThrottleFilter())
+    # alembic says every migration step and its whole docstring; bot.store.migrate's one line ("store
+    # schema: upgrade 0004 → 0006") says what an operator needs, the steps only when debugging
+    logging.getLogger("alembic").setLevel(logging.NOTSET if level.lower() == "debug" else logging.WARNING)
 
 
 def _replace_filter(logger: logging.Logger, new: logging.Filter) -> None:

@@ -48,7 +48,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from bot.forge.local.base import WEB_URL_FILE, repository_path
         from bot.host.runner import RunnerError
         from bot.singlehost.compose import SingleHost, SingleHostOptions
-        from bot.singlehost.seed import Ports, hook_command, port_from, seed_admin, seed_repository
+        from bot.singlehost.seed import (
+            Ports,
+            console_secret,
+            hook_command,
+            port_from,
+            seed_admin,
+            seed_repository,
+        )
         from bot.web.app import create_app
 
         try:
@@ -62,8 +69,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         data = args.data.resolve()
         data.mkdir(parents=True, exist_ok=True)
         database = f"sqlite:///{data / 'modbot.db'}"
-        settings = _settings().model_copy(
+        settings = _settings()
+        try:
+            secret = settings.console_secret or SecretStr(console_secret(data))
+        except (OSError, ValueError) as exc:
+            return _error(f"the console's session key: {exc}")
+        settings = settings.model_copy(
             update={
+                "console_secret": secret,
                 "forge": "local",
                 "database_url": SecretStr(database),
                 "repositories": frozenset({repo.lower()}),

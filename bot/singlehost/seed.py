@@ -99,3 +99,21 @@ def port_from(value: str, name: str) -> int:
     if not _PORT.match(value) or not 0 < int(value) < 65536:
         raise ValueError(f"{name} must be a port number (1-65535), not {value!r}")
     return int(value)
+
+
+def console_secret(data: Path) -> str:
+    """The console's session signing key, kept in the data folder (created once, mode 0600), so a person
+    signed in stays signed in when `make run` is started again. A key set in the environment
+    (MODBOT_CONSOLE_SECRET) wins; the file is never logged."""
+    path = data / "console-secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) >= 32:
+            return key
+        raise ValueError(f"{path} holds no usable key: delete it and start again") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        key = secrets.token_urlsafe(32)
+        handle.write(key + "\n")
+    return key

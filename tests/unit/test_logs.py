@@ -161,3 +161,12 @@ def test_a_traceback_only_for_a_bug(
     assert len(lines) == 1
     assert lines[0].getMessage().startswith("job 1 (pull_request) failed")
     assert bool(lines[0].exc_info) is traceback
+
+
+def test_alembic_step_chatter_is_shown_only_when_debugging() -> None:
+    logs.configure(level="info", json=False)
+    assert not logging.getLogger("alembic.runtime.migration").isEnabledFor(logging.INFO)
+    assert logging.getLogger("bot.store.migrate").isEnabledFor(logging.INFO)
+    logs.configure(level="debug", json=False)
+    assert logging.getLogger("alembic.runtime.migration").isEnabledFor(logging.INFO)
+    logs.configure(level="info", json=False)
