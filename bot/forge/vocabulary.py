@@ -21,6 +21,7 @@ __all__ = [
     "ENVIRONMENT_NAME_LIMIT",
     "REACTIONS",
     "check_comment_body",
+    "check_deployment_request",
     "check_deployment_state",
     "check_run_fields",
     "deployment_payload",
@@ -95,3 +96,16 @@ def check_run_fields(status: str | None, conclusion: str | None) -> None:
         raise ValueError("a completed check run needs a conclusion")
     if conclusion is not None and status not in (None, "completed"):
         raise ValueError(f"a check run with a conclusion is completed, not {status!r}")
+
+
+def check_deployment_request(
+    *, ref: str, environment: str, description: str, payload: Mapping[str, Any], task: str
+) -> tuple[str, dict[str, Any]]:
+    """A deployment request's fields as every forge checks them: its description (cut to a status line)
+    and its payload (plain JSON) as the forge stores them; ValueError on bad input."""
+    if not ref:
+        raise ValueError("a deployment needs a ref (branch, tag or SHA)")
+    if not task:
+        raise ValueError("a deployment needs a task, e.g. 'deploy'")
+    validate_environment(environment)
+    return status_description(description), deployment_payload(payload)

@@ -26,10 +26,9 @@ from bot.forge import (
 from bot.forge.github.limits import MAX_ANNOTATIONS_PER_REQUEST, truncate_output
 from bot.forge.values import PERMISSIONS, Permission
 from bot.forge.vocabulary import (
+    check_deployment_request,
     check_deployment_state,
-    deployment_payload,
     status_description,
-    validate_environment,
 )
 
 
@@ -246,18 +245,17 @@ def deployment_request(
     production_environment: bool | None,
 ) -> dict[str, Any]:
     """The exact ``POST /deployments`` body for `Forge.create_deployment` (ValueError on bad input)."""
-    if not ref:
-        raise ValueError("a deployment needs a ref (branch, tag or SHA)")
-    if not task:
-        raise ValueError("a deployment needs a task, e.g. 'deploy'")
+    checked_description, checked_payload = check_deployment_request(
+        ref=ref, environment=environment, description=description, payload=payload, task=task
+    )
     body: dict[str, Any] = {
         "ref": ref,
         "task": task,
         "auto_merge": False,  # never let GitHub merge the default branch into what we deploy
         "required_contexts": [],  # modbot checks its own rules; GitHub must not block on contexts
-        "payload": deployment_payload(payload),
-        "environment": validate_environment(environment),
-        "description": status_description(description),
+        "payload": checked_payload,
+        "environment": environment,
+        "description": checked_description,
         "transient_environment": False,
     }
     if production_environment is not None:

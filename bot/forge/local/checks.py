@@ -26,9 +26,9 @@ from bot.forge.values import (
 )
 from bot.forge.vocabulary import (
     COMMIT_STATES,
+    check_deployment_request,
     check_deployment_state,
     check_run_fields,
-    deployment_payload,
     status_description,
     validate_environment,
 )
@@ -208,7 +208,7 @@ class ChecksMixin(CommentsMixin):
         task: str = "deploy",
         production_environment: bool | None = None,
     ) -> Deployment:
-        body = _deployment_fields(
+        checked_description, checked_payload = check_deployment_request(
             ref=ref, environment=environment, description=description, payload=payload, task=task
         )
         revision(ref)
@@ -223,8 +223,8 @@ class ChecksMixin(CommentsMixin):
             ref=ref,
             environment=environment,
             task=task,
-            description=body["description"],
-            payload=body["payload"],
+            description=checked_description,
+            payload=checked_payload,
             creator=self.bot_login,
         )
         return self._deployment(record)
@@ -296,15 +296,3 @@ class ChecksMixin(CommentsMixin):
             raise LocalForgeError("list_deployment_statuses", 404, "Not Found")
         records = self.records.list_deployment_statuses(int(deployment_id), limit=limit)
         return [self._deployment_status(r) for r in records]
-
-
-def _deployment_fields(
-    *, ref: str, environment: str, description: str, payload: Mapping[str, Any], task: str
-) -> dict[str, Any]:
-    """A deployment request's fields as every forge checks them (ValueError on bad input)."""
-    if not ref:
-        raise ValueError("a deployment needs a ref (branch, tag or SHA)")
-    if not task:
-        raise ValueError("a deployment needs a task, e.g. 'deploy'")
-    validate_environment(environment)
-    return {"description": status_description(description), "payload": deployment_payload(payload)}
